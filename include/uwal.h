@@ -1,0 +1,419 @@
+/*
+ * uwal.h - the public interface of uwal, a write-ahead log for Linux.
+ *
+ * This header is the manual. Every function lists its parameters, every
+ * error it can return, its threading rules and who owns what.
+ *
+ * Model
+ * -----
+ * A log is a directory of segment files. Each record carries a caller-chosen
+ * 64-bit index (any value but 0, unique within the log), an opaque key and
+ * an opaque value. Records are appended in log order (the order the writer
+ * thread takes them, which for one submitting thread is its call order) and
+ * can be read back by index or iterated in log order.
+ *
+ * Any number of threads may call the write functions on one handle at the
+ * same time. Each call blocks until its record is acknowledged (see
+ * "Durability" below) or has failed; no record is acknowledged before every
+ * record ahead of it in log order.
+ *
+ * Errors
+ * ------
+ * Every function that can fail returns 0 (or a documented non-negative
+ * value) on success and a negative number on failure: either -errno from the
+ * system (-ENOSPC, -EIO, -EACCES, ...) or one of the UWAL_E* codes below,
+ * which lie in a range no errno uses. uwal_strerror() describes both. uwal
+ * never touches errno on purpose, and never prints: diagnostics go to the
+ * configured log_fn.
+ *
+ * Durability
+ * ----------
+ * - A write returns 0 only after its record reached the kernel
+ *   (UWAL_SYNC_NONE: the page cache, lost if the machine crashes) or is
+ *   durable (an fdatasync completed after its bytes were written).
+ * - When a record is acknowledged durable, every record before it in log
+ *   order is durable too.
+ * - The in-memory index never describes a record whose write failed.
+ * - A failed write or fdatasync fails every request it covered and every one
+ *   after it, and poisons the handle: every later write returns
+ *   UWAL_EPOISONED until the log is closed and reopened. Reads of
+ *   acknowledged records keep working. An fdatasync is never retried.
+ * - Failing to prepare a new segment (create, fallocate) writes nothing: the
+ *   requests that needed the new segment fail with that error (for example
+ *   -ENOSPC) and the handle is not poisoned.
+ */
+#ifndef UWAL_H
+#define UWAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(UWAL_BUILDING) && defined(__GNUC__)
+#define UWAL_API __attribute__((visibility("default")))
+#else
+#define UWAL_API
+#endif
+
+#define UWAL_VERSION_MAJOR 0
+#define UWAL_VERSION_MINOR 1
+#define UWAL_VERSION_PATCH 0
+
+/*
+ * uwal's own error codes. They are negative and lie below -30000, far from
+ * any -errno value. Functions also return -errno from the system.
+ */
+enum uwal_error {
+	UWAL_EINVAL = -30001,    /* bad argument: NULL pointer, index 0, bad config */
+	UWAL_EEXIST = -30002,    /* the index is already in the log (or in flight) */
+	UWAL_ENOTFOUND = -30003, /* no record with that index */
+	UWAL_ETOOBIG = -30004,   /* the record(s) cannot fit in one segment */
+	UWAL_ESHUTDOWN = -30005, /* the handle is closing; the record was not taken */
+	UWAL_ELOCKED = -30006,   /* another handle or process holds the directory */
+	UWAL_ECORRUPT = -30007,  /* a file failed its checks (log_fn names file and offset) */
+	UWAL_EPOISONED = -30008, /* an earlier write or fdatasync failed; reopen the log */
+};
+
+/* Opaque handle of one open log. */
+typedef struct uwal uwal;
+/* Opaque iterator over the records of a log. */
+typedef struct uwal_iter uwal_iter;
+
+/*
+ * How writes are made durable.
+ * UWAL_SYNC_NONE:   no fdatasync unless a write asks for it; a write is
+ *                   acknowledged once its bytes are in the kernel. (default)
+ * UWAL_SYNC_BATCH:  every batch ends with an fdatasync linked to its write;
+ *                   every acknowledged write is durable (group commit).
+ * UWAL_SYNC_ALWAYS: every write call (one record, or one uwal_write_batch
+ *                   call) is written and fdatasynced on its own, never
+ *                   grouped with another call. The strict baseline.
+ */
+enum uwal_sync_mode { UWAL_SYNC_NONE = 0, UWAL_SYNC_BATCH = 1, UWAL_SYNC_ALWAYS = 2 };
+
+/*
+ * How a new segment's space is prepared, ahead of use, by a background
+ * thread. fallocate alone leaves "unwritten" extents: every fdatasync into
+ * them also journals an extent conversion. Zero-filling converts them once,
+ * before the segment takes writes, at the cost of writing the segment twice.
+ */
+enum uwal_prealloc {
+	UWAL_PREALLOC_ZERO = 0,      /* fallocate, then write zeros and sync (default) */
+	UWAL_PREALLOC_FALLOCATE = 1, /* fallocate only */
+};
+
+/*
+ * How a batch that needs no fdatasync reaches the kernel. Durable batches
+ * always go through io_uring as a linked write + fdatasync.
+ * UWAL_WRITE_PWRITE: the writer thread calls pwrite(2) itself (default; on
+ *                    ext4 an io_uring buffered write is punted to a kernel
+ *                    worker thread, which costs far more per batch).
+ * UWAL_WRITE_URING:  an io_uring write SQE.
+ */
+enum uwal_write_path { UWAL_WRITE_PWRITE = 0, UWAL_WRITE_URING = 1 };
+
+/* Levels passed to log_fn. */
+enum uwal_log_level { UWAL_LOG_ERROR = 0, UWAL_LOG_WARN = 1, UWAL_LOG_INFO = 2 };
+
+/*
+ * Configuration of a log. Fill it with uwal_config_init(), then change what
+ * you need. uwal_open() copies what it needs; the struct and its strings
+ * may be freed after uwal_open() returns.
+ */
+typedef struct uwal_config {
+	const char *dir;            /* directory of the log; created (with parents) if
+	                               missing. Required. */
+	const char *prefix;         /* segment file name prefix; default "segment_".
+	                               Must be non-empty, at most 64 bytes, and
+	                               contain no '/' and not be "." or "..". */
+	uint64_t segment_threshold; /* records per segment before rotation; 0 (default)
+	                               = no record limit. A uwal_write_batch() call is
+	                               never split, so a segment may exceed it. */
+	uint64_t segment_size;      /* bytes preallocated per segment; default 64 MiB,
+	                               from 64 KiB to 4 GiB - 1. Rotation happens when
+	                               the next write would not fit. */
+	uint32_t max_segments;      /* keep at most N segments, deleting the oldest at
+	                               rotation; 0 (default) = keep all. A nonzero value
+	                               DELETES acknowledged records: use it only when
+	                               something else has consumed them. */
+	enum uwal_sync_mode sync_mode; /* default UWAL_SYNC_NONE */
+	uint32_t max_batch_size;    /* records per batch; default 1024, 1..65536 */
+	uint32_t max_batch_delay_us; /* default 0: adaptive group commit (a batch goes
+	                               out as soon as no I/O is in flight). If nonzero,
+	                               the writer waits up to this long for a batch to
+	                               fill before sending it. At most 1 s. */
+	uint32_t queue_capacity;    /* slots per per-CPU submission queue; default 1024,
+	                               rounded up to a power of two, 2..1048576 */
+	uint32_t ring_entries;      /* io_uring SQ size; default 64, 8..4096 */
+	uint32_t ring_flags;        /* extra IORING_SETUP_* flags (e.g. SQPOLL) for
+	                               tuning experiments; default 0 */
+	enum uwal_prealloc prealloc;       /* default UWAL_PREALLOC_ZERO */
+	enum uwal_write_path write_path;   /* default UWAL_WRITE_PWRITE */
+	uint32_t writer_spin_us;    /* how long the writer thread polls the queues
+	                               before it sleeps; default 50 */
+	uint32_t wait_spin_us;      /* how long a submitter yields the CPU waiting for
+	                               its acknowledgment before it sleeps on its
+	                               futex; default 200 */
+	void (*log_fn)(void *ctx, int level, const char *msg); /* diagnostics, e.g.
+	                               the corrupt file and offset; NULL = silent.
+	                               Called from any uwal thread, never with a uwal
+	                               lock held that a uwal call from log_fn needs. */
+	void *log_ctx;              /* passed to log_fn */
+} uwal_config;
+
+/*
+ * One record. In uwal_write_batch() the caller owns the buffers. From
+ * uwal_get() the record owns copies (free them with uwal_record_free()).
+ * From uwal_iter_next() the buffers belong to the iterator.
+ * key may be NULL when key_len is 0; value likewise.
+ */
+typedef struct uwal_record {
+	uint64_t index;
+	const void *key;
+	size_t key_len;
+	const void *value;
+	size_t value_len;
+} uwal_record;
+
+/* Counters since uwal_open(). Monotonic except segments. */
+typedef struct uwal_stats {
+	uint64_t records;      /* records acknowledged */
+	uint64_t batches;      /* batches written */
+	uint64_t fsyncs;       /* fdatasyncs issued by the writer (batches, seals) */
+	uint64_t bytes;        /* bytes written to segments (frames, not preallocation) */
+	uint64_t segments;     /* segment files in the log now */
+	uint64_t rotations;    /* segments sealed and replaced */
+	uint64_t ring_enters;  /* io_uring_enter calls made by the writer thread */
+	uint64_t writer_wakeups; /* times a submitter had to wake the sleeping writer */
+	uint64_t queue_full;   /* times a submitter found its CPU's queue full */
+	uint64_t prealloc_waits; /* rotations that had to wait for the next segment */
+	uint64_t deleted_segments; /* segments removed by retention (max_segments) */
+	uint32_t ring_features; /* IORING_FEAT_* of the ring, 0 if io_uring is not used */
+	uint32_t ring_setup_flags; /* IORING_SETUP_* flags the ring was created with */
+	bool uring;            /* true if durable batches go through io_uring; false
+	                          if io_uring was unavailable and uwal fell back to
+	                          pwrite + fdatasync from the writer thread */
+} uwal_stats;
+
+/*
+ * Fill *cfg with the defaults listed in struct uwal_config (dir = NULL).
+ * cfg must not be NULL.
+ */
+UWAL_API void uwal_config_init(uwal_config *cfg);
+
+/*
+ * Open (creating if needed) the log in cfg->dir and recover it.
+ *
+ * Recovery reads every segment, checks every frame's CRC and rebuilds the
+ * in-memory index. Sealed segments (all but the last written one) must be
+ * whole: any bad frame in them fails the open with UWAL_ECORRUPT, and log_fn
+ * names the file and offset. In the last segment the log ends at the first
+ * frame that fails its check (a torn tail after a crash); everything after
+ * it is cut off durably before the open returns. Leftover temporary files of
+ * an interrupted segment preparation are removed.
+ *
+ * The directory is locked (flock on "<prefix>lock" in it) for the life of
+ * the handle; a second open of the same dir and prefix, from this or any
+ * other process, fails with UWAL_ELOCKED.
+ *
+ * io_uring: probed at open. If the kernel refuses io_uring_setup (old
+ * kernel, seccomp, sysctl kernel.io_uring_disabled), uwal falls back to
+ * pwrite + fdatasync from the writer thread with the same guarantees, says
+ * so through log_fn, and stats.uring is false.
+ *
+ * Parameters:
+ *   cfg  the configuration (see struct uwal_config); not retained.
+ *   out  receives the handle on success; untouched on failure.
+ * Returns 0, or:
+ *   UWAL_EINVAL    cfg, cfg->dir or out is NULL, or a field is out of range
+ *   UWAL_ELOCKED   the log is open elsewhere
+ *   UWAL_ECORRUPT  a sealed segment, a segment header, or the sequence of
+ *                  segments failed a check (see uwal_unsafe_recover())
+ *   -errno         from the system: -EACCES, -ENOTDIR, -ENOSPC, -ENOMEM, ...
+ * Thread safety: may be called from any thread. The handle's threads
+ * (a writer and a segment preparer) run until uwal_close().
+ */
+UWAL_API int uwal_open(const uwal_config *cfg, uwal **out);
+
+/*
+ * Append one record and wait for its acknowledgment in the handle's
+ * sync_mode. Same as uwal_write_sync(w, ..., false).
+ */
+UWAL_API int uwal_write(uwal *w, uint64_t index, const void *key, size_t key_len,
+                        const void *value, size_t value_len);
+
+/*
+ * Append one record and wait until it is acknowledged.
+ *
+ * Parameters:
+ *   w          the handle
+ *   index      the record's index, any value but 0, unique in the log
+ *   key, key_len      the key (copied before the call returns; NULL if 0 long)
+ *   value, value_len  the value (likewise)
+ *   sync       true: the record is durable when this returns 0, in any mode.
+ *              false: the handle's sync_mode decides (never weaker).
+ * Returns 0 once the record is acknowledged, or:
+ *   UWAL_EINVAL     w is NULL, index is 0, or a NULL buffer with nonzero length
+ *   UWAL_ETOOBIG    the record cannot fit in one segment
+ *   UWAL_EEXIST     the index is in the log or in a write still in flight;
+ *                   the log is unchanged
+ *   UWAL_ESHUTDOWN  uwal_close() has begun and the record was not taken
+ *   UWAL_EPOISONED  an earlier write or fdatasync failed
+ *   -errno          the write or fdatasync of this record failed (the handle
+ *                   is now poisoned), or the next segment could not be
+ *                   prepared (-ENOSPC, ...; the handle is not poisoned)
+ * On failure nothing of the record is acknowledged and the index stays free
+ * (except after a failed write, when the handle is poisoned).
+ * Thread safety: any number of threads at once. Blocks the caller.
+ */
+UWAL_API int uwal_write_sync(uwal *w, uint64_t index, const void *key, size_t key_len,
+                             const void *value, size_t value_len, bool sync);
+
+/*
+ * Append n records, all or nothing, contiguous in log order, in one segment,
+ * with one acknowledgment.
+ *
+ * Parameters:
+ *   w     the handle
+ *   recs  n records; their buffers are read before the call returns
+ *   n     number of records, at least 1
+ *   sync  as in uwal_write_sync()
+ * Returns 0, or the errors of uwal_write_sync(), where UWAL_EINVAL also
+ * covers recs NULL or n 0, UWAL_EEXIST covers duplicates within recs, and
+ * UWAL_ETOOBIG covers records that together do not fit in one segment.
+ * On any error none of the records is in the log.
+ * Thread safety: as uwal_write_sync().
+ */
+UWAL_API int uwal_write_batch(uwal *w, const uwal_record *recs, size_t n, bool sync);
+
+/*
+ * Read the record with the given index. Only acknowledged records are
+ * visible. The frame is read from its segment file and its CRC checked.
+ *
+ * Parameters:
+ *   w      the handle
+ *   index  the index to look up
+ *   out    receives the record; out->key and out->value are copies owned by
+ *          the caller: release them with uwal_record_free(). Each buffer is
+ *          one byte longer than its length and that byte is 0, so text can
+ *          be used as a C string. Untouched on failure.
+ * Returns 0, or:
+ *   UWAL_EINVAL     w or out is NULL
+ *   UWAL_ENOTFOUND  no record with that index (never written, not yet
+ *                   acknowledged, or deleted by retention)
+ *   UWAL_ECORRUPT   the frame failed its CRC check on disk
+ *   -errno          the read failed, or -ENOMEM
+ * Thread safety: any number of threads, concurrently with writers; never
+ * waits for an fdatasync.
+ */
+UWAL_API int uwal_get(uwal *w, uint64_t index, uwal_record *out);
+
+/*
+ * Free the buffers of a record filled by uwal_get() and zero it. NULL and
+ * an already freed (zeroed) record are ignored.
+ */
+UWAL_API void uwal_record_free(uwal_record *rec);
+
+/*
+ * Open an iterator over the records acknowledged when this is called, in
+ * log order. Records written later are not seen. The iterator pins the
+ * segments it will read: retention may delete their files from the
+ * directory, but the iterator still reads them to the end.
+ *
+ * Parameters:
+ *   w    the handle
+ *   out  receives the iterator; close it with uwal_iter_close() before
+ *        uwal_close().
+ * Returns 0, UWAL_EINVAL (w or out NULL), or -ENOMEM.
+ * Thread safety: any thread; one iterator must be used by one thread at a
+ * time; many iterators may run at once, alongside writers.
+ */
+UWAL_API int uwal_iter_open(uwal *w, uwal_iter **out);
+
+/*
+ * Step an iterator.
+ * Returns 1 and fills *rec (its buffers belong to the iterator and stay
+ * valid until the next call or uwal_iter_close()), 0 at the end, or:
+ *   UWAL_EINVAL    it or rec is NULL
+ *   UWAL_ECORRUPT  a frame failed its check on disk; the iterator stops
+ *   -errno         a read failed
+ */
+UWAL_API int uwal_iter_next(uwal_iter *it, uwal_record *rec);
+
+/* Close an iterator and release its segments. NULL is ignored. */
+UWAL_API void uwal_iter_close(uwal_iter *it);
+
+/*
+ * The smallest / largest index present in the log (acknowledged and not
+ * deleted by retention), or 0 when the log is empty or w is NULL.
+ * Thread safety: any thread, any time.
+ */
+UWAL_API uint64_t uwal_first_index(uwal *w);
+UWAL_API uint64_t uwal_last_index(uwal *w);
+
+/*
+ * Copy the handle's counters into *out.
+ * Returns 0, or UWAL_EINVAL if w or out is NULL.
+ * Thread safety: any thread; counters are read one by one, not as a snapshot.
+ */
+UWAL_API int uwal_stats_get(uwal *w, uwal_stats *out);
+
+/*
+ * Close the log: refuse new writes, write every request already taken,
+ * fdatasync the active segment, stop the handle's threads, release the
+ * lock and free everything.
+ *
+ * May be called while other threads are inside write calls: each of those
+ * returns 0 (its record was taken and written) or UWAL_ESHUTDOWN, and
+ * uwal_close() returns only after all of them have left the library.
+ * Iterators must be closed first, and no uwal_get() may be running.
+ * Calling any function on the handle after uwal_close() returned is
+ * undefined.
+ *
+ * Returns 0, or:
+ *   UWAL_EINVAL     w is NULL
+ *   UWAL_EPOISONED  the handle was poisoned (everything is freed anyway)
+ *   -errno          the final fdatasync failed (everything is freed anyway)
+ */
+UWAL_API int uwal_close(uwal *w);
+
+/*
+ * Make a damaged log openable by removing the segment files that fail their
+ * checks (the ones uwal_open() would refuse with UWAL_ECORRUPT). UNSAFE: the
+ * records in removed files are lost, and the log then opens with that gap.
+ * A torn tail in the last segment is not damage: uwal_open() cuts it.
+ *
+ * Parameters:
+ *   dir, prefix  the log's directory and segment prefix (NULL prefix =
+ *                "segment_")
+ *   removed      receives a malloc'd array of malloc'd file names (no
+ *                directory part) that were removed, or NULL if none; free
+ *                it with uwal_free_list(). May be NULL if not wanted.
+ *   n_removed    receives the number of names; may be NULL.
+ * Returns 0, or:
+ *   UWAL_EINVAL   dir is NULL, or prefix is invalid
+ *   UWAL_ELOCKED  the log is open
+ *   -errno        from the system
+ * Thread safety: must not run while the log is open (it takes the lock).
+ */
+UWAL_API int uwal_unsafe_recover(const char *dir, const char *prefix, char ***removed,
+                                 size_t *n_removed);
+
+/* Free a list returned by uwal_unsafe_recover(). NULL is ignored. */
+UWAL_API void uwal_free_list(char **list, size_t n);
+
+/*
+ * A static, human-readable description of err: uwal's own codes and any
+ * -errno. Never NULL. Thread safe.
+ */
+UWAL_API const char *uwal_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UWAL_H */

@@ -1,0 +1,327 @@
+/*
+ * format.c - the on-disk format of uwal, specified here once and mirrored
+ * in README.md. Encode and decode are pure functions, side by side.
+ *
+ * All integers are little-endian.
+ *
+ * Segment file "<prefix><20-digit decimal segment number>":
+ *
+ *   offset size  field
+ *   0      8     magic "UWALSEG1"
+ *   8      2     format version, 1
+ *   10     2     flags: 0x0001 AFTER_GAP = the segment before this one was
+ *                removed by uwal_unsafe_recover(), so the number gap is
+ *                expected
+ *   12     4     salt: random, chosen when the segment is created
+ *   16     8     segment number (must equal the one in the file name)
+ *   24     4     reserved, 0
+ *   28     4     CRC32C of bytes 0..27 (standard CRC32C)
+ *   32     ...   frames, back to back, then zeros to the end of the file
+ *
+ * Frame:
+ *
+ *   offset size  field
+ *   0      4     len: payload length in bytes, >= 1
+ *   4      1     type: 1 = record, 2 = seal
+ *   5      1     flags, 0
+ *   6      2     reserved, 0
+ *   8      4     epoch: 0 in version 1; reserved so that truncating the
+ *                front or back of the log can later mark frames as
+ *                superseded without rewriting sealed segments
+ *   12     4     crc
+ *   16     len   payload, msgpack:
+ *                  record: array(3) [uint index, bin key, bin value]
+ *                  seal:   array(2) [uint records in segment,
+ *                                    uint number of the next segment]
+ *
+ * The crc covers the frame header's first 12 bytes and the payload, seeded
+ * with the segment's salt. In terms of isa-l's crc32_iscsi(buf, len, init),
+ * which neither inverts its result nor takes more than an int of length
+ * (longer buffers are fed in pieces):
+ *
+ *   c   = crc32_iscsi(header[0..12), 12, salt ^ 0xFFFFFFFF)
+ *   c   = crc32_iscsi(payload, len, c)
+ *   crc = c ^ 0xFFFFFFFF
+ *
+ * With salt 0 this is the standard CRC32C of header[0..12) || payload.
+ * Because the salt differs per segment, bytes left from another segment (a
+ * reused or copied file) never validate. The length is inside the CRC, so a
+ * damaged length cannot make garbage pass as a frame.
+ *
+ * Validity: a frame is valid when its length fits in the file, its type is
+ * known, its reserved fields are 0 and its crc matches. A frame header of
+ * 16 zero bytes means "no frame here".
+ *
+ * Sealed segments: at rotation, a seal frame is written after the last
+ * record and fdatasynced before the next segment takes any write. Every
+ * segment but the last one in the log must end with a valid seal; a bad
+ * frame before it is corruption. In the last (unsealed) segment the log
+ * ends at the first frame that is not valid: after a power loss unsynced
+ * pages may have reached the disk in any order, so what follows is a torn
+ * tail, which recovery cuts off by truncating the file there (and
+ * preallocating it again).
+ */
+#include "format.h"
+
+#include <isa-l/crc.h>
+#include <limits.h>
+#include <msgpack.h>
+#include <string.h>
+
+#include "uwal.h"
+
+_Static_assert(sizeof(FMT_MAGIC) - 1 == 8, "magic is 8 bytes");
+_Static_assert(FMT_SEG_HDR_SIZE == 8 + 2 + 2 + 4 + 8 + 4 + 4, "segment header layout");
+_Static_assert(FMT_FRAME_HDR_SIZE == 4 + 1 + 1 + 2 + 4 + 4, "frame header layout");
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+	       ((uint32_t)p[3] << 24);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | ((uint64_t)get32(p + 4) << 32);
+}
+
+uint32_t fmt_crc_update(uint32_t crc, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	/* crc32_iscsi takes an int length: feed long buffers in pieces. */
+	while (len > 0) {
+		int n = len > (size_t)(INT_MAX / 2) ? INT_MAX / 2 : (int)len;
+		crc = crc32_iscsi((unsigned char *)p, n, crc);
+		p += n;
+		len -= (size_t)n;
+	}
+	return crc;
+}
+
+/* ---- segment header -------------------------------------------------- */
+
+void fmt_seg_hdr_encode(uint8_t out[FMT_SEG_HDR_SIZE], const struct fmt_seg_hdr *h)
+{
+	memcpy(out, FMT_MAGIC, 8);
+	put16(out + 8, h->version);
+	put16(out + 10, h->flags);
+	put32(out + 12, h->salt);
+	put64(out + 16, h->seq);
+	put32(out + 24, 0);
+	put32(out + 28, ~fmt_crc_update(0xFFFFFFFFu, out, 28));
+}
+
+int fmt_seg_hdr_decode(const uint8_t in[FMT_SEG_HDR_SIZE], struct fmt_seg_hdr *h)
+{
+	if (memcmp(in, FMT_MAGIC, 8) != 0)
+		return UWAL_ECORRUPT;
+	if (get32(in + 28) != ~fmt_crc_update(0xFFFFFFFFu, in, 28))
+		return UWAL_ECORRUPT;
+	h->version = get16(in + 8);
+	if (h->version != FMT_VERSION)
+		return UWAL_ECORRUPT;
+	h->flags = get16(in + 10);
+	h->salt = get32(in + 12);
+	h->seq = get64(in + 16);
+	return 0;
+}
+
+/* ---- frames ---------------------------------------------------------- */
+
+static size_t uint_size(uint64_t v)
+{
+	if (v < 128)
+		return 1;
+	if (v <= UINT8_MAX)
+		return 2;
+	if (v <= UINT16_MAX)
+		return 3;
+	if (v <= UINT32_MAX)
+		return 5;
+	return 9;
+}
+
+static size_t bin_hdr_size(size_t len)
+{
+	return len <= UINT8_MAX ? 2 : len <= UINT16_MAX ? 3 : 5;
+}
+
+size_t fmt_record_frame_size(uint64_t index, size_t key_len, size_t value_len)
+{
+	return FMT_FRAME_HDR_SIZE + 1 + uint_size(index) + bin_hdr_size(key_len) + key_len +
+	       bin_hdr_size(value_len) + value_len;
+}
+
+/* msgpack-c writes through this callback straight into our buffer. */
+struct cursor {
+	uint8_t *p;
+};
+
+static int cursor_write(void *data, const char *buf, size_t len)
+{
+	struct cursor *c = data;
+	memcpy(c->p, buf, len);
+	c->p += len;
+	return 0;
+}
+
+static size_t finish_frame(uint8_t *out, uint8_t *end, uint8_t type, uint32_t salt)
+{
+	uint32_t len = (uint32_t)(end - out - FMT_FRAME_HDR_SIZE);
+
+	put32(out, len);
+	out[4] = type;
+	out[5] = 0;
+	put16(out + 6, 0);
+	put32(out + 8, 0); /* epoch */
+	uint32_t c = fmt_crc_update(salt ^ 0xFFFFFFFFu, out, 12);
+	c = fmt_crc_update(c, out + FMT_FRAME_HDR_SIZE, len);
+	put32(out + 12, c ^ 0xFFFFFFFFu);
+	return (size_t)(end - out);
+}
+
+size_t fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint64_t index, const void *key,
+                               size_t key_len, const void *value, size_t value_len)
+{
+	struct cursor c = { out + FMT_FRAME_HDR_SIZE };
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, &c, cursor_write);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint64(&pk, index);
+	msgpack_pack_bin_with_body(&pk, key_len ? key : "", key_len);
+	msgpack_pack_bin_with_body(&pk, value_len ? value : "", value_len);
+	return finish_frame(out, c.p, FMT_FRAME_RECORD, salt);
+}
+
+size_t fmt_seal_frame_encode(uint8_t *out, uint32_t salt, uint64_t records, uint64_t next_seq)
+{
+	struct cursor c = { out + FMT_FRAME_HDR_SIZE };
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, &c, cursor_write);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint64(&pk, records);
+	msgpack_pack_uint64(&pk, next_seq);
+	return finish_frame(out, c.p, FMT_FRAME_SEAL, salt);
+}
+
+size_t fmt_frame_peek_len(const uint8_t *in, size_t avail)
+{
+	if (avail < FMT_FRAME_HDR_SIZE)
+		return 0;
+	return FMT_FRAME_HDR_SIZE + (size_t)get32(in);
+}
+
+enum fmt_frame_status fmt_frame_decode(const uint8_t *in, size_t avail, uint32_t salt,
+                                       uint32_t max_len, struct fmt_frame *f)
+{
+	static const uint8_t zero[FMT_FRAME_HDR_SIZE];
+
+	if (avail < FMT_FRAME_HDR_SIZE)
+		return memcmp(in, zero, avail) == 0 ? FMT_FRAME_ZERO : FMT_FRAME_SHORT;
+	if (memcmp(in, zero, FMT_FRAME_HDR_SIZE) == 0)
+		return FMT_FRAME_ZERO;
+	uint32_t len = get32(in);
+	uint8_t type = in[4];
+	if (len == 0 || len > max_len || in[5] != 0 || get16(in + 6) != 0 ||
+	    (type != FMT_FRAME_RECORD && type != FMT_FRAME_SEAL))
+		return FMT_FRAME_BAD;
+	if ((size_t)len > avail - FMT_FRAME_HDR_SIZE)
+		return FMT_FRAME_SHORT;
+	uint32_t c = fmt_crc_update(salt ^ 0xFFFFFFFFu, in, 12);
+	c = fmt_crc_update(c, in + FMT_FRAME_HDR_SIZE, len);
+	if ((c ^ 0xFFFFFFFFu) != get32(in + 12))
+		return FMT_FRAME_BAD;
+	f->len = len;
+	f->type = type;
+	f->flags = in[5];
+	f->epoch = get32(in + 8);
+	f->payload = in + FMT_FRAME_HDR_SIZE;
+	return FMT_FRAME_OK;
+}
+
+/*
+ * Payload decoding uses msgpack-c's unpacker. The caller keeps one
+ * msgpack_unpacked per thread of decoding and reuses it, so its zone is
+ * reused too; bin objects point into the payload (no copy). Anything that
+ * is not one of the two shapes uwal writes is corruption.
+ */
+void fmt_dec_init(struct fmt_dec *d)
+{
+	msgpack_unpacked_init(&d->u);
+}
+
+void fmt_dec_destroy(struct fmt_dec *d)
+{
+	msgpack_unpacked_destroy(&d->u);
+}
+
+static int unpack_array(struct fmt_dec *d, const struct fmt_frame *f, uint32_t n,
+                        const msgpack_object **items)
+{
+	size_t off = 0;
+	int ret = msgpack_unpack_next(&d->u, (const char *)f->payload, f->len, &off);
+	if (ret != MSGPACK_UNPACK_SUCCESS || off != f->len)
+		return UWAL_ECORRUPT;
+	const msgpack_object *o = &d->u.data;
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != n)
+		return UWAL_ECORRUPT;
+	*items = o->via.array.ptr;
+	return 0;
+}
+
+int fmt_record_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt_rec *rec)
+{
+	const msgpack_object *it;
+
+	if (f->type != FMT_FRAME_RECORD || unpack_array(d, f, 3, &it) < 0)
+		return UWAL_ECORRUPT;
+	if (it[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || it[0].via.u64 == 0 ||
+	    it[1].type != MSGPACK_OBJECT_BIN || it[2].type != MSGPACK_OBJECT_BIN)
+		return UWAL_ECORRUPT;
+	rec->index = it[0].via.u64;
+	rec->key = it[1].via.bin.ptr;
+	rec->key_len = it[1].via.bin.size;
+	rec->value = it[2].via.bin.ptr;
+	rec->value_len = it[2].via.bin.size;
+	return 0;
+}
+
+int fmt_seal_decode(struct fmt_dec *d, const struct fmt_frame *f, uint64_t *records,
+                    uint64_t *next_seq)
+{
+	const msgpack_object *it;
+
+	if (f->type != FMT_FRAME_SEAL || unpack_array(d, f, 2, &it) < 0)
+		return UWAL_ECORRUPT;
+	if (it[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    it[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return UWAL_ECORRUPT;
+	*records = it[0].via.u64;
+	*next_seq = it[1].via.u64;
+	return 0;
+}

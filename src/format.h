@@ -1,0 +1,104 @@
+/*
+ * format.h - uwal's on-disk format: pure encode/decode of segment headers
+ * and frames. The format itself is specified at the top of format.c.
+ */
+#ifndef UWAL_FORMAT_H
+#define UWAL_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#define FMT_MAGIC "UWALSEG1"
+#define FMT_VERSION 1
+#define FMT_SEG_HDR_SIZE 32
+#define FMT_FRAME_HDR_SIZE 16
+
+/* Segment header flags. */
+#define FMT_SEG_AFTER_GAP 0x0001 /* the segment before this one was removed
+                                    by uwal_unsafe_recover() */
+
+/* Frame types. */
+#define FMT_FRAME_RECORD 1
+#define FMT_FRAME_SEAL 2
+
+/* Largest msgpack overhead of a record payload: array(3) header, uint64,
+ * two bin32 headers. */
+#define FMT_RECORD_OVERHEAD (1 + 9 + 5 + 5)
+/* Size of a seal frame, payload included (upper bound). */
+#define FMT_SEAL_FRAME_MAX (FMT_FRAME_HDR_SIZE + 1 + 9 + 9)
+
+struct fmt_seg_hdr {
+	uint16_t version;
+	uint16_t flags;
+	uint64_t seq;   /* segment number, as in the file name */
+	uint32_t salt;  /* random, seeds every frame CRC of this segment */
+};
+
+struct fmt_frame {
+	uint32_t len;   /* payload bytes */
+	uint8_t type;   /* FMT_FRAME_* */
+	uint8_t flags;
+	uint32_t epoch;
+	const uint8_t *payload;
+};
+
+/* A decoded record payload; key and value point into the payload. */
+struct fmt_rec {
+	uint64_t index;
+	const void *key;
+	uint32_t key_len;
+	const void *value;
+	uint32_t value_len;
+};
+
+/* CRC32C (Castagnoli) of buf, continuing from crc (no final inversion). */
+uint32_t fmt_crc_update(uint32_t crc, const void *buf, size_t len);
+
+void fmt_seg_hdr_encode(uint8_t out[FMT_SEG_HDR_SIZE], const struct fmt_seg_hdr *h);
+/* 0, or UWAL_ECORRUPT if the magic, version or CRC is wrong. */
+int fmt_seg_hdr_decode(const uint8_t in[FMT_SEG_HDR_SIZE], struct fmt_seg_hdr *h);
+
+/* Exact encoded size of a record frame (header + payload). */
+size_t fmt_record_frame_size(uint64_t index, size_t key_len, size_t value_len);
+/*
+ * Encode a record frame into out (which has room for
+ * fmt_record_frame_size()). Returns bytes written.
+ */
+size_t fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint64_t index, const void *key,
+                               size_t key_len, const void *value, size_t value_len);
+/* Encode a seal frame; returns bytes written (<= FMT_SEAL_FRAME_MAX). */
+size_t fmt_seal_frame_encode(uint8_t *out, uint32_t salt, uint64_t records, uint64_t next_seq);
+
+enum fmt_frame_status {
+	FMT_FRAME_OK = 0,
+	FMT_FRAME_ZERO,      /* an all-zero frame header: no frame here */
+	FMT_FRAME_SHORT,     /* the frame runs past the available bytes */
+	FMT_FRAME_BAD,       /* bad length, type or CRC */
+};
+
+/* Length of the frame starting at in (header + payload), read from its
+ * header without checking anything; 0 if avail < header size. */
+size_t fmt_frame_peek_len(const uint8_t *in, size_t avail);
+/*
+ * Check and decode the frame at in[0..avail). max_len bounds the payload
+ * length accepted. On FMT_FRAME_OK fills *f (payload points into in).
+ */
+enum fmt_frame_status fmt_frame_decode(const uint8_t *in, size_t avail, uint32_t salt,
+                                       uint32_t max_len, struct fmt_frame *f);
+/* A payload decoder; one per thread, reused across frames. */
+struct fmt_dec {
+	msgpack_unpacked u;
+};
+void fmt_dec_init(struct fmt_dec *d);
+void fmt_dec_destroy(struct fmt_dec *d);
+/* Decode a record payload (key/value point into f's payload); 0 or
+ * UWAL_ECORRUPT. The result stays valid until d decodes again. */
+int fmt_record_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt_rec *r);
+/* Decode a seal payload; 0 or UWAL_ECORRUPT. */
+int fmt_seal_decode(struct fmt_dec *d, const struct fmt_frame *f, uint64_t *records,
+                    uint64_t *next_seq);
+
+#endif

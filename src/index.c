@@ -1,0 +1,207 @@
+/*
+ * index.c - per-segment index tables and the writer's batch set.
+ */
+#include "index.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline uint32_t hash64(uint64_t k, uint32_t mask)
+{
+	return (uint32_t)((k * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+}
+
+void idx_init(struct idx *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->sorted = true;
+}
+
+void idx_free(struct idx *x)
+{
+	free(x->keys);
+	free(x->offs);
+	free(x->slots);
+	idx_init(x);
+}
+
+static void slot_put(uint32_t *slots, uint32_t mask, const uint64_t *keys, uint32_t pos)
+{
+	uint32_t h = hash64(keys[pos], mask);
+	while (slots[h])
+		h = (h + 1) & mask;
+	slots[h] = pos + 1;
+}
+
+static int rehash(struct idx *x, uint32_t nslots)
+{
+	uint32_t *s = calloc(nslots, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < x->n; i++)
+		slot_put(s, nslots - 1, x->keys, i);
+	free(x->slots);
+	x->slots = s;
+	x->nslots = nslots;
+	return 0;
+}
+
+int idx_add(struct idx *x, uint64_t key, uint32_t off)
+{
+	if (x->n == x->cap) {
+		uint32_t cap = x->cap ? x->cap + x->cap / 2 : 64;
+		uint64_t *k = realloc(x->keys, cap * sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+		x->keys = k;
+		uint32_t *o = realloc(x->offs, cap * sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		x->offs = o;
+		x->cap = cap;
+	}
+	bool was_sorted = x->sorted;
+	if (x->n > 0 && key <= x->keys[x->n - 1])
+		x->sorted = false;
+	x->keys[x->n] = key;
+	x->offs[x->n] = off;
+	x->n++;
+	if (x->n == 1 || key < x->min)
+		x->min = key;
+	if (x->n == 1 || key > x->max)
+		x->max = key;
+	if (x->sorted)
+		return 0;
+	if (was_sorted || (uint64_t)x->n * 2 > x->nslots) {
+		uint32_t ns = x->nslots ? x->nslots : 64;
+		while ((uint64_t)x->n * 2 > ns)
+			ns *= 2;
+		if (rehash(x, ns) < 0) {
+			x->n--;
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	slot_put(x->slots, x->nslots - 1, x->keys, x->n - 1);
+	return 0;
+}
+
+bool idx_find(const struct idx *x, uint64_t key, uint32_t *off)
+{
+	if (x->n == 0 || key < x->min || key > x->max)
+		return false;
+	if (x->sorted) {
+		uint32_t lo = 0, hi = x->n;
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+			if (x->keys[mid] < key)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < x->n && x->keys[lo] == key) {
+			*off = x->offs[lo];
+			return true;
+		}
+		return false;
+	}
+	uint32_t mask = x->nslots - 1;
+	for (uint32_t h = hash64(key, mask);; h = (h + 1) & mask) {
+		uint32_t p = x->slots[h];
+		if (p == 0)
+			return false;
+		if (x->keys[p - 1] == key) {
+			*off = x->offs[p - 1];
+			return true;
+		}
+	}
+}
+
+void idx_shrink(struct idx *x)
+{
+	if (x->n == 0 || x->n == x->cap)
+		return;
+	uint64_t *k = realloc(x->keys, x->n * sizeof(*k));
+	uint32_t *o = realloc(x->offs, x->n * sizeof(*o));
+	/* realloc to a smaller size may fail; keep the old block then. */
+	if (k)
+		x->keys = k;
+	if (o)
+		x->offs = o;
+	if (k && o)
+		x->cap = x->n;
+}
+
+/* ---- batch set ------------------------------------------------------ */
+
+int bset_init(struct bset *s, uint32_t max_entries)
+{
+	uint32_t cap = 64;
+	while (cap < max_entries * 2u)
+		cap *= 2;
+	s->keys = calloc(cap, sizeof(*s->keys));
+	s->log = malloc(cap / 2 * sizeof(*s->log));
+	if (!s->keys || !s->log) {
+		bset_free(s);
+		return -ENOMEM;
+	}
+	s->cap = cap;
+	s->n = 0;
+	return 0;
+}
+
+void bset_free(struct bset *s)
+{
+	free(s->keys);
+	free(s->log);
+	memset(s, 0, sizeof(*s));
+}
+
+static int bset_grow(struct bset *s)
+{
+	struct bset ns;
+	if (bset_init(&ns, s->cap) < 0)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < s->n; i++)
+		bset_add(&ns, s->keys[s->log[i]]);
+	bset_free(s);
+	*s = ns;
+	return 0;
+}
+
+int bset_add(struct bset *s, uint64_t key)
+{
+	if ((s->n + 1) * 2 > s->cap && bset_grow(s) < 0)
+		return -ENOMEM;
+	uint32_t mask = s->cap - 1;
+	uint32_t h = hash64(key, mask);
+	while (s->keys[h]) {
+		if (s->keys[h] == key)
+			return 0;
+		h = (h + 1) & mask;
+	}
+	s->keys[h] = key;
+	s->log[s->n++] = h;
+	return 1;
+}
+
+bool bset_has(const struct bset *s, uint64_t key)
+{
+	uint32_t mask = s->cap - 1;
+	for (uint32_t h = hash64(key, mask); s->keys[h]; h = (h + 1) & mask)
+		if (s->keys[h] == key)
+			return true;
+	return false;
+}
+
+void bset_rollback(struct bset *s, uint32_t mark)
+{
+	while (s->n > mark)
+		s->keys[s->log[--s->n]] = 0;
+}
+
+void bset_clear(struct bset *s)
+{
+	bset_rollback(s, 0);
+}

@@ -1,0 +1,174 @@
+/*
+ * internal.h - the handle and the structures shared by uwal's modules:
+ * segments (segment.c), recovery (recovery.c), the append pipeline
+ * (pipeline.c), the segment preparer (prepare.c), reads (wal.c, iter.c).
+ */
+#ifndef UWAL_INTERNAL_H
+#define UWAL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "format.h"
+#include "index.h"
+#include "queue.h"
+#include "uio.h"
+#include "uwal.h"
+
+#define SEG_NAME_MAX 96
+/* Bytes of a segment that frames can use: header and room for the seal. */
+#define SEG_CAPACITY(size) ((size) - FMT_SEG_HDR_SIZE - FMT_SEAL_FRAME_MAX)
+
+/* ---- segments ---------------------------------------------------------- */
+
+struct seg {
+	uint64_t seq;
+	int fd;
+	uint32_t salt;
+	uint16_t hdr_flags;
+	bool sealed;
+	/* Owners: the handle's list, each iterator and each reader in
+	 * uwal_get(). The last unref closes the fd and frees the index. */
+	_Atomic int refs;
+	/* Published state, changed by the writer under the handle's lock: only
+	 * acknowledged frames lie before end. */
+	uint64_t end;
+	struct idx idx;
+	char name[SEG_NAME_MAX];
+};
+
+void seg_name(char *out, const char *prefix, uint64_t seq, bool tmp);
+/* Parse "<prefix><20 digits>"; false for other names (.tmp, lock, ...). */
+bool seg_parse_name(const char *name, const char *prefix, uint64_t *seq);
+struct seg *seg_new(uint64_t seq, int fd, uint32_t salt, uint16_t flags, const char *prefix);
+void seg_ref(struct seg *s);
+void seg_unref(struct seg *s);
+/*
+ * Create segment seq durably: a temporary file gets the header, its
+ * preallocation (and zeros), an fdatasync, then is renamed into place and
+ * the directory is fsynced. On failure nothing is left behind.
+ */
+int seg_create(int dirfd, const char *prefix, uint64_t seq, uint64_t size,
+               enum uwal_prealloc mode, struct seg **out);
+/* Zero-fill [from, to) of fd (not counted as a write fault). */
+int seg_zero_fill(int fd, uint64_t from, uint64_t to);
+
+/*
+ * Scan a segment's frames from the header on. Calls fn for every record.
+ * Returns 0 with *end = offset after the last valid record frame (where
+ * the seal frame starts, if a seal ended the scan: then *sealed is set); *bad_off = offset of the first invalid
+ * frame, or 0 if the scan ended on zeros/the end of the file. Returns
+ * -errno on I/O failure or the callback's negative value.
+ */
+typedef int (*seg_rec_fn)(void *ctx, const struct fmt_rec *r, uint64_t off);
+struct seg_scan {
+	uint64_t end;
+	uint64_t bad_off;
+	uint64_t records;
+	bool sealed;
+	uint64_t seal_next;
+};
+int seg_scan(int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn, void *ctx,
+             struct seg_scan *out);
+/* Read and check the header of an open segment file. */
+int seg_read_header(int fd, struct fmt_seg_hdr *h);
+
+/* ---- requests ------------------------------------------------------------ */
+
+/* The futex word of a request. */
+enum { REQ_PENDING = 0, REQ_SLEEPING = 1, REQ_DONE = 2 };
+
+struct req {
+	_Atomic uint32_t state;
+	int result;
+	bool sync;
+	uint32_t n;
+	const uwal_record *recs;
+	uwal_record one;
+	size_t bytes;        /* encoded size of all its frames */
+	struct req *next;    /* writer's lists; then the wake-up chain */
+};
+
+/* ---- the handle ------------------------------------------------------ */
+
+struct prep {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	bool started, stop;
+	bool want;           /* the writer asked for the next segment */
+	uint64_t next_seq;   /* the segment to prepare */
+	struct seg *ready;   /* prepared, not yet active */
+	int err;             /* last preparation failure, until taken */
+	struct seg **doomed; /* segments dropped by retention, to unlink */
+	size_t n_doomed, cap_doomed;
+};
+
+struct uwal {
+	uwal_config cfg;
+	char *dir, *prefix;
+	int dirfd, lockfd, wake_fd;
+	uint64_t seg_capacity;
+
+	/* Submission. */
+	struct pq *queues;
+	unsigned nq;
+	/* seq_cst handshakes, see pipeline.c: closing/enqueuing (close), and
+	 * writer_sleeping/wake_pending (waking the writer). */
+	_Atomic int closing;
+	_Atomic int enqueuing;
+	_Atomic int inside;
+	_Atomic int writer_sleeping;
+	_Atomic int wake_pending;
+	_Atomic int poisoned; /* 0, or the error that poisoned the handle */
+	int close_err;        /* the final fdatasync's error at close */
+
+	pthread_t writer;
+	bool writer_started;
+	int writer_init_err;
+	struct uio_ring_info ring_info;
+	_Atomic int writer_ready;
+
+	/* Segments and index: the writer changes them under lock (write);
+	 * readers look up under lock (read). */
+	pthread_rwlock_t lock;
+	struct seg **segs;   /* by seq; the last one is the active segment */
+	size_t nsegs, cap_segs;
+
+	struct prep prep;
+
+	/* Counters; the writer adds, anyone reads (relaxed). */
+	_Atomic uint64_t st_records, st_batches, st_fsyncs, st_bytes, st_rotations,
+	        st_enters, st_wakeups, st_qfull, st_prep_waits, st_deleted;
+
+	/* Writer thread state (see pipeline.c). */
+	struct writer *wr;
+};
+
+void wal_log(const struct uwal *w, int level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* Segment list (callers hold w->lock for writing). */
+int wal_segs_append(struct uwal *w, struct seg *s);
+
+/* recovery.c */
+int rec_open_log(struct uwal *w);
+int rec_unsafe_recover(int dirfd, const char *prefix, char ***removed, size_t *n_removed);
+
+/* prepare.c */
+int prep_start(struct uwal *w);
+void prep_stop(struct uwal *w);
+void prep_request(struct uwal *w);
+/* Wait for the prepared segment; NULL and *err on failure (then the
+ * preparer retries on the next request). */
+struct seg *prep_take(struct uwal *w, int *err);
+void prep_delete(struct uwal *w, struct seg *s);
+
+/* pipeline.c */
+int pipe_start(struct uwal *w);
+void pipe_stop(struct uwal *w);
+int pipe_submit(struct uwal *w, struct req *r);
+
+#endif

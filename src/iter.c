@@ -1,0 +1,151 @@
+/*
+ * iter.c - iterators: the records acknowledged when the iterator opened,
+ * in log order, read sequentially from the segment files with their CRCs
+ * checked. The iterator holds a reference on each segment it will read,
+ * so retention can unlink the files but not close them under it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define WINDOW (256u << 10)
+
+struct uwal_iter {
+	struct uwal *w;
+	struct seg **segs;
+	uint64_t *ends;      /* published end of each segment at open */
+	size_t n, cur;
+	uint64_t off;
+	uint8_t *buf;
+	size_t cap;
+	uint64_t boff;       /* file offset of buf[0] */
+	size_t blen;
+	struct fmt_dec dec;
+	int err;             /* sticky error */
+};
+
+int uwal_iter_open(uwal *w, uwal_iter **out)
+{
+	if (!w || !out)
+		return UWAL_EINVAL;
+	struct uwal_iter *it = calloc(1, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	it->w = w;
+	it->off = FMT_SEG_HDR_SIZE;
+	fmt_dec_init(&it->dec);
+	pthread_rwlock_rdlock(&w->lock);
+	size_t n = w->nsegs;
+	it->segs = malloc((n ? n : 1) * sizeof(*it->segs));
+	it->ends = malloc((n ? n : 1) * sizeof(*it->ends));
+	if (it->segs && it->ends) {
+		for (size_t i = 0; i < n; i++) {
+			it->segs[i] = w->segs[i];
+			it->ends[i] = w->segs[i]->end;
+			seg_ref(w->segs[i]);
+		}
+		it->n = n;
+	}
+	pthread_rwlock_unlock(&w->lock);
+	if (!it->segs || !it->ends) {
+		uwal_iter_close(it);
+		return -ENOMEM;
+	}
+	*out = it;
+	return 0;
+}
+
+/* Make [off, off + need) of the current segment readable from buf. */
+static int window(struct uwal_iter *it, struct seg *s, uint64_t end, size_t need)
+{
+	if (it->blen && it->off >= it->boff && it->off + need <= it->boff + it->blen)
+		return 0;
+	size_t want = need > WINDOW ? need : WINDOW;
+	if (want > it->cap) {
+		uint8_t *b = realloc(it->buf, want);
+		if (!b)
+			return -ENOMEM;
+		it->buf = b;
+		it->cap = want;
+	}
+	size_t len = end - it->off < want ? (size_t)(end - it->off) : want;
+	ssize_t r = uio_pread(s->fd, it->buf, len, it->off);
+	if (r < 0)
+		return (int)r;
+	it->boff = it->off;
+	it->blen = (size_t)r;
+	return it->blen >= need ? 0 : UWAL_ECORRUPT;
+}
+
+static int bad(struct uwal_iter *it, struct seg *s)
+{
+	wal_log(it->w, UWAL_LOG_ERROR, "corrupt frame: %s/%s at offset %llu", it->w->dir, s->name,
+	        (unsigned long long)it->off);
+	return UWAL_ECORRUPT;
+}
+
+static int step(struct uwal_iter *it, uwal_record *rec)
+{
+	for (;;) {
+		if (it->cur >= it->n)
+			return 0;
+		struct seg *s = it->segs[it->cur];
+		uint64_t end = it->ends[it->cur];
+		if (it->off >= end) {
+			it->cur++;
+			it->off = FMT_SEG_HDR_SIZE;
+			it->blen = 0;
+			continue;
+		}
+		int ret = window(it, s, end, FMT_FRAME_HDR_SIZE);
+		if (ret < 0)
+			return ret == UWAL_ECORRUPT ? bad(it, s) : ret;
+		size_t at = (size_t)(it->off - it->boff);
+		size_t flen = fmt_frame_peek_len(it->buf + at, it->blen - at);
+		if (flen > end - it->off)
+			return bad(it, s);
+		ret = window(it, s, end, flen);
+		if (ret < 0)
+			return ret == UWAL_ECORRUPT ? bad(it, s) : ret;
+		at = (size_t)(it->off - it->boff);
+		struct fmt_frame f;
+		struct fmt_rec r;
+		if (fmt_frame_decode(it->buf + at, flen, s->salt, UINT32_MAX, &f) != FMT_FRAME_OK ||
+		    fmt_record_decode(&it->dec, &f, &r) < 0)
+			return bad(it, s);
+		it->off += flen;
+		rec->index = r.index;
+		rec->key = r.key;
+		rec->key_len = r.key_len;
+		rec->value = r.value;
+		rec->value_len = r.value_len;
+		return 1;
+	}
+}
+
+int uwal_iter_next(uwal_iter *it, uwal_record *rec)
+{
+	if (!it || !rec)
+		return UWAL_EINVAL;
+	if (it->err)
+		return it->err;
+	int ret = step(it, rec);
+	if (ret < 0)
+		it->err = ret;
+	return ret;
+}
+
+void uwal_iter_close(uwal_iter *it)
+{
+	if (!it)
+		return;
+	for (size_t i = 0; i < it->n; i++)
+		seg_unref(it->segs[i]);
+	free(it->segs);
+	free(it->ends);
+	free(it->buf);
+	fmt_dec_destroy(&it->dec);
+	free(it);
+}

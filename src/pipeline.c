@@ -1,0 +1,701 @@
+/*
+ * pipeline.c - the append path: submitters, per-CPU queues, the writer
+ * thread, group commit and acknowledgments.
+ *
+ * Normal flow
+ * -----------
+ * 1. A submitter (any thread in uwal_write*) builds a request on its stack,
+ *    pushes a pointer to it into the queue of the CPU it runs on, wakes the
+ *    writer only if the writer is asleep, and waits on the request's futex
+ *    word (spinning, then yielding, then sleeping).
+ * 2. The writer drains every queue into its pending list, and turns the
+ *    pending requests into a batch: it refuses duplicates (against the
+ *    index and the batch; nothing else is ever in flight when a batch is
+ *    built), encodes each record with msgpack and CRC32C straight into
+ *    one buffer, and stops at max_batch_size, at the segment's end, or (in
+ *    UWAL_SYNC_ALWAYS) after one request.
+ * 3. A batch that must be durable goes to io_uring as a linked write +
+ *    fdatasync; one that need not is written with pwrite (or a lone ring
+ *    write, see enum uwal_write_path). While it is in flight new requests
+ *    pile up in the queues and form the next batch: group commit adapts to
+ *    the device with no timer.
+ * 4. When the batch completed in full, the writer publishes its records in
+ *    the index (under the handle's lock), then completes the requests in
+ *    log order. Completing is one atomic exchange on the request's futex
+ *    word; if that waiter was asleep, the writer wakes it and hands it the
+ *    rest of the batch to complete, so the writer itself makes at most one
+ *    futex call per batch and gets back to the ring.
+ *
+ * Failure modes
+ * -------------
+ * - A failed or short write, or a failed fdatasync: every request of the
+ *   batch fails with that error, the handle is poisoned, and every request
+ *   after it fails with UWAL_EPOISONED. Nothing is published; the
+ *   fdatasync is never retried.
+ * - The next segment cannot be prepared: the requests waiting for it fail
+ *   with that error, nothing is written, and the handle stays usable.
+ * - Duplicate index: only that request fails (UWAL_EEXIST).
+ * - Close: new submitters get UWAL_ESHUTDOWN; whatever was pushed before is
+ *   written, the active segment is fdatasynced, and the writer exits.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* One batch of requests is at most this many bytes, unless a single
+ * request is larger. */
+#define BATCH_BYTES (1u << 20)
+
+struct ent {
+	uint64_t index;
+	uint32_t off;
+};
+
+struct writer {
+	struct uio_ring *ring;
+	struct seg *active;
+	uint64_t woff;        /* next append offset in the active segment */
+	uint64_t wcount;      /* records in the active segment */
+	bool prep_asked;
+	bool dirty;           /* bytes written since the last fdatasync */
+	uint8_t *buf;
+	size_t cap;
+	struct ent *ents;
+	size_t cap_ents;
+	struct req *pend_head, *pend_tail;
+	uint32_t pend_recs;
+	struct bset set;
+	uint64_t max_ever;    /* no index above this was ever batched */
+	unsigned rr;
+	int close_err;
+};
+
+struct batch {
+	struct req *head, *tail;
+	uint32_t nreq, nrec;
+	size_t bytes;
+	bool sync;
+};
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/* ---- completion -------------------------------------------------------- */
+
+/*
+ * Complete a chain of requests whose results are already stored. The
+ * exchange is our last touch of each request: once it is DONE its owner
+ * may return and its stack is gone. If the owner was asleep, it owns the
+ * rest of the chain from here (it reads r->next after waking), and we only
+ * wake it; FUTEX_WAKE takes the address without reading it, and a waiter
+ * reusing that address later tolerates the spurious wake-up.
+ */
+static void complete_chain(struct req *r)
+{
+	while (r) {
+		struct req *next = r->next;
+		/* acq_rel: release publishes result and next to the owner;
+		 * acquire orders our read of next before the owner's reuse. */
+		uint32_t old = atomic_exchange_explicit(&r->state, REQ_DONE, memory_order_acq_rel);
+		if (old == REQ_SLEEPING) {
+			uio_futex_wake((uint32_t *)&r->state, 1);
+			return;
+		}
+		r = next;
+	}
+}
+
+static void finish_one(struct req *r, int res)
+{
+	r->result = res;
+	r->next = NULL;
+	complete_chain(r);
+}
+
+static void req_wait(struct uwal *w, struct req *r)
+{
+	uint64_t limit = (uint64_t)w->cfg.wait_spin_us * 1000u;
+	uint64_t t0 = limit ? now_ns() : 0;
+
+	for (unsigned i = 0; limit; i++) {
+		if (atomic_load_explicit(&r->state, memory_order_acquire) == REQ_DONE)
+			return;
+		if (i < 256)
+			cpu_relax();
+		else
+			sched_yield();
+		if ((i & 15) == 15 && now_ns() - t0 > limit)
+			break;
+	}
+	uint32_t exp = REQ_PENDING;
+	/* acq_rel: if this fails the request is DONE and we need its result
+	 * (acquire); if it succeeds the writer's exchange sees SLEEPING. */
+	if (!atomic_compare_exchange_strong_explicit(&r->state, &exp, REQ_SLEEPING,
+	                                             memory_order_acq_rel, memory_order_acquire))
+		return;
+	while (atomic_load_explicit(&r->state, memory_order_acquire) != REQ_DONE)
+		uio_futex_wait((uint32_t *)&r->state, REQ_SLEEPING);
+	/* We were asleep when completed: the rest of the chain is ours. */
+	complete_chain(r->next);
+}
+
+/* ---- submission ------------------------------------------------------ */
+
+static void wake_writer(struct uwal *w)
+{
+	/* seq_cst fence: our push (a release store) must be visible before we
+	 * read writer_sleeping; the writer does store(sleeping), fence, then
+	 * looks at the queues. One of us sees the other (Dekker). */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load_explicit(&w->writer_sleeping, memory_order_relaxed))
+		return;
+	if (atomic_exchange(&w->wake_pending, 1))
+		return; /* someone already signalled this sleep */
+	atomic_fetch_add_explicit(&w->st_wakeups, 1, memory_order_relaxed);
+	uio_eventfd_signal(w->wake_fd);
+}
+
+int pipe_submit(struct uwal *w, struct req *r)
+{
+	int ret;
+
+	atomic_init(&r->state, REQ_PENDING);
+	r->result = 0;
+	r->next = NULL;
+	/* seq_cst: pairs with uwal_close()'s store of closing; a submitter
+	 * that saw closing == 0 is counted in enqueuing until its push is
+	 * done, and the writer does not exit while enqueuing > 0. */
+	atomic_fetch_add(&w->inside, 1);
+	atomic_fetch_add(&w->enqueuing, 1);
+	if (atomic_load(&w->closing)) {
+		ret = UWAL_ESHUTDOWN;
+		goto out_enqueuing;
+	}
+	if (atomic_load_explicit(&w->poisoned, memory_order_relaxed)) {
+		ret = UWAL_EPOISONED;
+		goto out_enqueuing;
+	}
+	int cpu = sched_getcpu();
+	unsigned start = cpu < 0 ? 0 : (unsigned)cpu % w->nq;
+	for (unsigned k = 0;; k++) {
+		if (pq_push(&w->queues[(start + k) % w->nq], r))
+			break;
+		if (k + 1 >= w->nq) {
+			/* Every queue is full: let the writer catch up. */
+			atomic_fetch_add_explicit(&w->st_qfull, 1, memory_order_relaxed);
+			wake_writer(w);
+			sched_yield();
+			k = (unsigned)-1;
+		}
+	}
+	atomic_fetch_sub(&w->enqueuing, 1);
+	wake_writer(w);
+	req_wait(w, r);
+	ret = r->result;
+	atomic_fetch_sub(&w->inside, 1);
+	return ret;
+
+out_enqueuing:
+	atomic_fetch_sub(&w->enqueuing, 1);
+	atomic_fetch_sub(&w->inside, 1);
+	return ret;
+}
+
+/* ---- the writer thread -------------------------------------------------- */
+
+static bool queues_empty(struct uwal *w)
+{
+	for (unsigned i = 0; i < w->nq; i++)
+		if (!pq_empty(&w->queues[i]))
+			return false;
+	return true;
+}
+
+static void drain(struct uwal *w, struct writer *wr)
+{
+	for (unsigned k = 0; k < w->nq; k++) {
+		struct pq *q = &w->queues[(wr->rr + k) % w->nq];
+		size_t lim = q->mask + 1;
+		struct req *r;
+		while (lim-- && (r = pq_pop(q)) != NULL) {
+			r->next = NULL;
+			if (wr->pend_tail)
+				wr->pend_tail->next = r;
+			else
+				wr->pend_head = r;
+			wr->pend_tail = r;
+			wr->pend_recs += r->n;
+		}
+	}
+	wr->rr++;
+}
+
+static struct req *pend_pop(struct writer *wr)
+{
+	struct req *r = wr->pend_head;
+	wr->pend_head = r->next;
+	if (!wr->pend_head)
+		wr->pend_tail = NULL;
+	wr->pend_recs -= r->n;
+	r->next = NULL;
+	return r;
+}
+
+static void fail_pending(struct writer *wr, int err)
+{
+	while (wr->pend_head)
+		finish_one(pend_pop(wr), err);
+}
+
+static void poison(struct uwal *w, int err)
+{
+	int zero = 0;
+	atomic_compare_exchange_strong(&w->poisoned, &zero, err);
+	wal_log(w, UWAL_LOG_ERROR, "log %s poisoned: %s; reopen it to go on", w->dir,
+	        uwal_strerror(err));
+}
+
+/* Is index already in the log? Only the writer changes the index, so it
+ * reads it without the lock. */
+static bool published(struct uwal *w, uint64_t index)
+{
+	uint32_t off;
+	for (size_t i = w->nsegs; i-- > 0;)
+		if (idx_find(&w->segs[i]->idx, index, &off))
+			return true;
+	return false;
+}
+
+static bool fits(struct uwal *w, struct writer *wr, const struct batch *b, const struct req *r)
+{
+	uint64_t used = wr->woff - FMT_SEG_HDR_SIZE + b->bytes;
+	if (used + r->bytes > w->seg_capacity)
+		return false;
+	uint64_t recs = wr->wcount + b->nrec;
+	if (w->cfg.segment_threshold && recs > 0 && recs >= w->cfg.segment_threshold)
+		return false;
+	return true;
+}
+
+/*
+ * Seal the active segment and make the prepared one active. Nothing is in
+ * flight. Returns 0, the preparation error (handle not poisoned), or the
+ * seal's I/O error (handle poisoned).
+ */
+static int rotate(struct uwal *w, struct writer *wr)
+{
+	int err = 0;
+	struct seg *next = prep_take(w, &err);
+	if (!next)
+		return err;
+
+	struct seg *old = wr->active;
+	uint8_t seal[FMT_SEAL_FRAME_MAX];
+	size_t n = fmt_seal_frame_encode(seal, old->salt, wr->wcount, next->seq);
+	err = uio_pwrite_full(old->fd, seal, n, wr->woff);
+	/* Give back the unused preallocation; the fdatasync below makes the
+	 * new size durable together with the seal. */
+	if (err == 0)
+		err = uio_ftruncate(old->fd, wr->woff + n);
+	if (err == 0) {
+		err = uio_fdatasync(old->fd);
+		atomic_fetch_add_explicit(&w->st_fsyncs, 1, memory_order_relaxed);
+	}
+	if (err < 0) {
+		poison(w, err);
+		/* The prepared file stays on disk without frames; the next open
+		 * removes it. */
+		seg_unref(next);
+		return err;
+	}
+
+	struct seg *doomed[16];
+	size_t nd = 0;
+	pthread_rwlock_wrlock(&w->lock);
+	old->sealed = true;
+	idx_shrink(&old->idx);
+	err = wal_segs_append(w, next);
+	while (err == 0 && w->cfg.max_segments && w->nsegs > w->cfg.max_segments && nd < 16) {
+		doomed[nd++] = w->segs[0];
+		memmove(w->segs, w->segs + 1, (w->nsegs - 1) * sizeof(*w->segs));
+		w->nsegs--;
+	}
+	pthread_rwlock_unlock(&w->lock);
+	if (err < 0) {
+		poison(w, err);
+		seg_unref(next);
+		return err;
+	}
+	for (size_t i = 0; i < nd; i++) {
+		atomic_fetch_add_explicit(&w->st_deleted, 1, memory_order_relaxed);
+		prep_delete(w, doomed[i]);
+	}
+	wr->active = next;
+	wr->woff = FMT_SEG_HDR_SIZE;
+	wr->wcount = 0;
+	wr->prep_asked = false;
+	wr->dirty = false;
+	atomic_fetch_add_explicit(&w->st_rotations, 1, memory_order_relaxed);
+	return 0;
+}
+
+static int reserve(struct writer *wr, size_t bytes, size_t recs)
+{
+	if (bytes > wr->cap) {
+		size_t cap = wr->cap ? wr->cap : BATCH_BYTES;
+		while (cap < bytes)
+			cap *= 2;
+		uint8_t *b = realloc(wr->buf, cap);
+		if (!b)
+			return -ENOMEM;
+		wr->buf = b;
+		wr->cap = cap;
+	}
+	if (recs > wr->cap_ents) {
+		size_t cap = wr->cap_ents ? wr->cap_ents : 1024;
+		while (cap < recs)
+			cap *= 2;
+		struct ent *e = realloc(wr->ents, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		wr->ents = e;
+		wr->cap_ents = cap;
+	}
+	return 0;
+}
+
+/* Check r's indexes against the log and the batch; 0, UWAL_EEXIST, -ENOMEM. */
+static int check_dups(struct uwal *w, struct writer *wr, const struct req *r)
+{
+	uint32_t mark = wr->set.n;
+	for (uint32_t i = 0; i < r->n; i++) {
+		uint64_t ix = r->recs[i].index;
+		int a = ix <= wr->max_ever && published(w, ix) ? 0 : bset_add(&wr->set, ix);
+		if (a <= 0) {
+			bset_rollback(&wr->set, mark);
+			return a == 0 ? UWAL_EEXIST : -ENOMEM;
+		}
+	}
+	for (uint32_t i = 0; i < r->n; i++)
+		if (r->recs[i].index > wr->max_ever)
+			wr->max_ever = r->recs[i].index;
+	return 0;
+}
+
+static void encode(struct uwal *w, struct writer *wr, struct batch *b, const struct req *r)
+{
+	(void)w;
+	for (uint32_t i = 0; i < r->n; i++) {
+		const uwal_record *rec = &r->recs[i];
+		wr->ents[b->nrec++] = (struct ent){ rec->index, (uint32_t)(wr->woff + b->bytes) };
+		b->bytes += fmt_record_frame_encode(wr->buf + b->bytes, wr->active->salt, rec->index,
+		                                    rec->key, rec->key_len, rec->value,
+		                                    rec->value_len);
+	}
+}
+
+static void build_batch(struct uwal *w, struct writer *wr, struct batch *b)
+{
+	memset(b, 0, sizeof(*b));
+	bset_clear(&wr->set);
+	while (wr->pend_head) {
+		struct req *r = wr->pend_head;
+		int p = atomic_load_explicit(&w->poisoned, memory_order_relaxed);
+		if (p) {
+			fail_pending(wr, UWAL_EPOISONED);
+			break;
+		}
+		if (b->nreq && (w->cfg.sync_mode == UWAL_SYNC_ALWAYS ||
+		                b->nrec + r->n > w->cfg.max_batch_size ||
+		                b->bytes + r->bytes > BATCH_BYTES))
+			break;
+		if (!fits(w, wr, b, r)) {
+			if (b->nreq)
+				break;
+			int e = rotate(w, wr);
+			if (e < 0) {
+				/* The requests waiting for the new segment fail;
+				 * after a seal failure, so does everything else. */
+				fail_pending(wr, e);
+				return;
+			}
+			continue;
+		}
+		int e = check_dups(w, wr, r);
+		if (e == 0)
+			e = reserve(wr, b->bytes + r->bytes, b->nrec + r->n);
+		pend_pop(wr);
+		if (e < 0) {
+			finish_one(r, e);
+			continue;
+		}
+		encode(w, wr, b, r);
+		if (b->tail)
+			b->tail->next = r;
+		else
+			b->head = r;
+		b->tail = r;
+		b->nreq++;
+		b->sync |= r->sync;
+	}
+	if (w->cfg.sync_mode != UWAL_SYNC_NONE)
+		b->sync = true;
+}
+
+/* Write the batch (and fdatasync it if needed); 0 or -errno. */
+static int write_batch(struct uwal *w, struct writer *wr, const struct batch *b)
+{
+	int fd = wr->active->fd;
+
+	if (!b->sync && w->cfg.write_path == UWAL_WRITE_PWRITE)
+		return uio_pwrite_full(fd, wr->buf, b->bytes, wr->woff);
+
+	struct uio_op ops[2] = {
+		{ .kind = UIO_WRITE, .fd = fd, .buf = wr->buf, .len = (uint32_t)b->bytes,
+		  .off = wr->woff, .user_data = 1 },
+		{ .kind = UIO_FDATASYNC, .fd = fd, .user_data = 2 },
+	};
+	unsigned nops = b->sync ? 2 : 1;
+	int ret = uio_ring_queue_chain(wr->ring, ops, nops);
+	if (ret < 0)
+		return ret;
+	int res[3] = { 0, 1, 1 };
+	unsigned left = nops;
+	uint64_t enters = 0;
+	while (left) {
+		struct uio_cqe c[4];
+		int n = uio_ring_wait(wr->ring, c, 4, true, &enters);
+		if (n < 0) {
+			ret = n;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (c[i].user_data == 1 || c[i].user_data == 2) {
+				res[c[i].user_data] = c[i].res;
+				left--;
+			}
+		}
+	}
+	atomic_fetch_add_explicit(&w->st_enters, enters, memory_order_relaxed);
+	if (ret < 0)
+		return ret; /* the ring itself failed: treat as an I/O failure */
+	if (res[1] < 0)
+		return res[1];
+	if ((size_t)res[1] != b->bytes)
+		return -EIO; /* short write: its fdatasync was cancelled */
+	if (b->sync && res[2] < 0)
+		return res[2];
+	return 0;
+}
+
+static int publish(struct uwal *w, struct writer *wr, const struct batch *b)
+{
+	int err = 0;
+	struct seg *s = wr->active;
+
+	pthread_rwlock_wrlock(&w->lock);
+	for (uint32_t i = 0; i < b->nrec && err == 0; i++)
+		err = idx_add(&s->idx, wr->ents[i].index, wr->ents[i].off);
+	s->end = wr->woff + b->bytes;
+	pthread_rwlock_unlock(&w->lock);
+	return err;
+}
+
+static void run_batch(struct uwal *w, struct writer *wr)
+{
+	struct batch b;
+
+	build_batch(w, wr, &b);
+	if (b.nreq == 0)
+		return;
+	int res = write_batch(w, wr, &b);
+	if (res == 0) {
+		/* Durable (or in the kernel, as asked): now, and only now, the
+		 * index may describe these records. */
+		res = publish(w, wr, &b);
+		wr->woff += b.bytes;
+		wr->wcount += b.nrec;
+		wr->dirty = !b.sync;
+		atomic_fetch_add_explicit(&w->st_records, b.nrec, memory_order_relaxed);
+		atomic_fetch_add_explicit(&w->st_batches, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&w->st_bytes, b.bytes, memory_order_relaxed);
+		if (b.sync)
+			atomic_fetch_add_explicit(&w->st_fsyncs, 1, memory_order_relaxed);
+	}
+	if (res < 0)
+		poison(w, res);
+	for (struct req *r = b.head; r; r = r->next)
+		r->result = res;
+	complete_chain(b.head);
+
+	/* Ask for the next segment once this one is half full, so that it
+	 * is ready when rotation comes. */
+	uint64_t used = wr->woff - FMT_SEG_HDR_SIZE;
+	if (!wr->prep_asked &&
+	    (used * 2 >= w->seg_capacity ||
+	     (w->cfg.segment_threshold && wr->wcount * 2 >= w->cfg.segment_threshold))) {
+		wr->prep_asked = true;
+		prep_request(w);
+	}
+}
+
+static void wait_for_batch_fill(struct uwal *w, struct writer *wr)
+{
+	uint64_t until = now_ns() + (uint64_t)w->cfg.max_batch_delay_us * 1000u;
+	while (wr->pend_recs < w->cfg.max_batch_size && now_ns() < until &&
+	       !atomic_load(&w->closing)) {
+		drain(w, wr);
+		cpu_relax();
+	}
+}
+
+static void idle_wait(struct uwal *w, struct writer *wr)
+{
+	uint64_t limit = (uint64_t)w->cfg.writer_spin_us * 1000u;
+	uint64_t t0 = now_ns();
+
+	for (unsigned i = 0; limit; i++) {
+		if (!queues_empty(w) || atomic_load(&w->closing))
+			return;
+		if (i < 1024)
+			cpu_relax();
+		else
+			sched_yield();
+		if ((i & 15) == 15 && now_ns() - t0 > limit)
+			break;
+	}
+	atomic_store(&w->wake_pending, 0);
+	atomic_store(&w->writer_sleeping, 1);
+	/* seq_cst fence: see wake_writer(). */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (queues_empty(w) && !atomic_load(&w->closing)) {
+		struct uio_cqe c[4];
+		uint64_t enters = 0;
+		int n = uio_ring_wait(wr->ring, c, 4, true, &enters);
+		atomic_fetch_add_explicit(&w->st_enters, enters, memory_order_relaxed);
+		if (n < 0)
+			sched_yield();
+	}
+	atomic_store(&w->writer_sleeping, 0);
+}
+
+static void *writer_main(void *arg)
+{
+	struct uwal *w = arg;
+	struct writer *wr = w->wr;
+
+	/* The ring is created here: this thread is its only submitter
+	 * (IORING_SETUP_SINGLE_ISSUER). */
+	w->writer_init_err = uio_ring_open(&wr->ring, w->cfg.ring_entries, w->cfg.ring_flags,
+	                                   w->wake_fd, &w->ring_info);
+	atomic_store(&w->writer_ready, 1);
+	uio_futex_wake((uint32_t *)&w->writer_ready, 1);
+	if (w->writer_init_err < 0)
+		return NULL;
+	if (!w->ring_info.uring)
+		wal_log(w, UWAL_LOG_WARN,
+		        "io_uring unavailable (%s): using pwrite + fdatasync from the writer thread",
+		        uwal_strerror(w->ring_info.setup_error));
+
+	for (;;) {
+		drain(w, wr);
+		if (wr->pend_head) {
+			if (w->cfg.max_batch_delay_us)
+				wait_for_batch_fill(w, wr);
+			run_batch(w, wr);
+			continue;
+		}
+		if (atomic_load(&w->closing)) {
+			/* Exit only once no submitter can still push. */
+			if (atomic_load(&w->enqueuing) == 0 && queues_empty(w))
+				break;
+			sched_yield();
+			continue;
+		}
+		idle_wait(w, wr);
+	}
+
+	if (wr->dirty && !atomic_load(&w->poisoned)) {
+		wr->close_err = uio_fdatasync(wr->active->fd);
+		atomic_fetch_add_explicit(&w->st_fsyncs, 1, memory_order_relaxed);
+	}
+	uio_ring_close(wr->ring);
+	wr->ring = NULL;
+	return NULL;
+}
+
+int pipe_start(struct uwal *w)
+{
+	struct writer *wr = calloc(1, sizeof(*wr));
+	if (!wr)
+		return -ENOMEM;
+	int e = bset_init(&wr->set, w->cfg.max_batch_size);
+	if (e < 0) {
+		free(wr);
+		return e;
+	}
+	w->wr = wr;
+	/* Recovery left the active segment as the last one of the list. */
+	wr->active = w->segs[w->nsegs - 1];
+	wr->woff = wr->active->end;
+	wr->wcount = wr->active->idx.n;
+	for (size_t i = 0; i < w->nsegs; i++)
+		if (w->segs[i]->idx.n && w->segs[i]->idx.max > wr->max_ever)
+			wr->max_ever = w->segs[i]->idx.max;
+
+	e = pthread_create(&w->writer, NULL, writer_main, w);
+	if (e)
+		return -e;
+	w->writer_started = true;
+	while (!atomic_load(&w->writer_ready))
+		uio_futex_wait((uint32_t *)&w->writer_ready, 0);
+	return w->writer_init_err;
+}
+
+/* Stop the writer after it drained everything; the final fdatasync's error,
+ * if any, is left in w->close_err. */
+void pipe_stop(struct uwal *w)
+{
+	struct writer *wr = w->wr;
+	if (!wr)
+		return;
+	if (w->writer_started) {
+		atomic_store(&w->closing, 1);
+		uio_eventfd_signal(w->wake_fd);
+		pthread_join(w->writer, NULL);
+		w->writer_started = false;
+	}
+	if (wr->close_err < 0) {
+		w->close_err = wr->close_err;
+		if (!atomic_load(&w->poisoned))
+			poison(w, wr->close_err);
+	}
+	/* Wait until every submitter has left the library. */
+	while (atomic_load(&w->inside))
+		sched_yield();
+	if (wr->ring)
+		uio_ring_close(wr->ring);
+	bset_free(&wr->set);
+	free(wr->buf);
+	free(wr->ents);
+	free(wr);
+	w->wr = NULL;
+}

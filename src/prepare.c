@@ -1,0 +1,168 @@
+/*
+ * prepare.c - the segment preparer: a background thread that creates the
+ * next segment (preallocated, optionally zero-filled, durable) before the
+ * writer needs it, and unlinks the segments that retention dropped, so
+ * that neither stalls the append path.
+ *
+ * The writer asks for the next segment once the active one is half full
+ * (prep_request), and takes it at rotation (prep_take). A failed
+ * preparation is handed to the writer once (it fails the requests that
+ * needed the new segment) and retried on the next request.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+static void unlink_doomed(struct uwal *w, struct seg **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int e = uio_unlinkat(w->dirfd, v[i]->name);
+		if (e < 0 && e != -ENOENT)
+			wal_log(w, UWAL_LOG_WARN, "retention: cannot remove %s/%s: %s", w->dir,
+			        v[i]->name, uwal_strerror(e));
+		seg_unref(v[i]);
+	}
+	if (n) {
+		int e = uio_fsync_quiet(w->dirfd, false);
+		if (e < 0)
+			wal_log(w, UWAL_LOG_WARN, "retention: fsync of %s failed: %s", w->dir,
+			        uwal_strerror(e));
+	}
+	free(v);
+}
+
+static void *prep_main(void *arg)
+{
+	struct uwal *w = arg;
+	struct prep *p = &w->prep;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		if (p->n_doomed) {
+			struct seg **v = p->doomed;
+			size_t n = p->n_doomed;
+			p->doomed = NULL;
+			p->n_doomed = p->cap_doomed = 0;
+			pthread_mutex_unlock(&p->mu);
+			unlink_doomed(w, v, n);
+			pthread_mutex_lock(&p->mu);
+			continue;
+		}
+		if (p->stop)
+			break;
+		if (p->want && !p->ready && p->err == 0) {
+			uint64_t seq = p->next_seq;
+			pthread_mutex_unlock(&p->mu);
+			struct seg *s = NULL;
+			int e = seg_create(w->dirfd, w->prefix, seq, w->cfg.segment_size,
+			                   w->cfg.prealloc, &s);
+			if (e < 0)
+				wal_log(w, UWAL_LOG_ERROR, "cannot prepare segment %llu in %s: %s",
+				        (unsigned long long)seq, w->dir, uwal_strerror(e));
+			pthread_mutex_lock(&p->mu);
+			p->want = false;
+			if (e < 0) {
+				p->err = e;
+			} else {
+				p->ready = s;
+				p->next_seq = seq + 1;
+			}
+			pthread_cond_broadcast(&p->cv);
+			continue;
+		}
+		pthread_cond_wait(&p->cv, &p->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+int prep_start(struct uwal *w)
+{
+	struct prep *p = &w->prep;
+	int e = pthread_create(&p->thread, NULL, prep_main, w);
+	if (e)
+		return -e;
+	p->started = true;
+	return 0;
+}
+
+void prep_stop(struct uwal *w)
+{
+	struct prep *p = &w->prep;
+	if (!p->started)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	p->started = false;
+	/* A prepared segment that never became active stays on disk: it has
+	 * no frames, and the next open either uses or removes it. */
+	if (p->ready) {
+		seg_unref(p->ready);
+		p->ready = NULL;
+	}
+}
+
+void prep_request(struct uwal *w)
+{
+	struct prep *p = &w->prep;
+	pthread_mutex_lock(&p->mu);
+	if (!p->ready && !p->want) {
+		p->want = true;
+		p->err = 0;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+struct seg *prep_take(struct uwal *w, int *err)
+{
+	struct prep *p = &w->prep;
+	struct seg *s = NULL;
+
+	pthread_mutex_lock(&p->mu);
+	if (!p->ready && p->err == 0) {
+		atomic_fetch_add_explicit(&w->st_prep_waits, 1, memory_order_relaxed);
+		if (!p->want) {
+			p->want = true;
+			pthread_cond_broadcast(&p->cv);
+		}
+		while (!p->ready && p->err == 0)
+			pthread_cond_wait(&p->cv, &p->mu);
+	}
+	if (p->ready) {
+		s = p->ready;
+		p->ready = NULL;
+	} else {
+		*err = p->err;
+		p->err = 0; /* retried on the next request */
+	}
+	pthread_mutex_unlock(&p->mu);
+	return s;
+}
+
+void prep_delete(struct uwal *w, struct seg *s)
+{
+	struct prep *p = &w->prep;
+	pthread_mutex_lock(&p->mu);
+	if (p->n_doomed == p->cap_doomed) {
+		size_t cap = p->cap_doomed ? p->cap_doomed * 2 : 8;
+		struct seg **v = realloc(p->doomed, cap * sizeof(*v));
+		if (!v) {
+			/* Cannot queue it: the file stays, the next open finds
+			 * it again (its records come back, nothing is lost). */
+			pthread_mutex_unlock(&p->mu);
+			wal_log(w, UWAL_LOG_WARN, "retention: out of memory, %s kept", s->name);
+			seg_unref(s);
+			return;
+		}
+		p->doomed = v;
+		p->cap_doomed = cap;
+	}
+	p->doomed[p->n_doomed++] = s;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}

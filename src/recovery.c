@@ -1,0 +1,374 @@
+/*
+ * recovery.c - opening an existing log: read every segment, check every
+ * frame, rebuild the index, cut a torn tail; and uwal_unsafe_recover(),
+ * which removes the segments that fail those checks.
+ *
+ * The rules (see format.c for the format):
+ * - Every segment file's header must be valid and name its own number.
+ * - Numbers are consecutive, except after a segment flagged AFTER_GAP.
+ * - Every segment before the first unsealed one is sealed; the first
+ *   unsealed one is the tail. Segments after the tail may only be empty
+ *   prepared segments (they are removed). Anything else means a sealed
+ *   segment lost its seal or frames: corruption.
+ * - The tail ends at its first invalid frame. The file is truncated there
+ *   (which destroys any stale frame behind the cut for good), preallocated
+ *   again and synced before the log takes writes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct found {
+	uint64_t seq;
+	char *name;
+};
+
+static int cmp_found(const void *a, const void *b)
+{
+	const struct found *x = a, *y = b;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static bool is_tmp_name(const char *name, const char *prefix)
+{
+	size_t pl = strlen(prefix), l = strlen(name);
+	return l == pl + 24 && strcmp(name + pl + 20, ".tmp") == 0;
+}
+
+/*
+ * List the segment files of the log, sorted by number. Leftover .tmp files
+ * of an interrupted preparation are removed when remove_tmp is set.
+ */
+static int list_segments(int dirfd, const char *prefix, bool remove_tmp, struct found **out,
+                         size_t *n_out)
+{
+	char **names;
+	size_t n;
+	int ret = uio_list(dirfd, prefix, &names, &n);
+	if (ret < 0)
+		return ret;
+	struct found *v = calloc(n ? n : 1, sizeof(*v));
+	if (!v) {
+		uio_free_names(names, n);
+		return -ENOMEM;
+	}
+	size_t k = 0;
+	bool removed = false;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t seq;
+		if (seg_parse_name(names[i], prefix, &seq)) {
+			v[k].seq = seq;
+			v[k].name = names[i];
+			names[i] = NULL;
+			k++;
+		} else if (remove_tmp && is_tmp_name(names[i], prefix)) {
+			uio_unlinkat(dirfd, names[i]);
+			removed = true;
+		}
+	}
+	uio_free_names(names, n);
+	if (removed)
+		uio_fsync_quiet(dirfd, false);
+	qsort(v, k, sizeof(*v), cmp_found);
+	*out = v;
+	*n_out = k;
+	return 0;
+}
+
+static void free_found(struct found *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+/* What recovery learned about one segment file. */
+struct insp {
+	struct seg *seg;     /* NULL if the header was bad */
+	struct seg_scan scan;
+	int64_t size;
+	int err;             /* UWAL_ECORRUPT (bad header), or -errno */
+};
+
+struct scan_ctx {
+	struct uwal *w;      /* NULL: no duplicate check, no index */
+	struct seg *seg;
+	uint64_t max_seen;
+	bool any_seen;
+};
+
+static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
+{
+	struct scan_ctx *c = arg;
+	struct uwal *w = c->w;
+	uint32_t o;
+
+	if (w && c->any_seen && r->index <= c->max_seen) {
+		bool dup = idx_find(&c->seg->idx, r->index, &o);
+		for (size_t i = 0; !dup && i < w->nsegs; i++)
+			dup = idx_find(&w->segs[i]->idx, r->index, &o);
+		if (dup) {
+			wal_log(w, UWAL_LOG_ERROR, "corrupt log: %s/%s: duplicate index %llu at offset %llu",
+			        w->dir, c->seg->name, (unsigned long long)r->index,
+			        (unsigned long long)off);
+			return UWAL_ECORRUPT;
+		}
+	}
+	if (!c->any_seen || r->index > c->max_seen)
+		c->max_seen = r->index;
+	c->any_seen = true;
+	return idx_add(&c->seg->idx, r->index, (uint32_t)off);
+}
+
+/* Open, check the header of and scan one segment file. */
+static int inspect(int dirfd, const struct found *f, const char *prefix, struct scan_ctx *ctx,
+                   struct insp *in)
+{
+	memset(in, 0, sizeof(*in));
+	int fd = uio_openat(dirfd, f->name, O_RDWR, 0);
+	if (fd < 0)
+		return in->err = fd;
+	struct fmt_seg_hdr h;
+	int ret = seg_read_header(fd, &h);
+	if (ret == 0 && h.seq != f->seq)
+		ret = UWAL_ECORRUPT;
+	if (ret < 0) {
+		uio_close(fd);
+		return in->err = ret;
+	}
+	in->size = uio_file_size(fd);
+	in->seg = seg_new(f->seq, fd, h.salt, h.flags, prefix);
+	if (!in->seg) {
+		uio_close(fd);
+		return in->err = -ENOMEM;
+	}
+	if (ctx)
+		ctx->seg = in->seg;
+	ret = seg_scan(fd, h.salt, (uint64_t)in->size, on_record, ctx, &in->scan);
+	in->seg->end = in->scan.end;
+	in->seg->sealed = in->scan.sealed;
+	if (ret < 0)
+		in->err = ret;
+	return ret;
+}
+
+/* Bring the tail segment to a clean state at its cut point. */
+static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
+{
+	uint64_t cut = in->scan.end;
+	uint64_t size = w->cfg.segment_size;
+	int ret;
+
+	if (in->scan.bad_off)
+		wal_log(w, UWAL_LOG_WARN, "torn tail cut: %s/%s at offset %llu (%lld bytes dropped)",
+		        w->dir, s->name, (unsigned long long)cut,
+		        (long long)((uint64_t)in->size - cut));
+	/* Truncating destroys whatever lies past the cut, so no stale frame
+	 * of this segment can validate behind new writes later. */
+	ret = uio_ftruncate(s->fd, cut);
+	if (ret == 0 && size > cut)
+		ret = uio_fallocate(s->fd, cut, size - cut);
+	if (ret == 0 && w->cfg.prealloc == UWAL_PREALLOC_ZERO && size > cut)
+		ret = seg_zero_fill(s->fd, cut, size);
+	if (ret == 0)
+		ret = uio_fsync_quiet(s->fd, true);
+	return ret;
+}
+
+static void drop_insp(struct insp *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].seg)
+			seg_unref(v[i].seg);
+	free(v);
+}
+
+static int corrupt(struct uwal *w, const char *name, uint64_t off, const char *why)
+{
+	wal_log(w, UWAL_LOG_ERROR, "corrupt log: %s/%s at offset %llu: %s", w->dir, name,
+	        (unsigned long long)off, why);
+	return UWAL_ECORRUPT;
+}
+
+int rec_open_log(struct uwal *w)
+{
+	struct found *f;
+	size_t n;
+	int ret = list_segments(w->dirfd, w->prefix, true, &f, &n);
+	if (ret < 0)
+		return ret;
+	struct insp *in = calloc(n ? n : 1, sizeof(*in));
+	if (!in) {
+		free_found(f, n);
+		return -ENOMEM;
+	}
+	struct scan_ctx ctx = { .w = w };
+	size_t tail = n; /* first unsealed segment */
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		ret = inspect(w->dirfd, &f[i], w->prefix, &ctx, &in[i]);
+		if (ret == UWAL_ECORRUPT && !in[i].seg)
+			ret = corrupt(w, f[i].name, 0, "bad segment header");
+		if (ret < 0)
+			break;
+		struct seg *s = in[i].seg;
+		if (i > 0 && f[i].seq != f[i - 1].seq + 1 && !(s->hdr_flags & FMT_SEG_AFTER_GAP)) {
+			ret = corrupt(w, f[i].name, 0, "the segment before it is missing");
+			break;
+		}
+		if (tail < n) {
+			/* After the tail: only an empty prepared segment. */
+			if (in[i].scan.records || in[i].scan.sealed) {
+				ret = corrupt(w, f[tail].name,
+				              in[tail].scan.bad_off ? in[tail].scan.bad_off
+				                                    : in[tail].scan.end,
+				              "bad frame in a sealed segment");
+				break;
+			}
+			continue;
+		}
+		if (!s->sealed)
+			tail = i;
+		ret = wal_segs_append(w, s);
+		if (ret < 0)
+			break;
+		seg_ref(s); /* the list holds one, in[] another */
+	}
+	/* Remove the empty segments after the tail (prepared, never used). */
+	for (size_t i = tail + 1; ret == 0 && i < n; i++) {
+		ret = uio_unlinkat(w->dirfd, f[i].name);
+		if (ret == 0 && i + 1 == n)
+			ret = uio_fsync_quiet(w->dirfd, false);
+	}
+	uint64_t next_seq = n ? f[n - 1].seq + 1 : 0;
+	if (ret == 0 && tail < n)
+		ret = repair_tail(w, in[tail].seg, &in[tail]);
+	free_found(f, n);
+	drop_insp(in, n);
+	if (ret < 0)
+		return ret;
+
+	if (tail == n) {
+		/* Empty log, or every segment sealed: start a new one. */
+		struct seg *s;
+		ret = seg_create(w->dirfd, w->prefix, next_seq, w->cfg.segment_size,
+		                 w->cfg.prealloc, &s);
+		if (ret < 0)
+			return ret;
+		ret = wal_segs_append(w, s);
+		if (ret < 0) {
+			seg_unref(s);
+			return ret;
+		}
+		next_seq++;
+	} else {
+		next_seq = w->segs[w->nsegs - 1]->seq + 1;
+	}
+	w->prep.next_seq = next_seq;
+	return 0;
+}
+
+/* ---- unsafe recover ------------------------------------------------- */
+
+static int set_after_gap(const struct seg *s)
+{
+	uint8_t hdr[FMT_SEG_HDR_SIZE];
+	struct fmt_seg_hdr h = { .version = FMT_VERSION,
+		                 .flags = (uint16_t)(s->hdr_flags | FMT_SEG_AFTER_GAP),
+		                 .seq = s->seq,
+		                 .salt = s->salt };
+	fmt_seg_hdr_encode(hdr, &h);
+	int ret = uio_pwrite_full(s->fd, hdr, sizeof(hdr), 0);
+	if (ret == 0)
+		ret = uio_fsync_quiet(s->fd, true);
+	return ret;
+}
+
+static int push_name(char ***list, size_t *n, const char *name)
+{
+	char **v = realloc(*list, (*n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	*list = v;
+	if (!(v[*n] = strdup(name)))
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+int rec_unsafe_recover(int dirfd, const char *prefix, char ***removed, size_t *n_removed)
+{
+	struct found *f;
+	size_t n, nrm = 0;
+	char **rm = NULL;
+	int ret = list_segments(dirfd, prefix, true, &f, &n);
+	if (ret < 0)
+		return ret;
+	struct insp *in = calloc(n ? n : 1, sizeof(*in));
+	bool *bad = calloc(n ? n : 1, sizeof(*bad));
+	if (!in || !bad) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	size_t last_with_data = n;
+	for (size_t i = 0; i < n; i++) {
+		int e = inspect(dirfd, &f[i], prefix, NULL, &in[i]);
+		if (e < 0 && e != UWAL_ECORRUPT) {
+			ret = e;
+			goto out;
+		}
+		bad[i] = !in[i].seg;
+		if (!bad[i] && (in[i].scan.records || in[i].scan.sealed))
+			last_with_data = i;
+	}
+	/* An unsealed segment with data is only allowed as the last one with
+	 * data (the tail); earlier ones lost frames or their seal. */
+	for (size_t i = 0; i < n; i++)
+		if (!bad[i] && last_with_data < n && i < last_with_data && !in[i].seg->sealed)
+			bad[i] = true;
+	bool gap = false;
+	uint64_t prev = 0;
+	bool have_prev = false;
+	for (size_t i = 0; i < n; i++) {
+		if (bad[i]) {
+			ret = uio_unlinkat(dirfd, f[i].name);
+			if (ret == 0)
+				ret = push_name(&rm, &nrm, f[i].name);
+			if (ret < 0)
+				goto out;
+			gap = true;
+			continue;
+		}
+		if (have_prev && f[i].seq != prev + 1)
+			gap = true;
+		if (gap && have_prev && !(in[i].seg->hdr_flags & FMT_SEG_AFTER_GAP)) {
+			ret = set_after_gap(in[i].seg);
+			if (ret < 0)
+				goto out;
+		}
+		gap = false;
+		prev = f[i].seq;
+		have_prev = true;
+	}
+	if (nrm)
+		ret = uio_fsync_quiet(dirfd, false);
+out:
+	if (in)
+		drop_insp(in, n);
+	free(bad);
+	free_found(f, n);
+	if (ret < 0) {
+		uwal_free_list(rm, nrm);
+		return ret;
+	}
+	if (removed)
+		*removed = rm;
+	else
+		uwal_free_list(rm, nrm);
+	if (n_removed)
+		*n_removed = nrm;
+	return 0;
+}

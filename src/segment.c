@@ -1,0 +1,245 @@
+/*
+ * segment.c - segment files: names, durable creation with preallocation,
+ * reference counting, and the frame scanner that recovery, unsafe recover
+ * and iterators share.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void seg_name(char *out, const char *prefix, uint64_t seq, bool tmp)
+{
+	snprintf(out, SEG_NAME_MAX, "%s%020" PRIu64 "%s", prefix, seq, tmp ? ".tmp" : "");
+}
+
+bool seg_parse_name(const char *name, const char *prefix, uint64_t *seq)
+{
+	size_t pl = strlen(prefix);
+	if (strncmp(name, prefix, pl) != 0 || strlen(name) != pl + 20)
+		return false;
+	uint64_t v = 0;
+	for (const char *p = name + pl; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		uint64_t d = (uint64_t)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*seq = v;
+	return true;
+}
+
+struct seg *seg_new(uint64_t seq, int fd, uint32_t salt, uint16_t flags, const char *prefix)
+{
+	struct seg *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->seq = seq;
+	s->fd = fd;
+	s->salt = salt;
+	s->hdr_flags = flags;
+	s->end = FMT_SEG_HDR_SIZE;
+	atomic_init(&s->refs, 1);
+	idx_init(&s->idx);
+	seg_name(s->name, prefix, seq, false);
+	return s;
+}
+
+void seg_ref(struct seg *s)
+{
+	/* Relaxed: taking a reference needs no ordering; the caller already
+	 * holds one (or the list lock) that keeps s alive. */
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void seg_unref(struct seg *s)
+{
+	/* Release on drop, acquire before freeing: every owner's last use of
+	 * the segment happens before the free. */
+	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_release) != 1)
+		return;
+	atomic_thread_fence(memory_order_acquire);
+	if (s->fd >= 0)
+		uio_close(s->fd);
+	idx_free(&s->idx);
+	free(s);
+}
+
+int seg_zero_fill(int fd, uint64_t from, uint64_t to)
+{
+	return uio_write_zeros(fd, from, to);
+}
+
+int seg_create(int dirfd, const char *prefix, uint64_t seq, uint64_t size,
+               enum uwal_prealloc mode, struct seg **out)
+{
+	char tmp[SEG_NAME_MAX], name[SEG_NAME_MAX];
+	uint8_t hdr[FMT_SEG_HDR_SIZE];
+	struct fmt_seg_hdr h = { .version = FMT_VERSION, .flags = 0, .seq = seq };
+	int ret;
+
+	seg_name(tmp, prefix, seq, true);
+	seg_name(name, prefix, seq, false);
+	ret = uio_getrandom(&h.salt, sizeof(h.salt));
+	if (ret < 0)
+		return ret;
+	int fd = uio_openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return fd;
+	ret = uio_fallocate(fd, 0, size);
+	if (ret < 0)
+		goto err_after_open;
+	if (mode == UWAL_PREALLOC_ZERO) {
+		/* Writing the zeros turns the unwritten extents into written
+		 * ones now, so the appends' fdatasyncs need not journal the
+		 * conversions. */
+		ret = seg_zero_fill(fd, FMT_SEG_HDR_SIZE, size);
+		if (ret < 0)
+			goto err_after_open;
+	}
+	fmt_seg_hdr_encode(hdr, &h);
+	ret = uio_pwrite_full(fd, hdr, sizeof(hdr), 0);
+	if (ret < 0)
+		goto err_after_open;
+	ret = uio_fsync_quiet(fd, true);
+	if (ret < 0)
+		goto err_after_open;
+	/* The file is whole and durable before its final name appears, so a
+	 * segment file under its real name always has a valid header. */
+	ret = uio_renameat(dirfd, tmp, name);
+	if (ret < 0)
+		goto err_after_open;
+	ret = uio_fsync_quiet(dirfd, false);
+	if (ret < 0)
+		goto err_after_rename;
+
+	struct seg *s = seg_new(seq, fd, h.salt, h.flags, prefix);
+	if (!s) {
+		ret = -ENOMEM;
+		goto err_after_rename;
+	}
+	*out = s;
+	return 0;
+
+err_after_rename:
+	uio_unlinkat(dirfd, name);
+	uio_close(fd);
+	return ret;
+err_after_open:
+	uio_unlinkat(dirfd, tmp);
+	uio_close(fd);
+	return ret;
+}
+
+int seg_read_header(int fd, struct fmt_seg_hdr *h)
+{
+	uint8_t hdr[FMT_SEG_HDR_SIZE];
+	ssize_t n = uio_pread(fd, hdr, sizeof(hdr), 0);
+	if (n < 0)
+		return (int)n;
+	if (n < (ssize_t)sizeof(hdr))
+		return UWAL_ECORRUPT;
+	return fmt_seg_hdr_decode(hdr, h);
+}
+
+/* A window over the file that frames are decoded from. */
+struct window {
+	int fd;
+	uint8_t *buf;
+	size_t cap;
+	uint64_t off; /* file offset of buf[0] */
+	size_t len;
+};
+
+static int window_fill(struct window *win, uint64_t off, size_t want, uint64_t file_size)
+{
+	if (want > win->cap) {
+		uint8_t *b = realloc(win->buf, want);
+		if (!b)
+			return -ENOMEM;
+		win->buf = b;
+		win->cap = want;
+	}
+	size_t n = win->cap;
+	if (off + n > file_size)
+		n = (size_t)(file_size - off);
+	ssize_t r = uio_pread(win->fd, win->buf, n, off);
+	if (r < 0)
+		return (int)r;
+	win->off = off;
+	win->len = (size_t)r;
+	return 0;
+}
+
+int seg_scan(int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn, void *ctx,
+             struct seg_scan *out)
+{
+	struct window win = { .fd = fd };
+	struct fmt_dec dec;
+	uint64_t off = FMT_SEG_HDR_SIZE;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	fmt_dec_init(&dec);
+	ret = window_fill(&win, off, 1 << 20, file_size);
+	while (ret == 0 && off < file_size) {
+		size_t at = (size_t)(off - win.off);
+		size_t avail = win.len - at;
+		uint64_t left = file_size - off;
+		size_t flen = fmt_frame_peek_len(win.buf + at, avail);
+		/* Refill when the header or the whole frame is not in the
+		 * window but is in the file. */
+		if ((avail < FMT_FRAME_HDR_SIZE && left > avail) ||
+		    (flen > avail && flen <= left)) {
+			size_t want = flen > (1u << 20) ? flen : (1u << 20);
+			ret = window_fill(&win, off, want, file_size);
+			continue;
+		}
+		struct fmt_frame f;
+		uint64_t max_len = left > FMT_FRAME_HDR_SIZE ? left - FMT_FRAME_HDR_SIZE : 0;
+		if (max_len > UINT32_MAX)
+			max_len = UINT32_MAX;
+		enum fmt_frame_status st =
+		        fmt_frame_decode(win.buf + at, avail, salt, (uint32_t)max_len, &f);
+		if (st == FMT_FRAME_ZERO)
+			break;
+		if (st != FMT_FRAME_OK) {
+			out->bad_off = off;
+			break;
+		}
+		if (f.type == FMT_FRAME_SEAL) {
+			uint64_t records;
+			if (fmt_seal_decode(&dec, &f, &records, &out->seal_next) < 0 ||
+			    records != out->records) {
+				out->bad_off = off;
+				break;
+			}
+			/* end stays at the seal: it is where records end. */
+			out->sealed = true;
+			break;
+		}
+		struct fmt_rec r;
+		if (fmt_record_decode(&dec, &f, &r) < 0) {
+			out->bad_off = off;
+			break;
+		}
+		if (fn) {
+			ret = fn(ctx, &r, off);
+			if (ret < 0)
+				break;
+		}
+		out->records++;
+		off += FMT_FRAME_HDR_SIZE + f.len;
+	}
+	out->end = off;
+	fmt_dec_destroy(&dec);
+	free(win.buf);
+	return ret;
+}

@@ -1,0 +1,471 @@
+/*
+ * wal.c - the handle: configuration, open and close, the write entry
+ * points (argument checks, then pipeline.c), reads by index, counters.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+
+#include "internal.h"
+
+#define DEFAULT_SEGMENT_SIZE (64ull << 20)
+#define MIN_SEGMENT_SIZE (64ull << 10)
+#define MAX_SEGMENT_SIZE ((4ull << 30) - 1) /* offsets are 32-bit */
+#define MAX_PREFIX 64
+
+void uwal_config_init(uwal_config *cfg)
+{
+	if (!cfg)
+		return;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->prefix = "segment_";
+	cfg->segment_threshold = 0;
+	cfg->segment_size = DEFAULT_SEGMENT_SIZE;
+	cfg->max_segments = 0;
+	cfg->sync_mode = UWAL_SYNC_NONE;
+	cfg->max_batch_size = 1024;
+	cfg->max_batch_delay_us = 0;
+	cfg->queue_capacity = 1024;
+	cfg->ring_entries = 64;
+	cfg->ring_flags = 0;
+	cfg->prealloc = UWAL_PREALLOC_ZERO;
+	cfg->write_path = UWAL_WRITE_PWRITE;
+	cfg->writer_spin_us = 50;
+	cfg->wait_spin_us = 200;
+}
+
+static bool prefix_ok(const char *p)
+{
+	size_t l = strlen(p);
+	return l > 0 && l <= MAX_PREFIX && !strchr(p, '/') && strcmp(p, ".") != 0 &&
+	       strcmp(p, "..") != 0;
+}
+
+static int check_config(const uwal_config *c)
+{
+	if (!c->dir || !c->dir[0] || !c->prefix || !prefix_ok(c->prefix))
+		return UWAL_EINVAL;
+	if (c->segment_size < MIN_SEGMENT_SIZE || c->segment_size > MAX_SEGMENT_SIZE)
+		return UWAL_EINVAL;
+	if ((unsigned)c->sync_mode > UWAL_SYNC_ALWAYS || (unsigned)c->prealloc > 1 ||
+	    (unsigned)c->write_path > 1)
+		return UWAL_EINVAL;
+	if (c->max_batch_size < 1 || c->max_batch_size > 65536)
+		return UWAL_EINVAL;
+	if (c->max_batch_delay_us > 1000000)
+		return UWAL_EINVAL;
+	if (c->queue_capacity < 2 || c->queue_capacity > (1u << 20))
+		return UWAL_EINVAL;
+	if (c->ring_entries < 8 || c->ring_entries > 4096)
+		return UWAL_EINVAL;
+	return 0;
+}
+
+void wal_log(const struct uwal *w, int level, const char *fmt, ...)
+{
+	if (!w || !w->cfg.log_fn)
+		return;
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	w->cfg.log_fn(w->cfg.log_ctx, level, msg);
+}
+
+int wal_segs_append(struct uwal *w, struct seg *s)
+{
+	if (w->nsegs == w->cap_segs) {
+		size_t cap = w->cap_segs ? w->cap_segs * 2 : 16;
+		struct seg **v = realloc(w->segs, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		w->segs = v;
+		w->cap_segs = cap;
+	}
+	w->segs[w->nsegs++] = s;
+	return 0;
+}
+
+static int take_lock(int dirfd, const char *prefix, int *out)
+{
+	char name[MAX_PREFIX + 8];
+	snprintf(name, sizeof(name), "%slock", prefix);
+	int fd = uio_openat(dirfd, name, O_RDWR | O_CREAT, 0644);
+	if (fd < 0)
+		return fd;
+	int ret = uio_flock_ex(fd);
+	if (ret < 0) {
+		uio_close(fd);
+		return ret == -EWOULDBLOCK ? UWAL_ELOCKED : ret;
+	}
+	*out = fd;
+	return 0;
+}
+
+static void free_handle(struct uwal *w)
+{
+	for (size_t i = 0; i < w->nsegs; i++)
+		seg_unref(w->segs[i]);
+	free(w->segs);
+	if (w->queues) {
+		for (unsigned i = 0; i < w->nq; i++)
+			pq_destroy(&w->queues[i]);
+		free(w->queues);
+	}
+	free(w->prep.doomed);
+	pthread_mutex_destroy(&w->prep.mu);
+	pthread_cond_destroy(&w->prep.cv);
+	pthread_rwlock_destroy(&w->lock);
+	if (w->wake_fd >= 0)
+		uio_close(w->wake_fd);
+	if (w->lockfd >= 0)
+		uio_close(w->lockfd); /* releases the flock */
+	if (w->dirfd >= 0)
+		uio_close(w->dirfd);
+	free(w->dir);
+	free(w->prefix);
+	free(w);
+}
+
+static int init_queues(struct uwal *w)
+{
+	/* One queue per configured CPU: threads migrate, and CPUs may come
+	 * online later, so size by what could exist, not what runs now. */
+	int ncpu = get_nprocs_conf();
+	w->nq = ncpu > 0 ? (unsigned)ncpu : 1;
+	w->queues = calloc(w->nq, sizeof(*w->queues));
+	if (!w->queues)
+		return -ENOMEM;
+	size_t cap = 2;
+	while (cap < w->cfg.queue_capacity)
+		cap *= 2;
+	for (unsigned i = 0; i < w->nq; i++)
+		if (pq_init(&w->queues[i], cap) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+int uwal_open(const uwal_config *cfg, uwal **out)
+{
+	if (!cfg || !out)
+		return UWAL_EINVAL;
+	int ret = check_config(cfg);
+	if (ret < 0)
+		return ret;
+
+	struct uwal *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->cfg = *cfg;
+	w->dirfd = w->lockfd = w->wake_fd = -1;
+	w->dir = strdup(cfg->dir);
+	w->prefix = strdup(cfg->prefix);
+	w->cfg.dir = w->dir;
+	w->cfg.prefix = w->prefix;
+	w->seg_capacity = SEG_CAPACITY(cfg->segment_size);
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	/* Writer preference: readers must not starve the writer's publish. */
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&w->lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	pthread_mutex_init(&w->prep.mu, NULL);
+	pthread_cond_init(&w->prep.cv, NULL);
+	if (!w->dir || !w->prefix) {
+		ret = -ENOMEM;
+		goto err;
+	}
+
+	ret = uio_mkdir_p(w->dir);
+	if (ret < 0)
+		goto err;
+	ret = w->dirfd = uio_open_dir(w->dir);
+	if (ret < 0)
+		goto err;
+	ret = take_lock(w->dirfd, w->prefix, &w->lockfd);
+	if (ret < 0)
+		goto err;
+	ret = rec_open_log(w);
+	if (ret < 0)
+		goto err;
+	ret = init_queues(w);
+	if (ret < 0)
+		goto err;
+	ret = w->wake_fd = uio_eventfd();
+	if (ret < 0)
+		goto err;
+	ret = prep_start(w);
+	if (ret < 0)
+		goto err;
+	ret = pipe_start(w);
+	if (ret < 0)
+		goto err_after_prep;
+	*out = w;
+	return 0;
+
+err_after_prep:
+	pipe_stop(w);
+	prep_stop(w);
+err:
+	free_handle(w);
+	return ret;
+}
+
+int uwal_close(uwal *w)
+{
+	if (!w)
+		return UWAL_EINVAL;
+	pipe_stop(w);
+	prep_stop(w);
+	int ret = w->close_err ? w->close_err : atomic_load(&w->poisoned) ? UWAL_EPOISONED : 0;
+	free_handle(w);
+	return ret;
+}
+
+/* ---- writes ------------------------------------------------------------ */
+
+static int check_record(const struct uwal *w, const uwal_record *r, size_t *bytes)
+{
+	if (r->index == 0 || (!r->key && r->key_len) || (!r->value && r->value_len))
+		return UWAL_EINVAL;
+	if (r->key_len > w->seg_capacity || r->value_len > w->seg_capacity)
+		return UWAL_ETOOBIG;
+	*bytes += fmt_record_frame_size(r->index, r->key_len, r->value_len);
+	return *bytes > w->seg_capacity ? UWAL_ETOOBIG : 0;
+}
+
+int uwal_write_sync(uwal *w, uint64_t index, const void *key, size_t key_len, const void *value,
+                    size_t value_len, bool sync)
+{
+	if (!w)
+		return UWAL_EINVAL;
+	struct req r = { .sync = sync, .n = 1 };
+	r.one = (uwal_record){ index, key, key_len, value, value_len };
+	r.recs = &r.one;
+	int ret = check_record(w, &r.one, &r.bytes);
+	if (ret < 0)
+		return ret;
+	return pipe_submit(w, &r);
+}
+
+int uwal_write(uwal *w, uint64_t index, const void *key, size_t key_len, const void *value,
+               size_t value_len)
+{
+	return uwal_write_sync(w, index, key, key_len, value, value_len, false);
+}
+
+int uwal_write_batch(uwal *w, const uwal_record *recs, size_t n, bool sync)
+{
+	if (!w || !recs || n == 0)
+		return UWAL_EINVAL;
+	if (n > UINT32_MAX)
+		return UWAL_ETOOBIG;
+	struct req r = { .sync = sync, .n = (uint32_t)n, .recs = recs };
+	for (size_t i = 0; i < n; i++) {
+		int ret = check_record(w, &recs[i], &r.bytes);
+		if (ret < 0)
+			return ret;
+	}
+	return pipe_submit(w, &r);
+}
+
+/* ---- reads ------------------------------------------------------------- */
+
+/* Find the segment holding index, with a reference taken. */
+static struct seg *locate(struct uwal *w, uint64_t index, uint32_t *off, uint64_t *end)
+{
+	struct seg *s = NULL;
+	pthread_rwlock_rdlock(&w->lock);
+	for (size_t i = w->nsegs; i-- > 0;) {
+		if (idx_find(&w->segs[i]->idx, index, off)) {
+			s = w->segs[i];
+			*end = s->end;
+			seg_ref(s);
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&w->lock);
+	return s;
+}
+
+static void *dup_buf(const void *p, size_t len)
+{
+	char *b = malloc(len + 1);
+	if (!b)
+		return NULL;
+	if (len)
+		memcpy(b, p, len);
+	b[len] = '\0';
+	return b;
+}
+
+static int read_frame(struct uwal *w, struct seg *s, uint32_t off, uint64_t end,
+                      uwal_record *out)
+{
+	uint8_t small[4096];
+	uint8_t *buf = small;
+	size_t want = end - off < sizeof(small) ? (size_t)(end - off) : sizeof(small);
+	ssize_t n = uio_pread(s->fd, buf, want, off);
+	if (n < 0)
+		return (int)n;
+	size_t flen = fmt_frame_peek_len(buf, (size_t)n);
+	int ret = 0;
+	if (flen > (size_t)n && flen <= end - off) {
+		buf = malloc(flen);
+		if (!buf)
+			return -ENOMEM;
+		n = uio_pread(s->fd, buf, flen, off);
+		if (n < 0) {
+			free(buf);
+			return (int)n;
+		}
+	}
+	struct fmt_frame f;
+	struct fmt_rec rec;
+	struct fmt_dec dec;
+	fmt_dec_init(&dec);
+	if (fmt_frame_decode(buf, (size_t)n, s->salt, UINT32_MAX, &f) != FMT_FRAME_OK ||
+	    fmt_record_decode(&dec, &f, &rec) < 0) {
+		wal_log(w, UWAL_LOG_ERROR, "corrupt frame: %s/%s at offset %u", w->dir, s->name, off);
+		ret = UWAL_ECORRUPT;
+		goto out;
+	}
+	out->index = rec.index;
+	out->key_len = rec.key_len;
+	out->value_len = rec.value_len;
+	out->key = dup_buf(rec.key, rec.key_len);
+	out->value = dup_buf(rec.value, rec.value_len);
+	if (!out->key || !out->value) {
+		uwal_record_free(out);
+		ret = -ENOMEM;
+	}
+out:
+	fmt_dec_destroy(&dec);
+	if (buf != small)
+		free(buf);
+	return ret;
+}
+
+int uwal_get(uwal *w, uint64_t index, uwal_record *out)
+{
+	if (!w || !out)
+		return UWAL_EINVAL;
+	uint32_t off;
+	uint64_t end;
+	struct seg *s = locate(w, index, &off, &end);
+	if (!s)
+		return UWAL_ENOTFOUND;
+	uwal_record rec = { 0 };
+	int ret = read_frame(w, s, off, end, &rec);
+	seg_unref(s);
+	if (ret == 0)
+		*out = rec;
+	return ret;
+}
+
+void uwal_record_free(uwal_record *rec)
+{
+	if (!rec)
+		return;
+	free((void *)rec->key);
+	free((void *)rec->value);
+	memset(rec, 0, sizeof(*rec));
+}
+
+uint64_t uwal_first_index(uwal *w)
+{
+	if (!w)
+		return 0;
+	uint64_t v = 0;
+	pthread_rwlock_rdlock(&w->lock);
+	for (size_t i = 0; i < w->nsegs; i++) {
+		const struct idx *x = &w->segs[i]->idx;
+		if (x->n && (v == 0 || x->min < v))
+			v = x->min;
+	}
+	pthread_rwlock_unlock(&w->lock);
+	return v;
+}
+
+uint64_t uwal_last_index(uwal *w)
+{
+	if (!w)
+		return 0;
+	uint64_t v = 0;
+	pthread_rwlock_rdlock(&w->lock);
+	for (size_t i = 0; i < w->nsegs; i++) {
+		const struct idx *x = &w->segs[i]->idx;
+		if (x->n && x->max > v)
+			v = x->max;
+	}
+	pthread_rwlock_unlock(&w->lock);
+	return v;
+}
+
+int uwal_stats_get(uwal *w, uwal_stats *out)
+{
+	if (!w || !out)
+		return UWAL_EINVAL;
+	memset(out, 0, sizeof(*out));
+#define LD(x) atomic_load_explicit(&w->x, memory_order_relaxed)
+	out->records = LD(st_records);
+	out->batches = LD(st_batches);
+	out->fsyncs = LD(st_fsyncs);
+	out->bytes = LD(st_bytes);
+	out->rotations = LD(st_rotations);
+	out->ring_enters = LD(st_enters);
+	out->writer_wakeups = LD(st_wakeups);
+	out->queue_full = LD(st_qfull);
+	out->prealloc_waits = LD(st_prep_waits);
+	out->deleted_segments = LD(st_deleted);
+#undef LD
+	pthread_rwlock_rdlock(&w->lock);
+	out->segments = w->nsegs;
+	pthread_rwlock_unlock(&w->lock);
+	out->uring = w->ring_info.uring;
+	out->ring_features = w->ring_info.features;
+	out->ring_setup_flags = w->ring_info.setup_flags;
+	return 0;
+}
+
+/* ---- unsafe recover ------------------------------------------------- */
+
+int uwal_unsafe_recover(const char *dir, const char *prefix, char ***removed, size_t *n_removed)
+{
+	if (removed)
+		*removed = NULL;
+	if (n_removed)
+		*n_removed = 0;
+	if (!dir)
+		return UWAL_EINVAL;
+	if (!prefix)
+		prefix = "segment_";
+	if (!prefix_ok(prefix))
+		return UWAL_EINVAL;
+	int dirfd = uio_open_dir(dir);
+	if (dirfd < 0)
+		return dirfd;
+	int lockfd;
+	int ret = take_lock(dirfd, prefix, &lockfd);
+	if (ret == 0) {
+		ret = rec_unsafe_recover(dirfd, prefix, removed, n_removed);
+		uio_close(lockfd);
+	}
+	uio_close(dirfd);
+	return ret;
+}
+
+void uwal_free_list(char **list, size_t n)
+{
+	if (!list)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
