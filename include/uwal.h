@@ -125,44 +125,44 @@ enum uwal_log_level { UWAL_LOG_ERROR = 0, UWAL_LOG_WARN = 1, UWAL_LOG_INFO = 2 }
  * may be freed after uwal_open() returns.
  */
 typedef struct uwal_config {
-	const char *dir;            /* directory of the log; created (with parents) if
-	                               missing. Required. */
-	const char *prefix;         /* segment file name prefix; default "segment_".
-	                               Must be non-empty, at most 64 bytes, and
-	                               contain no '/' and not be "." or "..". */
-	uint64_t segment_threshold; /* records per segment before rotation; 0 (default)
-	                               = no record limit. A uwal_write_batch() call is
-	                               never split, so a segment may exceed it. */
-	uint64_t segment_size;      /* bytes preallocated per segment; default 64 MiB,
-	                               from 64 KiB to 4 GiB - 1. Rotation happens when
-	                               the next write would not fit. */
-	uint32_t max_segments;      /* keep at most N segments, deleting the oldest at
-	                               rotation; 0 (default) = keep all. A nonzero value
-	                               DELETES acknowledged records: use it only when
-	                               something else has consumed them. */
-	enum uwal_sync_mode sync_mode; /* default UWAL_SYNC_NONE */
-	uint32_t max_batch_size;    /* records per batch; default 1024, 1..65536 */
-	uint32_t max_batch_delay_us; /* default 0: adaptive group commit (a batch goes
-	                               out as soon as no I/O is in flight). If nonzero,
-	                               the writer waits up to this long for a batch to
-	                               fill before sending it. At most 1 s. */
-	uint32_t queue_capacity;    /* slots per per-CPU submission queue; default 1024,
-	                               rounded up to a power of two, 2..1048576 */
-	uint32_t ring_entries;      /* io_uring SQ size; default 64, 8..4096 */
-	uint32_t ring_flags;        /* extra IORING_SETUP_* flags (e.g. SQPOLL) for
-	                               tuning experiments; default 0 */
-	enum uwal_prealloc prealloc;       /* default UWAL_PREALLOC_ZERO */
-	enum uwal_write_path write_path;   /* default UWAL_WRITE_PWRITE */
-	uint32_t writer_spin_us;    /* how long the writer thread polls the queues
-	                               before it sleeps; default 50 */
-	uint32_t wait_spin_us;      /* how long a submitter yields the CPU waiting for
-	                               its acknowledgment before it sleeps on its
-	                               futex; default 200 */
+	const char *dir;                 /* directory of the log; created (with parents) if
+					    missing. Required. */
+	const char *prefix;              /* segment file name prefix; default "segment_".
+					    Must be non-empty, at most 64 bytes, and
+					    contain no '/' and not be "." or "..". */
+	uint64_t segment_threshold;      /* records per segment before rotation; 0 (default)
+					    = no record limit. A uwal_write_batch() call is
+					    never split, so a segment may exceed it. */
+	uint64_t segment_size;           /* bytes preallocated per segment; default 64 MiB,
+					    from 64 KiB to 4 GiB - 1. Rotation happens when
+					    the next write would not fit. */
+	uint32_t max_segments;           /* keep at most N segments, deleting the oldest at
+					    rotation; 0 (default) = keep all. A nonzero value
+					    DELETES acknowledged records: use it only when
+					    something else has consumed them. */
+	enum uwal_sync_mode sync_mode;   /* default UWAL_SYNC_NONE */
+	uint32_t max_batch_size;         /* records per batch; default 1024, 1..65536 */
+	uint32_t max_batch_delay_us;     /* default 0: adaptive group commit (a batch goes
+					   out as soon as no I/O is in flight). If nonzero,
+					   the writer waits up to this long for a batch to
+					   fill before sending it. At most 1 s. */
+	uint32_t queue_capacity;         /* slots per per-CPU submission queue; default 1024,
+					    rounded up to a power of two, 2..1048576 */
+	uint32_t ring_entries;           /* io_uring SQ size; default 64, 8..4096 */
+	uint32_t ring_flags;             /* extra IORING_SETUP_* flags (e.g. SQPOLL) for
+					    tuning experiments; default 0 */
+	enum uwal_prealloc prealloc;     /* default UWAL_PREALLOC_ZERO */
+	enum uwal_write_path write_path; /* default UWAL_WRITE_PWRITE */
+	uint32_t writer_spin_us;         /* how long the writer thread polls the queues
+					    before it sleeps; default 50 */
+	uint32_t wait_spin_us;           /* how long a submitter yields the CPU waiting for
+					    its acknowledgment before it sleeps on its
+					    futex; default 200 */
 	void (*log_fn)(void *ctx, int level, const char *msg); /* diagnostics, e.g.
-	                               the corrupt file and offset; NULL = silent.
-	                               Called from any uwal thread, never with a uwal
-	                               lock held that a uwal call from log_fn needs. */
-	void *log_ctx;              /* passed to log_fn */
+				       the corrupt file and offset; NULL = silent.
+				       Called from any uwal thread, never with a uwal
+				       lock held that a uwal call from log_fn needs. */
+	void *log_ctx;                                         /* passed to log_fn */
 } uwal_config;
 
 /*
@@ -181,22 +181,22 @@ typedef struct uwal_record {
 
 /* Counters since uwal_open(). Monotonic except segments. */
 typedef struct uwal_stats {
-	uint64_t records;      /* records acknowledged */
-	uint64_t batches;      /* batches written */
-	uint64_t fsyncs;       /* fdatasyncs issued by the writer (batches, seals) */
-	uint64_t bytes;        /* bytes written to segments (frames, not preallocation) */
-	uint64_t segments;     /* segment files in the log now */
-	uint64_t rotations;    /* segments sealed and replaced */
-	uint64_t ring_enters;  /* io_uring_enter calls made by the writer thread */
-	uint64_t writer_wakeups; /* times a submitter had to wake the sleeping writer */
-	uint64_t queue_full;   /* times a submitter found its CPU's queue full */
-	uint64_t prealloc_waits; /* rotations that had to wait for the next segment */
+	uint64_t records;          /* records acknowledged */
+	uint64_t batches;          /* batches written */
+	uint64_t fsyncs;           /* fdatasyncs issued by the writer (batches, seals) */
+	uint64_t bytes;            /* bytes written to segments (frames, not preallocation) */
+	uint64_t segments;         /* segment files in the log now */
+	uint64_t rotations;        /* segments sealed and replaced */
+	uint64_t ring_enters;      /* io_uring_enter calls made by the writer thread */
+	uint64_t writer_wakeups;   /* times a submitter had to wake the sleeping writer */
+	uint64_t queue_full;       /* times a submitter found its CPU's queue full */
+	uint64_t prealloc_waits;   /* rotations that had to wait for the next segment */
 	uint64_t deleted_segments; /* segments removed by retention (max_segments) */
-	uint32_t ring_features; /* IORING_FEAT_* of the ring, 0 if io_uring is not used */
+	uint32_t ring_features;    /* IORING_FEAT_* of the ring, 0 if io_uring is not used */
 	uint32_t ring_setup_flags; /* IORING_SETUP_* flags the ring was created with */
-	bool uring;            /* true if durable batches go through io_uring; false
-	                          if io_uring was unavailable and uwal fell back to
-	                          pwrite + fdatasync from the writer thread */
+	bool uring;                /* true if durable batches go through io_uring; false
+				      if io_uring was unavailable and uwal fell back to
+				      pwrite + fdatasync from the writer thread */
 } uwal_stats;
 
 /*
@@ -243,8 +243,8 @@ UWAL_API int uwal_open(const uwal_config *cfg, uwal **out);
  * Append one record and wait for its acknowledgment in the handle's
  * sync_mode. Same as uwal_write_sync(w, ..., false).
  */
-UWAL_API int uwal_write(uwal *w, uint64_t index, const void *key, size_t key_len,
-                        const void *value, size_t value_len);
+UWAL_API int uwal_write(uwal *w, uint64_t index, const void *key, size_t key_len, const void *value,
+			size_t value_len);
 
 /*
  * Append one record and wait until it is acknowledged.
@@ -271,7 +271,7 @@ UWAL_API int uwal_write(uwal *w, uint64_t index, const void *key, size_t key_len
  * Thread safety: any number of threads at once. Blocks the caller.
  */
 UWAL_API int uwal_write_sync(uwal *w, uint64_t index, const void *key, size_t key_len,
-                             const void *value, size_t value_len, bool sync);
+			     const void *value, size_t value_len, bool sync);
 
 /*
  * Append n records, all or nothing, contiguous in log order, in one segment,
@@ -401,7 +401,7 @@ UWAL_API int uwal_close(uwal *w);
  * Thread safety: must not run while the log is open (it takes the lock).
  */
 UWAL_API int uwal_unsafe_recover(const char *dir, const char *prefix, char ***removed,
-                                 size_t *n_removed);
+				 size_t *n_removed);
 
 /* Free a list returned by uwal_unsafe_recover(). NULL is ignored. */
 UWAL_API void uwal_free_list(char **list, size_t n);

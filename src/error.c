@@ -9,17 +9,27 @@
 const char *uwal_strerror(int err)
 {
 	switch (err) {
-	case 0: return "success";
-	case UWAL_EINVAL: return "invalid argument";
-	case UWAL_EEXIST: return "duplicate index: a record with this index exists or is in flight";
-	case UWAL_ENOTFOUND: return "no record with this index";
-	case UWAL_ETOOBIG: return "record too big: it cannot fit in one segment";
-	case UWAL_ESHUTDOWN: return "the log is closing: the record was not taken";
-	case UWAL_ELOCKED: return "the log directory is locked by another handle or process";
-	case UWAL_ECORRUPT: return "corrupt log: a file failed its checks";
-	case UWAL_EPOISONED: return "the log is poisoned by an earlier write or fdatasync failure: "
-		                    "reopen it";
-	default: break;
+	case 0:
+		return "success";
+	case UWAL_EINVAL:
+		return "invalid argument";
+	case UWAL_EEXIST:
+		return "duplicate index: a record with this index exists or is in flight";
+	case UWAL_ENOTFOUND:
+		return "no record with this index";
+	case UWAL_ETOOBIG:
+		return "record too big: it cannot fit in one segment";
+	case UWAL_ESHUTDOWN:
+		return "the log is closing: the record was not taken";
+	case UWAL_ELOCKED:
+		return "the log directory is locked by another handle or process";
+	case UWAL_ECORRUPT:
+		return "corrupt log: a file failed its checks";
+	case UWAL_EPOISONED:
+		return "the log is poisoned by an earlier write or fdatasync failure: "
+		       "reopen it";
+	default:
+		break;
 	}
 	if (err < 0 && err > -4096) {
 		/* strerrordesc_np (glibc 2.32): static text, thread safe. */

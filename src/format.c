@@ -204,9 +204,9 @@ static size_t finish_frame(uint8_t *out, uint8_t *end, uint8_t type, uint32_t sa
 }
 
 size_t fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint64_t index, const void *key,
-                               size_t key_len, const void *value, size_t value_len)
+			       size_t key_len, const void *value, size_t value_len)
 {
-	struct cursor c = { out + FMT_FRAME_HDR_SIZE };
+	struct cursor c = {out + FMT_FRAME_HDR_SIZE};
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, &c, cursor_write);
@@ -219,7 +219,7 @@ size_t fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint64_t index, cons
 
 size_t fmt_seal_frame_encode(uint8_t *out, uint32_t salt, uint64_t records, uint64_t next_seq)
 {
-	struct cursor c = { out + FMT_FRAME_HDR_SIZE };
+	struct cursor c = {out + FMT_FRAME_HDR_SIZE};
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, &c, cursor_write);
@@ -237,7 +237,7 @@ size_t fmt_frame_peek_len(const uint8_t *in, size_t avail)
 }
 
 enum fmt_frame_status fmt_frame_decode(const uint8_t *in, size_t avail, uint32_t salt,
-                                       uint32_t max_len, struct fmt_frame *f)
+				       uint32_t max_len, struct fmt_frame *f)
 {
 	static const uint8_t zero[FMT_FRAME_HDR_SIZE];
 
@@ -281,7 +281,7 @@ void fmt_dec_destroy(struct fmt_dec *d)
 }
 
 static int unpack_array(struct fmt_dec *d, const struct fmt_frame *f, uint32_t n,
-                        const msgpack_object **items)
+			const msgpack_object **items)
 {
 	size_t off = 0;
 	int ret = msgpack_unpack_next(&d->u, (const char *)f->payload, f->len, &off);
@@ -312,7 +312,7 @@ int fmt_record_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt_r
 }
 
 int fmt_seal_decode(struct fmt_dec *d, const struct fmt_frame *f, uint64_t *records,
-                    uint64_t *next_seq)
+		    uint64_t *next_seq)
 {
 	const msgpack_object *it;
 

@@ -17,8 +17,9 @@
 #define FMT_FRAME_HDR_SIZE 16
 
 /* Segment header flags. */
-#define FMT_SEG_AFTER_GAP 0x0001 /* the segment before this one was removed
-                                    by uwal_unsafe_recover() */
+#define FMT_SEG_AFTER_GAP                                                                          \
+	0x0001 /* the segment before this one was removed                                          \
+		  by uwal_unsafe_recover() */
 
 /* Frame types. */
 #define FMT_FRAME_RECORD 1
@@ -33,13 +34,13 @@
 struct fmt_seg_hdr {
 	uint16_t version;
 	uint16_t flags;
-	uint64_t seq;   /* segment number, as in the file name */
-	uint32_t salt;  /* random, seeds every frame CRC of this segment */
+	uint64_t seq;  /* segment number, as in the file name */
+	uint32_t salt; /* random, seeds every frame CRC of this segment */
 };
 
 struct fmt_frame {
-	uint32_t len;   /* payload bytes */
-	uint8_t type;   /* FMT_FRAME_* */
+	uint32_t len; /* payload bytes */
+	uint8_t type; /* FMT_FRAME_* */
 	uint8_t flags;
 	uint32_t epoch;
 	const uint8_t *payload;
@@ -68,15 +69,15 @@ size_t fmt_record_frame_size(uint64_t index, size_t key_len, size_t value_len);
  * fmt_record_frame_size()). Returns bytes written.
  */
 size_t fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint64_t index, const void *key,
-                               size_t key_len, const void *value, size_t value_len);
+			       size_t key_len, const void *value, size_t value_len);
 /* Encode a seal frame; returns bytes written (<= FMT_SEAL_FRAME_MAX). */
 size_t fmt_seal_frame_encode(uint8_t *out, uint32_t salt, uint64_t records, uint64_t next_seq);
 
 enum fmt_frame_status {
 	FMT_FRAME_OK = 0,
-	FMT_FRAME_ZERO,      /* an all-zero frame header: no frame here */
-	FMT_FRAME_SHORT,     /* the frame runs past the available bytes */
-	FMT_FRAME_BAD,       /* bad length, type or CRC */
+	FMT_FRAME_ZERO,  /* an all-zero frame header: no frame here */
+	FMT_FRAME_SHORT, /* the frame runs past the available bytes */
+	FMT_FRAME_BAD,   /* bad length, type or CRC */
 };
 
 /* Length of the frame starting at in (header + payload), read from its
@@ -87,7 +88,7 @@ size_t fmt_frame_peek_len(const uint8_t *in, size_t avail);
  * length accepted. On FMT_FRAME_OK fills *f (payload points into in).
  */
 enum fmt_frame_status fmt_frame_decode(const uint8_t *in, size_t avail, uint32_t salt,
-                                       uint32_t max_len, struct fmt_frame *f);
+				       uint32_t max_len, struct fmt_frame *f);
 /* A payload decoder; one per thread, reused across frames. */
 struct fmt_dec {
 	msgpack_unpacked u;
@@ -99,6 +100,6 @@ void fmt_dec_destroy(struct fmt_dec *d);
 int fmt_record_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt_rec *r);
 /* Decode a seal payload; 0 or UWAL_ECORRUPT. */
 int fmt_seal_decode(struct fmt_dec *d, const struct fmt_frame *f, uint64_t *records,
-                    uint64_t *next_seq);
+		    uint64_t *next_seq);
 
 #endif

@@ -21,10 +21,10 @@ struct idx {
 	uint64_t *keys;
 	uint32_t *offs;
 	uint32_t n, cap;
-	bool sorted;          /* keys strictly increasing so far */
-	uint32_t *slots;      /* hash of positions + 1 (0 = empty), if !sorted */
-	uint32_t nslots;      /* power of two */
-	uint64_t min, max;    /* valid when n > 0 */
+	bool sorted;       /* keys strictly increasing so far */
+	uint32_t *slots;   /* hash of positions + 1 (0 = empty), if !sorted */
+	uint32_t nslots;   /* power of two */
+	uint64_t min, max; /* valid when n > 0 */
 };
 
 void idx_init(struct idx *x);
@@ -40,9 +40,9 @@ void idx_shrink(struct idx *x); /* release slack once the table is final */
  * order, which leaves a linear-probing table exactly as it was).
  */
 struct bset {
-	uint64_t *keys;       /* 0 = empty (index 0 is never a record) */
-	uint32_t *log;        /* slots filled, in order */
-	uint32_t n, cap;      /* cap: power of two, kept at most half full */
+	uint64_t *keys;  /* 0 = empty (index 0 is never a record) */
+	uint32_t *log;   /* slots filled, in order */
+	uint32_t n, cap; /* cap: power of two, kept at most half full */
 };
 
 int bset_init(struct bset *s, uint32_t max_entries);

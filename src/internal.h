@@ -19,7 +19,7 @@
 
 #define SEG_NAME_MAX 96
 /* Bytes of a segment that frames can use: header and room for the seal. */
-#define SEG_CAPACITY(size) ((size) - FMT_SEG_HDR_SIZE - FMT_SEAL_FRAME_MAX)
+#define SEG_CAPACITY(size) ((size)-FMT_SEG_HDR_SIZE - FMT_SEAL_FRAME_MAX)
 
 /* ---- segments ---------------------------------------------------------- */
 
@@ -50,17 +50,17 @@ void seg_unref(struct seg *s);
  * preallocation (and zeros), an fdatasync, then is renamed into place and
  * the directory is fsynced. On failure nothing is left behind.
  */
-int seg_create(int dirfd, const char *prefix, uint64_t seq, uint64_t size,
-               enum uwal_prealloc mode, struct seg **out);
+int seg_create(int dirfd, const char *prefix, uint64_t seq, uint64_t size, enum uwal_prealloc mode,
+	       struct seg **out);
 /* Zero-fill [from, to) of fd (not counted as a write fault). */
 int seg_zero_fill(int fd, uint64_t from, uint64_t to);
 
 /*
  * Scan a segment's frames from the header on. Calls fn for every record.
  * Returns 0 with *end = offset after the last valid record frame (where
- * the seal frame starts, if a seal ended the scan: then *sealed is set); *bad_off = offset of the first invalid
- * frame, or 0 if the scan ended on zeros/the end of the file. Returns
- * -errno on I/O failure or the callback's negative value.
+ * the seal frame starts, if a seal ended the scan: then *sealed is set); *bad_off = offset of the
+ * first invalid frame, or 0 if the scan ended on zeros/the end of the file. Returns -errno on I/O
+ * failure or the callback's negative value.
  */
 typedef int (*seg_rec_fn)(void *ctx, const struct fmt_rec *r, uint64_t off);
 struct seg_scan {
@@ -71,7 +71,7 @@ struct seg_scan {
 	uint64_t seal_next;
 };
 int seg_scan(int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn, void *ctx,
-             struct seg_scan *out);
+	     struct seg_scan *out);
 /* Read and check the header of an open segment file. */
 int seg_read_header(int fd, struct fmt_seg_hdr *h);
 
@@ -87,8 +87,8 @@ struct req {
 	uint32_t n;
 	const uwal_record *recs;
 	uwal_record one;
-	size_t bytes;        /* encoded size of all its frames */
-	struct req *next;    /* writer's lists; then the wake-up chain */
+	size_t bytes;     /* encoded size of all its frames */
+	struct req *next; /* writer's lists; then the wake-up chain */
 };
 
 /* ---- the handle ------------------------------------------------------ */
@@ -134,21 +134,21 @@ struct uwal {
 	/* Segments and index: the writer changes them under lock (write);
 	 * readers look up under lock (read). */
 	pthread_rwlock_t lock;
-	struct seg **segs;   /* by seq; the last one is the active segment */
+	struct seg **segs; /* by seq; the last one is the active segment */
 	size_t nsegs, cap_segs;
 
 	struct prep prep;
 
 	/* Counters; the writer adds, anyone reads (relaxed). */
-	_Atomic uint64_t st_records, st_batches, st_fsyncs, st_bytes, st_rotations,
-	        st_enters, st_wakeups, st_qfull, st_prep_waits, st_deleted;
+	_Atomic uint64_t st_records, st_batches, st_fsyncs, st_bytes, st_rotations, st_enters,
+		st_wakeups, st_qfull, st_prep_waits, st_deleted;
 
 	/* Writer thread state (see pipeline.c). */
 	struct writer *wr;
 };
 
 void wal_log(const struct uwal *w, int level, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 /* Segment list (callers hold w->lock for writing). */
 int wal_segs_append(struct uwal *w, struct seg *s);

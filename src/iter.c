@@ -15,15 +15,15 @@
 struct uwal_iter {
 	struct uwal *w;
 	struct seg **segs;
-	uint64_t *ends;      /* published end of each segment at open */
+	uint64_t *ends; /* published end of each segment at open */
 	size_t n, cur;
 	uint64_t off;
 	uint8_t *buf;
 	size_t cap;
-	uint64_t boff;       /* file offset of buf[0] */
+	uint64_t boff; /* file offset of buf[0] */
 	size_t blen;
 	struct fmt_dec dec;
-	int err;             /* sticky error */
+	int err; /* sticky error */
 };
 
 int uwal_iter_open(uwal *w, uwal_iter **out)
@@ -82,7 +82,7 @@ static int window(struct uwal_iter *it, struct seg *s, uint64_t end, size_t need
 static int bad(struct uwal_iter *it, struct seg *s)
 {
 	wal_log(it->w, UWAL_LOG_ERROR, "corrupt frame: %s/%s at offset %llu", it->w->dir, s->name,
-	        (unsigned long long)it->off);
+		(unsigned long long)it->off);
 	return UWAL_ECORRUPT;
 }
 

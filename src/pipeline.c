@@ -59,10 +59,10 @@ struct ent {
 struct writer {
 	struct uio_ring *ring;
 	struct seg *active;
-	uint64_t woff;        /* next append offset in the active segment */
-	uint64_t wcount;      /* records in the active segment */
+	uint64_t woff;   /* next append offset in the active segment */
+	uint64_t wcount; /* records in the active segment */
 	bool prep_asked;
-	bool dirty;           /* bytes written since the last fdatasync */
+	bool dirty; /* bytes written since the last fdatasync */
 	uint8_t *buf;
 	size_t cap;
 	struct ent *ents;
@@ -70,7 +70,7 @@ struct writer {
 	struct req *pend_head, *pend_tail;
 	uint32_t pend_recs;
 	struct bset set;
-	uint64_t max_ever;    /* no index above this was ever batched */
+	uint64_t max_ever; /* no index above this was ever batched */
 	unsigned rr;
 	int close_err;
 };
@@ -149,7 +149,7 @@ static void req_wait(struct uwal *w, struct req *r)
 	/* acq_rel: if this fails the request is DONE and we need its result
 	 * (acquire); if it succeeds the writer's exchange sees SLEEPING. */
 	if (!atomic_compare_exchange_strong_explicit(&r->state, &exp, REQ_SLEEPING,
-	                                             memory_order_acq_rel, memory_order_acquire))
+						     memory_order_acq_rel, memory_order_acquire))
 		return;
 	while (atomic_load_explicit(&r->state, memory_order_acquire) != REQ_DONE)
 		uio_futex_wait((uint32_t *)&r->state, REQ_SLEEPING);
@@ -270,7 +270,7 @@ static void poison(struct uwal *w, int err)
 	int zero = 0;
 	atomic_compare_exchange_strong(&w->poisoned, &zero, err);
 	wal_log(w, UWAL_LOG_ERROR, "log %s poisoned: %s; reopen it to go on", w->dir,
-	        uwal_strerror(err));
+		uwal_strerror(err));
 }
 
 /* Is index already in the log? Only the writer changes the index, so it
@@ -405,10 +405,10 @@ static void encode(struct uwal *w, struct writer *wr, struct batch *b, const str
 	(void)w;
 	for (uint32_t i = 0; i < r->n; i++) {
 		const uwal_record *rec = &r->recs[i];
-		wr->ents[b->nrec++] = (struct ent){ rec->index, (uint32_t)(wr->woff + b->bytes) };
-		b->bytes += fmt_record_frame_encode(wr->buf + b->bytes, wr->active->salt, rec->index,
-		                                    rec->key, rec->key_len, rec->value,
-		                                    rec->value_len);
+		wr->ents[b->nrec++] = (struct ent){rec->index, (uint32_t)(wr->woff + b->bytes)};
+		b->bytes +=
+			fmt_record_frame_encode(wr->buf + b->bytes, wr->active->salt, rec->index,
+						rec->key, rec->key_len, rec->value, rec->value_len);
 	}
 }
 
@@ -423,9 +423,9 @@ static void build_batch(struct uwal *w, struct writer *wr, struct batch *b)
 			fail_pending(wr, UWAL_EPOISONED);
 			break;
 		}
-		if (b->nreq && (w->cfg.sync_mode == UWAL_SYNC_ALWAYS ||
-		                b->nrec + r->n > w->cfg.max_batch_size ||
-		                b->bytes + r->bytes > BATCH_BYTES))
+		if (b->nreq &&
+		    (w->cfg.sync_mode == UWAL_SYNC_ALWAYS ||
+		     b->nrec + r->n > w->cfg.max_batch_size || b->bytes + r->bytes > BATCH_BYTES))
 			break;
 		if (!fits(w, wr, b, r)) {
 			if (b->nreq)
@@ -469,20 +469,25 @@ static int write_batch(struct uwal *w, struct writer *wr, const struct batch *b)
 		return uio_pwrite_full(fd, wr->buf, b->bytes, wr->woff);
 
 	struct uio_op ops[2] = {
-		{ .kind = UIO_WRITE, .fd = fd, .buf = wr->buf, .len = (uint32_t)b->bytes,
-		  .off = wr->woff, .user_data = 1 },
-		{ .kind = UIO_FDATASYNC, .fd = fd, .user_data = 2 },
+		{.kind = UIO_WRITE,
+		 .fd = fd,
+		 .buf = wr->buf,
+		 .len = (uint32_t)b->bytes,
+		 .off = wr->woff,
+		 .user_data = 1},
+		{.kind = UIO_FDATASYNC, .fd = fd, .user_data = 2},
 	};
 	unsigned nops = b->sync ? 2 : 1;
 	int ret = uio_ring_queue_chain(wr->ring, ops, nops);
 	if (ret < 0)
 		return ret;
-	int res[3] = { 0, 1, 1 };
+	int res[3] = {0, 1, 1};
 	unsigned left = nops;
 	uint64_t enters = 0;
 	while (left) {
 		struct uio_cqe c[4];
-		int n = uio_ring_wait(wr->ring, c, 4, true, &enters);
+		/* Wait for the whole chain in one io_uring_enter. */
+		int n = uio_ring_wait(wr->ring, c, 4, left, &enters);
 		if (n < 0) {
 			ret = n;
 			break;
@@ -589,7 +594,7 @@ static void idle_wait(struct uwal *w, struct writer *wr)
 	if (queues_empty(w) && !atomic_load(&w->closing)) {
 		struct uio_cqe c[4];
 		uint64_t enters = 0;
-		int n = uio_ring_wait(wr->ring, c, 4, true, &enters);
+		int n = uio_ring_wait(wr->ring, c, 4, 1, &enters);
 		atomic_fetch_add_explicit(&w->st_enters, enters, memory_order_relaxed);
 		if (n < 0)
 			sched_yield();
@@ -605,15 +610,16 @@ static void *writer_main(void *arg)
 	/* The ring is created here: this thread is its only submitter
 	 * (IORING_SETUP_SINGLE_ISSUER). */
 	w->writer_init_err = uio_ring_open(&wr->ring, w->cfg.ring_entries, w->cfg.ring_flags,
-	                                   w->wake_fd, &w->ring_info);
+					   w->wake_fd, &w->ring_info);
 	atomic_store(&w->writer_ready, 1);
 	uio_futex_wake((uint32_t *)&w->writer_ready, 1);
 	if (w->writer_init_err < 0)
 		return NULL;
 	if (!w->ring_info.uring)
 		wal_log(w, UWAL_LOG_WARN,
-		        "io_uring unavailable (%s): using pwrite + fdatasync from the writer thread",
-		        uwal_strerror(w->ring_info.setup_error));
+			"io_uring unavailable (%s): using pwrite + fdatasync from the writer "
+			"thread",
+			uwal_strerror(w->ring_info.setup_error));
 
 	for (;;) {
 		drain(w, wr);

@@ -20,14 +20,14 @@ static void unlink_doomed(struct uwal *w, struct seg **v, size_t n)
 		int e = uio_unlinkat(w->dirfd, v[i]->name);
 		if (e < 0 && e != -ENOENT)
 			wal_log(w, UWAL_LOG_WARN, "retention: cannot remove %s/%s: %s", w->dir,
-			        v[i]->name, uwal_strerror(e));
+				v[i]->name, uwal_strerror(e));
 		seg_unref(v[i]);
 	}
 	if (n) {
 		int e = uio_fsync_quiet(w->dirfd, false);
 		if (e < 0)
 			wal_log(w, UWAL_LOG_WARN, "retention: fsync of %s failed: %s", w->dir,
-			        uwal_strerror(e));
+				uwal_strerror(e));
 	}
 	free(v);
 }
@@ -56,10 +56,10 @@ static void *prep_main(void *arg)
 			pthread_mutex_unlock(&p->mu);
 			struct seg *s = NULL;
 			int e = seg_create(w->dirfd, w->prefix, seq, w->cfg.segment_size,
-			                   w->cfg.prealloc, &s);
+					   w->cfg.prealloc, &s);
 			if (e < 0)
 				wal_log(w, UWAL_LOG_ERROR, "cannot prepare segment %llu in %s: %s",
-				        (unsigned long long)seq, w->dir, uwal_strerror(e));
+					(unsigned long long)seq, w->dir, uwal_strerror(e));
 			pthread_mutex_lock(&p->mu);
 			p->want = false;
 			if (e < 0) {

@@ -46,8 +46,8 @@ bool pq_push(struct pq *q, void *data)
 			/* Relaxed CAS: the ticket only orders producers among
 			 * themselves; the data is published by the seq store. */
 			if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1,
-			                                          memory_order_relaxed,
-			                                          memory_order_relaxed))
+								  memory_order_relaxed,
+								  memory_order_relaxed))
 				break;
 		} else if (diff < 0) {
 			return false; /* a full lap behind: the queue is full */

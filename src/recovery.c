@@ -44,7 +44,7 @@ static bool is_tmp_name(const char *name, const char *prefix)
  * of an interrupted preparation are removed when remove_tmp is set.
  */
 static int list_segments(int dirfd, const char *prefix, bool remove_tmp, struct found **out,
-                         size_t *n_out)
+			 size_t *n_out)
 {
 	char **names;
 	size_t n;
@@ -88,14 +88,14 @@ static void free_found(struct found *v, size_t n)
 
 /* What recovery learned about one segment file. */
 struct insp {
-	struct seg *seg;     /* NULL if the header was bad */
+	struct seg *seg; /* NULL if the header was bad */
 	struct seg_scan scan;
 	int64_t size;
-	int err;             /* UWAL_ECORRUPT (bad header), or -errno */
+	int err; /* UWAL_ECORRUPT (bad header), or -errno */
 };
 
 struct scan_ctx {
-	struct uwal *w;      /* NULL: no duplicate check, no index */
+	struct uwal *w; /* NULL: no duplicate check, no index */
 	struct seg *seg;
 	uint64_t max_seen;
 	bool any_seen;
@@ -112,9 +112,10 @@ static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
 		for (size_t i = 0; !dup && i < w->nsegs; i++)
 			dup = idx_find(&w->segs[i]->idx, r->index, &o);
 		if (dup) {
-			wal_log(w, UWAL_LOG_ERROR, "corrupt log: %s/%s: duplicate index %llu at offset %llu",
-			        w->dir, c->seg->name, (unsigned long long)r->index,
-			        (unsigned long long)off);
+			wal_log(w, UWAL_LOG_ERROR,
+				"corrupt log: %s/%s: duplicate index %llu at offset %llu", w->dir,
+				c->seg->name, (unsigned long long)r->index,
+				(unsigned long long)off);
 			return UWAL_ECORRUPT;
 		}
 	}
@@ -126,7 +127,7 @@ static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
 
 /* Open, check the header of and scan one segment file. */
 static int inspect(int dirfd, const struct found *f, const char *prefix, struct scan_ctx *ctx,
-                   struct insp *in)
+		   struct insp *in)
 {
 	memset(in, 0, sizeof(*in));
 	int fd = uio_openat(dirfd, f->name, O_RDWR, 0);
@@ -156,6 +157,33 @@ static int inspect(int dirfd, const struct found *f, const char *prefix, struct 
 	return ret;
 }
 
+/* 1 if [from, to) of fd holds only zero bytes, 0 if not, or -errno. */
+static int all_zero(int fd, uint64_t from, uint64_t to)
+{
+	enum { CHUNK = 1 << 20 };
+	uint64_t *buf = malloc(CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	int ret = 1;
+	while (ret == 1 && from < to) {
+		size_t want = to - from < CHUNK ? (size_t)(to - from) : CHUNK;
+		ssize_t n = uio_pread(fd, buf, want, from);
+		if (n <= 0) {
+			ret = n < 0 ? (int)n : 0;
+			break;
+		}
+		const uint8_t *b = (const uint8_t *)buf;
+		for (ssize_t i = 0; i < n; i++)
+			if (b[i]) {
+				ret = 0;
+				break;
+			}
+		from += (uint64_t)n;
+	}
+	free(buf);
+	return ret;
+}
+
 /* Bring the tail segment to a clean state at its cut point. */
 static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
 {
@@ -163,10 +191,19 @@ static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
 	uint64_t size = w->cfg.segment_size;
 	int ret;
 
+	/* A clean tail (only zeros after the last frame, preallocated to the
+	 * configured size) has nothing to cut: reading is cheaper than
+	 * writing the preallocation again. */
+	if (!in->scan.bad_off && (uint64_t)in->size == size) {
+		ret = all_zero(s->fd, cut, size);
+		if (ret != 0)
+			return ret < 0 ? ret : 0; /* error, or already clean */
+	}
+
 	if (in->scan.bad_off)
-		wal_log(w, UWAL_LOG_WARN, "torn tail cut: %s/%s at offset %llu (%lld bytes dropped)",
-		        w->dir, s->name, (unsigned long long)cut,
-		        (long long)((uint64_t)in->size - cut));
+		wal_log(w, UWAL_LOG_WARN,
+			"torn tail cut: %s/%s at offset %llu (%lld bytes dropped)", w->dir, s->name,
+			(unsigned long long)cut, (long long)((uint64_t)in->size - cut));
 	/* Truncating destroys whatever lies past the cut, so no stale frame
 	 * of this segment can validate behind new writes later. */
 	ret = uio_ftruncate(s->fd, cut);
@@ -190,7 +227,7 @@ static void drop_insp(struct insp *v, size_t n)
 static int corrupt(struct uwal *w, const char *name, uint64_t off, const char *why)
 {
 	wal_log(w, UWAL_LOG_ERROR, "corrupt log: %s/%s at offset %llu: %s", w->dir, name,
-	        (unsigned long long)off, why);
+		(unsigned long long)off, why);
 	return UWAL_ECORRUPT;
 }
 
@@ -206,7 +243,7 @@ int rec_open_log(struct uwal *w)
 		free_found(f, n);
 		return -ENOMEM;
 	}
-	struct scan_ctx ctx = { .w = w };
+	struct scan_ctx ctx = {.w = w};
 	size_t tail = n; /* first unsealed segment */
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		ret = inspect(w->dirfd, &f[i], w->prefix, &ctx, &in[i]);
@@ -223,9 +260,9 @@ int rec_open_log(struct uwal *w)
 			/* After the tail: only an empty prepared segment. */
 			if (in[i].scan.records || in[i].scan.sealed) {
 				ret = corrupt(w, f[tail].name,
-				              in[tail].scan.bad_off ? in[tail].scan.bad_off
-				                                    : in[tail].scan.end,
-				              "bad frame in a sealed segment");
+					      in[tail].scan.bad_off ? in[tail].scan.bad_off
+								    : in[tail].scan.end,
+					      "bad frame in a sealed segment");
 				break;
 			}
 			continue;
@@ -255,7 +292,7 @@ int rec_open_log(struct uwal *w)
 		/* Empty log, or every segment sealed: start a new one. */
 		struct seg *s;
 		ret = seg_create(w->dirfd, w->prefix, next_seq, w->cfg.segment_size,
-		                 w->cfg.prealloc, &s);
+				 w->cfg.prealloc, &s);
 		if (ret < 0)
 			return ret;
 		ret = wal_segs_append(w, s);
@@ -276,10 +313,10 @@ int rec_open_log(struct uwal *w)
 static int set_after_gap(const struct seg *s)
 {
 	uint8_t hdr[FMT_SEG_HDR_SIZE];
-	struct fmt_seg_hdr h = { .version = FMT_VERSION,
-		                 .flags = (uint16_t)(s->hdr_flags | FMT_SEG_AFTER_GAP),
-		                 .seq = s->seq,
-		                 .salt = s->salt };
+	struct fmt_seg_hdr h = {.version = FMT_VERSION,
+				.flags = (uint16_t)(s->hdr_flags | FMT_SEG_AFTER_GAP),
+				.seq = s->seq,
+				.salt = s->salt};
 	fmt_seg_hdr_encode(hdr, &h);
 	int ret = uio_pwrite_full(s->fd, hdr, sizeof(hdr), 0);
 	if (ret == 0)

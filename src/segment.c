@@ -77,12 +77,12 @@ int seg_zero_fill(int fd, uint64_t from, uint64_t to)
 	return uio_write_zeros(fd, from, to);
 }
 
-int seg_create(int dirfd, const char *prefix, uint64_t seq, uint64_t size,
-               enum uwal_prealloc mode, struct seg **out)
+int seg_create(int dirfd, const char *prefix, uint64_t seq, uint64_t size, enum uwal_prealloc mode,
+	       struct seg **out)
 {
 	char tmp[SEG_NAME_MAX], name[SEG_NAME_MAX];
 	uint8_t hdr[FMT_SEG_HDR_SIZE];
-	struct fmt_seg_hdr h = { .version = FMT_VERSION, .flags = 0, .seq = seq };
+	struct fmt_seg_hdr h = {.version = FMT_VERSION, .flags = 0, .seq = seq};
 	int ret;
 
 	seg_name(tmp, prefix, seq, true);
@@ -179,9 +179,9 @@ static int window_fill(struct window *win, uint64_t off, size_t want, uint64_t f
 }
 
 int seg_scan(int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn, void *ctx,
-             struct seg_scan *out)
+	     struct seg_scan *out)
 {
-	struct window win = { .fd = fd };
+	struct window win = {.fd = fd};
 	struct fmt_dec dec;
 	uint64_t off = FMT_SEG_HDR_SIZE;
 	int ret = 0;
@@ -207,7 +207,7 @@ int seg_scan(int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn, void *ctx
 		if (max_len > UINT32_MAX)
 			max_len = UINT32_MAX;
 		enum fmt_frame_status st =
-		        fmt_frame_decode(win.buf + at, avail, salt, (uint32_t)max_len, &f);
+			fmt_frame_decode(win.buf + at, avail, salt, (uint32_t)max_len, &f);
 		if (st == FMT_FRAME_ZERO)
 			break;
 		if (st != FMT_FRAME_OK) {

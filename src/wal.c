@@ -241,12 +241,12 @@ static int check_record(const struct uwal *w, const uwal_record *r, size_t *byte
 }
 
 int uwal_write_sync(uwal *w, uint64_t index, const void *key, size_t key_len, const void *value,
-                    size_t value_len, bool sync)
+		    size_t value_len, bool sync)
 {
 	if (!w)
 		return UWAL_EINVAL;
-	struct req r = { .sync = sync, .n = 1 };
-	r.one = (uwal_record){ index, key, key_len, value, value_len };
+	struct req r = {.sync = sync, .n = 1};
+	r.one = (uwal_record){index, key, key_len, value, value_len};
 	r.recs = &r.one;
 	int ret = check_record(w, &r.one, &r.bytes);
 	if (ret < 0)
@@ -255,7 +255,7 @@ int uwal_write_sync(uwal *w, uint64_t index, const void *key, size_t key_len, co
 }
 
 int uwal_write(uwal *w, uint64_t index, const void *key, size_t key_len, const void *value,
-               size_t value_len)
+	       size_t value_len)
 {
 	return uwal_write_sync(w, index, key, key_len, value, value_len, false);
 }
@@ -266,7 +266,7 @@ int uwal_write_batch(uwal *w, const uwal_record *recs, size_t n, bool sync)
 		return UWAL_EINVAL;
 	if (n > UINT32_MAX)
 		return UWAL_ETOOBIG;
-	struct req r = { .sync = sync, .n = (uint32_t)n, .recs = recs };
+	struct req r = {.sync = sync, .n = (uint32_t)n, .recs = recs};
 	for (size_t i = 0; i < n; i++) {
 		int ret = check_record(w, &recs[i], &r.bytes);
 		if (ret < 0)
@@ -305,8 +305,7 @@ static void *dup_buf(const void *p, size_t len)
 	return b;
 }
 
-static int read_frame(struct uwal *w, struct seg *s, uint32_t off, uint64_t end,
-                      uwal_record *out)
+static int read_frame(struct uwal *w, struct seg *s, uint32_t off, uint64_t end, uwal_record *out)
 {
 	uint8_t small[4096];
 	uint8_t *buf = small;
@@ -332,7 +331,8 @@ static int read_frame(struct uwal *w, struct seg *s, uint32_t off, uint64_t end,
 	fmt_dec_init(&dec);
 	if (fmt_frame_decode(buf, (size_t)n, s->salt, UINT32_MAX, &f) != FMT_FRAME_OK ||
 	    fmt_record_decode(&dec, &f, &rec) < 0) {
-		wal_log(w, UWAL_LOG_ERROR, "corrupt frame: %s/%s at offset %u", w->dir, s->name, off);
+		wal_log(w, UWAL_LOG_ERROR, "corrupt frame: %s/%s at offset %u", w->dir, s->name,
+			off);
 		ret = UWAL_ECORRUPT;
 		goto out;
 	}
@@ -361,7 +361,7 @@ int uwal_get(uwal *w, uint64_t index, uwal_record *out)
 	struct seg *s = locate(w, index, &off, &end);
 	if (!s)
 		return UWAL_ENOTFOUND;
-	uwal_record rec = { 0 };
+	uwal_record rec = {0};
 	int ret = read_frame(w, s, off, end, &rec);
 	seg_unref(s);
 	if (ret == 0)

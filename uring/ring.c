@@ -45,7 +45,7 @@ static int push_fake(struct uio_ring *r, uint64_t user_data, int res)
 		r->fake = f;
 		r->cap_fake = cap;
 	}
-	r->fake[r->n_fake++] = (struct uio_cqe){ .user_data = user_data, .res = res };
+	r->fake[r->n_fake++] = (struct uio_cqe){.user_data = user_data, .res = res};
 	return 0;
 }
 
@@ -64,7 +64,7 @@ static int try_setup(struct uio_ring *r, unsigned entries, unsigned flags)
 }
 
 int uio_ring_open(struct uio_ring **out, unsigned entries, unsigned extra_flags, int wake_fd,
-                  struct uio_ring_info *info)
+		  struct uio_ring_info *info)
 {
 	struct uio_ring *r = calloc(1, sizeof(*r));
 	if (!r)
@@ -84,7 +84,8 @@ int uio_ring_open(struct uio_ring **out, unsigned entries, unsigned extra_flags,
 	int ret = -EINVAL;
 	if (!(extra_flags & IORING_SETUP_SQPOLL))
 		ret = try_setup(r, entries,
-		                extra_flags | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+				extra_flags | IORING_SETUP_SINGLE_ISSUER |
+					IORING_SETUP_DEFER_TASKRUN);
 	if (ret == -EINVAL)
 		ret = try_setup(r, entries, extra_flags | IORING_SETUP_SINGLE_ISSUER);
 	if (ret == -EINVAL)
@@ -146,7 +147,8 @@ int uio_ring_queue_chain(struct uio_ring *r, const struct uio_op *ops, unsigned 
 	struct io_uring_sqe *prev = NULL;
 	for (unsigned i = 0; i < n; i++) {
 		const struct uio_op *op = &ops[i];
-		int fault = uio_fault_hit(op->kind == UIO_WRITE ? UIO_FAULT_WRITE : UIO_FAULT_FSYNC);
+		int fault =
+			uio_fault_hit(op->kind == UIO_WRITE ? UIO_FAULT_WRITE : UIO_FAULT_FSYNC);
 		if (fault < 0) {
 			/* This op fails and takes the rest of the chain with
 			 * it; what was queued before it still runs. */
@@ -190,7 +192,7 @@ static int wait_fallback(struct uio_ring *r, struct uio_cqe *out, unsigned max, 
 {
 	if (r->n_fake || !block)
 		return (int)take_fake(r, out, max);
-	struct pollfd p = { .fd = r->wake_fd, .events = POLLIN };
+	struct pollfd p = {.fd = r->wake_fd, .events = POLLIN};
 	while (poll(&p, 1, -1) < 0) {
 		if (errno != EINTR)
 			return -errno;
@@ -198,13 +200,14 @@ static int wait_fallback(struct uio_ring *r, struct uio_cqe *out, unsigned max, 
 	int e = uio_eventfd_wait(r->wake_fd);
 	if (e < 0)
 		return e;
-	out[0] = (struct uio_cqe){ .user_data = UIO_WAKE_USER_DATA, .res = 8 };
+	out[0] = (struct uio_cqe){.user_data = UIO_WAKE_USER_DATA, .res = 8};
 	return 1;
 }
 
-int uio_ring_wait(struct uio_ring *r, struct uio_cqe *out, unsigned max, bool block,
-                  uint64_t *enters)
+int uio_ring_wait(struct uio_ring *r, struct uio_cqe *out, unsigned max, unsigned min_wait,
+		  uint64_t *enters)
 {
+	bool block = min_wait > 0;
 	if (max == 0)
 		return 0;
 	if (!r->uring)
@@ -220,10 +223,10 @@ int uio_ring_wait(struct uio_ring *r, struct uio_cqe *out, unsigned max, bool bl
 	}
 
 	unsigned got = take_fake(r, out, max);
-	bool want_wait = block && got == 0;
+	unsigned want = got >= min_wait ? 0 : min_wait - got;
 	int ret;
 	do {
-		ret = io_uring_submit_and_wait(&r->ring, want_wait ? 1 : 0);
+		ret = io_uring_submit_and_wait(&r->ring, want);
 		if (enters)
 			(*enters)++;
 	} while (ret == -EINTR);
@@ -239,7 +242,7 @@ int uio_ring_wait(struct uio_ring *r, struct uio_cqe *out, unsigned max, bool bl
 		uint64_t ud = io_uring_cqe_get_data64(cqe);
 		if (ud == UIO_WAKE_USER_DATA)
 			r->wake_armed = false;
-		out[got++] = (struct uio_cqe){ .user_data = ud, .res = cqe->res };
+		out[got++] = (struct uio_cqe){.user_data = ud, .res = cqe->res};
 		seen++;
 	}
 	io_uring_cq_advance(&r->ring, seen);

@@ -37,8 +37,7 @@ void uio_fault_arm(enum uio_fault_op op, uint64_t nth, int err)
 	if ((unsigned)op >= UIO_FAULT__COUNT)
 		return;
 	atomic_store(&fault_err[op], err);
-	atomic_store(&fault_target[op],
-	             nth ? atomic_load(&fault_calls[op]) + nth : 0);
+	atomic_store(&fault_target[op], nth ? atomic_load(&fault_calls[op]) + nth : 0);
 }
 
 void uio_fault_clear(void)

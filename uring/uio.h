@@ -18,15 +18,15 @@
 /* ---- plain system calls (fault-injectable where noted) ---------------- */
 
 int uio_openat(int dirfd, const char *name, int flags, mode_t mode); /* OPEN */
-int uio_open_dir(const char *path);          /* O_DIRECTORY|O_RDONLY */
-int uio_mkdir_p(const char *path);           /* mkdir -p; 0 if it exists */
+int uio_open_dir(const char *path);                                  /* O_DIRECTORY|O_RDONLY */
+int uio_mkdir_p(const char *path);                                   /* mkdir -p; 0 if it exists */
 int uio_close(int fd);
 /* Write all of buf at off. A short write is reported as -EIO. (WRITE) */
 int uio_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 /* Read up to len bytes at off; returns bytes read (short at end of file). */
 ssize_t uio_pread(int fd, void *buf, size_t len, uint64_t off);
-int uio_fdatasync(int fd);                   /* FSYNC */
-int uio_fsync(int fd);                       /* FSYNC (directories too) */
+int uio_fdatasync(int fd); /* FSYNC */
+int uio_fsync(int fd);     /* FSYNC (directories too) */
 /* fsync/fdatasync outside the fault injector's count: segment preparation
  * and directory syncs, so that a fault armed for "the next fdatasync" hits
  * the write path deterministically. */
@@ -54,9 +54,9 @@ int uio_getrandom(void *buf, size_t len);
  * signal or value change; callers re-check their condition. */
 void uio_futex_wait(uint32_t *addr, uint32_t val);
 void uio_futex_wake(uint32_t *addr, int n);
-int uio_eventfd(void);                       /* blocking, close-on-exec */
+int uio_eventfd(void); /* blocking, close-on-exec */
 int uio_eventfd_signal(int efd);
-int uio_eventfd_wait(int efd);               /* blocking read of the counter */
+int uio_eventfd_wait(int efd); /* blocking read of the counter */
 
 /* ---- the ring --------------------------------------------------------- */
 
@@ -64,19 +64,19 @@ enum uio_rw { UIO_WRITE = 1, UIO_FDATASYNC = 2 };
 
 /* One operation of a chain. */
 struct uio_op {
-	uint8_t kind;        /* enum uio_rw */
+	uint8_t kind; /* enum uio_rw */
 	int fd;
-	const void *buf;     /* UIO_WRITE */
-	uint32_t len;        /* UIO_WRITE */
-	uint64_t off;        /* UIO_WRITE */
-	uint64_t user_data;  /* returned in its completion */
+	const void *buf;    /* UIO_WRITE */
+	uint32_t len;       /* UIO_WRITE */
+	uint64_t off;       /* UIO_WRITE */
+	uint64_t user_data; /* returned in its completion */
 };
 
 /* One completion. */
 struct uio_cqe {
 	uint64_t user_data;
-	int res;             /* bytes written, 0, or -errno (-ECANCELED after a
-	                        failed or short operation earlier in its chain) */
+	int res; /* bytes written, 0, or -errno (-ECANCELED after a
+		    failed or short operation earlier in its chain) */
 };
 
 /* user_data reserved for the wake-up eventfd's read. */
@@ -85,10 +85,10 @@ struct uio_cqe {
 struct uio_ring;
 
 struct uio_ring_info {
-	bool uring;          /* false: the synchronous fallback is in use */
-	uint32_t features;   /* IORING_FEAT_* */
+	bool uring;           /* false: the synchronous fallback is in use */
+	uint32_t features;    /* IORING_FEAT_* */
 	uint32_t setup_flags; /* IORING_SETUP_* actually used */
-	int setup_error;     /* why io_uring is not used (-errno), 0 if it is */
+	int setup_error;      /* why io_uring is not used (-errno), 0 if it is */
 };
 
 /*
@@ -100,7 +100,7 @@ struct uio_ring_info {
  * uio_ring_wait(): a read on it is kept queued in the ring.
  */
 int uio_ring_open(struct uio_ring **out, unsigned entries, unsigned extra_flags, int wake_fd,
-                  struct uio_ring_info *info);
+		  struct uio_ring_info *info);
 void uio_ring_close(struct uio_ring *r);
 /*
  * Queue ops[0..n) as one chain: each op starts only after the previous one
@@ -109,21 +109,21 @@ void uio_ring_close(struct uio_ring *r);
  */
 int uio_ring_queue_chain(struct uio_ring *r, const struct uio_op *ops, unsigned n);
 /*
- * Submit what is queued and collect up to max completions into out. If
- * block is set and nothing has completed yet, sleep until at least one
- * completion (an op's, or the wake eventfd's) arrives. Returns the number
- * of completions (>= 0) or -errno. *enters counts io_uring_enter calls.
+ * Submit what is queued and collect up to max completions into out,
+ * sleeping until at least min_wait completions (ops', or the wake
+ * eventfd's) have arrived; min_wait 0 never sleeps. Returns the number of
+ * completions (>= 0) or -errno. *enters counts io_uring_enter calls.
  */
-int uio_ring_wait(struct uio_ring *r, struct uio_cqe *out, unsigned max, bool block,
-                  uint64_t *enters);
+int uio_ring_wait(struct uio_ring *r, struct uio_cqe *out, unsigned max, unsigned min_wait,
+		  uint64_t *enters);
 
 /* ---- fault injection (tests only; not part of the public API) --------- */
 
 enum uio_fault_op {
-	UIO_FAULT_WRITE = 0,  /* ring writes and uio_pwrite_full */
-	UIO_FAULT_FSYNC,      /* ring fdatasyncs, uio_fdatasync, uio_fsync */
+	UIO_FAULT_WRITE = 0, /* ring writes and uio_pwrite_full */
+	UIO_FAULT_FSYNC,     /* ring fdatasyncs, uio_fdatasync, uio_fsync */
 	UIO_FAULT_FALLOCATE,
-	UIO_FAULT_OPEN,       /* uio_openat */
+	UIO_FAULT_OPEN, /* uio_openat */
 	UIO_FAULT_RENAME,
 	UIO_FAULT__COUNT
 };
