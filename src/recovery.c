@@ -149,7 +149,7 @@ static int inspect(int dirfd, const struct found *f, const char *prefix, struct 
 	}
 	if (ctx)
 		ctx->seg = in->seg;
-	ret = seg_scan(fd, h.salt, (uint64_t)in->size, on_record, ctx, &in->scan);
+	ret = seg_scan(fd, h.salt, (uint64_t)in->size, ctx ? on_record : NULL, ctx, &in->scan);
 	in->seg->end = in->scan.end;
 	in->seg->sealed = in->scan.sealed;
 	if (ret < 0)
