@@ -182,6 +182,8 @@ int uio_ring_queue_chain(struct uio_ring *r, const struct uio_op *ops, unsigned 
 static unsigned take_fake(struct uio_ring *r, struct uio_cqe *out, unsigned max)
 {
 	unsigned n = r->n_fake < max ? r->n_fake : max;
+	if (n == 0)
+		return 0;
 	memcpy(out, r->fake, n * sizeof(*out));
 	memmove(r->fake, r->fake + n, (r->n_fake - n) * sizeof(*out));
 	r->n_fake -= n;
