@@ -61,11 +61,12 @@ void seg_ref(struct seg *s)
 
 void seg_unref(struct seg *s)
 {
-	/* Release on drop, acquire before freeing: every owner's last use of
-	 * the segment happens before the free. */
-	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_release) != 1)
+	/* acq_rel: every owner's last use of the segment (release) happens
+	 * before the last owner frees it (acquire). A release decrement plus
+	 * an acquire fence would do, but ThreadSanitizer does not model
+	 * standalone fences. */
+	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	atomic_thread_fence(memory_order_acquire);
 	if (s->fd >= 0)
 		uio_close(s->fd);
 	idx_free(&s->idx);
