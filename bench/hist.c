@@ -1,0 +1,94 @@
+/*
+ * hist.c - the log-linear latency histogram of uwal-bench (see hist.h).
+ *
+ * Bucket layout, with S = HIST_SUB = 2^b:
+ *   v < S:   bucket v (exact).
+ *   v >= S:  e = floor(log2 v) >= b, shift = e - b; the top b+1 bits of v,
+ *            m = v >> shift, lie in [S, 2S); bucket = (shift + 1) * S + m - S.
+ * Each octave thus owns S consecutive buckets and bucket indexes grow with
+ * v, so walking the array in order walks the values in order.
+ */
+#include "hist.h"
+
+#include <string.h>
+
+void hist_init(struct hist *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->min = UINT64_MAX;
+}
+
+size_t hist_bucket_of(uint64_t v)
+{
+	if (v < HIST_SUB)
+		return (size_t)v;
+	unsigned e = 63u - (unsigned)__builtin_clzll(v);
+	unsigned shift = e - HIST_SUB_BITS;
+	return (size_t)(shift + 1) * HIST_SUB + (size_t)((v >> shift) - HIST_SUB);
+}
+
+uint64_t hist_bucket_low(size_t idx)
+{
+	if (idx < HIST_SUB)
+		return idx;
+	unsigned shift = (unsigned)(idx / HIST_SUB) - 1;
+	uint64_t m = HIST_SUB + idx % HIST_SUB;
+	return m << shift;
+}
+
+uint64_t hist_bucket_high(size_t idx)
+{
+	if (idx < HIST_SUB)
+		return idx;
+	unsigned shift = (unsigned)(idx / HIST_SUB) - 1;
+	/* low + 2^shift - 1; written so the last bucket ends at UINT64_MAX
+	 * without overflowing. */
+	return hist_bucket_low(idx) + ((UINT64_C(1) << shift) - 1);
+}
+
+void hist_merge(struct hist *dst, const struct hist *src)
+{
+	for (size_t i = 0; i < HIST_NBUCKETS; i++)
+		dst->buckets[i] += src->buckets[i];
+	dst->count += src->count;
+	dst->sum += src->sum;
+	if (src->min < dst->min)
+		dst->min = src->min;
+	if (src->max > dst->max)
+		dst->max = src->max;
+}
+
+uint64_t hist_percentile(const struct hist *h, double p)
+{
+	if (h->count == 0)
+		return 0;
+	if (p <= 0.0)
+		return h->min;
+	if (p >= 100.0)
+		return h->max;
+	/* rank = ceil(p/100 * count), at least 1: the rank-th smallest sample. */
+	double want = p / 100.0 * (double)h->count;
+	uint64_t rank = (uint64_t)want;
+	if ((double)rank < want)
+		rank++;
+	if (rank == 0)
+		rank = 1;
+	uint64_t seen = 0;
+	for (size_t i = 0; i < HIST_NBUCKETS; i++) {
+		seen += h->buckets[i];
+		if (seen >= rank) {
+			uint64_t v = hist_bucket_high(i);
+			if (v > h->max)
+				v = h->max;
+			if (v < h->min)
+				v = h->min;
+			return v;
+		}
+	}
+	return h->max;
+}
+
+double hist_mean(const struct hist *h)
+{
+	return h->count ? (double)h->sum / (double)h->count : 0.0;
+}

@@ -1,0 +1,731 @@
+/*
+ * test_recovery.c - what uwal_open() makes of damaged logs: torn tails are
+ * cut, damage in sealed segments is refused (UWAL_ECORRUPT) until
+ * uwal_unsafe_recover() removes the file; damaged frames are reported by
+ * reads; leftover temporary files are removed; the directory lock keeps a
+ * log to one handle in one process.
+ */
+#include <sys/wait.h>
+
+#include "helpers.h"
+
+static char *g_dir;
+
+static void setup(void)
+{
+	g_dir = th_tmpdir();
+}
+
+static void teardown(void)
+{
+	th_rmrf(g_dir);
+	free(g_dir);
+}
+
+TestSuite(recovery, .init = setup, .fini = teardown, .timeout = 60);
+
+#define SEG0 "segment_00000000000000000000"
+#define SEG1 "segment_00000000000000000001"
+
+/* Scan every frame of a segment file into a heap array. */
+static th_frame *scan_all(const char *path, size_t *n, uint64_t *end)
+{
+	size_t cap = 1u << 16;
+	th_frame *f = calloc(cap, sizeof(*f));
+	cr_assert_not_null(f);
+	*n = th_scan(path, f, cap, end);
+	return f;
+}
+
+/* The record frame of index idx in the file at path (fails if absent). */
+static th_frame find_frame(const char *path, uint64_t idx)
+{
+	size_t n;
+	th_frame *f = scan_all(path, &n, NULL);
+	for (size_t i = 0; i < n; i++) {
+		if (f[i].type == TH_FRAME_RECORD && f[i].index == idx) {
+			th_frame r = f[i];
+			free(f);
+			return r;
+		}
+	}
+	free(f);
+	cr_assert_fail("record %llu not found in %s", (unsigned long long)idx, path);
+	return (th_frame){0};
+}
+
+/* Write records first..last (standard contents) into a log and close it. */
+static void fill_log(const uwal_config *cfg, uint64_t first, uint64_t last)
+{
+	uwal *w = th_open(cfg);
+	for (uint64_t i = first; i <= last; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0, "write %llu", (unsigned long long)i);
+	th_close(w);
+}
+
+/* Open must fail with want; returns nothing, leaves no handle. */
+static void expect_open_fails(const uwal_config *cfg, int want)
+{
+	uwal *sentinel = (uwal *)cfg;
+	uwal *w = sentinel;
+	int rc = uwal_open(cfg, &w);
+	if (rc == 0)
+		uwal_close(w);
+	cr_assert_eq(rc, want, "uwal_open returned %d (%s), want %d (%s)", rc, uwal_strerror(rc),
+		     want, uwal_strerror(want));
+	cr_assert_eq(w, sentinel, "*out modified on failure");
+}
+
+/* ---- torn tails ----------------------------------------------------------- */
+
+/* Guards against a torn tail failing the open or records after it surviving. */
+TH_TEST(recovery, torn_tail_in_last_segment_is_cut_at_the_damaged_frame)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	fill_log(&cfg, 1, 20);
+	char path[4352];
+	th_last_data_segment(g_dir, "segment_", path, sizeof(path));
+	th_frame f = find_frame(path, 18);
+	th_flip_byte(path, f.off + TH_FRAME_HEADER + f.len - 1);
+
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 17; i++)
+		th_check_std(w, i);
+	for (uint64_t i = 18; i <= 20; i++)
+		th_check_absent(w, i);
+	cr_assert_eq(uwal_last_index(w), 17);
+	/* the lost indexes are free again: rewrite 18 with a new value of the
+	 * same size, so that stale frames 19 and 20 would line up after it if
+	 * the tail had not been cut durably */
+	size_t vl = th_vlen(18);
+	unsigned char val[TH_VAL_MAX];
+	char key[TH_KEY_MAX];
+	size_t kl = th_key(18, key);
+	th_fill(1018, val, vl);
+	cr_assert_eq(uwal_write(w, 18, key, kl, vl ? val : NULL, vl), 0);
+	th_close(w);
+
+	w = th_open(&cfg);
+	uwal_record r;
+	memset(&r, 0, sizeof(r));
+	cr_assert_eq(uwal_get(w, 18, &r), 0);
+	th_check_rec(&r, 18, key, kl, val, vl);
+	uwal_record_free(&r);
+	th_check_absent(w, 19);
+	th_check_absent(w, 20);
+	cr_assert_eq(uwal_last_index(w), 18);
+	cr_assert_eq(th_write_std(w, 19, false), 0);
+	cr_assert_eq(th_write_std(w, 20, false), 0);
+	th_close(w);
+	w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 17; i++)
+		th_check_std(w, i);
+	th_check_std(w, 19);
+	th_check_std(w, 20);
+	th_close(w);
+}
+
+/* Guards against the last written segment being judged as sealed when a
+ * prepared (empty) segment follows it, or earlier segments being lost. */
+TH_TEST(recovery, torn_tail_after_rotations_is_cut_in_the_last_written_segment)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	fill_log(&cfg, 1, 25);
+	char path[4352];
+	th_last_data_segment(g_dir, "segment_", path, sizeof(path));
+	th_frame f = find_frame(path, 23);
+	th_flip_byte(path, f.off + TH_FRAME_HEADER + f.len - 1);
+
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 22; i++)
+		th_check_std(w, i);
+	for (uint64_t i = 23; i <= 25; i++)
+		th_check_absent(w, i);
+	for (uint64_t i = 23; i <= 40; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	th_close(w);
+	w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 40; i++)
+		th_check_std(w, i);
+	th_close(w);
+}
+
+/* Guards against a last segment file cut short (mid-frame) failing the open. */
+TH_TEST(recovery, truncated_last_segment_keeps_earlier_records)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	fill_log(&cfg, 1, 20);
+	char path[4352];
+	th_last_data_segment(g_dir, "segment_", path, sizeof(path));
+	th_frame f = find_frame(path, 20);
+	th_truncate(path, f.off + TH_FRAME_HEADER + f.len / 2);
+
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 19; i++)
+		th_check_std(w, i);
+	th_check_absent(w, 20);
+	cr_assert_eq(uwal_last_index(w), 19);
+	/* the shortened file takes writes again, beyond its old size */
+	for (uint64_t i = 20; i <= 300; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	th_close(w);
+	w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 300; i++)
+		th_check_std(w, i);
+	th_close(w);
+}
+
+/* Guards against a file cut inside a frame header being misread. */
+TH_TEST(recovery, truncated_inside_frame_header_keeps_earlier_records)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	fill_log(&cfg, 1, 10);
+	char path[4352];
+	th_last_data_segment(g_dir, "segment_", path, sizeof(path));
+	th_frame f = find_frame(path, 10);
+	th_truncate(path, f.off + 7);
+
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 9; i++)
+		th_check_std(w, i);
+	th_check_absent(w, 10);
+	cr_assert_eq(th_write_std(w, 10, false), 0);
+	th_close(w);
+	w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 10; i++)
+		th_check_std(w, i);
+	th_close(w);
+}
+
+static void fill_random(unsigned char *buf, size_t n, uint32_t seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		buf[i] = (unsigned char)(seed >> 16);
+	}
+}
+
+/* Guards against garbage beyond zeros after the last frame failing the open. */
+TH_TEST(recovery, garbage_after_zeros_past_the_last_frame_is_ignored)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	fill_log(&cfg, 1, 20);
+	char path[4352];
+	th_last_data_segment(g_dir, "segment_", path, sizeof(path));
+	th_frame f = find_frame(path, 20);
+	uint64_t end = f.off + TH_FRAME_HEADER + f.len;
+	unsigned char junk[200];
+	fill_random(junk, sizeof(junk), 7);
+	th_write_at(path, end + 64, junk, sizeof(junk));
+
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 20; i++)
+		th_check_std(w, i);
+	for (uint64_t i = 21; i <= 60; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	th_close(w);
+	w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 60; i++)
+		th_check_std(w, i);
+	cr_assert_eq(uwal_last_index(w), 60);
+	th_close(w);
+}
+
+/* Guards against garbage right after the last frame being taken as a frame. */
+TH_TEST(recovery, garbage_right_after_the_last_frame_is_cut)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	fill_log(&cfg, 1, 20);
+	char path[4352];
+	th_last_data_segment(g_dir, "segment_", path, sizeof(path));
+	th_frame f = find_frame(path, 20);
+	uint64_t end = f.off + TH_FRAME_HEADER + f.len;
+	unsigned char junk[300];
+	fill_random(junk, sizeof(junk), 99);
+	junk[4] = TH_FRAME_RECORD; /* looks like a record header: only the crc can tell */
+	junk[0] = 40;
+	junk[1] = junk[2] = junk[3] = 0;
+	junk[5] = junk[6] = junk[7] = 0;
+	th_write_at(path, end, junk, sizeof(junk));
+
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 20; i++)
+		th_check_std(w, i);
+	cr_assert_eq(uwal_last_index(w), 20);
+	for (uint64_t i = 21; i <= 30; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	th_close(w);
+	w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 30; i++)
+		th_check_std(w, i);
+	th_close(w);
+}
+
+/* ---- damage in sealed segments ------------------------------------------- */
+
+/* Damage a record frame of the named segment; returns the indexes it held. */
+static size_t damage_segment(const char *name, uint64_t *held, size_t max, uint64_t *bad_off)
+{
+	char path[4352];
+	th_join(path, sizeof(path), g_dir, name);
+	size_t n;
+	th_frame *f = scan_all(path, &n, NULL);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (f[i].type == TH_FRAME_RECORD && k < max)
+			held[k++] = f[i].index;
+	cr_assert_geq(k, 3, "%s holds %zu records", name, k);
+	/* the third record's payload */
+	size_t third = 0;
+	for (size_t i = 0, seen = 0; i < n; i++)
+		if (f[i].type == TH_FRAME_RECORD && ++seen == 3)
+			third = i;
+	*bad_off = f[third].off;
+	th_flip_byte(path, f[third].off + TH_FRAME_HEADER + f[third].len / 2);
+	free(f);
+	return k;
+}
+
+static bool contains(const uint64_t *v, size_t n, uint64_t x)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == x)
+			return true;
+	return false;
+}
+
+/* Guards against a damaged sealed segment being silently truncated at open. */
+TH_TEST(recovery, damaged_first_segment_fails_open_with_ecorrupt_naming_the_file)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	fill_log(&cfg, 1, 35);
+	uint64_t held[64], bad_off;
+	damage_segment(SEG0, held, 64, &bad_off);
+
+	th_log log;
+	th_log_init(&log);
+	cfg.log_fn = th_log_fn;
+	cfg.log_ctx = &log;
+	expect_open_fails(&cfg, UWAL_ECORRUPT);
+	cr_assert(th_log_has(&log, SEG0), "log_fn did not name the file; got:\n%s", log.buf);
+	char dec[32], hex[32];
+	snprintf(dec, sizeof(dec), "%llu", (unsigned long long)bad_off);
+	snprintf(hex, sizeof(hex), "%llx", (unsigned long long)bad_off);
+	cr_assert(th_log_has(&log, dec) || th_log_has(&log, hex),
+		  "log_fn did not give the offset %s; got:\n%s", dec, log.buf);
+	/* refusing is stable: nothing was cut or removed */
+	cr_assert(th_exists(th_join((char[4352]){0}, 4352, g_dir, SEG0)));
+	expect_open_fails(&cfg, UWAL_ECORRUPT);
+	th_log_destroy(&log);
+}
+
+/* Guards against unsafe recover removing too much, too little, or not reporting. */
+TH_TEST(recovery, unsafe_recover_removes_only_the_damaged_segment)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	fill_log(&cfg, 1, 35);
+	size_t before = th_segment_count(g_dir, "segment_");
+	uint64_t held[64], bad_off;
+	size_t k = damage_segment(SEG0, held, 64, &bad_off);
+	expect_open_fails(&cfg, UWAL_ECORRUPT);
+
+	char **removed = NULL;
+	size_t n_removed = 99;
+	cr_assert_eq(uwal_unsafe_recover(g_dir, "segment_", &removed, &n_removed), 0);
+	cr_assert_eq(n_removed, 1);
+	cr_assert_not_null(removed);
+	cr_assert_str_eq(removed[0], SEG0);
+	uwal_free_list(removed, n_removed);
+	cr_assert_not(th_exists(th_join((char[4352]){0}, 4352, g_dir, SEG0)));
+	cr_assert_eq(th_segment_count(g_dir, "segment_"), before - 1);
+
+	uwal *w = th_open(&cfg);
+	uint64_t first = 0;
+	for (uint64_t i = 1; i <= 35; i++) {
+		if (contains(held, k, i)) {
+			th_check_absent(w, i);
+		} else {
+			th_check_std(w, i);
+			if (first == 0)
+				first = i;
+		}
+	}
+	cr_assert_eq(uwal_first_index(w), first);
+	cr_assert_eq(uwal_last_index(w), 35);
+	for (uint64_t i = 36; i <= 50; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	th_close(w);
+	/* and it keeps opening */
+	w = th_open(&cfg);
+	for (uint64_t i = 36; i <= 50; i++)
+		th_check_std(w, i);
+	th_check_std(w, 35);
+	th_close(w);
+}
+
+/* Guards against a gap left by unsafe recover in mid-log failing later opens. */
+TH_TEST(recovery, unsafe_recover_of_a_middle_segment_leaves_an_openable_gap)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	fill_log(&cfg, 1, 35);
+	uint64_t held[64], bad_off;
+	size_t k = damage_segment(SEG1, held, 64, &bad_off);
+	th_log log;
+	th_log_init(&log);
+	cfg.log_fn = th_log_fn;
+	cfg.log_ctx = &log;
+	expect_open_fails(&cfg, UWAL_ECORRUPT);
+	cr_assert(th_log_has(&log, SEG1), "log_fn did not name the file; got:\n%s", log.buf);
+
+	char **removed = NULL;
+	size_t n_removed = 0;
+	cr_assert_eq(uwal_unsafe_recover(g_dir, NULL, &removed, &n_removed), 0);
+	cr_assert_eq(n_removed, 1);
+	cr_assert_str_eq(removed[0], SEG1);
+	uwal_free_list(removed, n_removed);
+
+	for (int round = 0; round < 2; round++) {
+		uwal *w = th_open(&cfg);
+		for (uint64_t i = 1; i <= 35; i++) {
+			if (contains(held, k, i))
+				th_check_absent(w, i);
+			else
+				th_check_std(w, i);
+		}
+		cr_assert_eq(uwal_first_index(w), 1);
+		/* iteration crosses the gap */
+		uwal_iter *it = NULL;
+		cr_assert_eq(uwal_iter_open(w, &it), 0);
+		uwal_record r;
+		size_t seen = 0;
+		int rc;
+		while ((rc = uwal_iter_next(it, &r)) == 1) {
+			cr_assert_not(contains(held, k, r.index));
+			th_check_std_rec(&r, r.index);
+			seen++;
+		}
+		cr_assert_eq(rc, 0);
+		cr_assert_eq(seen, 35 - k);
+		uwal_iter_close(it);
+		th_close(w);
+	}
+	th_log_destroy(&log);
+}
+
+/* Guards against unsafe recover deleting healthy segments. */
+TH_TEST(recovery, unsafe_recover_on_a_healthy_log_removes_nothing)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	fill_log(&cfg, 1, 35);
+	size_t before = th_segment_count(g_dir, "segment_");
+	char **removed = (char **)&cfg;
+	size_t n_removed = 99;
+	cr_assert_eq(uwal_unsafe_recover(g_dir, "segment_", &removed, &n_removed), 0);
+	cr_assert_eq(n_removed, 0);
+	cr_assert_null(removed);
+	cr_assert_eq(th_segment_count(g_dir, "segment_"), before);
+	/* NULL outputs are allowed */
+	cr_assert_eq(uwal_unsafe_recover(g_dir, NULL, NULL, NULL), 0);
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 35; i++)
+		th_check_std(w, i);
+	th_close(w);
+}
+
+/* Guards against unsafe recover treating a torn tail as damage. */
+TH_TEST(recovery, unsafe_recover_leaves_a_torn_tail_to_open)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	fill_log(&cfg, 1, 20);
+	char path[4352];
+	th_last_data_segment(g_dir, "segment_", path, sizeof(path));
+	th_frame f = find_frame(path, 20);
+	th_flip_byte(path, f.off + TH_FRAME_HEADER + f.len - 1);
+	char **removed = NULL;
+	size_t n_removed = 99;
+	cr_assert_eq(uwal_unsafe_recover(g_dir, NULL, &removed, &n_removed), 0);
+	cr_assert_eq(n_removed, 0, "a torn tail is not damage");
+	uwal_free_list(removed, n_removed);
+	cr_assert(th_exists(path));
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 19; i++)
+		th_check_std(w, i);
+	th_check_absent(w, 20);
+	th_close(w);
+}
+
+/* Guards against unsafe recover touching a log that is open. */
+TH_TEST(recovery, unsafe_recover_while_open_returns_elocked)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 25; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	th_seglist *before = th_segments(g_dir, "segment_");
+	char **removed = NULL;
+	size_t n_removed = 0;
+	cr_assert_eq(uwal_unsafe_recover(g_dir, NULL, &removed, &n_removed), UWAL_ELOCKED);
+	cr_assert_null(removed);
+	cr_assert_eq(n_removed, 0);
+	/* nothing was removed (the preparer may add a file meanwhile) */
+	char path[4352];
+	for (size_t i = 0; i < before->n; i++)
+		cr_assert(th_exists(th_join(path, sizeof(path), g_dir, before->name[i])),
+			  "%s was removed", before->name[i]);
+	free(before);
+	for (uint64_t i = 1; i <= 25; i++)
+		th_check_std(w, i);
+	th_close(w);
+}
+
+/* Guards against a damaged segment header in a sealed segment going unnoticed. */
+TH_TEST(recovery, damaged_segment_header_fails_open_with_ecorrupt)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	fill_log(&cfg, 1, 35);
+	char path[4352];
+	th_flip_byte(th_join(path, sizeof(path), g_dir, SEG1), 20); /* the segment number */
+	th_log log;
+	th_log_init(&log);
+	cfg.log_fn = th_log_fn;
+	cfg.log_ctx = &log;
+	expect_open_fails(&cfg, UWAL_ECORRUPT);
+	cr_assert(th_log_has(&log, SEG1), "log_fn did not name the file; got:\n%s", log.buf);
+	th_log_destroy(&log);
+}
+
+/* Guards against a missing middle segment (a hole in the sequence) going unnoticed. */
+TH_TEST(recovery, missing_middle_segment_fails_open_with_ecorrupt)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	fill_log(&cfg, 1, 35);
+	char path[4352];
+	cr_assert_eq(unlink(th_join(path, sizeof(path), g_dir, SEG1)), 0);
+	expect_open_fails(&cfg, UWAL_ECORRUPT);
+}
+
+/* ---- damaged frames seen by reads ------------------------------------------ */
+
+/* Guards against uwal_get returning bytes that fail their CRC. */
+TH_TEST(recovery, get_of_a_frame_damaged_on_disk_returns_ecorrupt)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 10; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	char path[4352];
+	th_last_data_segment(g_dir, "segment_", path, sizeof(path));
+	th_frame f = find_frame(path, 5);
+	th_flip_byte(path, f.off + TH_FRAME_HEADER + f.len - 1);
+	uwal_record r;
+	memset(&r, 0, sizeof(r));
+	int rc = uwal_get(w, 5, &r);
+	if (rc == 0)
+		uwal_record_free(&r);
+	cr_assert_eq(rc, UWAL_ECORRUPT, "uwal_get of a damaged frame returned %d", rc);
+	th_check_std(w, 4);
+	th_check_std(w, 6);
+	th_close(w);
+}
+
+/* Guards against iterators returning damaged frames or running past them. */
+TH_TEST(recovery, iterator_stops_with_ecorrupt_at_a_damaged_frame)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 10; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	char path[4352];
+	th_last_data_segment(g_dir, "segment_", path, sizeof(path));
+	th_frame f = find_frame(path, 5);
+	th_flip_byte(path, f.off + TH_FRAME_HEADER + f.len - 1);
+	uwal_iter *it = NULL;
+	cr_assert_eq(uwal_iter_open(w, &it), 0);
+	uwal_record r;
+	for (uint64_t i = 1; i <= 4; i++) {
+		cr_assert_eq(uwal_iter_next(it, &r), 1);
+		th_check_std_rec(&r, i);
+	}
+	cr_assert_eq(uwal_iter_next(it, &r), UWAL_ECORRUPT);
+	uwal_iter_close(it);
+	th_close(w);
+}
+
+/* ---- leftovers and reopening ------------------------------------------------ */
+
+/* Guards against a temporary file of an interrupted preparation surviving open. */
+TH_TEST(recovery, leftover_tmp_segment_file_is_removed_at_open)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	fill_log(&cfg, 1, 5);
+	char tmp[4352];
+	th_join(tmp, sizeof(tmp), g_dir, "segment_00000000000000000001.tmp");
+	unsigned char junk[4096];
+	fill_random(junk, sizeof(junk), 3);
+	th_create_file(tmp, junk, sizeof(junk));
+	uwal *w = th_open(&cfg);
+	cr_assert_not(th_exists(tmp), "leftover .tmp file still present after open");
+	for (uint64_t i = 1; i <= 5; i++)
+		th_check_std(w, i);
+	th_close(w);
+	cr_assert_eq(th_count_suffix(g_dir, ".tmp"), 0);
+}
+
+/* Guards against a .tmp leftover in a brand-new log dir blocking creation. */
+TH_TEST(recovery, leftover_tmp_file_in_new_log_is_removed_at_open)
+{
+	char tmp[4352];
+	th_join(tmp, sizeof(tmp), g_dir, "segment_00000000000000000000.tmp");
+	th_create_file(tmp, "partial", 7);
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	cr_assert_eq(th_count_suffix(g_dir, ".tmp"), 0);
+	cr_assert_eq(th_write_std(w, 1, false), 0);
+	th_check_std(w, 1);
+	th_close(w);
+}
+
+/* Guards against open/close cycles piling up empty segment files. */
+TH_TEST(recovery, reopening_many_times_does_not_grow_the_segment_count)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	fill_log(&cfg, 1, 15);
+	uwal *w = th_open(&cfg);
+	th_close(w);
+	size_t base = th_segment_count(g_dir, "segment_");
+	for (int i = 0; i < 20; i++) {
+		w = th_open(&cfg);
+		th_close(w);
+	}
+	size_t after = th_segment_count(g_dir, "segment_");
+	cr_assert_leq(after, base, "20 reopens grew %zu segment files to %zu", base, after);
+	w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 15; i++)
+		th_check_std(w, i);
+	th_close(w);
+}
+
+/* ---- the directory lock -------------------------------------------------- */
+
+/* Guards against two handles in one process sharing a log. */
+TH_TEST(recovery, second_open_in_the_same_process_returns_elocked)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	expect_open_fails(&cfg, UWAL_ELOCKED);
+	cr_assert_eq(th_write_std(w, 1, false), 0, "the first handle is unharmed");
+	th_close(w);
+	w = th_open(&cfg);
+	th_check_std(w, 1);
+	th_close(w);
+}
+
+static void put_int(int fd, int v)
+{
+	if (write(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+		_exit(90);
+}
+
+static int get_int(int fd)
+{
+	int v = 0;
+	ssize_t n;
+	while ((n = read(fd, &v, sizeof(v))) < 0 && errno == EINTR) {
+	}
+	return n == (ssize_t)sizeof(v) ? v : INT32_MIN;
+}
+
+/*
+ * Guards against another process opening a log that is in use, and against
+ * the lock outliving uwal_close(). The child never starts uwal threads (a
+ * refused open starts none; uwal_unsafe_recover starts none), so the test
+ * also runs under TSan, which forbids threads after a multi-threaded fork.
+ */
+TH_TEST(recovery, open_from_another_process_returns_elocked_until_closed)
+{
+	int to_child[2], to_parent[2];
+	cr_assert_eq(pipe(to_child), 0);
+	cr_assert_eq(pipe(to_parent), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		close(to_child[1]);
+		close(to_parent[0]);
+		uwal_config cfg;
+		uwal_config_init(&cfg);
+		cfg.dir = g_dir;
+		cfg.segment_size = 1u << 20;
+		/* round 0: the parent holds the log */
+		if (get_int(to_child[0]) != 0)
+			_exit(91);
+		uwal *w = NULL;
+		int rc = uwal_open(&cfg, &w);
+		if (rc == 0)
+			_exit(92); /* cannot close safely here; the parent reports it */
+		put_int(to_parent[1], rc);
+		put_int(to_parent[1], uwal_unsafe_recover(g_dir, NULL, NULL, NULL));
+		/* round 1: the parent closed it */
+		if (get_int(to_child[0]) != 1)
+			_exit(93);
+		put_int(to_parent[1], uwal_unsafe_recover(g_dir, NULL, NULL, NULL));
+		_exit(0);
+	}
+	close(to_child[0]);
+	close(to_parent[1]);
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	cr_assert_eq(th_write_std(w, 1, false), 0);
+	put_int(to_child[1], 0);
+	int open_rc = get_int(to_parent[0]);
+	int recover_held_rc = get_int(to_parent[0]);
+	th_close(w);
+	put_int(to_child[1], 1);
+	int recover_free_rc = get_int(to_parent[0]);
+	int status = 0;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	close(to_child[1]);
+	close(to_parent[0]);
+	cr_assert_not(WIFSIGNALED(status), "child killed by signal %d", WTERMSIG(status));
+	cr_assert_neq(WEXITSTATUS(status), 92,
+		      "child's open succeeded while the parent held the log");
+	cr_assert_eq(WEXITSTATUS(status), 0, "child exit status %d", WEXITSTATUS(status));
+	cr_assert_eq(open_rc, UWAL_ELOCKED, "child open while held: %d (%s)", open_rc,
+		     uwal_strerror(open_rc));
+	cr_assert_eq(recover_held_rc, UWAL_ELOCKED, "child recover while held: %d (%s)",
+		     recover_held_rc, uwal_strerror(recover_held_rc));
+	cr_assert_eq(recover_free_rc, 0, "child recover after close: %d (%s)", recover_free_rc,
+		     uwal_strerror(recover_free_rc));
+	w = th_open(&cfg);
+	th_check_std(w, 1);
+	th_close(w);
+}
