@@ -115,6 +115,7 @@ struct uwal {
 	/* Submission. */
 	struct pq *queues;
 	unsigned nq;
+	unsigned ncpu; /* CPUs online at open */
 	/* seq_cst handshakes, see pipeline.c: closing/enqueuing (close), and
 	 * writer_sleeping/wake_pending (waking the writer). */
 	_Atomic int closing;

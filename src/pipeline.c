@@ -132,7 +132,12 @@ static void finish_one(struct req *r, int res)
 
 static void req_wait(struct uwal *w, struct req *r)
 {
+	/* Spin only while the waiting threads fit on the CPUs: beyond that,
+	 * spinners steal the CPU from the writer and from the threads that
+	 * were just acknowledged and would submit the next batch. */
 	uint64_t limit = (uint64_t)w->cfg.wait_spin_us * 1000u;
+	if ((unsigned)atomic_load_explicit(&w->inside, memory_order_relaxed) > w->ncpu)
+		limit = 0;
 	uint64_t t0 = limit ? now_ns() : 0;
 
 	for (unsigned i = 0; limit; i++) {

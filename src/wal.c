@@ -139,6 +139,8 @@ static int init_queues(struct uwal *w)
 	 * online later, so size by what could exist, not what runs now. */
 	int ncpu = get_nprocs_conf();
 	w->nq = ncpu > 0 ? (unsigned)ncpu : 1;
+	ncpu = get_nprocs();
+	w->ncpu = ncpu > 0 ? (unsigned)ncpu : 1;
 	w->queues = calloc(w->nq, sizeof(*w->queues));
 	if (!w->queues)
 		return -ENOMEM;
