@@ -69,7 +69,8 @@ struct writer {
 	size_t cap_ents;
 	struct req *pend_head, *pend_tail;
 	uint32_t pend_recs;
-	struct bset set;
+	struct bset set; /* the batch's indexes, once set_live */
+	bool set_live;
 	uint64_t max_ever; /* no index above this was ever batched */
 	unsigned rr;
 	int close_err;
@@ -387,22 +388,51 @@ static int reserve(struct writer *wr, size_t bytes, size_t recs)
 	return 0;
 }
 
-/* Check r's indexes against the log and the batch; 0, UWAL_EEXIST, -ENOMEM. */
-static int check_dups(struct uwal *w, struct writer *wr, const struct req *r)
+/*
+ * Check r's indexes against the log and the batch; 0, UWAL_EEXIST, -ENOMEM.
+ *
+ * Fast path: an index above max_ever (every index ever batched or in the
+ * log is at or below it) can be neither in the log nor in the batch, and
+ * needs no lookup. The batch's set is built only when an index at or below
+ * max_ever shows up; from then on it holds exactly the batch's indexes,
+ * the first b->nrec of them being earlier requests'.
+ */
+static int check_dups(struct uwal *w, struct writer *wr, const struct batch *b, const struct req *r)
 {
-	uint32_t mark = wr->set.n;
-	for (uint32_t i = 0; i < r->n; i++) {
+	uint64_t saved_max = wr->max_ever;
+	int err = 0;
+	uint32_t i;
+
+	for (i = 0; i < r->n && err == 0; i++) {
 		uint64_t ix = r->recs[i].index;
-		int a = ix <= wr->max_ever && published(w, ix) ? 0 : bset_add(&wr->set, ix);
-		if (a <= 0) {
-			bset_rollback(&wr->set, mark);
-			return a == 0 ? UWAL_EEXIST : -ENOMEM;
+		if (ix > wr->max_ever) {
+			wr->max_ever = ix;
+			if (wr->set_live && bset_add(&wr->set, ix) < 0)
+				err = -ENOMEM;
+			continue;
 		}
+		if (!wr->set_live) {
+			for (uint32_t k = 0; k < b->nrec && err == 0; k++)
+				if (bset_add(&wr->set, wr->ents[k].index) < 0)
+					err = -ENOMEM;
+			for (uint32_t k = 0; k < i && err == 0; k++)
+				if (bset_add(&wr->set, r->recs[k].index) < 0)
+					err = -ENOMEM;
+			wr->set_live = true;
+			if (err)
+				break;
+		}
+		if (published(w, ix))
+			err = UWAL_EEXIST;
+		else if ((err = bset_add(&wr->set, ix)) >= 0)
+			err = err == 0 ? UWAL_EEXIST : 0;
 	}
-	for (uint32_t i = 0; i < r->n; i++)
-		if (r->recs[i].index > wr->max_ever)
-			wr->max_ever = r->recs[i].index;
-	return 0;
+	if (err) {
+		wr->max_ever = saved_max;
+		if (wr->set_live)
+			bset_rollback(&wr->set, b->nrec);
+	}
+	return err;
 }
 
 static void encode(struct uwal *w, struct writer *wr, struct batch *b, const struct req *r)
@@ -420,7 +450,10 @@ static void encode(struct uwal *w, struct writer *wr, struct batch *b, const str
 static void build_batch(struct uwal *w, struct writer *wr, struct batch *b)
 {
 	memset(b, 0, sizeof(*b));
-	bset_clear(&wr->set);
+	if (wr->set_live) {
+		bset_clear(&wr->set);
+		wr->set_live = false;
+	}
 	while (wr->pend_head) {
 		struct req *r = wr->pend_head;
 		int p = atomic_load_explicit(&w->poisoned, memory_order_relaxed);
@@ -444,7 +477,7 @@ static void build_batch(struct uwal *w, struct writer *wr, struct batch *b)
 			}
 			continue;
 		}
-		int e = check_dups(w, wr, r);
+		int e = check_dups(w, wr, b, r);
 		if (e == 0)
 			e = reserve(wr, b->bytes + r->bytes, b->nrec + r->n);
 		pend_pop(wr);
