@@ -40,10 +40,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
 
@@ -82,13 +80,6 @@ struct batch {
 	size_t bytes;
 	bool sync;
 };
-
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static inline void cpu_relax(void)
 {
@@ -139,7 +130,7 @@ static void req_wait(struct uwal *w, struct req *r)
 	uint64_t limit = (uint64_t)w->cfg.wait_spin_us * 1000u;
 	if ((unsigned)atomic_load_explicit(&w->inside, memory_order_relaxed) > w->ncpu)
 		limit = 0;
-	uint64_t t0 = limit ? now_ns() : 0;
+	uint64_t t0 = limit ? uio_now_ns() : 0;
 
 	for (unsigned i = 0; limit; i++) {
 		if (atomic_load_explicit(&r->state, memory_order_acquire) == REQ_DONE)
@@ -147,8 +138,8 @@ static void req_wait(struct uwal *w, struct req *r)
 		if (i < 256)
 			cpu_relax();
 		else
-			sched_yield();
-		if ((i & 15) == 15 && now_ns() - t0 > limit)
+			uio_yield();
+		if ((i & 15) == 15 && uio_now_ns() - t0 > limit)
 			break;
 	}
 	uint32_t exp = REQ_PENDING;
@@ -199,8 +190,7 @@ int pipe_submit(struct uwal *w, struct req *r)
 		ret = UWAL_EPOISONED;
 		goto out_enqueuing;
 	}
-	int cpu = sched_getcpu();
-	unsigned start = cpu < 0 ? 0 : (unsigned)cpu % w->nq;
+	unsigned start = (unsigned)uio_current_cpu() % w->nq;
 	for (unsigned k = 0;; k++) {
 		if (pq_push(&w->queues[(start + k) % w->nq], r))
 			break;
@@ -208,7 +198,7 @@ int pipe_submit(struct uwal *w, struct req *r)
 			/* Every queue is full: let the writer catch up. */
 			atomic_fetch_add_explicit(&w->st_qfull, 1, memory_order_relaxed);
 			wake_writer(w);
-			sched_yield();
+			uio_yield();
 			k = (unsigned)-1;
 		}
 	}
@@ -602,8 +592,8 @@ static void run_batch(struct uwal *w, struct writer *wr)
 
 static void wait_for_batch_fill(struct uwal *w, struct writer *wr)
 {
-	uint64_t until = now_ns() + (uint64_t)w->cfg.max_batch_delay_us * 1000u;
-	while (wr->pend_recs < w->cfg.max_batch_size && now_ns() < until &&
+	uint64_t until = uio_now_ns() + (uint64_t)w->cfg.max_batch_delay_us * 1000u;
+	while (wr->pend_recs < w->cfg.max_batch_size && uio_now_ns() < until &&
 	       !atomic_load(&w->closing)) {
 		drain(w, wr);
 		cpu_relax();
@@ -613,7 +603,7 @@ static void wait_for_batch_fill(struct uwal *w, struct writer *wr)
 static void idle_wait(struct uwal *w, struct writer *wr)
 {
 	uint64_t limit = (uint64_t)w->cfg.writer_spin_us * 1000u;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = uio_now_ns();
 
 	for (unsigned i = 0; limit; i++) {
 		if (!queues_empty(w) || atomic_load(&w->closing))
@@ -621,8 +611,8 @@ static void idle_wait(struct uwal *w, struct writer *wr)
 		if (i < 1024)
 			cpu_relax();
 		else
-			sched_yield();
-		if ((i & 15) == 15 && now_ns() - t0 > limit)
+			uio_yield();
+		if ((i & 15) == 15 && uio_now_ns() - t0 > limit)
 			break;
 	}
 	atomic_store(&w->wake_pending, 0);
@@ -635,7 +625,7 @@ static void idle_wait(struct uwal *w, struct writer *wr)
 		int n = uio_ring_wait(wr->ring, c, 4, 1, &enters);
 		atomic_fetch_add_explicit(&w->st_enters, enters, memory_order_relaxed);
 		if (n < 0)
-			sched_yield();
+			uio_yield();
 	}
 	atomic_store(&w->writer_sleeping, 0);
 }
@@ -671,7 +661,7 @@ static void *writer_main(void *arg)
 			/* Exit only once no submitter can still push. */
 			if (atomic_load(&w->enqueuing) == 0 && queues_empty(w))
 				break;
-			sched_yield();
+			uio_yield();
 			continue;
 		}
 		idle_wait(w, wr);
@@ -734,7 +724,7 @@ void pipe_stop(struct uwal *w)
 	}
 	/* Wait until every submitter has left the library. */
 	while (atomic_load(&w->inside))
-		sched_yield();
+		uio_yield();
 	if (wr->ring)
 		uio_ring_close(wr->ring);
 	bset_free(&wr->set);

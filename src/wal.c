@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sysinfo.h>
 
 #include "internal.h"
 
@@ -137,10 +136,8 @@ static int init_queues(struct uwal *w)
 {
 	/* One queue per configured CPU: threads migrate, and CPUs may come
 	 * online later, so size by what could exist, not what runs now. */
-	int ncpu = get_nprocs_conf();
-	w->nq = ncpu > 0 ? (unsigned)ncpu : 1;
-	ncpu = get_nprocs();
-	w->ncpu = ncpu > 0 ? (unsigned)ncpu : 1;
+	w->nq = uio_cpus_configured();
+	w->ncpu = uio_cpus_online();
 	w->queues = calloc(w->nq, sizeof(*w->queues));
 	if (!w->queues)
 		return -ENOMEM;

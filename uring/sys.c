@@ -17,7 +17,10 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -308,6 +311,38 @@ int uio_getrandom(void *buf, size_t len)
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+/* ---- scheduling and time ---------------------------------------------- */
+
+void uio_yield(void)
+{
+	sched_yield();
+}
+
+int uio_current_cpu(void)
+{
+	int cpu = sched_getcpu();
+	return cpu < 0 ? 0 : cpu;
+}
+
+uint64_t uio_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+unsigned uio_cpus_configured(void)
+{
+	int n = get_nprocs_conf();
+	return n > 0 ? (unsigned)n : 1;
+}
+
+unsigned uio_cpus_online(void)
+{
+	int n = get_nprocs();
+	return n > 0 ? (unsigned)n : 1;
 }
 
 /* ---- futexes and eventfds ------------------------------------------- */

@@ -48,6 +48,14 @@ int uio_list(int dirfd, const char *prefix, char ***names, size_t *n);
 void uio_free_names(char **names, size_t n);
 int uio_getrandom(void *buf, size_t len);
 
+/* ---- scheduling and time ---------------------------------------------- */
+
+void uio_yield(void);               /* sched_yield */
+int uio_current_cpu(void);          /* sched_getcpu (rseq/vDSO: no syscall); 0 if unknown */
+uint64_t uio_now_ns(void);          /* CLOCK_MONOTONIC (vDSO) */
+unsigned uio_cpus_configured(void); /* get_nprocs_conf, at least 1 */
+unsigned uio_cpus_online(void);     /* get_nprocs, at least 1 */
+
 /* ---- futexes and eventfds ------------------------------------------- */
 
 /* Sleep while *addr == val (private futex). Returns 0 on wake, timeout,
