@@ -280,6 +280,48 @@ void fmt_dec_destroy(struct fmt_dec *d)
 	msgpack_unpacked_destroy(&d->u);
 }
 
+/*
+ * The msgpack unpacker allocates for a container as soon as it reads the
+ * container's header, before it checks that the bytes exist: a crafted
+ * payload (a valid CRC takes a crafted file or a collision) could make it
+ * allocate gigabytes. So before unpacking, walk the top level once: one
+ * fixarray of `shape` elements, each a uint ('u') or a bin ('b') that fits
+ * in the payload. Then msgpack-c decodes nothing but what uwal writes.
+ */
+static bool shape_ok(const uint8_t *p, uint32_t len, const char *shape)
+{
+	const uint8_t *end = p + len;
+	size_t n = strlen(shape);
+
+	if (len < 1 || *p++ != (uint8_t)(0x90 | n))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (p >= end)
+			return false;
+		uint8_t t = *p++;
+		size_t hdr = 0, body = 0;
+		if (shape[i] == 'u') {
+			if (t < 0x80)
+				continue;
+			if (t < 0xcc || t > 0xcf)
+				return false;
+			body = (size_t)1 << (t - 0xcc); /* 1, 2, 4, 8 bytes */
+		} else {
+			if (t < 0xc4 || t > 0xc6)
+				return false;
+			hdr = (size_t)1 << (t - 0xc4); /* 1, 2, 4 length bytes */
+			if ((size_t)(end - p) < hdr)
+				return false;
+			for (size_t k = 0; k < hdr; k++)
+				body = body << 8 | p[k];
+		}
+		if ((size_t)(end - p) < hdr + body)
+			return false;
+		p += hdr + body;
+	}
+	return p == end;
+}
+
 static int unpack_array(struct fmt_dec *d, const struct fmt_frame *f, uint32_t n,
 			const msgpack_object **items)
 {
@@ -298,7 +340,8 @@ int fmt_record_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt_r
 {
 	const msgpack_object *it;
 
-	if (f->type != FMT_FRAME_RECORD || unpack_array(d, f, 3, &it) < 0)
+	if (f->type != FMT_FRAME_RECORD || !shape_ok(f->payload, f->len, "ubb") ||
+	    unpack_array(d, f, 3, &it) < 0)
 		return UWAL_ECORRUPT;
 	if (it[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || it[0].via.u64 == 0 ||
 	    it[1].type != MSGPACK_OBJECT_BIN || it[2].type != MSGPACK_OBJECT_BIN)
@@ -316,7 +359,8 @@ int fmt_seal_decode(struct fmt_dec *d, const struct fmt_frame *f, uint64_t *reco
 {
 	const msgpack_object *it;
 
-	if (f->type != FMT_FRAME_SEAL || unpack_array(d, f, 2, &it) < 0)
+	if (f->type != FMT_FRAME_SEAL || !shape_ok(f->payload, f->len, "uu") ||
+	    unpack_array(d, f, 2, &it) < 0)
 		return UWAL_ECORRUPT;
 	if (it[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
 	    it[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)

@@ -29,6 +29,7 @@ struct seg {
 	uint32_t salt;
 	uint16_t hdr_flags;
 	bool sealed;
+	bool doomed; /* dropped by retention, removal not yet durable */
 	/* Owners: the handle's list, each iterator and each reader in
 	 * uwal_get(). The last unref closes the fd and frees the index. */
 	_Atomic int refs;
@@ -104,6 +105,8 @@ struct prep {
 	int err;             /* last preparation failure, until taken */
 	struct seg **doomed; /* segments dropped by retention, to unlink */
 	size_t n_doomed, cap_doomed;
+	struct seg **gone; /* unlinked durably, to drop from the index */
+	size_t n_gone, cap_gone;
 };
 
 struct uwal {
@@ -123,8 +126,9 @@ struct uwal {
 	_Atomic int inside;
 	_Atomic int writer_sleeping;
 	_Atomic int wake_pending;
-	_Atomic int poisoned; /* 0, or the error that poisoned the handle */
-	int close_err;        /* the final fdatasync's error at close */
+	_Atomic int poisoned;     /* 0, or the error that poisoned the handle */
+	_Atomic int gone_pending; /* the preparer has segments in prep.gone */
+	int close_err;            /* the final fdatasync's error at close */
 
 	pthread_t writer;
 	bool writer_started;
@@ -165,7 +169,10 @@ void prep_request(struct uwal *w);
 /* Wait for the prepared segment; NULL and *err on failure (then the
  * preparer retries on the next request). */
 struct seg *prep_take(struct uwal *w, int *err);
+/* Queue a segment dropped by retention for unlinking; takes a reference. */
 void prep_delete(struct uwal *w, struct seg *s);
+/* Take the segments whose removal is durable now. */
+struct seg **prep_take_gone(struct uwal *w, size_t *n);
 
 /* pipeline.c */
 int pipe_start(struct uwal *w);

@@ -70,6 +70,7 @@ struct writer {
 	struct bset set; /* the batch's indexes, once set_live */
 	bool set_live;
 	uint64_t max_ever; /* no index above this was ever batched */
+	size_t n_doomed;   /* doomed segments at the front of w->segs */
 	unsigned rr;
 	int close_err;
 };
@@ -323,26 +324,23 @@ static int rotate(struct uwal *w, struct writer *wr)
 		return err;
 	}
 
-	struct seg *doomed[16];
-	size_t nd = 0;
 	pthread_rwlock_wrlock(&w->lock);
 	old->sealed = true;
 	idx_shrink(&old->idx);
 	err = wal_segs_append(w, next);
-	while (err == 0 && w->cfg.max_segments && w->nsegs > w->cfg.max_segments && nd < 16) {
-		doomed[nd++] = w->segs[0];
-		memmove(w->segs, w->segs + 1, (w->nsegs - 1) * sizeof(*w->segs));
-		w->nsegs--;
-	}
 	pthread_rwlock_unlock(&w->lock);
 	if (err < 0) {
 		poison(w, err);
 		seg_unref(next);
 		return err;
 	}
-	for (size_t i = 0; i < nd; i++) {
-		atomic_fetch_add_explicit(&w->st_deleted, 1, memory_order_relaxed);
-		prep_delete(w, doomed[i]);
+	/* Retention: doom the oldest live segments. They stay in the index
+	 * (their indexes taken) until the preparer removed them durably. */
+	while (w->cfg.max_segments && w->nsegs - wr->n_doomed > w->cfg.max_segments) {
+		struct seg *s = w->segs[wr->n_doomed++];
+		s->doomed = true;
+		seg_ref(s); /* the preparer's */
+		prep_delete(w, s);
 	}
 	wr->active = next;
 	wr->woff = FMT_SEG_HDR_SIZE;
@@ -351,6 +349,34 @@ static int rotate(struct uwal *w, struct writer *wr)
 	wr->dirty = false;
 	atomic_fetch_add_explicit(&w->st_rotations, 1, memory_order_relaxed);
 	return 0;
+}
+
+/* Drop from the index the segments whose removal the preparer made durable. */
+static void drop_gone(struct uwal *w, struct writer *wr)
+{
+	size_t n;
+	struct seg **v = prep_take_gone(w, &n);
+
+	pthread_rwlock_wrlock(&w->lock);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < wr->n_doomed; k++) {
+			if (w->segs[k] != v[i])
+				continue;
+			memmove(w->segs + k, w->segs + k + 1,
+				(w->nsegs - k - 1) * sizeof(*w->segs));
+			w->nsegs--;
+			wr->n_doomed--;
+			seg_unref(v[i]); /* the list's */
+			break;
+		}
+	}
+	/* Counted under the lock, so no reader sees the segment gone from
+	 * the index but not yet counted. */
+	atomic_fetch_add_explicit(&w->st_deleted, n, memory_order_relaxed);
+	pthread_rwlock_unlock(&w->lock);
+	for (size_t i = 0; i < n; i++)
+		seg_unref(v[i]); /* the preparer's */
+	free(v);
 }
 
 static int reserve(struct writer *wr, size_t bytes, size_t recs)
@@ -606,7 +632,7 @@ static void idle_wait(struct uwal *w, struct writer *wr)
 	uint64_t t0 = uio_now_ns();
 
 	for (unsigned i = 0; limit; i++) {
-		if (!queues_empty(w) || atomic_load(&w->closing))
+		if (!queues_empty(w) || atomic_load(&w->closing) || atomic_load(&w->gone_pending))
 			return;
 		if (i < 1024)
 			cpu_relax();
@@ -619,7 +645,7 @@ static void idle_wait(struct uwal *w, struct writer *wr)
 	atomic_store(&w->writer_sleeping, 1);
 	/* seq_cst fence: see wake_writer(). */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (queues_empty(w) && !atomic_load(&w->closing)) {
+	if (queues_empty(w) && !atomic_load(&w->closing) && !atomic_load(&w->gone_pending)) {
 		struct uio_cqe c[4];
 		uint64_t enters = 0;
 		int n = uio_ring_wait(wr->ring, c, 4, 1, &enters);
@@ -650,6 +676,8 @@ static void *writer_main(void *arg)
 			uwal_strerror(w->ring_info.setup_error));
 
 	for (;;) {
+		if (atomic_load(&w->gone_pending))
+			drop_gone(w, wr);
 		drain(w, wr);
 		if (wr->pend_head) {
 			if (w->cfg.max_batch_delay_us)

@@ -14,22 +14,66 @@
 
 #include "internal.h"
 
+/* A growable list of segments. */
+static int push_seg(struct seg ***v, size_t *n, size_t *cap, struct seg *s)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 8;
+		struct seg **nv = realloc(*v, c * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[(*n)++] = s;
+	return 0;
+}
+
+/*
+ * Unlink the segments retention dropped, fsync the directory, and only
+ * then hand them back to the writer, which removes them from the index:
+ * until their removal is durable their indexes must stay taken, or a crash
+ * could bring a file back whose indexes were meanwhile written again.
+ * A segment that cannot be removed stays in the log (and readable).
+ */
 static void unlink_doomed(struct uwal *w, struct seg **v, size_t n)
 {
+	struct prep *p = &w->prep;
+	bool ok[n ? n : 1];
+	bool any = false;
+
 	for (size_t i = 0; i < n; i++) {
 		int e = uio_unlinkat(w->dirfd, v[i]->name);
-		if (e < 0 && e != -ENOENT)
-			wal_log(w, UWAL_LOG_WARN, "retention: cannot remove %s/%s: %s", w->dir,
-				v[i]->name, uwal_strerror(e));
+		ok[i] = e == 0 || e == -ENOENT;
+		any |= ok[i];
+		if (!ok[i])
+			wal_log(w, UWAL_LOG_WARN, "retention: cannot remove %s/%s (kept): %s",
+				w->dir, v[i]->name, uwal_strerror(e));
+	}
+	if (any) {
+		int e = uio_fsync_quiet(w->dirfd, false);
+		if (e < 0) {
+			wal_log(w, UWAL_LOG_WARN,
+				"retention: fsync of %s failed (segments kept in the index): %s",
+				w->dir, uwal_strerror(e));
+			any = false;
+			for (size_t i = 0; i < n; i++)
+				ok[i] = false;
+		}
+	}
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < n; i++) {
+		if (ok[i] && push_seg(&p->gone, &p->n_gone, &p->cap_gone, v[i]) == 0)
+			continue;
 		seg_unref(v[i]);
 	}
-	if (n) {
-		int e = uio_fsync_quiet(w->dirfd, false);
-		if (e < 0)
-			wal_log(w, UWAL_LOG_WARN, "retention: fsync of %s failed: %s", w->dir,
-				uwal_strerror(e));
-	}
+	pthread_mutex_unlock(&p->mu);
 	free(v);
+	if (any) {
+		/* seq_cst store: pairs with the writer's load at its loop top. */
+		atomic_store(&w->gone_pending, 1);
+		uio_eventfd_signal(w->wake_fd);
+	}
 }
 
 static void *prep_main(void *arg)
@@ -104,6 +148,13 @@ void prep_stop(struct uwal *w)
 		seg_unref(p->ready);
 		p->ready = NULL;
 	}
+	/* Removed durably, but the writer is gone: the handle's list still
+	 * holds them and frees them at close. */
+	for (size_t i = 0; i < p->n_gone; i++)
+		seg_unref(p->gone[i]);
+	free(p->gone);
+	p->gone = NULL;
+	p->n_gone = p->cap_gone = 0;
 }
 
 void prep_request(struct uwal *w)
@@ -148,21 +199,27 @@ void prep_delete(struct uwal *w, struct seg *s)
 {
 	struct prep *p = &w->prep;
 	pthread_mutex_lock(&p->mu);
-	if (p->n_doomed == p->cap_doomed) {
-		size_t cap = p->cap_doomed ? p->cap_doomed * 2 : 8;
-		struct seg **v = realloc(p->doomed, cap * sizeof(*v));
-		if (!v) {
-			/* Cannot queue it: the file stays, the next open finds
-			 * it again (its records come back, nothing is lost). */
-			pthread_mutex_unlock(&p->mu);
-			wal_log(w, UWAL_LOG_WARN, "retention: out of memory, %s kept", s->name);
-			seg_unref(s);
-			return;
-		}
-		p->doomed = v;
-		p->cap_doomed = cap;
+	if (push_seg(&p->doomed, &p->n_doomed, &p->cap_doomed, s) < 0) {
+		/* Cannot queue it: it stays doomed in the index (readable, its
+		 * indexes taken) and the next open finds the file again. */
+		pthread_mutex_unlock(&p->mu);
+		wal_log(w, UWAL_LOG_WARN, "retention: out of memory, %s kept", s->name);
+		seg_unref(s);
+		return;
 	}
-	p->doomed[p->n_doomed++] = s;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+}
+
+struct seg **prep_take_gone(struct uwal *w, size_t *n)
+{
+	struct prep *p = &w->prep;
+	pthread_mutex_lock(&p->mu);
+	struct seg **v = p->gone;
+	*n = p->n_gone;
+	p->gone = NULL;
+	p->n_gone = p->cap_gone = 0;
+	atomic_store(&w->gone_pending, 0);
+	pthread_mutex_unlock(&p->mu);
+	return v;
 }

@@ -95,7 +95,10 @@ struct insp {
 };
 
 struct scan_ctx {
-	struct uwal *w; /* NULL: no duplicate check, no index */
+	struct uwal *w;      /* for diagnostics; may be NULL */
+	const char *dir;
+	struct seg **prev;   /* the segments before this one, already accepted */
+	size_t nprev;
 	struct seg *seg;
 	uint64_t max_seen;
 	bool any_seen;
@@ -104,18 +107,16 @@ struct scan_ctx {
 static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
 {
 	struct scan_ctx *c = arg;
-	struct uwal *w = c->w;
 	uint32_t o;
 
-	if (w && c->any_seen && r->index <= c->max_seen) {
+	if (c->any_seen && r->index <= c->max_seen) {
 		bool dup = idx_find(&c->seg->idx, r->index, &o);
-		for (size_t i = 0; !dup && i < w->nsegs; i++)
-			dup = idx_find(&w->segs[i]->idx, r->index, &o);
+		for (size_t i = 0; !dup && i < c->nprev; i++)
+			dup = idx_find(&c->prev[i]->idx, r->index, &o);
 		if (dup) {
-			wal_log(w, UWAL_LOG_ERROR,
-				"corrupt log: %s/%s: duplicate index %llu at offset %llu", w->dir,
-				c->seg->name, (unsigned long long)r->index,
-				(unsigned long long)off);
+			wal_log(c->w, UWAL_LOG_ERROR,
+				"corrupt log: %s/%s: duplicate index %llu at offset %llu", c->dir,
+				c->seg->name, (unsigned long long)r->index, (unsigned long long)off);
 			return UWAL_ECORRUPT;
 		}
 	}
@@ -243,9 +244,11 @@ int rec_open_log(struct uwal *w)
 		free_found(f, n);
 		return -ENOMEM;
 	}
-	struct scan_ctx ctx = {.w = w};
+	struct scan_ctx ctx = {.w = w, .dir = w->dir};
 	size_t tail = n; /* first unsealed segment */
 	for (size_t i = 0; i < n && ret == 0; i++) {
+		ctx.prev = w->segs;
+		ctx.nprev = w->nsegs;
 		ret = inspect(w->dirfd, &f[i], w->prefix, &ctx, &in[i]);
 		if (ret == UWAL_ECORRUPT && !in[i].seg)
 			ret = corrupt(w, f[i].name, 0, "bad segment header");
@@ -341,6 +344,7 @@ int rec_unsafe_recover(int dirfd, const char *prefix, char ***removed, size_t *n
 	struct found *f;
 	size_t n, nrm = 0;
 	char **rm = NULL;
+	struct seg **accepted = NULL;
 	int ret = list_segments(dirfd, prefix, true, &f, &n);
 	if (ret < 0)
 		return ret;
@@ -350,16 +354,28 @@ int rec_unsafe_recover(int dirfd, const char *prefix, char ***removed, size_t *n
 		ret = -ENOMEM;
 		goto out;
 	}
-	size_t last_with_data = n;
+	accepted = calloc(n ? n : 1, sizeof(*accepted));
+	if (!accepted) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	size_t last_with_data = n, nacc = 0;
+	struct scan_ctx ctx = {.prev = accepted};
 	for (size_t i = 0; i < n; i++) {
-		int e = inspect(dirfd, &f[i], prefix, NULL, &in[i]);
+		/* A segment repeating an index of an earlier one is the damaged
+		 * copy (a renumbered duplicate): the earlier one is kept. */
+		ctx.nprev = nacc;
+		int e = inspect(dirfd, &f[i], prefix, &ctx, &in[i]);
 		if (e < 0 && e != UWAL_ECORRUPT) {
 			ret = e;
 			goto out;
 		}
-		bad[i] = !in[i].seg;
-		if (!bad[i] && (in[i].scan.records || in[i].scan.sealed))
-			last_with_data = i;
+		bad[i] = !in[i].seg || e == UWAL_ECORRUPT;
+		if (!bad[i]) {
+			accepted[nacc++] = in[i].seg;
+			if (in[i].scan.records || in[i].scan.sealed)
+				last_with_data = i;
+		}
 	}
 	/* An unsealed segment with data is only allowed as the last one with
 	 * data (the tail); earlier ones lost frames or their seal. */
@@ -393,6 +409,7 @@ int rec_unsafe_recover(int dirfd, const char *prefix, char ***removed, size_t *n
 	if (nrm)
 		ret = uio_fsync_quiet(dirfd, false);
 out:
+	free(accepted);
 	if (in)
 		drop_insp(in, n);
 	free(bad);
