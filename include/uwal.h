@@ -139,7 +139,12 @@ typedef struct uwal_config {
 	uint32_t max_segments;           /* keep at most N segments, deleting the oldest at
 					    rotation; 0 (default) = keep all. A nonzero value
 					    DELETES acknowledged records: use it only when
-					    something else has consumed them. */
+					    something else has consumed them. A dropped
+					    segment is unlinked in the background; its
+					    records stay readable and its indexes taken
+					    until the removal is durable (unlink, then
+					    directory fsync), so a crash can never bring
+					    back a file whose indexes were written again. */
 	enum uwal_sync_mode sync_mode;   /* default UWAL_SYNC_NONE */
 	uint32_t max_batch_size;         /* records per batch; default 1024, 1..65536 */
 	uint32_t max_batch_delay_us;     /* default 0: adaptive group commit (a batch goes
@@ -383,9 +388,12 @@ UWAL_API int uwal_close(uwal *w);
 
 /*
  * Make a damaged log openable by removing the segment files that fail their
- * checks (the ones uwal_open() would refuse with UWAL_ECORRUPT). UNSAFE: the
- * records in removed files are lost, and the log then opens with that gap.
- * A torn tail in the last segment is not damage: uwal_open() cuts it.
+ * checks (the ones uwal_open() would refuse with UWAL_ECORRUPT): a bad
+ * header or one naming another segment number, a bad frame followed by a
+ * later segment's data, or an index already present in an earlier segment
+ * (the later file is taken for the copy and removed). UNSAFE: the records
+ * in removed files are lost, and the log then opens with that gap. A torn
+ * tail in the last segment is not damage: uwal_open() cuts it.
  *
  * Parameters:
  *   dir, prefix  the log's directory and segment prefix (NULL prefix =
