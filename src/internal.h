@@ -174,9 +174,13 @@ void prep_delete(struct uwal *w, struct seg *s);
 /* Take the segments whose removal is durable now. */
 struct seg **prep_take_gone(struct uwal *w, size_t *n);
 
-/* pipeline.c */
+/* submit.c */
+int pipe_submit(struct uwal *w, struct req *r);
+/* Complete a chain of requests whose results are stored (see submit.c). */
+void req_complete_chain(struct req *r);
+
+/* writer.c */
 int pipe_start(struct uwal *w);
 void pipe_stop(struct uwal *w);
-int pipe_submit(struct uwal *w, struct req *r);
 
 #endif

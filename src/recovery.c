@@ -95,9 +95,9 @@ struct insp {
 };
 
 struct scan_ctx {
-	struct uwal *w;      /* for diagnostics; may be NULL */
+	struct uwal *w; /* for diagnostics; may be NULL */
 	const char *dir;
-	struct seg **prev;   /* the segments before this one, already accepted */
+	struct seg **prev; /* the segments before this one, already accepted */
 	size_t nprev;
 	struct seg *seg;
 	uint64_t max_seen;
@@ -116,7 +116,8 @@ static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
 		if (dup) {
 			wal_log(c->w, UWAL_LOG_ERROR,
 				"corrupt log: %s/%s: duplicate index %llu at offset %llu", c->dir,
-				c->seg->name, (unsigned long long)r->index, (unsigned long long)off);
+				c->seg->name, (unsigned long long)r->index,
+				(unsigned long long)off);
 			return UWAL_ECORRUPT;
 		}
 	}

@@ -50,7 +50,16 @@ int uio_getrandom(void *buf, size_t len);
 
 /* ---- scheduling and time ---------------------------------------------- */
 
-void uio_yield(void);               /* sched_yield */
+void uio_yield(void); /* sched_yield */
+/* A spin-wait hint to the CPU (pause on x86). */
+static inline void uio_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
 int uio_current_cpu(void);          /* sched_getcpu (rseq/vDSO: no syscall); 0 if unknown */
 uint64_t uio_now_ns(void);          /* CLOCK_MONOTONIC (vDSO) */
 unsigned uio_cpus_configured(void); /* get_nprocs_conf, at least 1 */
