@@ -188,6 +188,11 @@ int seg_scan(int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn, void *ctx
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
+	if (file_size <= off) {
+		/* Nothing after the header (callers check the header first). */
+		out->end = off;
+		return 0;
+	}
 	fmt_dec_init(&dec);
 	ret = window_fill(&win, off, 1 << 20, file_size);
 	while (ret == 0 && off < file_size) {
