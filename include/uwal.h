@@ -163,6 +163,16 @@ typedef struct uwal_config {
 	uint32_t wait_spin_us;           /* how long a submitter yields the CPU waiting for
 					    its acknowledgment before it sleeps on its
 					    futex; default 200 */
+	uint32_t ring_poll_us;           /* 0 (default): the writer sleeps in
+					    io_uring_enter until its batch completes, and
+					    the ring uses DEFER_TASKRUN where the kernel
+					    has it. N > 0: the ring is made without
+					    DEFER_TASKRUN and, while no more threads wait
+					    than there are CPUs, the writer polls the
+					    completion queue for up to N us before it
+					    sleeps: a lone durable writer saves a wake-up
+					    per fdatasync at the cost of a busy CPU.
+					    At most 1000000. */
 	void (*log_fn)(void *ctx, int level, const char *msg); /* diagnostics, e.g.
 				       the corrupt file and offset; NULL = silent.
 				       Called from any uwal thread, never with a uwal

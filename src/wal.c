@@ -36,6 +36,7 @@ void uwal_config_init(uwal_config *cfg)
 	cfg->write_path = UWAL_WRITE_PWRITE;
 	cfg->writer_spin_us = 50;
 	cfg->wait_spin_us = 200;
+	cfg->ring_poll_us = 0;
 }
 
 static bool prefix_ok(const char *p)
@@ -61,6 +62,8 @@ static int check_config(const uwal_config *c)
 	if (c->queue_capacity < 2 || c->queue_capacity > (1u << 20))
 		return UWAL_EINVAL;
 	if (c->ring_entries < 8 || c->ring_entries > 4096)
+		return UWAL_EINVAL;
+	if (c->ring_poll_us > 1000000)
 		return UWAL_EINVAL;
 	return 0;
 }

@@ -374,12 +374,17 @@ static int write_batch(struct uwal *w, struct writer *wr, const struct batch *b)
 	if (ret < 0)
 		return ret;
 	int res[3] = {0, 1, 1};
+	/* Poll for the completion only while the waiting threads fit on the
+	 * CPUs: otherwise they need the CPU more than this thread does. */
+	uint64_t poll_ns = (uint64_t)w->cfg.ring_poll_us * 1000u;
+	if ((unsigned)atomic_load_explicit(&w->inside, memory_order_relaxed) > w->ncpu)
+		poll_ns = 0;
 	unsigned left = nops;
 	uint64_t enters = 0;
 	while (left) {
 		struct uio_cqe c[4];
 		/* Wait for the whole chain in one io_uring_enter. */
-		int n = uio_ring_wait(wr->ring, c, 4, left, &enters);
+		int n = uio_ring_wait(wr->ring, c, 4, left, poll_ns, &enters);
 		if (n < 0) {
 			ret = n;
 			break;
@@ -486,7 +491,7 @@ static void idle_wait(struct uwal *w, struct writer *wr)
 	if (queues_empty(w) && !atomic_load(&w->closing) && !atomic_load(&w->gone_pending)) {
 		struct uio_cqe c[4];
 		uint64_t enters = 0;
-		int n = uio_ring_wait(wr->ring, c, 4, 1, &enters);
+		int n = uio_ring_wait(wr->ring, c, 4, 1, 0, &enters);
 		atomic_fetch_add_explicit(&w->st_enters, enters, memory_order_relaxed);
 		if (n < 0)
 			uio_yield();
@@ -502,7 +507,7 @@ static void *writer_main(void *arg)
 	/* The ring is created here: this thread is its only submitter
 	 * (IORING_SETUP_SINGLE_ISSUER). */
 	w->writer_init_err = uio_ring_open(&wr->ring, w->cfg.ring_entries, w->cfg.ring_flags,
-					   w->wake_fd, &w->ring_info);
+					   w->cfg.ring_poll_us > 0, w->wake_fd, &w->ring_info);
 	atomic_store(&w->writer_ready, 1);
 	uio_futex_wake((uint32_t *)&w->writer_ready, 1);
 	if (w->writer_init_err < 0)

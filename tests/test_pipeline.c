@@ -659,6 +659,21 @@ TH_TEST(pipeline, stress_8_threads_without_spinning)
 	stress_cfg(cfg, 8, 200);
 }
 
+/* Guards against the CQ-polling writer (ring_poll_us) missing a completion
+ * or acknowledging before it, alone and with more waiters than CPUs. */
+TH_TEST(pipeline, stress_ring_poll_durable)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_size = 64u << 10;
+	cfg.sync_mode = UWAL_SYNC_BATCH;
+	cfg.ring_poll_us = 300;
+	stress_cfg(cfg, 1, 300);
+	th_rmrf(g_dir);
+	cfg.sync_mode = UWAL_SYNC_ALWAYS;
+	stress_cfg(cfg, 8, 100);
+}
+
 /* Guards against records lost or stuck when the submission queues are full. */
 TH_TEST(pipeline, stress_8_threads_tiny_queues_and_batches)
 {

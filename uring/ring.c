@@ -27,6 +27,7 @@ struct uio_ring {
 	struct io_uring ring;
 	int wake_fd;
 	bool wake_armed;
+	bool pollable; /* completions reach the CQ without entering the kernel */
 	uint64_t wake_buf;
 	unsigned entries;
 	/* Completions made up here: injected faults, and every completion of
@@ -63,8 +64,8 @@ static int try_setup(struct uio_ring *r, unsigned entries, unsigned flags)
 	return ret;
 }
 
-int uio_ring_open(struct uio_ring **out, unsigned entries, unsigned extra_flags, int wake_fd,
-		  struct uio_ring_info *info)
+int uio_ring_open(struct uio_ring **out, unsigned entries, unsigned extra_flags, bool pollable,
+		  int wake_fd, struct uio_ring_info *info)
 {
 	struct uio_ring *r = calloc(1, sizeof(*r));
 	if (!r)
@@ -82,12 +83,13 @@ int uio_ring_open(struct uio_ring **out, unsigned entries, unsigned extra_flags,
 	 * with -EINVAL: retry with less.
 	 */
 	int ret = -EINVAL;
-	if (!(extra_flags & IORING_SETUP_SQPOLL))
+	if (!(extra_flags & IORING_SETUP_SQPOLL) && !pollable)
 		ret = try_setup(r, entries,
 				extra_flags | IORING_SETUP_SINGLE_ISSUER |
 					IORING_SETUP_DEFER_TASKRUN);
 	if (ret == -EINVAL)
 		ret = try_setup(r, entries, extra_flags | IORING_SETUP_SINGLE_ISSUER);
+	r->pollable = !(r->ring.flags & IORING_SETUP_DEFER_TASKRUN);
 	if (ret == -EINVAL)
 		ret = try_setup(r, entries, extra_flags);
 	if (ret < 0) {
@@ -207,7 +209,7 @@ static int wait_fallback(struct uio_ring *r, struct uio_cqe *out, unsigned max, 
 }
 
 int uio_ring_wait(struct uio_ring *r, struct uio_cqe *out, unsigned max, unsigned min_wait,
-		  uint64_t *enters)
+		  uint64_t poll_ns, uint64_t *enters)
 {
 	bool block = min_wait > 0;
 	if (max == 0)
@@ -227,6 +229,21 @@ int uio_ring_wait(struct uio_ring *r, struct uio_cqe *out, unsigned max, unsigne
 	unsigned got = take_fake(r, out, max);
 	unsigned want = got >= min_wait ? 0 : min_wait - got;
 	int ret;
+	if (want && poll_ns && r->pollable) {
+		/* Poll before sleeping: the completion of a punted request is
+		 * posted to the CQ by the io-wq worker, and seeing it here
+		 * saves this thread's wake-up from io_uring_enter. */
+		int sub = io_uring_submit(&r->ring);
+		if (enters)
+			(*enters)++;
+		if (sub < 0 && sub != -EBUSY && sub != -EAGAIN && sub != -EINTR)
+			return sub;
+		uint64_t t0 = uio_now_ns();
+		while (io_uring_cq_ready(&r->ring) < want && uio_now_ns() - t0 < poll_ns)
+			uio_cpu_relax();
+		if (io_uring_cq_ready(&r->ring) >= want)
+			want = 0;
+	}
 	do {
 		ret = io_uring_submit_and_wait(&r->ring, want);
 		if (enters)

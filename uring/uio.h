@@ -110,14 +110,16 @@ struct uio_ring_info {
 
 /*
  * Create a ring on the calling thread (which becomes its only submitter:
- * SINGLE_ISSUER and DEFER_TASKRUN are used when the kernel has them and
- * extra_flags has no SQPOLL). If io_uring_setup fails, a synchronous
- * fallback with the same interface is returned instead, unless
- * require_uring is set. wake_fd is an eventfd whose signal ends a blocking
- * uio_ring_wait(): a read on it is kept queued in the ring.
+ * SINGLE_ISSUER is used when the kernel has it, and DEFER_TASKRUN too
+ * unless extra_flags has SQPOLL or pollable is set: with DEFER_TASKRUN,
+ * completions reach the CQ only when the thread enters the kernel, so the
+ * CQ cannot be polled). If io_uring_setup fails, a synchronous fallback
+ * with the same interface is returned instead. wake_fd is an eventfd whose
+ * signal ends a blocking uio_ring_wait(): a read on it is kept queued in
+ * the ring.
  */
-int uio_ring_open(struct uio_ring **out, unsigned entries, unsigned extra_flags, int wake_fd,
-		  struct uio_ring_info *info);
+int uio_ring_open(struct uio_ring **out, unsigned entries, unsigned extra_flags, bool pollable,
+		  int wake_fd, struct uio_ring_info *info);
 void uio_ring_close(struct uio_ring *r);
 /*
  * Queue ops[0..n) as one chain: each op starts only after the previous one
@@ -128,11 +130,13 @@ int uio_ring_queue_chain(struct uio_ring *r, const struct uio_op *ops, unsigned 
 /*
  * Submit what is queued and collect up to max completions into out,
  * sleeping until at least min_wait completions (ops', or the wake
- * eventfd's) have arrived; min_wait 0 never sleeps. Returns the number of
- * completions (>= 0) or -errno. *enters counts io_uring_enter calls.
+ * eventfd's) have arrived; min_wait 0 never sleeps. On a pollable ring,
+ * poll_ns > 0 first polls the CQ that long before sleeping. Returns the
+ * number of completions (>= 0) or -errno. *enters counts io_uring_enter
+ * calls.
  */
 int uio_ring_wait(struct uio_ring *r, struct uio_cqe *out, unsigned max, unsigned min_wait,
-		  uint64_t *enters);
+		  uint64_t poll_ns, uint64_t *enters);
 
 /* ---- fault injection (tests only; not part of the public API) --------- */
 
