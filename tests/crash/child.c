@@ -1,0 +1,237 @@
+/*
+ * child.c - crashwal's writer child: opens the log and runs the plan's
+ * threads, each writing its own indexes with uwal_write, uwal_write_sync
+ * and uwal_write_batch, and reporting every call in shared memory (see
+ * crash.h) before and after it.
+ *
+ * Process crash: the threads write until the byte budget is spent, then
+ * idle; the parent kills the child at a moment of its choosing. Any error
+ * a thread sees is recorded (the parent fails the iteration on it).
+ *
+ * Power loss: the threads write until a call fails, which must happen
+ * once the parent shut the filesystem down. A thread that spent the
+ * budget waits for the shutdown and then makes one more call, which must
+ * fail too. The main thread then waits for the shutdown to be announced,
+ * makes one probe write (which must fail) and closes the log, records both
+ * results and exits on its own.
+ */
+#include "crash.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+struct child {
+	struct cw_shm *shm;
+	const struct cw_plan *p;
+	uwal *w;
+	bool power_loss;
+};
+
+struct thr_arg {
+	struct child *c;
+	unsigned t;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t next_seq(struct cw_shm *shm)
+{
+	return atomic_fetch_add(&shm->seq, 1) + 1;
+}
+
+/* Encoded size of a record frame, roughly (16-byte header, msgpack). */
+static size_t frame_bytes(size_t klen, size_t vlen)
+{
+	return 16 + 16 + klen + vlen;
+}
+
+/* Choose the next call: how many records (1 = a single write). */
+static unsigned choose_n(struct child *c, struct cw_rng *r, unsigned t, uint64_t k)
+{
+	const struct cw_plan *p = c->p;
+	if (cw_below(r, 100) >= p->batch_pct)
+		return 1;
+	unsigned n = 2 + cw_below(r, CW_MAX_BATCH - 1);
+	/* A batch must fit in one segment: keep it to half of one. */
+	size_t bytes = 0;
+	unsigned fit = 0;
+	while (fit < n) {
+		uint64_t ix = cw_index(t, k + fit);
+		size_t b = frame_bytes(CW_MAX_KEY, cw_value_len(p, ix));
+		if (bytes + b > p->segment_size / 2)
+			break;
+		bytes += b;
+		fit++;
+	}
+	return fit ? fit : 1;
+}
+
+static bool budget_spent(struct child *c, uint64_t k)
+{
+	return atomic_load_explicit(&c->shm->bytes, memory_order_relaxed) >= c->p->budget ||
+	       k + 2 * CW_MAX_BATCH > CW_MAX_RECS;
+}
+
+/* Process crash: idle until killed. Power loss: wait for the shutdown. */
+static void wait_after_budget(struct child *c)
+{
+	if (!c->power_loss)
+		for (;;)
+			pause();
+	while (!atomic_load(&c->shm->shut))
+		usleep(500);
+}
+
+static void *writer_thread(void *arg)
+{
+	struct thr_arg *a = arg;
+	struct child *c = a->c;
+	struct cw_shm *shm = c->shm;
+	const struct cw_plan *p = c->p;
+	struct cw_thr *th = &shm->thr[a->t];
+	struct cw_rng r;
+	uwal_record recs[CW_MAX_BATCH];
+	uint8_t *keys = malloc((size_t)CW_MAX_BATCH * CW_MAX_KEY);
+	uint8_t *vals = malloc((size_t)CW_MAX_BATCH * CW_MAX_VALUE);
+	if (!keys || !vals) {
+		atomic_store(&th->err, -ENOMEM);
+		return NULL;
+	}
+	cw_rng_init(&r, p->seed ^ cw_mix(0x7468726561640000ull + a->t));
+
+	bool last_call = false; /* power loss: the call after the budget was spent */
+	for (uint64_t k = 0; k + CW_MAX_BATCH <= CW_MAX_RECS;) {
+		if (!last_call && budget_spent(c, k)) {
+			wait_after_budget(c);
+			last_call = true;
+		}
+		unsigned n = choose_n(c, &r, a->t, k);
+		bool sync = cw_below(&r, 100) < p->sync_pct;
+		bool plain = !sync && cw_below(&r, 2) == 0; /* uwal_write, not _sync */
+		size_t cost = 0;
+		for (unsigned j = 0; j < n; j++) {
+			uint64_t ix = cw_index(a->t, k + j);
+			uint8_t *kb = keys + (size_t)j * CW_MAX_KEY;
+			uint8_t *vb = vals + (size_t)j * CW_MAX_VALUE;
+			size_t vlen = cw_value_len(p, ix);
+			size_t klen = cw_key(p->seed, ix, kb);
+			cw_value(p->seed, ix, vb, vlen);
+			recs[j] = (uwal_record){ix, kb, klen, vb, vlen};
+			cost += cw_cost(p, ix);
+		}
+		atomic_fetch_add_explicit(&shm->bytes, cost, memory_order_relaxed);
+
+		uint64_t sub = next_seq(shm);
+		for (unsigned j = 0; j < n; j++)
+			shm->ent[a->t][k + j] = (struct cw_ent){
+				.sub_seq = sub,
+				.flags = n > 1 ? CW_BATCH : 0,
+				.batch_first = (uint32_t)k,
+				.batch_n = n,
+			};
+		/* release: the entries are written before nsub covers them. */
+		atomic_store_explicit(&th->nsub, k + n, memory_order_release);
+		if (atomic_load(&shm->shut) && sub > atomic_load(&shm->cut_seq))
+			atomic_fetch_add(&th->calls_after_cut, 1);
+
+		uint64_t t0 = now_ns();
+		int ret;
+		if (n > 1)
+			ret = uwal_write_batch(c->w, recs, n, sync);
+		else if (plain)
+			ret = uwal_write(c->w, recs[0].index, recs[0].key, recs[0].key_len,
+					 recs[0].value, recs[0].value_len);
+		else
+			ret = uwal_write_sync(c->w, recs[0].index, recs[0].key, recs[0].key_len,
+					      recs[0].value, recs[0].value_len, sync);
+		uint64_t dt = now_ns() - t0;
+		atomic_fetch_add(&th->calls, 1);
+		if (dt > atomic_load(&th->max_call_ns))
+			atomic_store(&th->max_call_ns, dt);
+
+		if (ret != 0) {
+			atomic_store(&th->err_sub_seq, sub);
+			atomic_store(&th->err_ret_seq, next_seq(shm));
+			atomic_store(&th->err, ret);
+			break;
+		}
+		uint64_t ack_ns = now_ns();
+		uint64_t ack = next_seq(shm);
+		uint32_t fl = CW_ACKED | (p->mode != UWAL_SYNC_NONE || sync ? CW_DURABLE : 0);
+		for (unsigned j = 0; j < n; j++) {
+			shm->ent[a->t][k + j].ack_seq = ack;
+			shm->ent[a->t][k + j].ack_ns = ack_ns;
+			shm->ent[a->t][k + j].flags |= fl;
+		}
+		/* release: the acknowledgment is recorded before nack covers it. */
+		atomic_store_explicit(&th->nack, k + n, memory_order_release);
+		atomic_fetch_add(&shm->acks, 1);
+		if (fl & CW_DURABLE)
+			atomic_fetch_add(&shm->durable_acks, 1);
+		k += n;
+		if (last_call)
+			break; /* it should have failed; the parent judges */
+	}
+	free(keys);
+	free(vals);
+	return NULL;
+}
+
+void cw_child_run(struct cw_shm *shm, const struct cw_plan *p, const char *dir, bool power_loss)
+{
+	struct child c = {.shm = shm, .p = p, .power_loss = power_loss};
+	uwal_config cfg;
+	cw_config(p, dir, &cfg);
+
+	int ret = uwal_open(&cfg, &c.w);
+	atomic_store(&shm->open_err, ret);
+	if (ret < 0)
+		_exit(3);
+
+	pthread_t tid[CW_MAX_THREADS];
+	struct thr_arg args[CW_MAX_THREADS];
+	unsigned started = 0;
+	for (unsigned t = 0; t < p->nthreads; t++) {
+		args[t] = (struct thr_arg){&c, t};
+		if (pthread_create(&tid[t], NULL, writer_thread, &args[t]) != 0) {
+			atomic_store(&shm->thr[t].err, -EAGAIN);
+			break;
+		}
+		started++;
+	}
+	atomic_store(&shm->ready, 1);
+	for (unsigned t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
+	if (!power_loss)
+		for (;;)
+			pause(); /* only a failed thread gets here; the parent judges */
+	/* One more write, surely after the shutdown: it must fail. */
+	while (!atomic_load(&shm->shut))
+		usleep(500);
+	uint8_t b = 0;
+	atomic_store(&shm->probe_err, uwal_write(c.w, CW_NEW_BASE - 1, &b, 1, &b, 1));
+	atomic_store(&shm->close_err, uwal_close(c.w));
+	atomic_store(&shm->closed, 1);
+	_exit(0);
+}
+
+void cw_recoverer_run(struct cw_shm *shm, const struct cw_plan *p, const char *dir)
+{
+	uwal_config cfg;
+	uwal *w;
+	cw_config(p, dir, &cfg);
+	int ret = uwal_open(&cfg, &w);
+	atomic_store(&shm->rec_open_err, ret);
+	if (ret == 0)
+		uwal_close(w);
+	_exit(0);
+}

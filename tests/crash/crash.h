@@ -1,0 +1,200 @@
+/*
+ * crash.h - what crashwal's parent and its writer child share: the layout
+ * of the shared-memory region through which the child reports every call
+ * it makes, the per-iteration plan both derive from the seed, and the
+ * deterministic contents of every record (so the parent can recompute the
+ * exact key and value of any index without being told).
+ *
+ * Reporting protocol (all sequence numbers come from one atomic counter,
+ * shm->seq, shared by the parent and every child thread, so they order
+ * events across processes):
+ *   thread t writes its k-th record (k = 0, 1, ...) under index
+ *   1 + t + CW_MAX_THREADS * k. For each call it
+ *     1. takes sub_seq = ++seq, stores it in the records' entries, then
+ *        publishes nsub = k + n (release): these records may now be in
+ *        the log;
+ *     2. calls uwal;
+ *     3. on success takes ack_seq = ++seq (after the call returned, so the
+ *        real acknowledgment happened before ack_seq), stores it and the
+ *        durable flag, then publishes nack = k + n (release);
+ *        on failure stores the error and stops writing.
+ *   The parent judges the entries only once the child is dead. When it
+ *   strikes (power loss) it takes snap = ++seq itself just before the
+ *   shutdown and cut = ++seq just after: an entry with ack_seq < snap was
+ *   acknowledged before the shutdown began; a call with sub_seq > cut was
+ *   made after it had taken effect. While the child runs the parent only
+ *   watches acks/durable_acks (to strike right after one) and bytes.
+ */
+#ifndef CRASHWAL_CRASH_H
+#define CRASHWAL_CRASH_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uwal.h"
+
+#define CW_MAX_THREADS 8
+#define CW_MAX_RECS (1u << 16)   /* records per thread and iteration */
+#define CW_MAX_VALUE (32u << 10) /* largest value */
+#define CW_MAX_KEY 32            /* longest key */
+#define CW_MAX_BATCH 16          /* records per uwal_write_batch call */
+#define CW_NEW_BASE                                                                                \
+	(1ull << 40) /* indexes of the post-recovery writes; the last                              \
+			four (a batch) have small values */
+
+/* Entry flags. */
+enum {
+	CW_ACKED = 1u << 0,   /* the call returned 0 */
+	CW_DURABLE = 1u << 1, /* ... in a mode or with sync=true that promises durability */
+	CW_BATCH = 1u << 2,   /* written by uwal_write_batch (batch_first/batch_n say which) */
+};
+
+struct cw_ent {
+	uint64_t sub_seq; /* taken just before the call */
+	uint64_t ack_seq; /* taken just after it returned 0 */
+	uint64_t ack_ns;  /* CLOCK_MONOTONIC just after it returned 0 */
+	uint32_t flags;
+	uint32_t batch_first; /* k of the batch's first record */
+	uint32_t batch_n;     /* records in the batch (1 for a single write) */
+};
+
+struct cw_thr {
+	_Atomic uint64_t nsub; /* records 0..nsub-1 were submitted */
+	_Atomic uint64_t nack; /* records 0..nack-1 were acknowledged */
+	_Atomic int32_t err;   /* first error returned, 0 if none */
+	_Atomic uint64_t err_sub_seq;
+	_Atomic uint64_t err_ret_seq; /* ++seq after the failing call returned */
+	_Atomic uint64_t calls;
+	_Atomic uint64_t calls_after_cut; /* calls submitted after shm->cut_seq */
+	_Atomic uint64_t max_call_ns;     /* longest call (power loss: bounded) */
+};
+
+struct cw_shm {
+	_Atomic uint64_t seq;
+	_Atomic uint32_t ready;        /* child: the log is open, writers run */
+	_Atomic uint32_t shut;         /* parent: the filesystem was shut down */
+	_Atomic uint64_t cut_seq;      /* parent: ++seq after the shutdown returned */
+	uint64_t snap_ns, cut_ns;      /* parent: CLOCK_MONOTONIC at snap and cut */
+	_Atomic uint64_t bytes;        /* payload bytes submitted (budget) */
+	_Atomic uint64_t acks;         /* calls acknowledged (bumped after recording) */
+	_Atomic uint64_t durable_acks; /* ... of which durable */
+	_Atomic int32_t open_err;      /* child's uwal_open result (1 = not yet) */
+	_Atomic int32_t probe_err;     /* power loss: a write made after the shutdown */
+	_Atomic int32_t close_err;     /* child's uwal_close result (1 = not yet) */
+	_Atomic uint32_t closed;
+	_Atomic int32_t rec_open_err; /* the recovering child's uwal_open (1 = not yet) */
+	struct cw_thr thr[CW_MAX_THREADS];
+	struct cw_ent ent[CW_MAX_THREADS][CW_MAX_RECS];
+};
+
+/* How one iteration runs: everything random about it, from its seed. */
+struct cw_plan {
+	uint64_t seed;
+	enum uwal_sync_mode mode;
+	unsigned sync_pct;  /* % of calls with sync = true */
+	unsigned batch_pct; /* % of calls that are uwal_write_batch */
+	unsigned large_pct; /* % of records with a 4-32 KiB value */
+	unsigned nthreads;
+	uint64_t segment_size;
+	enum uwal_prealloc prealloc;
+	enum uwal_write_path write_path;
+	uint32_t max_batch_size;
+	uint32_t queue_capacity;
+	uint32_t wait_spin_us;
+	uint32_t ring_poll_us;
+	uint64_t budget;       /* payload bytes the child may submit */
+	bool early;            /* strike at a random moment from fork, maybe during open */
+	uint32_t delay_us;     /* how long after the strike's origin */
+	bool on_ack;           /* then strike the instant the next (durable) ack is recorded */
+	bool rec_strike;       /* strike again while a fresh process recovers the log */
+	uint32_t rec_delay_us; /* ... this long after forking it */
+};
+
+static inline uint64_t cw_mix(uint64_t x)
+{
+	/* splitmix64's finaliser */
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* A small PRNG; state must not start at 0 (cw_rng_init takes care). */
+struct cw_rng {
+	uint64_t s;
+};
+
+static inline void cw_rng_init(struct cw_rng *r, uint64_t seed)
+{
+	r->s = cw_mix(seed) | 1;
+}
+
+static inline uint64_t cw_rand(struct cw_rng *r)
+{
+	r->s ^= r->s << 13;
+	r->s ^= r->s >> 7;
+	r->s ^= r->s << 17;
+	return r->s * 0x2545f4914f6cdd1dull;
+}
+
+static inline unsigned cw_below(struct cw_rng *r, unsigned n)
+{
+	return (unsigned)(cw_rand(r) % n);
+}
+
+static inline uint64_t cw_index(unsigned t, uint64_t k)
+{
+	return 1 + t + (uint64_t)CW_MAX_THREADS * k;
+}
+
+/* Record contents: functions of the iteration seed and the index only. */
+size_t cw_key(uint64_t seed, uint64_t index, uint8_t *out);
+size_t cw_value_len(const struct cw_plan *p, uint64_t index);
+void cw_value(uint64_t seed, uint64_t index, uint8_t *out, size_t len);
+/* Payload bytes a record costs against the budget. */
+static inline size_t cw_cost(const struct cw_plan *p, uint64_t index)
+{
+	return cw_value_len(p, index) + CW_MAX_KEY + 32;
+}
+
+void cw_plan_make(struct cw_plan *p, uint64_t seed, bool power_loss);
+void cw_plan_print(const struct cw_plan *p, char *out, size_t n);
+void cw_config(const struct cw_plan *p, const char *dir, uwal_config *cfg);
+
+/* The writer child: opens the log, runs the threads, never returns. */
+void cw_child_run(struct cw_shm *shm, const struct cw_plan *p, const char *dir, bool power_loss)
+	__attribute__((noreturn));
+
+/* The recovering child: uwal_open (recovery), report, uwal_close, exit. */
+void cw_recoverer_run(struct cw_shm *shm, const struct cw_plan *p, const char *dir)
+	__attribute__((noreturn));
+
+/* Diagnostics captured from log_fn (printed when an iteration fails). */
+void cw_log_fn(void *ctx, int level, const char *msg);
+void cw_log_reset(void);
+void cw_log_dump(void);
+
+/*
+ * Judge a log after the crash: opens it, checks what the reports promise,
+ * iterates it, writes, closes, reopens. power_loss: judge the durable
+ * acknowledgments taken before snap_seq (and what they imply); otherwise
+ * every acknowledgment. what names the iteration in messages; st gathers
+ * counts. Returns 0, or -1 after printing what differed.
+ */
+struct cw_totals {
+	uint64_t judged;         /* acknowledgments checked with uwal_get */
+	uint64_t present;        /* records found by iterating */
+	uint64_t partial_tail;   /* logs that ended in an unjudged batch cut short */
+	uint64_t lost_unjudged;  /* durable acks taken during the shutdown, lost */
+	uint64_t lost_after_cut; /* ... of which recorded after the ioctl returned */
+};
+int cw_verify(const struct cw_shm *shm, const struct cw_plan *p, const char *dir, uint64_t snap_seq,
+	      bool power_loss, const char *what, struct cw_totals *st);
+
+#endif
