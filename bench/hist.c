@@ -10,6 +10,7 @@
  */
 #include "hist.h"
 
+#include <math.h>
 #include <string.h>
 
 void hist_init(struct hist *h)
@@ -52,10 +53,21 @@ void hist_merge(struct hist *dst, const struct hist *src)
 		dst->buckets[i] += src->buckets[i];
 	dst->count += src->count;
 	dst->sum += src->sum;
+	dst->sumsq += src->sumsq;
 	if (src->min < dst->min)
 		dst->min = src->min;
 	if (src->max > dst->max)
 		dst->max = src->max;
+}
+
+uint64_t hist_bucket_value(const struct hist *h, size_t idx)
+{
+	uint64_t v = hist_bucket_high(idx);
+	if (v > h->max)
+		v = h->max;
+	if (v < h->min)
+		v = h->min;
+	return v;
 }
 
 uint64_t hist_percentile(const struct hist *h, double p)
@@ -66,24 +78,20 @@ uint64_t hist_percentile(const struct hist *h, double p)
 		return h->min;
 	if (p >= 100.0)
 		return h->max;
-	/* rank = ceil(p/100 * count), at least 1: the rank-th smallest sample. */
-	double want = p / 100.0 * (double)h->count;
-	uint64_t rank = (uint64_t)want;
-	if ((double)rank < want)
-		rank++;
+	/* rank = ceil(p/100 * count), at least 1: the rank-th smallest sample.
+	 * p is a decimal like 99.9 that binary floating point holds only
+	 * nearly: a hair of tolerance keeps 99.9 % of 1000 at rank 999. */
+	double want = p * (double)h->count / 100.0;
+	uint64_t rank = (uint64_t)ceil(want - 1e-9);
 	if (rank == 0)
 		rank = 1;
+	if (rank > h->count)
+		rank = h->count;
 	uint64_t seen = 0;
 	for (size_t i = 0; i < HIST_NBUCKETS; i++) {
 		seen += h->buckets[i];
-		if (seen >= rank) {
-			uint64_t v = hist_bucket_high(i);
-			if (v > h->max)
-				v = h->max;
-			if (v < h->min)
-				v = h->min;
-			return v;
-		}
+		if (seen >= rank)
+			return hist_bucket_value(h, i);
 	}
 	return h->max;
 }
@@ -91,4 +99,14 @@ uint64_t hist_percentile(const struct hist *h, double p)
 double hist_mean(const struct hist *h)
 {
 	return h->count ? (double)h->sum / (double)h->count : 0.0;
+}
+
+double hist_stddev(const struct hist *h)
+{
+	if (h->count < 2)
+		return 0.0;
+	double n = (double)h->count;
+	double mean = (double)h->sum / n;
+	double var = h->sumsq / n - mean * mean;
+	return var > 0 ? sqrt(var) : 0.0;
 }

@@ -14,8 +14,9 @@
  * Percentiles: hist_percentile(h, p) returns the smallest bucket value v
  * such that at least p % of the samples are <= v, reported as the highest
  * value of that bucket and clamped to the exact minimum and maximum seen.
- * The bucket accessors let an exporter (fio-style JSON) walk every
- * non-empty bucket.
+ * The bucket accessors let an exporter (fio-style json+) walk every
+ * non-empty bucket. A percentile is thus never below the true one and at
+ * most 1/HIST_SUB above it.
  */
 #ifndef UWAL_BENCH_HIST_H
 #define UWAL_BENCH_HIST_H
@@ -32,6 +33,7 @@
 struct hist {
 	uint64_t count; /* samples recorded */
 	uint64_t sum;   /* sum of the samples (for the mean) */
+	double sumsq;   /* sum of their squares (for the standard deviation) */
 	uint64_t min;   /* UINT64_MAX while empty */
 	uint64_t max;
 	uint64_t buckets[HIST_NBUCKETS];
@@ -53,6 +55,7 @@ static inline void hist_record(struct hist *h, uint64_t v)
 	h->buckets[hist_bucket_of(v)]++;
 	h->count++;
 	h->sum += v;
+	h->sumsq += (double)v * (double)v;
 	if (v < h->min)
 		h->min = v;
 	if (v > h->max)
@@ -67,5 +70,14 @@ uint64_t hist_percentile(const struct hist *h, double p);
 
 /* Mean of the samples; 0 if empty. */
 double hist_mean(const struct hist *h);
+
+/* Population standard deviation of the samples (as fio reports it);
+ * 0 with fewer than two samples. */
+double hist_stddev(const struct hist *h);
+
+/* The value a bucket stands for in reports (fio's json+ "bins" keys): its
+ * highest value, clamped to the minimum and maximum seen, so that it agrees
+ * with hist_percentile(). */
+uint64_t hist_bucket_value(const struct hist *h, size_t idx);
 
 #endif /* UWAL_BENCH_HIST_H */

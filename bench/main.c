@@ -1,328 +1,491 @@
 /*
- * main.c - uwal-bench's command line: build the list of jobs of a run, run
- * them one after the other, print the tables, then fio's raw device figure.
+ * main.c - uwal-bench's command line and the run.
  *
- * The default run is the README's main job: durable (group commit) and
- * unsynced writers with 1, 4, 16 and 64 threads, one unsynced batch writer,
- * and fio's single durable writer on the same directory, in under a minute
- * on a 2-core machine.
+ *   uwal-bench [program options] [--job-option=value ...] [job files ...]
  *
- * Exit status: 0 if every uwal job ran without a failed call, 1 if not, 2 on
- * a usage error. fio's part never changes it.
+ * Jobs come from fio-style job files, from the command line (--name=x
+ * starts a job, the options after it are its own), or, when neither is
+ * given, from the embedded default job (bench/jobs/default.fio, compiled
+ * in). Job options given before any --name apply to every job and
+ * override the job files' values, so "--runtime=1s group-commit.fio" or
+ * "--directory=/mnt/wal" change a whole run. Jobs run one after another,
+ * each on a fresh log (fio's stonewall).
+ *
+ * The default run, and any run with --compare, ends with the side by side
+ * of fio's raw numbers on the same directory (compare.c).
+ *
+ * Exit status: 0 if every job ran without a failed call, 1 if not, 2 on a
+ * usage or job file error, 3 if the engine hung (watchdog).
  */
-#define _GNU_SOURCE
 #include "bench.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_THREAD_COUNTS 32
+#ifndef UWAL_BENCH_DEFAULT_DIR
+#define UWAL_BENCH_DEFAULT_DIR "uwal-bench-data"
+#endif
 
-struct options {
-	const char *directory;
-	double runtime_s;              /* 0 = the per-mode defaults */
-	unsigned threads[MAX_THREAD_COUNTS];
-	unsigned nthreads;
-	bool sync, nosync, always, batch;
-	size_t value_size, key_size;
-	unsigned batch_size;
-	bool fio;
+/* bench/jobs/default.fio, embedded by CMake (default_job.c in the build). */
+extern const char bench_default_job[];
+
+#define MAX_FILES 64
+#define DEFAULT_COMPARE_RECORDS 64
+
+enum out_format { OUT_NORMAL, OUT_JSON, OUT_JSONPLUS };
+
+struct prog {
+	enum out_format fmt;
+	const char *output;
+	bool quiet;
+	int compare; /* -1: only for the default job; 0 off; 1 on */
 	bool quick;
+	bool parse_only;
+	unsigned compare_records;
+	const char *files[MAX_FILES];
+	unsigned nfiles;
+	struct optlist globals;  /* job options before any --name */
+	struct joblist cmd_jobs; /* --name= jobs */
+	struct job base;         /* defaults every job starts from */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: uwal-bench [options]\n"
-	        "Measure uwal's write throughput and latency, then fio's raw durable write.\n"
-	        "\n"
-	        "  --directory DIR   where the logs go (default ./uwal-bench-data); each job\n"
-	        "                    uses a fresh subdirectory and removes it afterwards\n"
-	        "  --runtime SEC     measured seconds per job (default: 3 for sync, 2 for\n"
-	        "                    nosync and always; 0.25 s of warm-up comes first)\n"
-	        "  --threads LIST    submitter thread counts, e.g. 1,4,16,64 (the default)\n"
-	        "  --mode MODE       sync (group commit), nosync, always (fdatasync per call),\n"
-	        "                    or all; default: sync and nosync\n"
-	        "  --value-size N    bytes per value (default 100)\n"
-	        "  --key-size N      bytes per key, holding the index (default 8)\n"
-	        "  --batch N         records per uwal_write_batch call of the nosync batch\n"
-	        "                    job, 1 thread (default 64; 0 = no batch job)\n"
-	        "  --no-fio          skip fio's raw device figure\n"
-	        "  --quick           1 s jobs and a 1 s fio run (smoke test)\n"
-	        "  --help            this text\n"
-	        "\n"
-	        "fio's figure (128-byte writes, fdatasync each, io_uring, depth 1) runs when\n"
-	        "a durable mode is measured and fio is installed.\n");
+		"usage: uwal-bench [options] [--job-option=value ...] [job file ...]\n"
+		"Measure uwal the way fio measures storage, then fio itself on the same disk.\n"
+		"\n"
+		"With no job file and no --name, runs the embedded default job\n"
+		"(--show-default-job prints it) in %s,\n"
+		"then fio's raw device figures beside it.\n"
+		"\n"
+		"Program options:\n"
+		"  --output-format=F   normal (fio's human layout, default), json or json+\n"
+		"                      (json with the latency histogram's bins)\n"
+		"  --output=FILE       write the results to FILE instead of stdout\n"
+		"  --compare           end with fio's raw numbers beside uwal's (default run:\n"
+		"                      on); --no-fio / --no-compare turn it off\n"
+		"  --compare-records=N records per write of fio's batched job (default %u)\n"
+		"  --quick             every time-based job 1 s (ramp 0.1 s), fio 1 s: a smoke "
+		"test\n"
+		"  --quiet             no progress line on stderr (it is only drawn on a "
+		"terminal)\n"
+		"  --parse-only        parse the jobs, print them, run nothing\n"
+		"  --show-default-job  print the embedded default job file\n"
+		"  --cmdhelp           list every job option\n"
+		"  --version, --help\n"
+		"\n"
+		"Job options (fio's names; uwal's knobs by their uwal_config names):\n"
+		"  --name=NAME starts a command-line job; options before the first --name\n"
+		"  apply to every job and override job files. Examples:\n"
+		"    uwal-bench bench/jobs/group-commit.fio\n"
+		"    uwal-bench --name=lat --sync=batch --numjobs=1 --runtime=5s --bs=100\n"
+		"    uwal-bench --runtime=1s --output-format=json bench/jobs/ingest-nosync.fio\n"
+		"Old spellings still work: --directory DIR, --runtime SEC, --threads N,\n"
+		"--mode sync|nosync|always, --value-size N, --key-size N, --batch N.\n",
+		UWAL_BENCH_DEFAULT_DIR, DEFAULT_COMPARE_RECORDS);
 }
 
-static int parse_threads(const char *s, struct options *o)
+static int usage_error(const char *fmt, const char *a, const char *b)
 {
-	o->nthreads = 0;
-	while (*s) {
+	fprintf(stderr, "uwal-bench: ");
+	fprintf(stderr, fmt, a, b);
+	fprintf(stderr, "\n(uwal-bench --help for usage, --cmdhelp for job options)\n");
+	return 2;
+}
+
+/* A program option's value: after '=' or the next argument. */
+static const char *take_value(int argc, char **argv, int *i, const char *value)
+{
+	if (value)
+		return value;
+	if (*i + 1 < argc)
+		return argv[++*i];
+	return NULL;
+}
+
+static bool is(const char *key, const char *name)
+{
+	for (; *key && *name; key++, name++) {
+		char k = *key == '_' ? '-' : *key;
+		if (k != *name)
+			return false;
+	}
+	return *key == *name;
+}
+
+/* Program options. Returns 1 if key is one (handled), 0 if not, or an
+ * exit status + 100 to stop. */
+static int program_option(struct prog *p, const char *key, const char *value, int argc, char **argv,
+			  int *i)
+{
+	if (is(key, "help")) {
+		usage(stdout);
+		return 100;
+	}
+	if (is(key, "cmdhelp")) {
+		job_options_help(stdout);
+		return 100;
+	}
+	if (is(key, "version")) {
+		printf("%s (uwal %d.%d.%d)\n", BENCH_VERSION, UWAL_VERSION_MAJOR,
+		       UWAL_VERSION_MINOR, UWAL_VERSION_PATCH);
+		return 100;
+	}
+	if (is(key, "show-default-job")) {
+		fputs(bench_default_job, stdout);
+		return 100;
+	}
+	if (is(key, "output-format")) {
+		const char *v = take_value(argc, argv, i, value);
+		if (v && !strcmp(v, "normal"))
+			p->fmt = OUT_NORMAL;
+		else if (v && !strcmp(v, "json"))
+			p->fmt = OUT_JSON;
+		else if (v && !strcmp(v, "json+"))
+			p->fmt = OUT_JSONPLUS;
+		else
+			return 100 +
+			       usage_error("bad --output-format '%s'%s: normal, json or json+",
+					   v ? v : "", "");
+		return 1;
+	}
+	if (is(key, "output")) {
+		p->output = take_value(argc, argv, i, value);
+		if (!p->output || !*p->output)
+			return 100 + usage_error("--output needs a file name%s%s", "", "");
+		return 1;
+	}
+	if (is(key, "compare-records")) {
+		const char *v = take_value(argc, argv, i, value);
 		char *end;
-		errno = 0;
-		unsigned long v = strtoul(s, &end, 10);
-		if (end == s || errno || v < 1 || v > BENCH_MAX_THREADS ||
-		    o->nthreads == MAX_THREAD_COUNTS || (*end && *end != ','))
-			return -1;
-		o->threads[o->nthreads++] = (unsigned)v;
-		s = *end ? end + 1 : end;
+		unsigned long n = v ? strtoul(v, &end, 10) : 0;
+		if (!v || *end || n < 1 || n > 65536)
+			return 100 + usage_error("bad --compare-records '%s'%s: 1 to 65536",
+						 v ? v : "", "");
+		p->compare_records = (unsigned)n;
+		return 1;
 	}
-	return o->nthreads ? 0 : -1;
-}
-
-static int parse_size(const char *s, size_t max, size_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (end == s || *end || errno || v > max || *s == '-')
-		return -1;
-	*out = (size_t)v;
-	return 0;
-}
-
-static int parse_mode(const char *s, struct options *o)
-{
-	o->sync = o->nosync = o->always = false;
-	if (strcmp(s, "sync") == 0)
-		o->sync = true;
-	else if (strcmp(s, "nosync") == 0)
-		o->nosync = true;
-	else if (strcmp(s, "always") == 0)
-		o->always = true;
-	else if (strcmp(s, "all") == 0)
-		o->sync = o->nosync = o->always = true;
-	else
-		return -1;
-	return 0;
-}
-
-/* Returns 0, 1 to exit successfully (--help) or -1 on a usage error. */
-static int parse_options(int argc, char **argv, struct options *o)
-{
-	static const struct option longopts[] = {
-		{ "directory", required_argument, NULL, 'd' },
-		{ "runtime", required_argument, NULL, 'r' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "value-size", required_argument, NULL, 'v' },
-		{ "key-size", required_argument, NULL, 'k' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "no-fio", no_argument, NULL, 'F' },
-		{ "quick", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-	size_t sz;
-	char *end;
-	while ((c = getopt_long(argc, argv, "d:r:t:m:v:k:b:qh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			o->directory = optarg;
-			break;
-		case 'r':
-			o->runtime_s = strtod(optarg, &end);
-			if (end == optarg || *end || !(o->runtime_s > 0 && o->runtime_s <= 86400))
-				goto bad;
-			break;
-		case 't':
-			if (parse_threads(optarg, o))
-				goto bad;
-			break;
-		case 'm':
-			if (parse_mode(optarg, o))
-				goto bad;
-			break;
-		case 'v':
-			if (parse_size(optarg, 64u << 20, &o->value_size))
-				goto bad;
-			break;
-		case 'k':
-			if (parse_size(optarg, 1u << 20, &o->key_size))
-				goto bad;
-			break;
-		case 'b':
-			if (parse_size(optarg, 65536, &sz))
-				goto bad;
-			o->batch_size = (unsigned)sz;
-			break;
-		case 'F':
-			o->fio = false;
-			break;
-		case 'q':
-			o->quick = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			usage(stderr);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "uwal-bench: unexpected argument '%s'\n", argv[optind]);
-		return -1;
-	}
-	if (!*o->directory) {
-		fprintf(stderr, "uwal-bench: empty --directory\n");
-		return -1;
-	}
-	o->batch = o->nosync && o->batch_size > 0;
-	return 0;
-bad:
-	fprintf(stderr, "uwal-bench: bad value for --%s: '%s'\n",
-	        c == 'd' ? "directory" : c == 'r' ? "runtime" : c == 't' ? "threads"
-	        : c == 'm' ? "mode" : c == 'v' ? "value-size" : c == 'k' ? "key-size"
-	        : "batch", optarg);
-	return -1;
-}
-
-/* Runtime of one job: --quick, then --runtime, then the mode's default. */
-static void set_times(struct job *job, const struct options *o, double dflt)
-{
-	job->ramp_s = o->quick ? 0.1 : 0.25;
-	job->runtime_s = o->quick ? 1.0 : o->runtime_s > 0 ? o->runtime_s : dflt;
-}
-
-static struct job *add_job(struct job *jobs, size_t *n, const struct options *o,
-                           enum uwal_sync_mode mode, unsigned threads, unsigned per_call)
-{
-	struct job *job = &jobs[(*n)++];
-	job_init(job);
-	job->directory = o->directory;
-	job->numjobs = threads;
-	job->value_size = o->value_size;
-	job->key_size = o->key_size;
-	job->per_call = per_call;
-	job->cfg.sync_mode = mode;
-	set_times(job, o, mode == UWAL_SYNC_BATCH ? 3.0 : 2.0);
-	if (per_call > 1)
-		snprintf(job->name, sizeof(job->name), "%s-t%u-b%u", sync_mode_name(mode),
-		         threads, per_call);
-	else
-		snprintf(job->name, sizeof(job->name), "%s-t%u", sync_mode_name(mode), threads);
-	return job;
-}
-
-static size_t build_jobs(const struct options *o, struct job *jobs)
-{
-	size_t n = 0;
-	for (unsigned i = 0; o->sync && i < o->nthreads; i++)
-		add_job(jobs, &n, o, UWAL_SYNC_BATCH, o->threads[i], 1);
-	for (unsigned i = 0; o->nosync && i < o->nthreads; i++)
-		add_job(jobs, &n, o, UWAL_SYNC_NONE, o->threads[i], 1);
-	if (o->batch)
-		add_job(jobs, &n, o, UWAL_SYNC_NONE, 1, o->batch_size);
-	for (unsigned i = 0; o->always && i < o->nthreads; i++)
-		add_job(jobs, &n, o, UWAL_SYNC_ALWAYS, o->threads[i], 1);
-	return n;
-}
-
-/* mkdir -p; *created tells whether the last component was made here. */
-static int make_dirs(const char *path, bool *created)
-{
-	char buf[4096];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	*created = false;
-	for (char *p = buf + 1;; p++) {
-		if (*p != '/' && *p != '\0')
+	static const char *const flags[] = {"quiet",      "compare", "no-fio",
+					    "no-compare", "quick",   "parse-only"};
+	for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++) {
+		if (!is(key, flags[k]))
 			continue;
-		char saved = *p;
-		*p = '\0';
-		if (mkdir(buf, 0755) == 0) {
-			*created = saved == '\0';
-		} else if (errno != EEXIST) {
-			return -errno;
-		}
-		if (saved == '\0')
+		if (value)
+			return 100 + usage_error("--%s takes no value (got '%s')", flags[k], value);
+		switch (k) {
+		case 0:
+			p->quiet = true;
 			break;
-		*p = saved;
+		case 1:
+			p->compare = 1;
+			break;
+		case 2:
+		case 3:
+			p->compare = 0;
+			break;
+		case 4:
+			p->quick = true;
+			break;
+		case 5:
+			p->parse_only = true;
+			break;
+		}
+		return 1;
 	}
 	return 0;
 }
 
-static void run_fio(const struct options *o, const struct job *jobs,
-                    const struct job_result *res, size_t n)
+static int job_option(struct prog *p, const char *key, const char *value, int argc, char **argv,
+		      int *i)
 {
-	if (!fio_available()) {
-		printf("\nfio is not installed (no 'fio' on PATH): skipping the raw device "
-		       "comparison.\n");
-		return;
+	char err[512];
+	if (!value && !job_option_is_flag(key)) {
+		value = take_value(argc, argv, i, NULL);
+		if (!value)
+			return usage_error("--%s needs a value%s", key, "");
 	}
-	unsigned secs = 5;
-	if (o->quick)
-		secs = 1;
-	else if (o->runtime_s > 0)
-		secs = o->runtime_s < 1 ? 1 : (unsigned)(o->runtime_s + 0.5);
-	const struct job_result *sync1 = NULL;
-	for (size_t i = 0; i < n && !sync1; i++)
-		if (jobs[i].cfg.sync_mode == UWAL_SYNC_BATCH && jobs[i].numjobs == 1 &&
-		    jobs[i].per_call == 1)
-			sync1 = &res[i];
-	struct fio_result fio;
-	if (fio_run_raw(o->directory, secs, &fio) != 0) {
-		printf("\nfio's raw device run failed (see above): no comparison.\n");
-		return;
+	if (!strcmp(job_option_name(key), "name")) {
+		struct job job = p->base;
+		for (unsigned k = 0; k < p->globals.n; k++)
+			job_set_option(&job, p->globals.v[k].key, p->globals.v[k].value, err,
+				       sizeof(err));
+		if (job_set_option(&job, key, value, err, sizeof(err)))
+			return usage_error("--%s: %s", key, err);
+		if (!joblist_add(&p->cmd_jobs, &job))
+			return usage_error("out of memory%s%s", "", "");
+		return 0;
 	}
-	report_fio(&fio, secs, sync1);
+	if (p->cmd_jobs.n) {
+		struct job *job = &p->cmd_jobs.v[p->cmd_jobs.n - 1];
+		if (job_set_option(job, key, value, err, sizeof(err)))
+			return usage_error("--%s: %s", key, err);
+		return 0;
+	}
+	struct job scratch = p->base; /* check the value once, here */
+	if (job_set_option(&scratch, key, value, err, sizeof(err)))
+		return usage_error("--%s: %s", key, err);
+	optlist_set(&p->globals, job_option_name(key), value);
+	return 0;
+}
+
+/* Returns 0 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, struct prog *p)
+{
+	bool files_only = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (files_only || a[0] != '-' || !strcmp(a, "-")) {
+			if (p->nfiles == MAX_FILES)
+				return usage_error("more than %s job files%s", "64", "");
+			p->files[p->nfiles++] = a;
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			files_only = true;
+			continue;
+		}
+		if (!strcmp(a, "-h")) {
+			usage(stdout);
+			return 0 + 100;
+		}
+		if (a[1] != '-')
+			return usage_error("unknown option '%s'%s", a, "");
+		char key[64];
+		const char *eq = strchr(a + 2, '=');
+		size_t klen = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+		if (klen == 0 || klen >= sizeof(key))
+			return usage_error("bad option '%s'%s", a, "");
+		memcpy(key, a + 2, klen);
+		key[klen] = '\0';
+		const char *value = eq ? eq + 1 : NULL;
+		int rc = program_option(p, key, value, argc, argv, &i);
+		if (rc >= 100)
+			return rc;
+		if (rc == 1)
+			continue;
+		if (!job_option_known(key))
+			return usage_error("unknown option '--%s'%s", key, "");
+		rc = job_option(p, key, value, argc, argv, &i);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Build the run's jobs. Returns 0 or an exit status. */
+static int build_jobs(struct prog *p, struct joblist *jobs, struct optlist *globals,
+		      bool *is_default)
+{
+	char err[1024];
+	*is_default = p->nfiles == 0 && p->cmd_jobs.n == 0;
+	for (unsigned i = 0; i < p->nfiles; i++) {
+		if (jobfile_parse_file(p->files[i], &p->base, jobs, globals, err, sizeof(err))) {
+			fprintf(stderr, "uwal-bench: %s\n", err);
+			return 2;
+		}
+	}
+	if (*is_default && jobfile_parse_text(bench_default_job, "<default job>", &p->base, jobs,
+					      globals, err, sizeof(err))) {
+		fprintf(stderr, "uwal-bench: %s\n", err);
+		return 2;
+	}
+	/* command-line globals override what the files said */
+	for (size_t j = 0; j < jobs->n; j++)
+		for (unsigned k = 0; k < p->globals.n; k++)
+			job_set_option(&jobs->v[j], p->globals.v[k].key, p->globals.v[k].value, err,
+				       sizeof(err));
+	for (unsigned k = 0; k < p->globals.n; k++)
+		optlist_set(globals, p->globals.v[k].key, p->globals.v[k].value);
+	for (size_t j = 0; j < p->cmd_jobs.n; j++)
+		if (!joblist_add(jobs, &p->cmd_jobs.v[j])) {
+			fprintf(stderr, "uwal-bench: out of memory\n");
+			return 1;
+		}
+	for (size_t j = 0; j < jobs->n; j++) {
+		struct job *job = &jobs->v[j];
+		if (p->quick && job_is_timed(job)) {
+			job->runtime_s = 1.0;
+			optlist_set(&job->opts, "runtime", "1s");
+			if (job->ramp_s > 0.1) {
+				job->ramp_s = 0.1;
+				optlist_set(&job->opts, "ramp_time", "100ms");
+			}
+		}
+		if (job_check(job, err, sizeof(err))) {
+			fprintf(stderr, "uwal-bench: job %s: %s\n", job->name, err);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+static double job_estimate(const struct job *job)
+{
+	return job_is_timed(job) ? job->ramp_s + job_runtime(job) : 0;
+}
+
+static void print_parsed(const struct joblist *jobs)
+{
+	for (size_t j = 0; j < jobs->n; j++) {
+		const struct job *job = &jobs->v[j];
+		printf("[%s]\n", job->name);
+		for (unsigned k = 0; k < job->opts.n; k++)
+			if (strcmp(job->opts.v[k].key, "name"))
+				printf("%s=%s\n", job->opts.v[k].key, job->opts.v[k].value);
+		printf("; directory=%s numjobs=%u bs=%zu key_size=%zu records_per_call=%u "
+		       "sync=%s %s\n",
+		       job->directory, job->numjobs, job->bs, job->key_size, job->records_per_call,
+		       bench_sync_name(job->sync),
+		       job_is_timed(job) ? "time based" : "count based");
+	}
+}
+
+/* The reference for fio's run length: the first durable job's times. */
+static void compare_times(const struct joblist *jobs, bool quick, double *runtime, double *ramp)
+{
+	*runtime = 3.0;
+	*ramp = 0.5;
+	for (size_t j = 0; j < jobs->n; j++) {
+		if (bench_sync_durable(jobs->v[j].sync) && job_is_timed(&jobs->v[j])) {
+			*runtime = job_runtime(&jobs->v[j]);
+			*ramp = jobs->v[j].ramp_s;
+			break;
+		}
+	}
+	if (quick) {
+		*runtime = 1.0;
+		*ramp = *ramp > 0.1 ? 0.1 : *ramp;
+	}
+}
+
+static int run(struct prog *p, struct joblist *jobs, const struct optlist *globals, bool is_default)
+{
+	FILE *out = stdout;
+	if (p->output) {
+		out = fopen(p->output, "w");
+		if (!out) {
+			fprintf(stderr, "uwal-bench: cannot write %s: %s\n", p->output,
+				strerror(errno));
+			return 1;
+		}
+	}
+	const bool normal = p->fmt == OUT_NORMAL;
+	const bool compare = p->compare == 1 || (p->compare == -1 && is_default);
+	double cmp_runtime, cmp_ramp;
+	compare_times(jobs, p->quick, &cmp_runtime, &cmp_ramp);
+
+	struct job_result *res = calloc(jobs->n, sizeof(*res));
+	if (!res) {
+		fprintf(stderr, "uwal-bench: out of memory\n");
+		if (out != stdout)
+			fclose(out);
+		return 1;
+	}
+	if (normal) {
+		for (size_t j = 0; j < jobs->n; j++)
+			report_job_line(out, &jobs->v[j], j);
+		fprintf(out, "%s\nStarting %zu job%s, one after another, each on a fresh log\n",
+			BENCH_VERSION, jobs->n, jobs->n == 1 ? "" : "s");
+		fflush(out);
+	}
+
+	/* the whole run's disk stats, on the first job's device */
+	struct devinfo dev;
+	struct devstat d0, d1;
+	make_dirs(jobs->v[0].directory);
+	devinfo_find(jobs->v[0].directory, &dev);
+	bool have_d = dev.ok && devstat_read(dev.path, &d0) == 0;
+	uint64_t t_start = now_ns();
+
+	int status = 0;
+	for (size_t j = 0; j < jobs->n; j++) {
+		double later = compare ? 2 * (cmp_runtime + cmp_ramp) + 2 : 0;
+		for (size_t k = j + 1; k < jobs->n; k++)
+			later += job_estimate(&jobs->v[k]) + 0.2;
+		struct run_ctx ctx = {
+			.progress = !p->quiet && isatty(STDERR_FILENO),
+			.job_no = j + 1,
+			.njobs = jobs->n,
+			.later_s = later,
+		};
+		run_job(&jobs->v[j], &ctx, &res[j]);
+		if (!res[j].ran || res[j].errors || res[j].close_error)
+			status = 1;
+		if (normal)
+			report_job(out, &jobs->v[j], &res[j], j);
+	}
+	have_d = have_d && devstat_read(dev.path, &d1) == 0;
+	uint64_t elapsed = now_ns() - t_start;
+	if (normal && have_d)
+		report_disk(out, &dev, &d0, &d1, elapsed);
+
+	struct compare *cmp = NULL;
+	if (compare) {
+		cmp = calloc(1, sizeof(*cmp));
+		if (cmp) {
+			if (normal) {
+				fprintf(out,
+					"\nRunning fio on the same directory for the side by "
+					"side (2 x %.1f s)...\n",
+					cmp_runtime + cmp_ramp);
+				fflush(out);
+			}
+			compare_run(jobs->v, res, jobs->n, p->compare_records, cmp_runtime,
+				    cmp_ramp, cmp);
+			if (normal)
+				compare_print(out, cmp, jobs->v, res, jobs->n);
+		}
+	}
+	if (!normal) {
+		struct json_doc doc = {
+			.jobs = jobs->v,
+			.res = res,
+			.n = jobs->n,
+			.globals = globals,
+			.plus = p->fmt == OUT_JSONPLUS,
+			.dev = have_d ? &dev : NULL,
+			.dev0 = &d0,
+			.dev1 = &d1,
+			.elapsed_ns = elapsed,
+			.cmp = cmp,
+		};
+		json_write(out, &doc);
+	}
+	free(cmp);
+	free(res);
+	if (out != stdout && fclose(out) != 0) {
+		fprintf(stderr, "uwal-bench: writing %s: %s\n", p->output, strerror(errno));
+		status = 1;
+	}
+	return status;
 }
 
 int main(int argc, char **argv)
 {
-	struct options o = {
-		.directory = "uwal-bench-data",
-		.threads = { 1, 4, 16, 64 },
-		.nthreads = 4,
-		.sync = true,
-		.nosync = true,
-		.value_size = 100,
-		.key_size = 8,
-		.batch_size = 64,
-		.fio = true,
-	};
-	int rc = parse_options(argc, argv, &o);
-	if (rc)
-		return rc > 0 ? 0 : 2;
+	static struct prog p;
+	p.fmt = OUT_NORMAL;
+	p.compare = -1;
+	p.compare_records = DEFAULT_COMPARE_RECORDS;
+	job_init(&p.base, UWAL_BENCH_DEFAULT_DIR);
 
-	bool created;
-	rc = make_dirs(o.directory, &created);
+	int rc = parse_args(argc, argv, &p);
 	if (rc) {
-		fprintf(stderr, "uwal-bench: cannot create %s: %s\n", o.directory, strerror(-rc));
-		return 1;
+		joblist_free(&p.cmd_jobs);
+		return rc >= 100 ? rc - 100 : rc;
 	}
-
-	static struct job jobs[3 * MAX_THREAD_COUNTS + 1];
-	size_t n = build_jobs(&o, jobs);
-	struct job_result *res = calloc(n, sizeof(*res));
-	if (!res) {
-		fprintf(stderr, "uwal-bench: out of memory\n");
-		return 1;
-	}
-
-	report_header(o.directory, o.value_size, o.key_size);
-	report_table_head();
-	int status = 0;
-	for (size_t i = 0; i < n; i++) {
-		run_job(&jobs[i], &res[i]);
-		report_row(&jobs[i], &res[i]);
-		if (!res[i].ran || res[i].errors || res[i].close_error)
-			status = 1;
-	}
-	report_details(jobs, res, n);
-
-	if (o.fio && (o.sync || o.always))
-		run_fio(&o, jobs, res, n);
-	free(res);
-	if (created)
-		rmdir(o.directory); /* only if empty: never remove what we did not make */
-	return status;
+	struct joblist jobs = {0};
+	static struct optlist globals;
+	bool is_default;
+	rc = build_jobs(&p, &jobs, &globals, &is_default);
+	joblist_free(&p.cmd_jobs);
+	if (rc == 0 && p.parse_only)
+		print_parsed(&jobs);
+	else if (rc == 0)
+		rc = run(&p, &jobs, &globals, is_default);
+	joblist_free(&jobs);
+	return rc;
 }

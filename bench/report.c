@@ -1,158 +1,375 @@
 /*
- * report.c - print uwal-bench results as plain-text tables.
+ * report.c - results in fio's human layout (--output-format=normal).
  *
- * The main table has one row per job, printed as soon as the job ends;
- * the details table (engine counters and CPU) follows at the end of the
- * run, and the fio comparison after it. Rates are per second of the
- * measured window; latencies are per call, in microseconds.
+ * Each job gets fio's block: the header line, "write: IOPS=..., BW=...",
+ * the clat line and clat percentiles (same units, scaling and columns as
+ * fio 3.x), the iops samples, "cpu : usr=..., sys=..., ctx=...", and the
+ * "Run status group" summary; then uwal's own lines, each naming where
+ * its figure comes from:
+ *   uwal         records, records per call and per batch (uwal_stats)
+ *   uwal sync    fdatasyncs issued by uwal's writer (counted, not timed)
+ *   uwal ring    io_uring_enter calls per record, wake-ups, queue-full
+ *   uwal segments rotations and waits for the next segment
+ *   uwal bytes   frame bytes uwal wrote (uwal_stats.bytes)
+ *   system bytes /proc/self/io write_bytes (page-cache memory the process
+ *                dirtied: with large folios one small write to a clean
+ *                folio counts the whole folio, up to 1 MiB here) and the
+ *                block device's stat (what reached the disk, from every
+ *                process and the journal)
+ *   open loop    offered vs achieved rate, late arrivals, service time
+ *
+ * IOPS counts write calls (one call = one I/O, as fio counts a bs-sized
+ * write); BW counts value bytes (bs x records per call), so IOPS x bs x
+ * records_per_call = BW as in fio. Latency is per call.
  */
 #include "bench.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#define MAIN_FMT "%-7s %7s %8s %10s %8s %8s %8s %9s %6s\n"
-#define DETAIL_FMT "%-7s %7s %8s %9s %9s %9s %9s %6s %5s %5s %8s %8s\n"
+void fmt_num(char *buf, size_t len, double v, unsigned base, const char *unit)
+{
+	static const char *const dec[] = {"", "k", "M", "G", "T", "P"};
+	static const char *const bin[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi"};
+	const char *const *pre = base == 1024 ? bin : dec;
+	unsigned i = 0;
+	if (!isfinite(v) || v < 0)
+		v = 0;
+	while (v >= 9999.5 && i < 5) {
+		v /= base;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, len, "%.0f%s", v, unit);
+	else if (v >= 99.95)
+		snprintf(buf, len, "%.0f%s%s", v, pre[i], unit);
+	else if (v >= 9.995)
+		snprintf(buf, len, "%.1f%s%s", v, pre[i], unit);
+	else
+		snprintf(buf, len, "%.2f%s%s", v, pre[i], unit);
+}
+
+/* fio's num2str(v, 6 digits): "23766k" */
+static void fmt_int6(char *buf, size_t len, uint64_t v)
+{
+	static const char *const pre[] = {"", "k", "M", "G", "T", "P"};
+	unsigned i = 0;
+	while (v >= 1000000 && i < 5) {
+		v /= 1000;
+		i++;
+	}
+	snprintf(buf, len, "%llu%s", (unsigned long long)v, pre[i]);
+}
 
 static double secs(const struct job_result *res)
 {
 	return (double)res->runtime_ns / 1e9;
 }
 
-static void fmt_us(char *buf, size_t len, uint64_t ns)
+static uint64_t value_bytes(const struct job *job, const struct job_result *res)
 {
-	snprintf(buf, len, "%.1f", (double)ns / 1e3);
+	return res->records * (uint64_t)job->bs;
 }
 
-static void fmt_rate(char *buf, size_t len, double count, const struct job_result *res)
+void report_job_line(FILE *f, const struct job *job, size_t groupid)
 {
+	char bs[32], ks[32];
+	fmt_num(bs, sizeof(bs), (double)job->bs, 1024, "B");
+	fmt_num(ks, sizeof(ks), (double)job->key_size, 1024, "B");
+	fprintf(f,
+		"%s: (g=%zu): rw=write, bs=(W) %s-%s, key=%s, records_per_call=%u, sync=%s, "
+		"ioengine=uwal, iodepth=1",
+		job->name, groupid, bs, bs, ks, job->records_per_call, bench_sync_name(job->sync));
+	if (job->rate_iops)
+		fprintf(f, ", rate_iops=%llu", (unsigned long long)job->rate_iops);
+	fprintf(f, "\n");
+	if (job->numjobs > 1)
+		fprintf(f, "...\n");
+}
+
+/* fio's display_lat(): nsec, scaled to usec or msec when the figures allow. */
+static void lat_line(FILE *f, const char *name, const struct hist *h)
+{
+	uint64_t min = h->count ? h->min : 0, max = h->max;
+	double mean = hist_mean(h), dev = hist_stddev(h);
+	const char *base = "(nsec)";
+	if (min > 2000000 && max > 99999999ull && dev > 1e6) {
+		min /= 1000000;
+		max /= 1000000;
+		mean /= 1e6;
+		dev /= 1e6;
+		base = "(msec)";
+	} else if (min > 2000 && max > 99999 && dev > 1e3) {
+		min /= 1000;
+		max /= 1000;
+		mean /= 1e3;
+		dev /= 1e3;
+		base = "(usec)";
+	}
+	char mn[32], mx[32];
+	fmt_int6(mn, sizeof(mn), min);
+	fmt_int6(mx, sizeof(mx), max);
+	fprintf(f, "    %s %s: min=%s, max=%s, avg=%5.02f, stdev=%5.02f\n", name, base, mn, mx,
+		mean, dev);
+}
+
+/* Decimals needed to print every percentile exactly (at least 2, as fio). */
+static int pct_precision(const struct job *job)
+{
+	int prec = 2;
+	for (unsigned i = 0; i < job->npercentiles; i++) {
+		double p = job->percentiles[i];
+		for (int d = prec; d <= 4; d++) {
+			double scale = pow(10, d);
+			if (fabs(p * scale - round(p * scale)) < 1e-6) {
+				prec = d;
+				break;
+			}
+			if (d == 4)
+				prec = 4;
+		}
+	}
+	return prec;
+}
+
+/* fio's show_clat_percentiles(). */
+static void percentiles(FILE *f, const char *name, const struct job *job, const struct hist *h)
+{
+	uint64_t v[BENCH_MAX_PERCENTILES];
+	unsigned n = job->npercentiles;
+	if (!h->count || !n)
+		return;
+	uint64_t minv = UINT64_MAX, maxv = 0;
+	for (unsigned i = 0; i < n; i++) {
+		v[i] = hist_percentile(h, job->percentiles[i]);
+		minv = v[i] < minv ? v[i] : minv;
+		maxv = v[i] > maxv ? v[i] : maxv;
+	}
+	int scale = 0;
+	uint64_t div = 1;
+	const char *unit = "nsec";
+	if (minv > 2000000 && maxv > 99999999ull) {
+		scale = 2;
+		div = 1000000;
+		unit = "msec";
+	} else if (minv > 2000 && maxv > 99999) {
+		scale = 1;
+		div = 1000;
+		unit = "usec";
+	}
+	int prec = pct_precision(job);
+	int width = (int)log10((double)(maxv / div ? maxv / div : 1)) + 1;
+	if (width < 5)
+		width = 5;
+	int per_line = (80 - 7) / (prec + 10 + width);
+	if (per_line < 1)
+		per_line = 1;
+	fprintf(f, "    %s percentiles (%s):\n     |", name, unit);
+	for (unsigned j = 0; j < n; j++) {
+		if (j != 0 && j % (unsigned)per_line == 0)
+			fprintf(f, "     |");
+		uint64_t x = v[j];
+		for (int i = 0; i < scale; i++)
+			x = (x + 999) / 1000;
+		bool last = j == n - 1;
+		fprintf(f, " %*.*fth=[%*llu]%c", prec + 3, prec, job->percentiles[j], width,
+			(unsigned long long)x, last ? '\n' : ',');
+		if (!last && j % (unsigned)per_line == (unsigned)per_line - 1)
+			fprintf(f, "\n");
+	}
+}
+
+static double tv_s(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void cpu_line(FILE *f, const struct job_result *res)
+{
+	const struct rusage *a = &res->io0.ru, *b = &res->io1.ru;
 	double s = secs(res);
-	if (s > 0)
-		snprintf(buf, len, "%.0f", count / s);
-	else
-		snprintf(buf, len, "-");
+	double usr = s > 0 ? 100.0 * (tv_s(b->ru_utime) - tv_s(a->ru_utime)) / s : 0;
+	double sys = s > 0 ? 100.0 * (tv_s(b->ru_stime) - tv_s(a->ru_stime)) / s : 0;
+	long ctx = (b->ru_nvcsw - a->ru_nvcsw) + (b->ru_nivcsw - a->ru_nivcsw);
+	fprintf(f, "  cpu          : usr=%.2f%%, sys=%.2f%%, ctx=%ld, majf=%ld, minf=%ld\n", usr,
+		sys, ctx, b->ru_majflt - a->ru_majflt, b->ru_minflt - a->ru_minflt);
 }
 
-static void fmt_ratio(char *buf, size_t len, uint64_t num, uint64_t den)
+static double per(uint64_t num, uint64_t den)
 {
-	double r = den ? (double)num / (double)den : 0.0;
-	if (den)
-		snprintf(buf, len, r < 100 ? "%.1f" : "%.0f", r);
-	else
-		snprintf(buf, len, "-");
+	return den ? (double)num / (double)den : 0.0;
 }
 
-void report_header(const char *directory, size_t value_size, size_t key_size)
+static void uwal_lines(FILE *f, const struct job *job, const struct job_result *res)
 {
-	printf("uwal-bench: uwal %d.%d.%d, directory %s, value %zu B, key %zu B, %ld CPUs\n",
-	       UWAL_VERSION_MAJOR, UWAL_VERSION_MINOR, UWAL_VERSION_PATCH, directory,
-	       value_size, key_size, sysconf(_SC_NPROCESSORS_ONLN));
-	printf("rec/s: records acknowledged per second; p50us/p99us: latency of one "
-	       "write call\n\n");
-}
+	const struct devinfo *dev = &res->dev;
+	const uwal_stats *st = &res->stats;
+	double s = secs(res);
+	char r[32], x[32];
+	fmt_num(r, sizeof(r), res->records_per_s, 1000, "");
+	fprintf(f,
+		"  uwal         : records=%llu (%s/s), records/call=%u, batches=%llu, "
+		"records/batch=%.2f\n",
+		(unsigned long long)res->records, r, job->records_per_call,
+		(unsigned long long)st->batches, per(st->records, st->batches));
+	fmt_num(r, sizeof(r), s > 0 ? (double)st->fsyncs / s : 0, 1000, "");
+	fprintf(f,
+		"  uwal sync    : fdatasyncs=%llu (%s/s), records/fdatasync=%.2f "
+		"(counted by uwal_stats, not timed)\n",
+		(unsigned long long)st->fsyncs, r, per(st->records, st->fsyncs));
+	fprintf(f,
+		"  uwal ring    : io_uring_enter=%llu (%.3f/record), writer wakeups=%llu, "
+		"queue_full=%llu, io_uring=%s (setup flags 0x%x)\n",
+		(unsigned long long)st->ring_enters, per(st->ring_enters, st->records),
+		(unsigned long long)st->writer_wakeups, (unsigned long long)st->queue_full,
+		st->uring ? "yes" : "no, pwrite+fdatasync fallback", st->ring_setup_flags);
+	fprintf(f,
+		"  uwal segments: rotations=%llu, prealloc_waits=%llu, segments=%llu, "
+		"deleted=%llu\n",
+		(unsigned long long)st->rotations, (unsigned long long)st->prealloc_waits,
+		(unsigned long long)st->segments, (unsigned long long)st->deleted_segments);
+	fmt_num(r, sizeof(r), (double)st->bytes, 1024, "B");
+	fprintf(f, "  uwal bytes   : %s of frames (%.1f B/record; uwal_stats.bytes)\n", r,
+		per(st->bytes, st->records));
 
-void report_table_head(void)
-{
-	printf(MAIN_FMT, "mode", "threads", "rec/call", "rec/s", "p50us", "p99us", "fsync/s",
-	       "rec/fsync", "errors");
-	fflush(stdout);
-}
-
-void report_row(const struct job *job, const struct job_result *res)
-{
-	const char *mode = sync_mode_name(job->cfg.sync_mode);
-	char thr[16], pc[16];
-	snprintf(thr, sizeof(thr), "%u", job->numjobs);
-	snprintf(pc, sizeof(pc), "%u", job->per_call);
-	if (!res->ran) {
-		printf("%-7s %7s %8s  job failed: %s\n", mode, thr, pc,
-		       uwal_strerror(res->setup_error));
-		fflush(stdout);
-		return;
+	const struct sysio *a = &res->io0, *b = &res->io1;
+	fprintf(f, "  system bytes : ");
+	if (a->proc_ok && b->proc_ok) {
+		fmt_num(r, sizeof(r), (double)(b->proc_write_bytes - a->proc_write_bytes), 1024,
+			"B");
+		fprintf(f,
+			"process write_bytes=%s (/proc/self/io: page-cache memory dirtied, "
+			"whole folios, not bytes sent to the disk)",
+			r);
+	} else {
+		fprintf(f, "process write_bytes n/a (/proc/self/io unreadable)");
 	}
-	char rate[32], p50[32], p99[32], fs[32], rpf[32], errs[32];
-	snprintf(rate, sizeof(rate), "%.0f", res->records_per_s);
-	fmt_us(p50, sizeof(p50), hist_percentile(&res->lat, 50.0));
-	fmt_us(p99, sizeof(p99), hist_percentile(&res->lat, 99.0));
-	fmt_rate(fs, sizeof(fs), (double)res->stats.fsyncs, res);
-	fmt_ratio(rpf, sizeof(rpf), res->stats.records, res->stats.fsyncs);
-	snprintf(errs, sizeof(errs), "%llu", (unsigned long long)res->errors);
-	printf(MAIN_FMT, mode, thr, pc, rate, p50, p99, fs, rpf, errs);
+	if (a->dev_ok && b->dev_ok) {
+		const struct devstat *da = &a->dev, *db = &b->dev;
+		fmt_num(x, sizeof(x), (double)(db->wr_sectors - da->wr_sectors) * 512, 1024, "B");
+		fprintf(f, "\n                 %s: written=%s in %llu writes", dev->name, x,
+			(unsigned long long)(db->wr_ios - da->wr_ios));
+		if (da->has_flush) {
+			uint64_t fl = db->flush_ios - da->flush_ios;
+			fprintf(f, ", flushes=%llu", (unsigned long long)fl);
+			if (fl)
+				fprintf(f, " (avg %.3f ms)",
+					(double)(db->flush_ticks - da->flush_ticks) / (double)fl);
+		}
+		fprintf(f, " (%s, all processes)\n", dev->path);
+	} else {
+		fprintf(f, "; device n/a (%s)\n", !dev->ok ? dev->why : "unreadable");
+	}
+
+	if (job->rate_iops) {
+		double offered = (double)job->rate_iops * job->numjobs;
+		char o[32], ach[32];
+		fmt_num(o, sizeof(o), offered, 1000, "");
+		fmt_num(ach, sizeof(ach), res->calls_per_s, 1000, "");
+		fprintf(f,
+			"  open loop    : offered %s calls/s (%u x %llu, %s), achieved %s/s, "
+			"late arrivals %.2f%% (issued >= 1 interval behind schedule)\n",
+			o, job->numjobs, (unsigned long long)job->rate_iops,
+			job->rate_poisson ? "poisson" : "linear", ach,
+			100.0 * per(res->late_calls, res->calls));
+		fprintf(f,
+			"  (clat above is measured from each call's scheduled time; service time "
+			"from its actual issue:)\n");
+		lat_line(f, " svc", &res->svc);
+	}
 	if (res->errors)
-		printf("        first error: %d (%s)\n", res->first_error,
-		       uwal_strerror(res->first_error));
+		fprintf(f, "  errors       : %llu failed calls, first %d (%s)\n",
+			(unsigned long long)res->errors, res->first_error,
+			uwal_strerror(res->first_error));
 	if (res->close_error)
-		printf("        uwal_close: %d (%s)\n", res->close_error,
-		       uwal_strerror(res->close_error));
-	fflush(stdout);
+		fprintf(f, "  uwal_close   : %d (%s)\n", res->close_error,
+			uwal_strerror(res->close_error));
 }
 
-void report_details(const struct job *jobs, const struct job_result *res, size_t n)
+static int err_code(int e)
 {
-	const struct job_result *first = NULL;
-	for (size_t i = 0; i < n && !first; i++)
-		if (res[i].ran)
-			first = &res[i];
-	if (!first)
-		return;
-	printf("\nengine counters and CPU (per second of the window; usr%%/sys%% of one CPU, "
-	       "whole process)\n");
-	printf(DETAIL_FMT, "mode", "threads", "rec/call", "batches/s", "rec/batch", "enters/s",
-	       "wakeups/s", "qfull", "usr%", "sys%", "vcsw/s", "ivcsw/s");
-	for (size_t i = 0; i < n; i++) {
-		const struct job_result *r = &res[i];
-		if (!r->ran)
-			continue;
-		const uwal_stats *st = &r->stats;
-		double s = secs(r);
-		char thr[16], pc[16], bps[32], rpb[32], eps[32], wps[32], qf[32], usr[16],
-			sys[16], vc[32], ivc[32];
-		snprintf(thr, sizeof(thr), "%u", jobs[i].numjobs);
-		snprintf(pc, sizeof(pc), "%u", jobs[i].per_call);
-		fmt_rate(bps, sizeof(bps), (double)st->batches, r);
-		fmt_ratio(rpb, sizeof(rpb), st->records, st->batches);
-		fmt_rate(eps, sizeof(eps), (double)st->ring_enters, r);
-		fmt_rate(wps, sizeof(wps), (double)st->writer_wakeups, r);
-		snprintf(qf, sizeof(qf), "%llu", (unsigned long long)st->queue_full);
-		snprintf(usr, sizeof(usr), "%.0f", s > 0 ? 100.0 * r->usr_s / s : 0.0);
-		snprintf(sys, sizeof(sys), "%.0f", s > 0 ? 100.0 * r->sys_s / s : 0.0);
-		fmt_rate(vc, sizeof(vc), (double)r->vcsw, r);
-		fmt_rate(ivc, sizeof(ivc), (double)r->ivcsw, r);
-		printf(DETAIL_FMT, sync_mode_name(jobs[i].cfg.sync_mode), thr, pc, bps, rpb,
-		       eps, wps, qf, usr, sys, vc, ivc);
-	}
-	printf("io_uring: %s (setup flags 0x%x, features 0x%x)\n",
-	       first->stats.uring ? "yes" : "no, pwrite + fdatasync fallback",
-	       first->stats.ring_setup_flags, first->stats.ring_features);
-	fflush(stdout);
+	return e < 0 ? -e : e;
 }
 
-void report_fio(const struct fio_result *fio, unsigned runtime_s,
-                const struct job_result *sync1)
+void report_job(FILE *f, const struct job *job, const struct job_result *res, size_t groupid)
 {
-	printf("\nraw device: fio --rw=write --bs=128 --fdatasync=1 --ioengine=io_uring "
-	       "--iodepth=1, %u s\n",
-	       runtime_s);
-	printf("(fio's p50/p99 are of its fdatasync alone; uwal's are of a whole "
-	       "durable write call)\n");
-	printf("%-16s %10s %8s %8s\n", "", "rec/s", "p50us", "p99us");
-	printf("%-16s %10.0f %8.1f %8.1f\n", "fio", fio->iops, fio->sync_p50_ns / 1e3,
-	       fio->sync_p99_ns / 1e3);
-	if (!sync1 || !sync1->ran) {
-		printf("(no uwal sync job with 1 thread in this run to compare with)\n");
-		fflush(stdout);
+	char when[64];
+	struct tm tm;
+	localtime_r(&res->start_time, &tm);
+	strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", &tm);
+	int err = res->ran ? err_code(res->first_error) : err_code(res->setup_error);
+	fprintf(f, "%s: (groupid=%zu, jobs=%u): err=%2d: pid=%ld: %s\n", job->name, groupid,
+		job->numjobs, err, (long)getpid(), when);
+	if (job->description[0])
+		fprintf(f, "  Description  : [%s]\n", job->description);
+	if (!res->ran) {
+		fprintf(f, "  job failed   : %s: %s\n",
+			res->setup_what[0] ? res->setup_what : "setup",
+			uwal_strerror(res->setup_error));
+		fflush(f);
 		return;
 	}
-	uint64_t p50 = hist_percentile(&sync1->lat, 50.0);
-	uint64_t p99 = hist_percentile(&sync1->lat, 99.0);
-	printf("%-16s %10.0f %8.1f %8.1f\n", "uwal sync 1 thr", sync1->records_per_s,
-	       (double)p50 / 1e3, (double)p99 / 1e3);
-	char rr[32] = "-", pr[32] = "-";
-	if (fio->iops > 0)
-		snprintf(rr, sizeof(rr), "%.2fx", sync1->records_per_s / fio->iops);
-	if (fio->sync_p50_ns > 0)
-		snprintf(pr, sizeof(pr), "%.2fx", (double)p50 / fio->sync_p50_ns);
-	printf("%-16s %10s %8s\n", "uwal/fio", rr, pr);
-	fflush(stdout);
+	double s = secs(res);
+	uint64_t bytes = value_bytes(job, res);
+	double bw = s > 0 ? (double)bytes / s : 0;
+	char iops[32], bwb[32], bwd[32], io[32];
+	fmt_num(iops, sizeof(iops), res->calls_per_s, 1000, "");
+	fmt_num(bwb, sizeof(bwb), bw, 1024, "B/s");
+	fmt_num(bwd, sizeof(bwd), bw, 1000, "B/s");
+	fmt_num(io, sizeof(io), (double)bytes, 1024, "B");
+	fprintf(f, "  write: IOPS=%s, BW=%s (%s)(%s/%llumsec)\n", iops, bwb, bwd, io,
+		(unsigned long long)(res->runtime_ns / 1000000));
+	lat_line(f, "clat", &res->lat);
+	percentiles(f, "clat", job, &res->lat);
+	if (res->iops_samples) {
+		double kib = (double)job->bs * job->records_per_call / 1024.0;
+		fprintf(f,
+			"   bw (  KiB/s): min=%5.0f, max=%5.0f, avg=%.2f, stdev=%.2f, "
+			"samples=%llu\n",
+			res->iops_min * kib, res->iops_max * kib, res->iops_mean * kib,
+			res->iops_stddev * kib, (unsigned long long)res->iops_samples);
+		fprintf(f,
+			"   iops        : min=%5.0f, max=%5.0f, avg=%.2f, stdev=%.2f, "
+			"samples=%llu\n",
+			res->iops_min, res->iops_max, res->iops_mean, res->iops_stddev,
+			(unsigned long long)res->iops_samples);
+	}
+	cpu_line(f, res);
+	uwal_lines(f, job, res);
+	fprintf(f, "\nRun status group %zu (all jobs):\n", groupid);
+	char io10[32], bw10[32];
+	fmt_num(io10, sizeof(io10), (double)bytes, 1000, "B");
+	fmt_num(bw10, sizeof(bw10), bw, 1000, "B/s");
+	unsigned long long ms = (unsigned long long)(res->runtime_ns / 1000000);
+	fprintf(f, "  WRITE: bw=%s (%s), %s-%s (%s-%s), io=%s (%s), run=%llu-%llumsec\n\n", bwb,
+		bw10, bwb, bwb, bw10, bw10, io, io10, ms, ms);
+	fflush(f);
+}
+
+void report_disk(FILE *f, const struct devinfo *dev, const struct devstat *a,
+		 const struct devstat *b, uint64_t elapsed_ns)
+{
+	if (!dev || !dev->ok)
+		return;
+	double ms = (double)elapsed_ns / 1e6;
+	double util = ms > 0 ? 100.0 * (double)(b->io_ticks - a->io_ticks) / ms : 0;
+	if (util > 100)
+		util = 100;
+	fprintf(f, "Disk stats (read/write):\n");
+	fprintf(f,
+		"  %s: ios=%llu/%llu, merge=%llu/%llu, ticks=%llu/%llu, in_queue=%llu, "
+		"util=%.2f%%",
+		dev->name, (unsigned long long)(b->rd_ios - a->rd_ios),
+		(unsigned long long)(b->wr_ios - a->wr_ios),
+		(unsigned long long)(b->rd_merges - a->rd_merges),
+		(unsigned long long)(b->wr_merges - a->wr_merges),
+		(unsigned long long)(b->rd_ticks - a->rd_ticks),
+		(unsigned long long)(b->wr_ticks - a->wr_ticks),
+		(unsigned long long)(b->time_in_queue - a->time_in_queue), util);
+	if (a->has_flush)
+		fprintf(f, ", flush=%llu", (unsigned long long)(b->flush_ios - a->flush_ios));
+	fprintf(f, "\n");
+	fflush(f);
 }

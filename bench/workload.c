@@ -3,33 +3,42 @@
  *
  * Flow of run_job():
  *   1. remove any leftover of directory/name and open a fresh log there;
- *   2. start job->numjobs submitter threads; each waits at a start gate
- *      until all of them are ready, then the main thread opens the gate;
- *   3. time-based job: the window [T0 + ramp, T0 + ramp + runtime] is fixed
- *      before the gate opens. A call counts if it returned 0 and completed
- *      inside the window (so records / window length is a completion rate);
- *      each thread stops after its first call that completes past the end.
- *      The main thread sleeps to the window's edges and snapshots
- *      uwal_stats and getrusage there.
- *      Record-count job: every successful call counts; the window runs from
- *      the gate to the last thread's last completion;
+ *   2. start numjobs submitter threads (pinned if cpus_allowed says so);
+ *      each waits at a start gate until all are ready, then the main
+ *      thread opens the gate at T0;
+ *   3. the window starts at T0 + ramp_time. A call counts if it returned 0
+ *      and completed inside the window, so calls / window is a completion
+ *      rate. Time based: the window ends at T0 + ramp + runtime and each
+ *      thread stops after its first call that completes past it. Count
+ *      based (number_ios or size): each thread makes its quota of calls
+ *      inside the window, and the window ends at the last completion (or
+ *      at runtime, if that comes first). monitor.c snapshots uwal_stats,
+ *      rusage, /proc/self/io and the device at the window's edges;
  *   4. join, merge the per-thread histograms, close the log, remove the
  *      directory.
- * Each thread keeps its counters in locals and its own histogram, so the
- * hot path shares nothing but the uwal handle. A watchdog ends the process
- * if open, the write calls or close stall long past their time.
+ *
+ * Closed loop (default): a thread issues its next call as soon as the last
+ * one returns; latency = return - issue. Open loop (rate_iops): thread i
+ * has its own schedule of arrivals (evenly spaced, staggered by i/numjobs
+ * of an interval, or Poisson), sleeps until each one and issues it, late
+ * if it is behind; latency = return - scheduled arrival, so a stall shows
+ * in the latency of every arrival it delayed (no coordinated omission).
+ *
+ * Each thread keeps its counters in locals and its own histograms, so the
+ * hot path shares nothing but the uwal handle and one published counter
+ * line per thread (struct worker_pub).
  */
-#define _GNU_SOURCE
 #include "bench.h"
 
 #include <errno.h>
 #include <ftw.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* State shared by the threads of one job; written by the main thread
@@ -40,23 +49,24 @@ struct run {
 	uwal *w;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	unsigned ready;   /* workers waiting at the gate */
-	bool go;          /* the gate is open */
-	bool abort;       /* setup failed: leave without writing */
-	uint64_t win_start, win_end;
+	unsigned ready; /* workers waiting at the gate */
+	bool go;        /* the gate is open */
+	bool abort;     /* setup failed: leave without writing */
+	uint64_t t0, win_start, win_end;
 };
 
 struct worker {
 	struct run *run;
 	unsigned id;
 	pthread_t tid;
-	uint64_t quota;        /* records to write; 0 = time-based */
-	void *value;           /* value_size bytes */
-	unsigned char *keys;   /* per_call * key_size bytes */
-	uwal_record *recs;     /* per_call records */
-	struct hist *lat;
+	struct worker_pub *pub;
+	uint64_t quota;      /* calls to make in the window; 0 = time based */
+	void *value;         /* bs bytes */
+	unsigned char *keys; /* records_per_call * key_size bytes */
+	uwal_record *recs;   /* records_per_call records */
+	struct hist *lat, *svc;
 	/* results, written once when the thread ends */
-	uint64_t records, calls, errors;
+	uint64_t records, calls, errors, late;
 	int first_error;
 	uint64_t first_error_t; /* when it returned */
 	uint64_t last_done;
@@ -69,48 +79,12 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void sleep_until(uint64_t t)
+void sleep_until(uint64_t t)
 {
-	struct timespec ts = { .tv_sec = (time_t)(t / 1000000000u),
-	                       .tv_nsec = (long)(t % 1000000000u) };
+	struct timespec ts = {.tv_sec = (time_t)(t / 1000000000u),
+			      .tv_nsec = (long)(t % 1000000000u)};
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
-}
-
-const char *sync_mode_name(enum uwal_sync_mode m)
-{
-	switch (m) {
-	case UWAL_SYNC_NONE:
-		return "nosync";
-	case UWAL_SYNC_BATCH:
-		return "sync";
-	case UWAL_SYNC_ALWAYS:
-		return "always";
-	}
-	return "?";
-}
-
-static void bench_log(void *ctx, int level, const char *msg)
-{
-	const char *name = ctx;
-	if (level <= UWAL_LOG_WARN)
-		fprintf(stderr, "uwal-bench: [%s] uwal %s: %s\n", name,
-		        level == UWAL_LOG_ERROR ? "error" : "warning", msg);
-}
-
-void job_init(struct job *job)
-{
-	memset(job, 0, sizeof(*job));
-	snprintf(job->name, sizeof(job->name), "job");
-	job->directory = "uwal-bench-data";
-	job->numjobs = 1;
-	job->value_size = 100;
-	job->key_size = 8;
-	job->per_call = 1;
-	job->runtime_s = 1.0;
-	uwal_config_init(&job->cfg);
-	job->cfg.log_fn = bench_log;
-	/* log_ctx is pointed at the job's name by run_job(). */
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
@@ -131,6 +105,43 @@ int remove_tree(const char *path)
 	return rc;
 }
 
+int make_dirs(const char *path)
+{
+	char buf[4096];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		if (saved == '\0')
+			break;
+		*p = saved;
+	}
+	return 0;
+}
+
+int job_dir(const struct job *job, char *buf, size_t len)
+{
+	char name[sizeof(job->name)];
+	size_t i;
+	for (i = 0; job->name[i]; i++) {
+		char c = job->name[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+		name[i] = ok ? c : '_';
+	}
+	name[i] = '\0';
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		name[0] = '_';
+	if (snprintf(buf, len, "%s/%s", job->directory, name) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 /* Put index into the first (up to) 8 bytes of key. */
 static void fill_key(unsigned char *key, size_t key_size, uint64_t index)
 {
@@ -139,10 +150,11 @@ static void fill_key(unsigned char *key, size_t key_size, uint64_t index)
 
 /*
  * Watchdog: a benchmark must not hang silently if the engine does. The main
- * thread arms a deadline around each blocking phase (open, the write calls,
- * close); a helper thread checks it once a second and, if it passes, says
- * which job and phase stalled and ends the process with status 3 (the log
- * cannot be closed safely then).
+ * thread arms a deadline around each blocking phase (open, the write calls
+ * - re-armed by monitor.c whenever a call returns -, close); a helper
+ * thread checks it once a second and, if it passes, says which job and
+ * phase stalled and ends the process with status 3 (the log cannot be
+ * closed safely then).
  */
 #define WATCHDOG_GRACE_S 30.0
 
@@ -159,9 +171,10 @@ static void *watchdog_main(void *arg)
 		pthread_mutex_lock(&watch_lock);
 		if (watch_deadline && now_ns() > watch_deadline) {
 			fprintf(stderr,
-			        "uwal-bench: [%s] %s has not finished %.0f s after it should have: "
-			        "the engine looks hung; giving up\n",
-			        watch_job, watch_phase, WATCHDOG_GRACE_S);
+				"\nuwal-bench: [%s] %s has not finished %.0f s after it should "
+				"have: "
+				"the engine looks hung; giving up\n",
+				watch_job, watch_phase, WATCHDOG_GRACE_S);
 			fflush(stdout);
 			_exit(3);
 		}
@@ -170,8 +183,7 @@ static void *watchdog_main(void *arg)
 	return NULL;
 }
 
-/* Arm the watchdog: phase must be over by t + WATCHDOG_GRACE_S; t = 0 disarms. */
-static void watchdog_arm(const char *job, const char *phase, uint64_t t)
+void watchdog_arm(const char *job, const char *phase, uint64_t t)
 {
 	pthread_mutex_lock(&watch_lock);
 	if (!watch_started) {
@@ -198,215 +210,318 @@ static bool gate_wait(struct run *run)
 	return !abort;
 }
 
+/* xorshift64*: the Poisson schedule's uniform numbers, one stream per thread. */
+static double uniform01(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	uint64_t x = *s * UINT64_C(2685821657736338717);
+	return ((double)(x >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
+}
+
+static int do_call(const struct job *job, uwal *w, struct worker *wk, size_t n)
+{
+	const bool force = job->sync == BENCH_SYNC_PER_WRITE;
+	const size_t ks = job->key_size;
+	if (job->records_per_call == 1)
+		return uwal_write_sync(w, wk->recs[0].index, ks ? wk->keys : NULL, ks, wk->value,
+				       job->bs, force);
+	return uwal_write_batch(w, wk->recs, n, force);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *wk = arg;
 	struct run *run = wk->run;
 	const struct job *job = run->job;
-	uint64_t records = 0, calls = 0, errors = 0, last_done = 0, first_error_t = 0;
+	uint64_t records = 0, calls = 0, errors = 0, late = 0, last_done = 0, first_error_t = 0;
+	uint64_t all = 0, ok = 0, in_window = 0;
 	int first_error = 0;
 
+	/* Arrivals are scheduled to the nanosecond: do not let the kernel's
+	 * default 50 us timer slack add to every open-loop latency. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	if (!gate_wait(run))
 		return NULL;
 
-	const bool timed = wk->quota == 0;
 	const uint64_t win_start = run->win_start, win_end = run->win_end;
-	const size_t ks = job->key_size, vs = job->value_size;
+	const size_t ks = job->key_size;
+	const bool rated = job->rate_iops > 0;
+	const double interval = rated ? 1e9 / (double)job->rate_iops : 0;
+	uint64_t seed = UINT64_C(0x9E3779B97F4A7C15) * (wk->id + 1);
+	double sched = (double)run->t0;
+	if (rated)
+		sched += job->rate_poisson ? -log(uniform01(&seed)) * interval
+					   : interval * wk->id / job->numjobs;
 	uint64_t next = (uint64_t)wk->id * BENCH_INDEX_STRIDE + 1;
-	uint64_t left = wk->quota;
 
 	for (;;) {
-		size_t n = job->per_call;
-		if (!timed && left < n)
-			n = (size_t)left;
-		if (n == 0)
+		if (wk->quota && in_window >= wk->quota)
 			break;
+		size_t n = job->records_per_call;
 		for (size_t i = 0; i < n; i++) {
 			if (ks)
 				fill_key(wk->keys + i * ks, ks, next + i);
 			wk->recs[i].index = next + i;
 		}
 
-		uint64_t t0 = now_ns();
-		int rc;
-		if (job->per_call == 1)
-			rc = uwal_write(run->w, next, ks ? wk->keys : NULL, ks, wk->value, vs);
-		else
-			rc = uwal_write_batch(run->w, wk->recs, n, false);
+		uint64_t start = 0, t0;
+		bool was_late = false;
+		if (rated) {
+			start = (uint64_t)sched;
+			t0 = now_ns();
+			if (t0 < start) {
+				sleep_until(start);
+				t0 = now_ns();
+			} else if ((double)(t0 - start) >= interval) {
+				was_late = true;
+			}
+			sched += job->rate_poisson ? -log(uniform01(&seed)) * interval : interval;
+		} else {
+			t0 = start = now_ns();
+		}
+		int rc = do_call(job, run->w, wk, n);
 		uint64_t t1 = now_ns();
 
 		next += n;
-		left -= timed ? 0 : n;
 		last_done = t1;
+		all++;
+		bool window = t1 >= win_start && t1 <= win_end;
 		if (rc == 0) {
-			if (t1 >= win_start && t1 <= win_end) {
-				hist_record(wk->lat, t1 - t0);
+			ok++;
+			if (window) {
+				hist_record(wk->lat, t1 - start);
+				if (rated)
+					hist_record(wk->svc, t1 - t0);
 				records += n;
 				calls++;
+				late += was_late;
 			}
-		} else {
-			if (errors++ == 0) {
-				first_error = rc;
-				first_error_t = t1;
-			}
+		} else if (errors++ == 0) {
+			first_error = rc;
+			first_error_t = t1;
 		}
-		if (timed && t1 >= win_end)
+		in_window += window;
+		/* Relaxed: these only feed the progress line and the stall
+		 * watchdog; the final counts are read after pthread_join. */
+		__atomic_store_n(&wk->pub->ok_calls, ok, __ATOMIC_RELAXED);
+		__atomic_store_n(&wk->pub->all_calls, all, __ATOMIC_RELAXED);
+		if (t1 >= win_end)
 			break;
+		if (rc == UWAL_EPOISONED || rc == UWAL_ESHUTDOWN)
+			break; /* every later call would fail the same way */
 	}
 	wk->records = records;
 	wk->calls = calls;
 	wk->errors = errors;
+	wk->late = late;
 	wk->first_error = first_error;
 	wk->first_error_t = first_error_t;
 	wk->last_done = last_done;
+	__atomic_store_n(&wk->pub->finished, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
-static void free_workers(struct worker *wks, unsigned n)
+static void free_workers(struct worker *wks, struct worker_pub *pubs, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; wks && i < n; i++) {
 		free(wks[i].value);
 		free(wks[i].keys);
 		free(wks[i].recs);
 		free(wks[i].lat);
+		free(wks[i].svc);
 	}
 	free(wks);
+	free(pubs);
 }
 
 /* Allocate and fill each worker's buffers. */
-static struct worker *make_workers(const struct job *job, struct run *run)
+static struct worker *make_workers(const struct job *job, struct run *run,
+				   struct worker_pub **pubs_out)
 {
 	unsigned n = job->numjobs;
+	size_t rpc = job->records_per_call;
 	struct worker *wks = calloc(n, sizeof(*wks));
-	if (!wks)
+	/* one cache line per thread's published counters */
+	struct worker_pub *pubs = aligned_alloc(64, n * sizeof(*pubs));
+	if (!wks || !pubs) {
+		free(wks);
+		free(pubs);
 		return NULL;
+	}
+	memset(pubs, 0, n * sizeof(*pubs));
+	uint64_t quota = job_is_timed(job) ? 0 : job_calls_per_thread(job);
 	for (unsigned i = 0; i < n; i++) {
 		struct worker *wk = &wks[i];
 		wk->run = run;
 		wk->id = i;
-		if (job->nrecords)
-			wk->quota = job->nrecords / n + (i < job->nrecords % n ? 1 : 0);
-		wk->value = malloc(job->value_size ? job->value_size : 1);
-		wk->keys = calloc(job->per_call, job->key_size ? job->key_size : 1);
-		wk->recs = calloc(job->per_call, sizeof(*wk->recs));
+		wk->pub = &pubs[i];
+		wk->quota = quota;
+		wk->value = malloc(job->bs ? job->bs : 1);
+		wk->keys = calloc(rpc, job->key_size ? job->key_size : 1);
+		wk->recs = calloc(rpc, sizeof(*wk->recs));
 		wk->lat = malloc(sizeof(*wk->lat));
-		if (!wk->value || !wk->keys || !wk->recs || !wk->lat) {
-			free_workers(wks, n);
+		wk->svc = malloc(sizeof(*wk->svc));
+		if (!wk->value || !wk->keys || !wk->recs || !wk->lat || !wk->svc) {
+			free_workers(wks, pubs, n);
 			return NULL;
 		}
 		/* Values differ between threads and are not all zeros or all one
 		 * byte, in case anything below compresses or dedups. */
-		for (size_t b = 0; b < job->value_size; b++)
+		for (size_t b = 0; b < job->bs; b++)
 			((unsigned char *)wk->value)[b] = (unsigned char)(i * 31 + b * 7 + 1);
-		for (unsigned r = 0; r < job->per_call; r++) {
-			wk->recs[r].key = job->key_size ? wk->keys + (size_t)r * job->key_size : NULL;
+		for (size_t r = 0; r < rpc; r++) {
+			wk->recs[r].key = job->key_size ? wk->keys + r * job->key_size : NULL;
 			wk->recs[r].key_len = job->key_size;
-			wk->recs[r].value = job->value_size ? wk->value : NULL;
-			wk->recs[r].value_len = job->value_size;
+			wk->recs[r].value = job->bs ? wk->value : NULL;
+			wk->recs[r].value_len = job->bs;
 		}
-		if (job->value_size == 0) {
+		if (job->bs == 0) {
 			free(wk->value);
 			wk->value = NULL;
 		}
 		hist_init(wk->lat);
+		hist_init(wk->svc);
 	}
+	*pubs_out = pubs;
 	return wks;
 }
 
-struct snapshot {
-	uwal_stats st;
-	struct rusage ru;
-};
-
-static void take_snapshot(uwal *w, struct snapshot *s)
+/* res->stats = b - a for the counters; the rest as at b. */
+static void stats_delta(const uwal_stats *a, const uwal_stats *b, uwal_stats *d)
 {
-	memset(s, 0, sizeof(*s));
-	uwal_stats_get(w, &s->st);
-	getrusage(RUSAGE_SELF, &s->ru);
+	*d = *b;
+	d->records = b->records - a->records;
+	d->batches = b->batches - a->batches;
+	d->fsyncs = b->fsyncs - a->fsyncs;
+	d->bytes = b->bytes - a->bytes;
+	d->rotations = b->rotations - a->rotations;
+	d->ring_enters = b->ring_enters - a->ring_enters;
+	d->writer_wakeups = b->writer_wakeups - a->writer_wakeups;
+	d->queue_full = b->queue_full - a->queue_full;
+	d->prealloc_waits = b->prealloc_waits - a->prealloc_waits;
+	d->deleted_segments = b->deleted_segments - a->deleted_segments;
 }
 
-static double tv_s(struct timeval tv)
+/* The CPU set thread i gets, or NULL for no pinning. */
+static const cpu_set_t *cpus_for(const struct job *job, unsigned i, cpu_set_t *one)
 {
-	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+	if (!job->cpus_set)
+		return NULL;
+	if (!job->cpus_split)
+		return &job->cpus;
+	unsigned want = i % (unsigned)CPU_COUNT(&job->cpus), seen = 0;
+	CPU_ZERO(one);
+	for (unsigned c = 0; c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, &job->cpus))
+			continue;
+		if (seen++ == want) {
+			CPU_SET(c, one);
+			break;
+		}
+	}
+	return one;
 }
 
-/* res->stats and CPU figures = b - a. */
-static void snapshot_delta(const struct snapshot *a, const struct snapshot *b,
-                           struct job_result *res)
+static int start_thread(const struct job *job, struct worker *wk)
 {
-	uwal_stats *d = &res->stats;
-	*d = b->st;
-	d->records = b->st.records - a->st.records;
-	d->batches = b->st.batches - a->st.batches;
-	d->fsyncs = b->st.fsyncs - a->st.fsyncs;
-	d->bytes = b->st.bytes - a->st.bytes;
-	d->rotations = b->st.rotations - a->st.rotations;
-	d->ring_enters = b->st.ring_enters - a->st.ring_enters;
-	d->writer_wakeups = b->st.writer_wakeups - a->st.writer_wakeups;
-	d->queue_full = b->st.queue_full - a->st.queue_full;
-	d->prealloc_waits = b->st.prealloc_waits - a->st.prealloc_waits;
-	d->deleted_segments = b->st.deleted_segments - a->st.deleted_segments;
-	res->usr_s = tv_s(b->ru.ru_utime) - tv_s(a->ru.ru_utime);
-	res->sys_s = tv_s(b->ru.ru_stime) - tv_s(a->ru.ru_stime);
-	res->vcsw = b->ru.ru_nvcsw - a->ru.ru_nvcsw;
-	res->ivcsw = b->ru.ru_nivcsw - a->ru.ru_nivcsw;
+	pthread_attr_t attr;
+	cpu_set_t one;
+	int err = pthread_attr_init(&attr);
+	if (err)
+		return err;
+	const cpu_set_t *set = cpus_for(job, wk->id, &one);
+	if (set)
+		err = pthread_attr_setaffinity_np(&attr, sizeof(*set), set);
+	if (!err)
+		err = pthread_create(&wk->tid, &attr, worker_main, wk);
+	pthread_attr_destroy(&attr);
+	return err;
 }
 
 /* Start the threads, open the gate, measure, join. Returns 0 or -errno. */
-static int drive(const struct job *job, struct run *run, struct worker *wks,
-                 struct job_result *res)
+static int drive(const struct job *job, const struct run_ctx *ctx, struct run *run,
+		 struct worker *wks, struct worker_pub *pubs, struct job_result *res)
 {
 	unsigned started = 0;
 	int err = 0;
 	for (; started < job->numjobs; started++) {
-		err = pthread_create(&wks[started].tid, NULL, worker_main, &wks[started]);
+		err = start_thread(job, &wks[started]);
 		if (err)
 			break;
 	}
 
-	struct snapshot a, b;
 	pthread_mutex_lock(&run->lock);
 	while (!err && run->ready < started)
 		pthread_cond_wait(&run->cond, &run->lock);
-	uint64_t t0 = now_ns();
-	if (job->nrecords) {
-		run->win_start = 0;
+	run->t0 = now_ns();
+	run->win_start = run->t0 + (uint64_t)(job->ramp_s * 1e9);
+	if (job_is_timed(job) || job->runtime_s > 0)
+		run->win_end = run->win_start + (uint64_t)(job_runtime(job) * 1e9);
+	else
 		run->win_end = UINT64_MAX;
-	} else {
-		run->win_start = t0 + (uint64_t)(job->ramp_s * 1e9);
-		run->win_end = run->win_start + (uint64_t)(job->runtime_s * 1e9);
-	}
-	if (!err && job->nrecords)
-		take_snapshot(run->w, &a);
 	run->abort = err != 0;
 	run->go = true;
 	pthread_cond_broadcast(&run->cond);
 	pthread_mutex_unlock(&run->lock);
 
-	if (!err && !job->nrecords) {
-		sleep_until(run->win_start);
-		take_snapshot(run->w, &a);
-		sleep_until(run->win_end);
-		take_snapshot(run->w, &b);
-		watchdog_arm(job->name, "a write call", run->win_end);
+	struct monitor_out mon;
+	memset(&mon, 0, sizeof(mon));
+	if (!err) {
+		struct worker_pub **pp = malloc(started * sizeof(*pp));
+		if (pp) {
+			for (unsigned i = 0; i < started; i++)
+				pp[i] = &pubs[i];
+			struct monitor_args ma = {
+				.job = job,
+				.ctx = ctx,
+				.dev = &res->dev,
+				.w = run->w,
+				.pubs = pp,
+				.nthreads = started,
+				.t0 = run->t0,
+				.win_start = run->win_start,
+				.win_end = run->win_end,
+				.total_calls = (uint64_t)started * wks[0].quota,
+			};
+			monitor_run(&ma, &mon);
+			free(pp);
+		} else {
+			err = ENOMEM; /* the threads still run to their end */
+		}
 	}
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(wks[i].tid, NULL);
 	watchdog_arm(job->name, "", 0);
-	if (err)
+	if (err) {
+		snprintf(res->setup_what, sizeof(res->setup_what), "starting thread %u%s", started,
+			 job->cpus_set ? " (check cpus_allowed)" : "");
 		return -err;
+	}
 
 	uint64_t end = run->win_end;
-	if (job->nrecords) {
-		take_snapshot(run->w, &b);
-		end = t0;
+	if (!mon.took1) {
+		uwal_stats_get(run->w, &mon.st1);
+		sysio_take(&res->dev, &mon.io1);
+		end = run->win_start;
 		for (unsigned i = 0; i < started; i++)
 			if (wks[i].last_done > end)
 				end = wks[i].last_done;
-		run->win_start = t0;
 	}
-	res->runtime_ns = end - run->win_start;
-	snapshot_delta(&a, &b, res);
+	res->runtime_ns = end > run->win_start ? end - run->win_start : 0;
+	stats_delta(&mon.st0, &mon.st1, &res->stats);
+	res->io0 = mon.io0;
+	res->io1 = mon.io1;
+	res->iops_samples = mon.samples;
+	if (mon.samples) {
+		double n = (double)mon.samples;
+		res->iops_min = mon.smin;
+		res->iops_max = mon.smax;
+		res->iops_mean = mon.ssum / n;
+		double var = mon.ssq / n - res->iops_mean * res->iops_mean;
+		res->iops_stddev = var > 0 ? sqrt(var) : 0;
+	}
 	return 0;
 }
 
@@ -417,12 +532,14 @@ static void collect(const struct job *job, const struct worker *wks, struct job_
 		const struct worker *wk = &wks[i];
 		res->records += wk->records;
 		res->calls += wk->calls;
+		res->late_calls += wk->late;
 		if (wk->errors && wk->first_error_t < first_t) {
 			first_t = wk->first_error_t;
 			res->first_error = wk->first_error;
 		}
 		res->errors += wk->errors;
 		hist_merge(&res->lat, wk->lat);
+		hist_merge(&res->svc, wk->svc);
 	}
 	double secs = (double)res->runtime_ns / 1e9;
 	if (secs > 0) {
@@ -431,29 +548,42 @@ static void collect(const struct job *job, const struct worker *wks, struct job_
 	}
 }
 
-static int run_job_in(const struct job *job, struct job_result *res)
-{
-	if (job->numjobs < 1 || job->numjobs > BENCH_MAX_THREADS || job->per_call < 1)
-		return -EINVAL;
+static const enum uwal_sync_mode uwal_mode[] = {
+	[BENCH_SYNC_NONE] = UWAL_SYNC_NONE,
+	[BENCH_SYNC_BATCH] = UWAL_SYNC_BATCH,
+	[BENCH_SYNC_ALWAYS] = UWAL_SYNC_ALWAYS,
+	[BENCH_SYNC_PER_WRITE] = UWAL_SYNC_NONE,
+};
 
+static int run_job_in(const struct job *job, const struct run_ctx *ctx, struct job_result *res)
+{
+	if (job->numjobs < 1 || job->numjobs > BENCH_MAX_THREADS || job->records_per_call < 1) {
+		snprintf(res->setup_what, sizeof(res->setup_what), "checking the job");
+		return -EINVAL;
+	}
 	char dir[4096];
-	if (snprintf(dir, sizeof(dir), "%s/%s", job->directory, job->name) >= (int)sizeof(dir))
-		return -ENAMETOOLONG;
-	int rc = remove_tree(dir);
+	int rc = job_dir(job, dir, sizeof(dir));
+	if (rc == 0)
+		rc = make_dirs(job->directory);
+	if (rc == 0)
+		rc = remove_tree(dir);
 	if (rc) {
-		fprintf(stderr, "uwal-bench: cannot remove old %s: %s\n", dir, strerror(-rc));
+		snprintf(res->setup_what, sizeof(res->setup_what), "preparing its directory");
 		return rc;
 	}
+	devinfo_find(job->directory, &res->dev);
 
 	uwal_config cfg = job->cfg;
 	cfg.dir = dir;
-	if (cfg.log_fn == bench_log)
-		cfg.log_ctx = (void *)job->name;
-	struct run run = { .job = job };
-	watchdog_arm(job->name, "uwal_open", now_ns());
+	cfg.sync_mode = uwal_mode[job->sync];
+	cfg.log_ctx = (void *)job->name;
+	struct run run = {.job = job};
+	uint64_t t_open = now_ns();
+	watchdog_arm(job->name, "uwal_open", t_open);
 	rc = uwal_open(&cfg, &run.w);
 	watchdog_arm(job->name, "", 0);
 	if (rc) {
+		snprintf(res->setup_what, sizeof(res->setup_what), "uwal_open");
 		remove_tree(dir);
 		return rc;
 	}
@@ -461,19 +591,23 @@ static int run_job_in(const struct job *job, struct job_result *res)
 	pthread_mutex_init(&run.lock, NULL);
 	pthread_cond_init(&run.cond, NULL);
 
-	struct worker *wks = make_workers(job, &run);
-	if (!wks)
+	struct worker_pub *pubs = NULL;
+	struct worker *wks = make_workers(job, &run, &pubs);
+	if (!wks) {
+		snprintf(res->setup_what, sizeof(res->setup_what), "allocating threads' buffers");
 		rc = -ENOMEM;
-	else
-		rc = drive(job, &run, wks, res);
+	} else {
+		rc = drive(job, ctx, &run, wks, pubs, res);
+	}
 	if (rc == 0)
 		collect(job, wks, res);
 	if (wks)
-		free_workers(wks, job->numjobs);
+		free_workers(wks, pubs, job->numjobs);
 
 	watchdog_arm(job->name, "uwal_close", now_ns());
 	res->close_error = uwal_close(run.w);
 	watchdog_arm(job->name, "", 0);
+	res->elapsed_ns = now_ns() - t_open;
 	pthread_cond_destroy(&run.cond);
 	pthread_mutex_destroy(&run.lock);
 	int rm = remove_tree(dir);
@@ -482,11 +616,13 @@ static int run_job_in(const struct job *job, struct job_result *res)
 	return rc;
 }
 
-int run_job(const struct job *job, struct job_result *res)
+int run_job(const struct job *job, const struct run_ctx *ctx, struct job_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	hist_init(&res->lat);
-	int rc = run_job_in(job, res);
+	hist_init(&res->svc);
+	res->start_time = time(NULL);
+	int rc = run_job_in(job, ctx, res);
 	if (rc) {
 		res->ran = false;
 		res->setup_error = rc;

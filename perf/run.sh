@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# perf/run.sh - run one kernel-tuning experiment of perf/ and keep its
+# result: perf/run.sh NAME [extra uwal-bench options]
+# Runs perf/NAME.fio with uwal-bench (normal output to the terminal, JSON to
+# perf/results/NAME.json), then prints one line per job: records/s, p50,
+# p99, records per fdatasync. Build first (see README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+name=${1:?usage: perf/run.sh NAME [uwal-bench options]}
+shift
+bench=${UWAL_BENCH:-build/bench/uwal-bench}
+mkdir -p perf/results
+"$bench" --output-format=json --output="perf/results/$name.json" "$@" "perf/$name.fio"
+printf '%-22s %12s %9s %9s %10s\n' job rec/s p50us p99us rec/fsync
+jq -r '.jobs[] | [.jobname, (.write.iops|floor),
+    ((.write.clat_ns.percentile["50.000000"] // 0)/1000|floor),
+    ((.write.clat_ns.percentile["99.000000"] // 0)/1000|floor),
+    (.uwal.records_per_fsync // "-")] | @tsv' "perf/results/$name.json" |
+	awk -F'\t' '{ printf "%-22s %12s %9s %9s %10s\n", $1, $2, $3, $4, $5 }'
