@@ -75,11 +75,14 @@ void req_complete_chain(struct req *r)
 
 static void req_wait(struct uwal *w, struct req *r)
 {
-	/* Spin only while the waiting threads fit on the CPUs: beyond that,
-	 * spinners steal the CPU from the writer and from the threads that
-	 * were just acknowledged and would submit the next batch. */
+	/* A waiter for an fdatasync (~100 us) spins only while the waiting
+	 * threads fit on the CPUs: beyond that, spinners steal the CPU from
+	 * the writer and from the threads just acknowledged, which would
+	 * submit the next batch. An unsynced acknowledgment comes within
+	 * microseconds: sleeping for it would cost more than it saves. */
 	uint64_t limit = (uint64_t)w->cfg.wait_spin_us * 1000u;
-	if ((unsigned)atomic_load_explicit(&w->inside, memory_order_relaxed) > w->ncpu)
+	bool durable = r->sync || w->cfg.sync_mode != UWAL_SYNC_NONE;
+	if (durable && (unsigned)atomic_load_explicit(&w->inside, memory_order_relaxed) > w->ncpu)
 		limit = 0;
 	uint64_t t0 = limit ? uio_now_ns() : 0;
 
