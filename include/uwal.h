@@ -290,7 +290,8 @@ UWAL_API int uwal_write_sync(uwal *w, uint64_t index, const void *key, size_t ke
 
 /*
  * Append n records, all or nothing, contiguous in log order, in one segment,
- * with one acknowledgment.
+ * with one acknowledgment. All or nothing holds across crashes too: a batch
+ * whose last frame did not reach the disk is dropped whole by recovery.
  *
  * Parameters:
  *   w     the handle

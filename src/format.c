@@ -23,7 +23,8 @@
  *   offset size  field
  *   0      4     len: payload length in bytes, >= 1
  *   4      1     type: 1 = record, 2 = seal
- *   5      1     flags, 0
+ *   5      1     flags: 0x01 MORE (record frames only) = the next frame
+ *                belongs to the same uwal_write_batch() call; other bits 0
  *   6      2     reserved, 0
  *   8      4     epoch: 0 in version 1; reserved so that truncating the
  *                front or back of the log can later mark frames as
@@ -49,8 +50,15 @@
  * damaged length cannot make garbage pass as a frame.
  *
  * Validity: a frame is valid when its length fits in the file, its type is
- * known, its reserved fields are 0 and its crc matches. A frame header of
- * 16 zero bytes means "no frame here".
+ * known, its reserved fields and unknown flags are 0 and its crc matches. A
+ * frame header of 16 zero bytes means "no frame here".
+ *
+ * Batches: the records of one uwal_write_batch() call are consecutive
+ * frames of one segment, all but the last flagged MORE. A batch is whole
+ * only if its last frame (MORE clear) is valid: recovery cuts a torn tail
+ * back to the first frame of an unfinished batch, so a batch that was not
+ * acknowledged is either entirely in the log or not at all. A seal frame
+ * right after a MORE frame is invalid.
  *
  * Sealed segments: at rotation, a seal frame is written after the last
  * record and fdatasynced before the next segment takes any write. Every
@@ -188,13 +196,13 @@ static int cursor_write(void *data, const char *buf, size_t len)
 	return 0;
 }
 
-static size_t finish_frame(uint8_t *out, uint8_t *end, uint8_t type, uint32_t salt)
+static size_t finish_frame(uint8_t *out, uint8_t *end, uint8_t type, uint8_t flags, uint32_t salt)
 {
 	uint32_t len = (uint32_t)(end - out - FMT_FRAME_HDR_SIZE);
 
 	put32(out, len);
 	out[4] = type;
-	out[5] = 0;
+	out[5] = flags;
 	put16(out + 6, 0);
 	put32(out + 8, 0); /* epoch */
 	uint32_t c = fmt_crc_update(salt ^ 0xFFFFFFFFu, out, 12);
@@ -203,8 +211,8 @@ static size_t finish_frame(uint8_t *out, uint8_t *end, uint8_t type, uint32_t sa
 	return (size_t)(end - out);
 }
 
-size_t fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint64_t index, const void *key,
-			       size_t key_len, const void *value, size_t value_len)
+size_t fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint8_t flags, uint64_t index,
+			       const void *key, size_t key_len, const void *value, size_t value_len)
 {
 	struct cursor c = {out + FMT_FRAME_HDR_SIZE};
 	msgpack_packer pk;
@@ -214,7 +222,7 @@ size_t fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint64_t index, cons
 	msgpack_pack_uint64(&pk, index);
 	msgpack_pack_bin_with_body(&pk, key_len ? key : "", key_len);
 	msgpack_pack_bin_with_body(&pk, value_len ? value : "", value_len);
-	return finish_frame(out, c.p, FMT_FRAME_RECORD, salt);
+	return finish_frame(out, c.p, FMT_FRAME_RECORD, flags & FMT_FRAME_MORE, salt);
 }
 
 size_t fmt_seal_frame_encode(uint8_t *out, uint32_t salt, uint64_t records, uint64_t next_seq)
@@ -226,7 +234,7 @@ size_t fmt_seal_frame_encode(uint8_t *out, uint32_t salt, uint64_t records, uint
 	msgpack_pack_array(&pk, 2);
 	msgpack_pack_uint64(&pk, records);
 	msgpack_pack_uint64(&pk, next_seq);
-	return finish_frame(out, c.p, FMT_FRAME_SEAL, salt);
+	return finish_frame(out, c.p, FMT_FRAME_SEAL, 0, salt);
 }
 
 size_t fmt_frame_peek_len(const uint8_t *in, size_t avail)
@@ -247,7 +255,8 @@ enum fmt_frame_status fmt_frame_decode(const uint8_t *in, size_t avail, uint32_t
 		return FMT_FRAME_ZERO;
 	uint32_t len = get32(in);
 	uint8_t type = in[4];
-	if (len == 0 || len > max_len || in[5] != 0 || get16(in + 6) != 0 ||
+	uint8_t allowed = type == FMT_FRAME_RECORD ? FMT_FRAME_MORE : 0;
+	if (len == 0 || len > max_len || (in[5] & ~allowed) != 0 || get16(in + 6) != 0 ||
 	    (type != FMT_FRAME_RECORD && type != FMT_FRAME_SEAL))
 		return FMT_FRAME_BAD;
 	if ((size_t)len > avail - FMT_FRAME_HDR_SIZE)

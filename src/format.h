@@ -21,6 +21,9 @@
 	0x0001 /* the segment before this one was removed                                          \
 		  by uwal_unsafe_recover() */
 
+/* Record frame flags. */
+#define FMT_FRAME_MORE 0x01 /* the next frame belongs to the same uwal_write_batch() call */
+
 /* Frame types. */
 #define FMT_FRAME_RECORD 1
 #define FMT_FRAME_SEAL 2
@@ -68,8 +71,9 @@ size_t fmt_record_frame_size(uint64_t index, size_t key_len, size_t value_len);
  * Encode a record frame into out (which has room for
  * fmt_record_frame_size()). Returns bytes written.
  */
-size_t fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint64_t index, const void *key,
-			       size_t key_len, const void *value, size_t value_len);
+size_t fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint8_t flags, uint64_t index,
+			       const void *key, size_t key_len, const void *value,
+			       size_t value_len);
 /* Encode a seal frame; returns bytes written (<= FMT_SEAL_FRAME_MAX). */
 size_t fmt_seal_frame_encode(uint8_t *out, uint32_t salt, uint64_t records, uint64_t next_seq);
 

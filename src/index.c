@@ -133,6 +133,32 @@ void idx_shrink(struct idx *x)
 		x->cap = x->n;
 }
 
+int idx_truncate(struct idx *x, uint32_t n)
+{
+	if (n >= x->n)
+		return 0;
+	x->n = n;
+	x->sorted = true;
+	for (uint32_t i = 0; i < n; i++) {
+		if (i == 0 || x->keys[i] < x->min)
+			x->min = x->keys[i];
+		if (i == 0 || x->keys[i] > x->max)
+			x->max = x->keys[i];
+		if (i > 0 && x->keys[i] <= x->keys[i - 1])
+			x->sorted = false;
+	}
+	if (x->sorted) {
+		free(x->slots);
+		x->slots = NULL;
+		x->nslots = 0;
+		return 0;
+	}
+	uint32_t ns = 64;
+	while ((uint64_t)n * 2 > ns)
+		ns *= 2;
+	return rehash(x, ns);
+}
+
 /* ---- batch set ------------------------------------------------------ */
 
 int bset_init(struct bset *s, uint32_t max_entries)

@@ -32,6 +32,8 @@ void idx_free(struct idx *x);
 int idx_add(struct idx *x, uint64_t key, uint32_t off); /* 0 or -ENOMEM */
 bool idx_find(const struct idx *x, uint64_t key, uint32_t *off);
 void idx_shrink(struct idx *x); /* release slack once the table is final */
+/* Keep only the first n entries; 0 or -ENOMEM. */
+int idx_truncate(struct idx *x, uint32_t n);
 
 /*
  * The writer's set of indexes in the batch being built. A request's

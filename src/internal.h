@@ -70,6 +70,11 @@ struct seg_scan {
 	uint64_t records;
 	bool sealed;
 	uint64_t seal_next;
+	/* The scan ended inside a uwal_write_batch() call whose last frame is
+	 * missing: end and bad_off are moved back to its first frame, records
+	 * leaves its records out, and fn was called for the cut_records last
+	 * ones anyway (the caller drops them). */
+	uint64_t cut_records;
 };
 int seg_scan(int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn, void *ctx,
 	     struct seg_scan *out);

@@ -152,6 +152,8 @@ static int inspect(int dirfd, const struct found *f, const char *prefix, struct 
 	if (ctx)
 		ctx->seg = in->seg;
 	ret = seg_scan(fd, h.salt, (uint64_t)in->size, ctx ? on_record : NULL, ctx, &in->scan);
+	if (ret == 0 && in->scan.cut_records)
+		ret = idx_truncate(&in->seg->idx, in->seg->idx.n - (uint32_t)in->scan.cut_records);
 	in->seg->end = in->scan.end;
 	in->seg->sealed = in->scan.sealed;
 	if (ret < 0)

@@ -185,6 +185,7 @@ int seg_scan(int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn, void *ctx
 	struct window win = {.fd = fd};
 	struct fmt_dec dec;
 	uint64_t off = FMT_SEG_HDR_SIZE;
+	uint64_t open_off = 0, open_recs = 0; /* an unfinished batch */
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -220,6 +221,12 @@ int seg_scan(int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn, void *ctx
 			out->bad_off = off;
 			break;
 		}
+		if (f.type == FMT_FRAME_SEAL && open_off) {
+			/* A seal cannot end a batch: this is not a sealed
+			 * segment (and the batch is cut below). */
+			out->bad_off = off;
+			break;
+		}
 		if (f.type == FMT_FRAME_SEAL) {
 			uint64_t records;
 			if (fmt_seal_decode(&dec, &f, &records, &out->seal_next) < 0 ||
@@ -242,9 +249,24 @@ int seg_scan(int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn, void *ctx
 				break;
 		}
 		out->records++;
+		if (f.flags & FMT_FRAME_MORE) {
+			if (!open_off)
+				open_off = off;
+			open_recs++;
+		} else {
+			open_off = 0;
+			open_recs = 0;
+		}
 		off += FMT_FRAME_HDR_SIZE + f.len;
 	}
 	out->end = off;
+	if (ret == 0 && open_off) {
+		/* The log ends inside a batch: cut it whole. */
+		out->end = open_off;
+		out->bad_off = open_off;
+		out->records -= open_recs;
+		out->cut_records = open_recs;
+	}
 	fmt_dec_destroy(&dec);
 	free(win.buf);
 	return ret;

@@ -294,10 +294,13 @@ static void encode(struct uwal *w, struct writer *wr, struct batch *b, const str
 	(void)w;
 	for (uint32_t i = 0; i < r->n; i++) {
 		const uwal_record *rec = &r->recs[i];
+		/* All but a call's last record say "more of this call follows",
+		 * so recovery can drop a batch cut short by a crash whole. */
+		uint8_t flags = i + 1 < r->n ? FMT_FRAME_MORE : 0;
 		wr->ents[b->nrec++] = (struct ent){rec->index, (uint32_t)(wr->woff + b->bytes)};
-		b->bytes +=
-			fmt_record_frame_encode(wr->buf + b->bytes, wr->active->salt, rec->index,
-						rec->key, rec->key_len, rec->value, rec->value_len);
+		b->bytes += fmt_record_frame_encode(wr->buf + b->bytes, wr->active->salt, flags,
+						    rec->index, rec->key, rec->key_len, rec->value,
+						    rec->value_len);
 	}
 }
 

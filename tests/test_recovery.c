@@ -126,6 +126,69 @@ TH_TEST(recovery, torn_tail_in_last_segment_is_cut_at_the_damaged_frame)
 	th_close(w);
 }
 
+/* Write records first..last with one uwal_write_batch() call. */
+static void write_std_batch(uwal *w, uint64_t first, uint64_t last)
+{
+	size_t n = (size_t)(last - first + 1);
+	uwal_record *recs = calloc(n, sizeof(*recs));
+	char(*keys)[TH_KEY_MAX] = calloc(n, TH_KEY_MAX);
+	unsigned char(*vals)[TH_VAL_MAX] = calloc(n, TH_VAL_MAX);
+	cr_assert(recs && keys && vals);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t idx = first + i;
+		size_t vl = th_vlen(idx);
+		th_fill(idx, vals[i], vl);
+		recs[i] = (uwal_record){idx, keys[i], th_key(idx, keys[i]), vl ? vals[i] : NULL, vl};
+	}
+	cr_assert_eq(uwal_write_batch(w, recs, n, false), 0);
+	free(recs);
+	free(keys);
+	free(vals);
+}
+
+/*
+ * Guards against a uwal_write_batch() call surviving a crash in part: the
+ * batch 11..20 is torn in its middle (and, second round, cut off before its
+ * last frame): recovery must drop all of it, keep 1..10, and then take the
+ * indexes again.
+ */
+TH_TEST(recovery, batch_torn_in_its_middle_is_dropped_whole)
+{
+	for (int round = 0; round < 2; round++) {
+		th_rmrf(g_dir);
+		uwal_config cfg;
+		th_config(&cfg, g_dir);
+		uwal *w = th_open(&cfg);
+		for (uint64_t i = 1; i <= 10; i++)
+			cr_assert_eq(th_write_std(w, i, false), 0);
+		write_std_batch(w, 11, 20);
+		th_close(w);
+
+		char path[4352];
+		th_last_data_segment(g_dir, "segment_", path, sizeof(path));
+		if (round == 0) {
+			th_frame f = find_frame(path, 15);
+			th_flip_byte(path, f.off + TH_FRAME_HEADER + f.len - 1);
+		} else {
+			th_frame f = find_frame(path, 20); /* the batch's last frame */
+			th_truncate(path, f.off);
+		}
+
+		w = th_open(&cfg);
+		for (uint64_t i = 1; i <= 10; i++)
+			th_check_std(w, i);
+		for (uint64_t i = 11; i <= 20; i++)
+			th_check_absent(w, i);
+		cr_assert_eq(uwal_last_index(w), 10);
+		write_std_batch(w, 11, 20);
+		th_close(w);
+		w = th_open(&cfg);
+		for (uint64_t i = 1; i <= 20; i++)
+			th_check_std(w, i);
+		th_close(w);
+	}
+}
+
 /* Guards against the last written segment being judged as sealed when a
  * prepared (empty) segment follows it, or earlier segments being lost. */
 TH_TEST(recovery, torn_tail_after_rotations_is_cut_in_the_last_written_segment)

@@ -10,9 +10,9 @@
  *   (c) iterating the log yields only records that were submitted, each
  *       once, with its exact key and value; each thread's records in its
  *       call order; no record after one that was submitted only after it
- *       was acknowledged; a uwal_write_batch call's records contiguous
- *       (only the log's last batch may be cut short, and only if it is
- *       not judged); uwal_first_index/uwal_last_index agree;
+ *       was acknowledged; a uwal_write_batch call's records contiguous and
+ *       whole, acknowledged or not (recovery drops a batch cut short);
+ *       uwal_first_index/uwal_last_index agree;
  *   (d) the log takes new writes (and refuses an index it holds), closes
  *       cleanly and shows them after a reopen.
  */
@@ -315,14 +315,14 @@ static long check_iter(struct vctx *v, uwal *w, long *partial_tail)
 	if (ret == 1)
 		return -1;
 	if (s.bleft) {
+		/* A batch is all or nothing, also across a crash: recovery cuts
+		 * an unfinished one whole (the MORE flag of its frames). */
 		const struct cw_ent *e = &v->shm->ent[s.bt][s.bfirst];
 		const char *why = judged(v, e);
-		if (why) {
-			fail(v, "batch of index %" PRIu64 " (%s) is cut short at the log's end",
-			     cw_index(s.bt, s.bfirst), why);
-			return -1;
-		}
+		fail(v, "batch of index %" PRIu64 " (%s) is cut short at the log's end",
+		     cw_index(s.bt, s.bfirst), why ? why : "not acknowledged");
 		(*partial_tail)++;
+		return -1;
 	}
 	uint64_t fi = uwal_first_index(w), li = uwal_last_index(w);
 	uint64_t efi = s.count ? s.min_ix : 0, eli = s.count ? s.max_ix : 0;

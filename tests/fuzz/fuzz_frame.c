@@ -28,16 +28,16 @@ static void check_record(const struct fmt_frame *f, const struct fmt_rec *r, uin
 {
 	const uint8_t *lo = f->payload, *hi = f->payload + f->len;
 	FUZZ_CHECK(r->index != 0);
-	FUZZ_CHECK(r->key_len == 0 || ((const uint8_t *)r->key >= lo &&
-				       (const uint8_t *)r->key + r->key_len <= hi));
+	FUZZ_CHECK(r->key_len == 0 ||
+		   ((const uint8_t *)r->key >= lo && (const uint8_t *)r->key + r->key_len <= hi));
 	FUZZ_CHECK(r->value_len == 0 || ((const uint8_t *)r->value >= lo &&
 					 (const uint8_t *)r->value + r->value_len <= hi));
 	size_t sz = fmt_record_frame_size(r->index, r->key_len, r->value_len);
 	FUZZ_CHECK(sz <= FMT_FRAME_HDR_SIZE + (size_t)f->len); /* ours is minimal */
 	uint8_t *out = malloc(sz);
 	FUZZ_CHECK(out != NULL);
-	FUZZ_CHECK(fmt_record_frame_encode(out, salt, r->index, r->key, r->key_len, r->value,
-					   r->value_len) == sz);
+	FUZZ_CHECK(fmt_record_frame_encode(out, salt, f->flags, r->index, r->key, r->key_len,
+					   r->value, r->value_len) == sz);
 	struct fmt_frame f2;
 	FUZZ_CHECK(fmt_frame_decode(out, sz, salt, UINT32_MAX, &f2) == FMT_FRAME_OK);
 	struct fmt_dec d2;
@@ -106,8 +106,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (mode & 1)
 		fz_fix_frame(buf, n, salt);
-	uint32_t max_len = (mode & 2) ? UINT32_MAX
-				      : (n > FMT_FRAME_HDR_SIZE ? (uint32_t)(n - FMT_FRAME_HDR_SIZE) : 0);
+	uint32_t max_len =
+		(mode & 2) ? UINT32_MAX
+			   : (n > FMT_FRAME_HDR_SIZE ? (uint32_t)(n - FMT_FRAME_HDR_SIZE) : 0);
 	(void)fmt_frame_peek_len(buf, n);
 	struct fmt_frame f;
 	enum fmt_frame_status st = fmt_frame_decode(buf, n, salt, max_len, &f);
