@@ -76,7 +76,7 @@ static void check_base_plus(uint64_t *extra, size_t n_extra, const char *after)
 	uwal *w = NULL;
 	int rc = uwal_open(&cfg, &w);
 	cr_assert_eq(rc, 0, "after %s the log does not open: %d (%s)", after, rc,
-	             uwal_strerror(rc));
+		     uwal_strerror(rc));
 	for (uint64_t i = 1; i <= BASE; i++)
 		th_check_std(w, i);
 	uwal_iter *it = NULL;
@@ -84,15 +84,16 @@ static void check_base_plus(uint64_t *extra, size_t n_extra, const char *after)
 	uwal_record r;
 	size_t n = 0;
 	while (uwal_iter_next(it, &r) == 1) {
-		bool known = (r.index >= 1 && r.index <= BASE) ||
-		             (n_extra && bsearch(&r.index, extra, n_extra, sizeof(*extra), cmp_u64));
+		bool known =
+			(r.index >= 1 && r.index <= BASE) ||
+			(n_extra && bsearch(&r.index, extra, n_extra, sizeof(*extra), cmp_u64));
 		cr_assert(known, "after %s the log holds an unexpected record %llu", after,
-		          (unsigned long long)r.index);
+			  (unsigned long long)r.index);
 		n++;
 	}
 	uwal_iter_close(it);
 	cr_assert_eq(n, BASE + n_extra, "after %s the log holds %zu records, want %zu", after, n,
-	             BASE + n_extra);
+		     BASE + n_extra);
 	th_close(w);
 }
 
@@ -149,7 +150,7 @@ MUT(seg_size_64k, c->segment_size = 64u << 10)
 MUT(seg_size_4g, c->segment_size = 4ull << 30)
 MUT(seg_size_max, c->segment_size = UINT64_MAX)
 MUT(sync_mode_7, c->sync_mode = (enum uwal_sync_mode)7)
-MUT(sync_mode_neg, c->sync_mode = (enum uwal_sync_mode)-1)
+MUT(sync_mode_neg, c->sync_mode = (enum uwal_sync_mode) - 1)
 MUT(prealloc_2, c->prealloc = (enum uwal_prealloc)2)
 MUT(write_path_2, c->write_path = (enum uwal_write_path)2)
 MUT(batch_0, c->max_batch_size = 0)
@@ -255,12 +256,12 @@ TH_TEST(badinput, configuration_table)
 		size_t before = dir_entries(g_dir);
 		uwal *w = (uwal *)&cfg; /* must stay untouched on failure */
 		int rc = uwal_open(&cfg, &w);
-		cr_assert_eq(rc, c->want, "%s: uwal_open returned %d (%s), want %d (%s)", c->name, rc,
-		             uwal_strerror(rc), c->want, uwal_strerror(c->want));
+		cr_assert_eq(rc, c->want, "%s: uwal_open returned %d (%s), want %d (%s)", c->name,
+			     rc, uwal_strerror(rc), c->want, uwal_strerror(c->want));
 		if (rc != 0) {
 			cr_assert_eq(w, (uwal *)&cfg, "%s: *out changed on failure", c->name);
-			cr_assert_eq(dir_entries(g_dir), before, "%s: a refused open changed the dir",
-			             c->name);
+			cr_assert_eq(dir_entries(g_dir), before,
+				     "%s: a refused open changed the dir", c->name);
 		} else {
 			bool same_log = strcmp(cfg.prefix, "segment_") == 0;
 			uint64_t idx = 1000 + k;
@@ -310,7 +311,7 @@ TH_TEST(badinput, dir_that_is_a_file_or_too_long)
 		cfg.dir = dirs[i];
 		int rc = uwal_open(&cfg, &w);
 		cr_assert_eq(rc, cases[i].want, "dir is %s: %d (%s)", cases[i].what, rc,
-		             uwal_strerror(rc));
+			     uwal_strerror(rc));
 	}
 	/* a segment file name is 20 digits longer than the dir's path */
 	char *longdir = malloc(PATH_MAX + 64);
@@ -352,7 +353,7 @@ TH_TEST(badinput, dir_without_write_permission)
 		cfg.dir = sub;
 		int rc = uwal_open(&cfg, &w);
 		cr_assert_eq(rc, -EACCES, "new log in an unwritable dir: %d (%s)", rc,
-		             uwal_strerror(rc));
+			     uwal_strerror(rc));
 		chmod(parent, 0700);
 		check_base("unwritable dir");
 		return;
@@ -483,12 +484,12 @@ TH_TEST(badinput, write_table)
 		const struct write_case *c = &cases[k];
 		for (int sync = 0; sync < 2; sync++) {
 			int rc = uwal_write_sync(w, c->index, c->key, c->key_len, c->value,
-			                         c->value_len, sync);
+						 c->value_len, sync);
 			int want = c->want;
 			if (sync && want == 0)
 				want = UWAL_EEXIST; /* the first pass wrote it */
-			cr_assert_eq(rc, want, "%s (sync %d): %d (%s), want %d (%s)", c->name, sync, rc,
-			             uwal_strerror(rc), want, uwal_strerror(want));
+			cr_assert_eq(rc, want, "%s (sync %d): %d (%s), want %d (%s)", c->name, sync,
+				     rc, uwal_strerror(rc), want, uwal_strerror(want));
 		}
 		uwal_record r;
 		memset(&r, 0, sizeof(r));
@@ -497,7 +498,8 @@ TH_TEST(badinput, write_table)
 			cr_assert_eq(g, 0, "%s: not readable", c->name);
 			cr_assert_eq(r.key_len, c->key_len);
 			cr_assert_eq(r.value_len, c->value_len);
-			cr_assert(c->value_len == 0 || memcmp(r.value, c->value, c->value_len) == 0);
+			cr_assert(c->value_len == 0 ||
+				  memcmp(r.value, c->value, c->value_len) == 0);
 			cr_assert(r.key != NULL && ((const char *)r.key)[r.key_len] == '\0');
 			cr_assert(r.value != NULL && ((const char *)r.value)[r.value_len] == '\0');
 			uwal_record_free(&r);
@@ -539,7 +541,8 @@ TH_TEST(badinput, write_batch_table)
 		uwal_record r[3];
 		int want;
 	} cases[] = {
-		{"index 0 in the middle", {{50, "a", 1, "x", 1}, {0, "b", 1, "y", 1}, {52, "c", 1, "z", 1}},
+		{"index 0 in the middle",
+		 {{50, "a", 1, "x", 1}, {0, "b", 1, "y", 1}, {52, "c", 1, "z", 1}},
 		 UWAL_EINVAL},
 		{"NULL key with a length last",
 		 {{53, "a", 1, "x", 1}, {54, "b", 1, "y", 1}, {55, NULL, 4, "z", 1}},
@@ -566,8 +569,8 @@ TH_TEST(badinput, write_batch_table)
 		for (int sync = 0; sync < 2; sync++) {
 			int rc = uwal_write_batch(w, cases[k].r, 3, sync);
 			cr_assert_eq(rc, cases[k].want, "%s (sync %d): %d (%s), want %d (%s)",
-			             cases[k].name, sync, rc, uwal_strerror(rc), cases[k].want,
-			             uwal_strerror(cases[k].want));
+				     cases[k].name, sync, rc, uwal_strerror(rc), cases[k].want,
+				     uwal_strerror(cases[k].want));
 		}
 		for (int i = 0; i < 3; i++) {
 			uint64_t idx = cases[k].r[i].index;
@@ -599,7 +602,7 @@ TH_TEST(badinput, reads_iterators_and_counters)
 	for (size_t i = 0; i < 4; i++) {
 		r = sentinel;
 		cr_assert_eq(uwal_get(w, missing[i], &r), UWAL_ENOTFOUND, "get(%llu)",
-		             (unsigned long long)missing[i]);
+			     (unsigned long long)missing[i]);
 		cr_assert(memcmp(&r, &sentinel, sizeof(r)) == 0, "get changed *out on failure");
 	}
 	cr_assert_eq(uwal_get(NULL, 1, &r), UWAL_EINVAL);
@@ -641,17 +644,17 @@ TH_TEST(badinput, reads_iterators_and_counters)
 /* Guards against an error code without a description. */
 TH_TEST(badinput, strerror_describes_everything)
 {
-	static const int codes[] = {UWAL_EINVAL,   UWAL_EEXIST,    UWAL_ENOTFOUND, UWAL_ETOOBIG,
-	                            UWAL_ESHUTDOWN, UWAL_ELOCKED,  UWAL_ECORRUPT,  UWAL_EPOISONED};
+	static const int codes[] = {UWAL_EINVAL,    UWAL_EEXIST,  UWAL_ENOTFOUND, UWAL_ETOOBIG,
+				    UWAL_ESHUTDOWN, UWAL_ELOCKED, UWAL_ECORRUPT,  UWAL_EPOISONED};
 	for (size_t i = 0; i < 8; i++) {
 		const char *s = uwal_strerror(codes[i]);
 		cr_assert(s != NULL && s[0] != '\0', "uwal_strerror(%d)", codes[i]);
 		for (size_t j = 0; j < i; j++)
-			cr_assert_str_neq(s, uwal_strerror(codes[j]), "codes %d and %d read the same",
-			                  codes[i], codes[j]);
+			cr_assert_str_neq(s, uwal_strerror(codes[j]),
+					  "codes %d and %d read the same", codes[i], codes[j]);
 	}
-	static const int others[] = {0,      -EIO,    -ENOSPC, -EACCES, -30000, -30009,
-	                             -40000, 1,       12345,   INT_MAX, INT_MIN, -4096};
+	static const int others[] = {0,      -EIO, -ENOSPC, -EACCES, -30000,  -30009,
+				     -40000, 1,    12345,   INT_MAX, INT_MIN, -4096};
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
 		const char *s = uwal_strerror(others[i]);
 		cr_assert(s != NULL && s[0] != '\0', "uwal_strerror(%d)", others[i]);
@@ -673,8 +676,8 @@ TH_TEST(badinput, unsafe_recover_arguments)
 	for (size_t i = 0; i < 6; i++) {
 		list = (char **)&list;
 		n = 77;
-		cr_assert_eq(uwal_unsafe_recover(g_dir, bad[i], &list, &n), UWAL_EINVAL, "prefix %s",
-		             bad[i]);
+		cr_assert_eq(uwal_unsafe_recover(g_dir, bad[i], &list, &n), UWAL_EINVAL,
+			     "prefix %s", bad[i]);
 		cr_assert(list == NULL && n == 0);
 	}
 	char missing[4352], file[4352];
@@ -772,10 +775,11 @@ static void close_race(enum uwal_sync_mode mode)
 	cr_assert_not_null(extra);
 	size_t n_extra = 0;
 	for (int i = 0; i < RACE_T; i++) {
-		cr_assert_eq(a[i].bad_rc, 0, "thread %d: a write racing with close returned %d (%s)",
-		             i, a[i].bad_rc, uwal_strerror(a[i].bad_rc));
+		cr_assert_eq(a[i].bad_rc, 0,
+			     "thread %d: a write racing with close returned %d (%s)", i,
+			     a[i].bad_rc, uwal_strerror(a[i].bad_rc));
 		cr_assert_eq(a[i].last_rc, UWAL_ESHUTDOWN, "thread %d ended without UWAL_ESHUTDOWN",
-		             i);
+			     i);
 		for (uint64_t k = 1; k <= a[i].acked_until; k++)
 			extra[n_extra++] = race_base(i) + k;
 	}

@@ -121,8 +121,8 @@ static void clear_dir(const char *dir)
 	char p[4352];
 	while ((e = readdir(d)) != NULL)
 		if (e->d_name[0] != '.')
-			cr_assert_eq(unlink(th_join(p, sizeof(p), dir, e->d_name)), 0, "unlink %s: %s",
-			             p, strerror(errno));
+			cr_assert_eq(unlink(th_join(p, sizeof(p), dir, e->d_name)), 0,
+				     "unlink %s: %s", p, strerror(errno));
 	closedir(d);
 }
 
@@ -190,8 +190,9 @@ static void build_log(void)
 			if (s->f[k].type != TH_FRAME_RECORD)
 				continue;
 			cr_assert_lt(g_m.nrec, NREC);
-			g_m.r[g_m.nrec++] = (struct rec_model){s->f[k].index, i, s->f[k].off,
-			                                       s->f[k].off + TH_FRAME_HEADER + s->f[k].len};
+			g_m.r[g_m.nrec++] =
+				(struct rec_model){s->f[k].index, i, s->f[k].off,
+						   s->f[k].off + TH_FRAME_HEADER + s->f[k].len};
 			g_m.last_data = i;
 		}
 	}
@@ -204,7 +205,7 @@ static void build_log(void)
 	for (size_t i = 0; i < 3; i++) {
 		const struct seg_model *s = &g_m.s[i];
 		cr_assert(s->nf == THRESHOLD + 1 && s->f[s->nf - 1].type == TH_FRAME_SEAL,
-		          "%s is not sealed after %d records", s->name, THRESHOLD);
+			  "%s is not sealed after %d records", s->name, THRESHOLD);
 	}
 	copy_dir(g_dir, g_pristine);
 }
@@ -284,7 +285,7 @@ struct dmg {
 	enum outcome kind;
 	size_t seg;       /* the damaged segment (model number) */
 	uint64_t at;      /* first damaged byte: records whose frames end at or
-	                     before it, in this or earlier segments, must survive */
+			     before it, in this or earlier segments, must survive */
 	const char *file; /* ECORRUPT: the file log_fn must name (default seg's) */
 	uint64_t log_off; /* ECORRUPT: the offset log_fn must give */
 	const char *word; /* ECORRUPT: a word the message must contain, or NULL */
@@ -310,16 +311,16 @@ static size_t check_contents(uwal *w, const bool must[NREC], const char *what)
 		memset(&r, 0, sizeof(r));
 		int rc = uwal_get(w, idx, &r);
 		cr_assert(rc == 0 || rc == UWAL_ENOTFOUND, "%s: get(%llu) returned %d (%s)", what,
-		          (unsigned long long)idx, rc, uwal_strerror(rc));
+			  (unsigned long long)idx, rc, uwal_strerror(rc));
 		if (rc == 0) {
 			cr_assert(rec_ok(&r, idx), "%s: record %llu has wrong bytes", what,
-			          (unsigned long long)idx);
+				  (unsigned long long)idx);
 			uwal_record_free(&r);
 			present[i] = true;
 			found++;
 		}
-		cr_assert(present[i] || !must[i], "%s: record %llu, before the damage, is lost", what,
-		          (unsigned long long)idx);
+		cr_assert(present[i] || !must[i], "%s: record %llu, before the damage, is lost",
+			  what, (unsigned long long)idx);
 	}
 	/* the iterator sees the same records, in log order */
 	uwal_iter *it = NULL;
@@ -331,11 +332,11 @@ static size_t check_contents(uwal *w, const bool must[NREC], const char *what)
 		while (pos < NREC && g_m.r[pos].idx != r.index)
 			pos++;
 		cr_assert_lt(pos, NREC, "%s: iterator returned %llu out of order or unknown", what,
-		             (unsigned long long)r.index);
+			     (unsigned long long)r.index);
 		cr_assert(present[pos], "%s: iterator returned %llu, get did not find it", what,
-		          (unsigned long long)r.index);
+			  (unsigned long long)r.index);
 		cr_assert(rec_ok(&r, r.index), "%s: iterated record %llu has wrong bytes", what,
-		          (unsigned long long)r.index);
+			  (unsigned long long)r.index);
 		pos++;
 		seen++;
 	}
@@ -387,7 +388,7 @@ static void verify(const struct dmg *d, bool deep)
 	uwal *w = NULL;
 	int rc = uwal_open(&cfg, &w);
 	cr_assert(rc == 0 || rc == UWAL_ECORRUPT, "%s: uwal_open returned %d (%s)", d->what, rc,
-	          uwal_strerror(rc));
+		  uwal_strerror(rc));
 	if (rc == 0) {
 		cr_assert_neq(d->kind, MUST_CORRUPT, "%s: opened, want UWAL_ECORRUPT", d->what);
 		size_t found = check_contents(w, must, d->what);
@@ -396,12 +397,12 @@ static void verify(const struct dmg *d, bool deep)
 			for (size_t i = 0; i < NREC; i++)
 				want += must[i];
 			cr_assert_eq(found, want,
-			             "%s: %zu records survive a cut that should leave %zu", d->what,
-			             found, want);
+				     "%s: %zu records survive a cut that should leave %zu", d->what,
+				     found, want);
 			cr_assert_eq(uwal_last_index(w), want ? g_m.r[want - 1].idx : 0);
 			char p[4352];
 			cr_assert_eq(th_file_size(seg_path(p, sizeof(p), g_m.last_data)), SEG_SIZE,
-			             "%s: the cut tail was not preallocated again", d->what);
+				     "%s: the cut tail was not preallocated again", d->what);
 		}
 		if (deep)
 			w = check_writable(&cfg, w, d->what);
@@ -412,17 +413,17 @@ static void verify(const struct dmg *d, bool deep)
 
 	/* UWAL_ECORRUPT */
 	cr_assert_neq(d->kind, MUST_CUT, "%s: UWAL_ECORRUPT, want the tail cut; log:\n%s", d->what,
-	              log.buf);
+		      log.buf);
 	const char *file = d->file ? d->file : g_m.s[d->seg].name;
 	char off[64];
 	snprintf(off, sizeof(off), "offset %llu", (unsigned long long)d->log_off);
 	cr_assert(th_log_has(&log, file), "%s: log_fn did not name %s; got:\n%s", d->what, file,
-	          log.buf);
+		  log.buf);
 	cr_assert(th_log_has(&log, off), "%s: log_fn did not say \"%s\"; got:\n%s", d->what, off,
-	          log.buf);
+		  log.buf);
 	if (d->word)
 		cr_assert(th_log_has(&log, d->word), "%s: log_fn did not say \"%s\"; got:\n%s",
-		          d->what, d->word, log.buf);
+			  d->what, d->word, log.buf);
 	/* refusing changes nothing: a second open refuses the same way */
 	cr_assert_eq(uwal_open(&cfg, &w), UWAL_ECORRUPT, "%s: second open", d->what);
 
@@ -436,12 +437,12 @@ static void verify(const struct dmg *d, bool deep)
 		const struct rec_model *r = &g_m.r[i];
 		char p[4352];
 		bool kept = !in_list(removed, nrm, g_m.s[r->seg].name) &&
-		            th_exists(seg_path(p, sizeof(p), r->seg));
+			    th_exists(seg_path(p, sizeof(p), r->seg));
 		must[i] = kept && (r->seg != d->seg || r->end <= d->at);
 	}
 	rc = uwal_open(&cfg, &w);
 	cr_assert_eq(rc, 0, "%s: open after uwal_unsafe_recover: %d (%s); log:\n%s", d->what, rc,
-	             uwal_strerror(rc), log.buf);
+		     uwal_strerror(rc), log.buf);
 	check_contents(w, must, d->what);
 	if (deep)
 		w = check_writable(&cfg, w, d->what);
@@ -489,7 +490,7 @@ TH_TEST(corruption, last_segment_cut_inside_its_header)
 	for (uint64_t len = 0; len < TH_SEG_HEADER; len += 3) {
 		char what[512];
 		snprintf(what, sizeof(what), "last segment cut to %llu header bytes",
-		         (unsigned long long)len);
+			 (unsigned long long)len);
 		struct dmg d = {what, EITHER, seg, 0, NULL, 0, NULL};
 		CASE(&d, len == 0, cut(seg, len));
 	}
@@ -529,7 +530,7 @@ TH_TEST(corruption, zeroed_range_in_last_segment_is_a_torn_tail)
 			uint64_t at = f->off + where[j].at;
 			char what[512];
 			snprintf(what, sizeof(what), "last segment zeroed [%llu,+%llu)",
-			         (unsigned long long)at, (unsigned long long)where[j].len);
+				 (unsigned long long)at, (unsigned long long)where[j].len);
 			struct dmg d = {what, MUST_CUT, seg, at, NULL, 0, NULL};
 			CASE(&d, j == 0, zero_range(seg, at, where[j].len));
 		}
@@ -547,8 +548,8 @@ TH_TEST(corruption, zeroed_range_in_sealed_segment_is_refused_naming_file_and_of
 			for (size_t j = 0; j < 3; j++) {
 				uint64_t a = f->off + at[j];
 				char what[512];
-				snprintf(what, sizeof(what), "%s zeroed [%llu,+24)", g_m.s[seg].name,
-				         (unsigned long long)a);
+				snprintf(what, sizeof(what), "%s zeroed [%llu,+24)",
+					 g_m.s[seg].name, (unsigned long long)a);
 				struct dmg d = {what, MUST_CORRUPT, seg, a, NULL, f->off, NULL};
 				CASE(&d, k == 2 && j == 0, zero_range(seg, a, 24));
 			}
@@ -571,8 +572,8 @@ TH_TEST(corruption, every_bit_of_segment_headers)
 			char what[512];
 			snprintf(what, sizeof(what), "%s header bit %u", g_m.s[seg].name, bit);
 			/* the prepared, empty segment may be dropped or refused */
-			struct dmg d = {what, seg == 4 ? EITHER : MUST_CORRUPT, seg, 0, NULL, 0,
-			                "header"};
+			struct dmg d = {what,    seg == 4 ? EITHER : MUST_CORRUPT, seg, 0, NULL, 0,
+					"header"};
 			CASE(&d, bit % 64 == 0, flip_bit(seg, bit / 8, bit % 8));
 		}
 	}
@@ -590,8 +591,8 @@ static void flip_frame(size_t seg, const th_frame *f, enum outcome kind)
 				continue;
 			char what[512];
 			snprintf(what, sizeof(what), "%s frame at %llu: bit %u of byte %llu",
-			         g_m.s[seg].name, (unsigned long long)f->off, bit,
-			         (unsigned long long)(off - f->off));
+				 g_m.s[seg].name, (unsigned long long)f->off, bit,
+				 (unsigned long long)(off - f->off));
 			struct dmg d = {what, kind, seg, off, NULL, f->off, NULL};
 			CASE(&d, off == f->off && bit == 0, flip_bit(seg, off, bit));
 		}
@@ -641,7 +642,8 @@ TH_TEST(corruption, seal_with_wrong_record_count_is_refused)
 		uint8_t seal[FMT_SEAL_FRAME_MAX];
 		size_t n = fmt_seal_frame_encode(seal, h.salt, counts[i], h.seq + 1);
 		char what[512];
-		snprintf(what, sizeof(what), "seal claiming %llu records", (unsigned long long)counts[i]);
+		snprintf(what, sizeof(what), "seal claiming %llu records",
+			 (unsigned long long)counts[i]);
 		struct dmg d = {what, MUST_CORRUPT, seg, s->off, NULL, s->off, NULL};
 		CASE(&d, i == 0, th_write_at(p, s->off, seal, n));
 	}
@@ -701,7 +703,7 @@ TH_TEST(corruption, garbage_after_the_last_frame_is_cut)
 	char off[64];
 	snprintf(off, sizeof(off), "offset %llu", (unsigned long long)end);
 	cr_assert(th_log_has(&log, g_m.s[seg].name) && th_log_has(&log, off),
-	          "the torn tail cut was not reported with file and %s; got:\n%s", off, log.buf);
+		  "the torn tail cut was not reported with file and %s; got:\n%s", off, log.buf);
 	th_log_destroy(&log);
 }
 
@@ -719,8 +721,13 @@ TH_TEST(corruption, frame_copied_from_another_segment_does_not_validate)
 	unsigned char *src = th_read_file(seg_path(q, sizeof(q), 2), &len);
 	for (int k = 0; k < 6; k++) {
 		const th_frame *f = record_frame(2, k);
-		struct dmg d = {"frame of segment 2 after the last frame", MUST_CUT, seg, end, NULL, 0,
-		                NULL};
+		struct dmg d = {"frame of segment 2 after the last frame",
+				MUST_CUT,
+				seg,
+				end,
+				NULL,
+				0,
+				NULL};
 		CASE(&d, k == 0, th_write_at(p, end, src + f->off, TH_FRAME_HEADER + f->len));
 		cr_assert_eq(th_file_size(p), SEG_SIZE);
 	}
@@ -747,7 +754,7 @@ TH_TEST(corruption, stale_frame_behind_zeros_in_the_last_segment_is_destroyed)
 	file = th_read_file(p, &len);
 	for (uint64_t i = stale_at; i < stale_at + TH_FRAME_HEADER; i++)
 		cr_assert_eq(file[i], 0, "byte %llu of the stale frame survived recovery",
-		             (unsigned long long)i);
+			     (unsigned long long)i);
 	free(file);
 }
 
@@ -763,7 +770,8 @@ TH_TEST(corruption, garbage_after_a_seal)
 		fill_random(junk, sizeof(junk), (uint32_t)seg + 7);
 		char p[4352];
 		struct dmg d = {"garbage after a seal", EITHER, seg, end, NULL, end, NULL};
-		CASE(&d, seg == 0, th_write_at(seg_path(p, sizeof(p), seg), end, junk, sizeof(junk)));
+		CASE(&d, seg == 0,
+		     th_write_at(seg_path(p, sizeof(p), seg), end, junk, sizeof(junk)));
 	}
 }
 
@@ -851,8 +859,13 @@ TH_TEST(corruption, duplicated_segment_with_a_valid_header_is_repairable)
 	snprintf(name, sizeof(name), "segment_%020d", 5);
 	/* the copy follows the prepared segment 4: refused for its first
 	 * record, a duplicate */
-	struct dmg d = {"sealed segment 1 copied as 5 with a valid header", MUST_CORRUPT, 5, 0,
-	                name, record_frame(1, 0)->off, "duplicate"};
+	struct dmg d = {"sealed segment 1 copied as 5 with a valid header",
+			MUST_CORRUPT,
+			5,
+			0,
+			name,
+			record_frame(1, 0)->off,
+			"duplicate"};
 	CASE(&d, true, th_create_file(th_join(to, sizeof(to), g_dir, name), buf, len));
 	free(buf);
 }
@@ -875,8 +888,13 @@ TH_TEST(corruption, duplicate_indexes_in_a_valid_segment_are_repairable)
 	h.seq = 3;
 	fmt_seg_hdr_encode(buf, &h);
 	const th_frame *first = record_frame(1, 0);
-	struct dmg d = {"segment 3 replaced by a renumbered copy of 1", MUST_CORRUPT, 3, 0, NULL,
-	                first->off, "duplicate"};
+	struct dmg d = {"segment 3 replaced by a renumbered copy of 1",
+			MUST_CORRUPT,
+			3,
+			0,
+			NULL,
+			first->off,
+			"duplicate"};
 	CASE(&d, true, {
 		cr_assert_eq(unlink(seg_path(to, sizeof(to), 4)), 0);
 		th_create_file(seg_path(to, sizeof(to), 3), buf, len);
@@ -917,7 +935,7 @@ TH_TEST(corruption, retention_frees_indexes_only_after_the_removal_is_durable)
 			th_sleep_ms(1);
 		else
 			cr_assert_not(present_before && th_exists(seg0),
-			              "index 1 reused while segment 0 was still on disk");
+				      "index 1 reused while segment 0 was still on disk");
 	}
 	cr_assert_eq(rc, 0, "index 1 was never freed: %d (%s)", rc, uwal_strerror(rc));
 	cr_assert_not(th_exists(seg0));
@@ -944,7 +962,7 @@ TH_TEST(corruption, retention_frees_indexes_only_after_the_removal_is_durable)
 
 /* A frame of the given type and payload with a valid CRC for salt. */
 static size_t make_frame(uint8_t *out, uint32_t salt, uint8_t type, const uint8_t *payload,
-                         uint32_t len)
+			 uint32_t len)
 {
 	memset(out, 0, FMT_FRAME_HDR_SIZE);
 	for (int i = 0; i < 4; i++)
@@ -996,15 +1014,20 @@ TH_TEST(corruption, valid_crc_with_a_huge_msgpack_count_is_refused_without_crash
 	uint8_t frame[64];
 	size_t n = make_frame(frame, salt_of(seg), TH_FRAME_RECORD, rec_bomb, sizeof(rec_bomb));
 	char p[4352];
-	struct dmg d = {"record frame claiming a map of 2^32 entries", MUST_CUT, seg, end, NULL, 0,
-	                NULL};
+	struct dmg d = {
+		"record frame claiming a map of 2^32 entries", MUST_CUT, seg, end, NULL, 0, NULL};
 	CASE(&d, true, th_write_at(seg_path(p, sizeof(p), seg), end, frame, n));
 
 	/* in place of a seal: refused */
 	static const uint8_t seal_bomb[] = {0x92, 0xdd, 0xff, 0xff, 0xff, 0xff};
 	const th_frame *s = seal_frame(1);
 	n = make_frame(frame, salt_of(1), TH_FRAME_SEAL, seal_bomb, sizeof(seal_bomb));
-	struct dmg d2 = {"seal frame claiming an array of 2^32 entries", MUST_CORRUPT, 1, s->off,
-	                 NULL, s->off, NULL};
+	struct dmg d2 = {"seal frame claiming an array of 2^32 entries",
+			 MUST_CORRUPT,
+			 1,
+			 s->off,
+			 NULL,
+			 s->off,
+			 NULL};
 	CASE(&d2, true, th_write_at(seg_path(p, sizeof(p), 1), s->off, frame, n));
 }

@@ -96,7 +96,8 @@ static int run(char *const argv[])
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	pid_t pid;
 	int rc = -1;
-	for (const char *dir = "/usr/sbin/"; dir; dir = strcmp(dir, "/usr/sbin/") == 0 ? "/sbin/" : NULL) {
+	for (const char *dir = "/usr/sbin/"; dir;
+	     dir = strcmp(dir, "/usr/sbin/") == 0 ? "/sbin/" : NULL) {
 		char path[256];
 		snprintf(path, sizeof(path), "%s%s", dir, argv[0]);
 		if (access(path, X_OK) != 0)
@@ -253,8 +254,9 @@ static uint64_t fill(uwal *w, uint64_t *next)
 			acked++;
 			continue;
 		}
-		cr_assert_eq(rc, -ENOSPC, "write %llu on a full disk returned %d (%s), want -ENOSPC",
-		             (unsigned long long)*next, rc, uwal_strerror(rc));
+		cr_assert_eq(rc, -ENOSPC,
+			     "write %llu on a full disk returned %d (%s), want -ENOSPC",
+			     (unsigned long long)*next, rc, uwal_strerror(rc));
 		return acked;
 	}
 }
@@ -297,15 +299,15 @@ static void disk_full_story(uint64_t seg_size, enum uwal_prealloc prealloc, size
 	th_check_absent(w, failed);
 	int rc = big_write(w, failed);
 	cr_assert_eq(rc, -ENOSPC, "write on the full disk after reopen: %d (%s)", rc,
-	             uwal_strerror(rc));
+		     uwal_strerror(rc));
 
 	/* space again: the same handle goes on, through more rotations */
 	unballast("ballast");
 	uint64_t rot = th_stats(w).rotations;
 	for (uint64_t i = failed; i < failed + 3 * (seg_size / VLEN / 2); i++) {
 		rc = big_write(w, i);
-		cr_assert_eq(rc, 0, "write %llu once space was freed: %d (%s)", (unsigned long long)i,
-		             rc, uwal_strerror(rc));
+		cr_assert_eq(rc, 0, "write %llu once space was freed: %d (%s)",
+			     (unsigned long long)i, rc, uwal_strerror(rc));
 	}
 	cr_assert_gt(th_stats(w).rotations, rot);
 	uint64_t last = failed + 3 * (seg_size / VLEN / 2);
@@ -409,7 +411,7 @@ TH_TEST(diskfull, torn_tail_that_cannot_be_preallocated_again_fails_the_open)
 	uwal *w2 = NULL;
 	int rc = uwal_open(&cfg, &w2);
 	cr_assert_eq(rc, -ENOSPC, "open needing to preallocate on a full disk: %d (%s)", rc,
-	             uwal_strerror(rc));
+		     uwal_strerror(rc));
 	unballast("ballast");
 	w = th_open(&cfg);
 	for (uint64_t i = 1; i < last.index; i++)
@@ -460,7 +462,7 @@ static void kernel_short_write(enum uwal_sync_mode mode, enum uwal_write_path pa
 			break;
 	}
 	cr_assert(rc == -EIO || rc == -EFBIG, "write %llu across RLIMIT_FSIZE: %d (%s)",
-	          (unsigned long long)i, rc, uwal_strerror(rc));
+		  (unsigned long long)i, rc, uwal_strerror(rc));
 	uint64_t failed = i;
 	cr_assert_gt(failed, 10);
 	cr_assert_eq(big_write(w, failed + 1), UWAL_EPOISONED);

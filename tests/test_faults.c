@@ -119,14 +119,15 @@ static void check_reopened(uwal *w, const struct outcome *o, size_t n)
 		int g = uwal_get(w, o[i].idx, &r);
 		if (o[i].rc == 0) {
 			cr_assert_eq(g, 0, "acknowledged record %llu lost: %d (%s)",
-			             (unsigned long long)o[i].idx, g, uwal_strerror(g));
+				     (unsigned long long)o[i].idx, g, uwal_strerror(g));
 			acked++;
 		} else if (o[i].rc == UWAL_EPOISONED) {
-			cr_assert_eq(g, UWAL_ENOTFOUND, "record %llu, refused as poisoned, is in the log",
-			             (unsigned long long)o[i].idx);
+			cr_assert_eq(g, UWAL_ENOTFOUND,
+				     "record %llu, refused as poisoned, is in the log",
+				     (unsigned long long)o[i].idx);
 		} else {
 			cr_assert(g == 0 || g == UWAL_ENOTFOUND, "failed record %llu: get %d",
-			          (unsigned long long)o[i].idx, g);
+				  (unsigned long long)o[i].idx, g);
 		}
 		if (g == 0) {
 			th_check_std_rec(&r, o[i].idx);
@@ -148,9 +149,10 @@ static void check_reopened(uwal *w, const struct outcome *o, size_t n)
 			continue; /* written later, by the test itself */
 		th_check_std_rec(&r, r.index);
 		if (hit->rc == 0) {
-			cr_assert_not(seen_failed,
-			              "acknowledged record %llu lies after a failed one in log order",
-			              (unsigned long long)r.index);
+			cr_assert_not(
+				seen_failed,
+				"acknowledged record %llu lies after a failed one in log order",
+				(unsigned long long)r.index);
 			seen_acked++;
 		} else {
 			seen_failed = true;
@@ -198,7 +200,7 @@ static void check_refused(uwal *w, uint64_t idx)
 	cr_assert_eq(th_write_std(w, idx, false), UWAL_EPOISONED);
 	cr_assert_eq(th_write_std(w, idx, true), UWAL_EPOISONED);
 	uwal_record b[2] = {{.index = idx, .key = "a", .key_len = 1},
-	                    {.index = idx + 1, .key = "b", .key_len = 1}};
+			    {.index = idx + 1, .key = "b", .key_len = 1}};
 	cr_assert_eq(uwal_write_batch(w, b, 2, false), UWAL_EPOISONED);
 	cr_assert_eq(uwal_write_batch(w, b, 2, true), UWAL_EPOISONED);
 	th_check_absent(w, idx);
@@ -210,7 +212,7 @@ static void check_healthy(const uwal_config *cfg, uwal *w, uint64_t from)
 {
 	for (uint64_t i = from; i < from + 10; i++)
 		cr_assert_eq(th_write_std(w, i, i % 2), 0, "write %llu after reopen",
-		             (unsigned long long)i);
+			     (unsigned long long)i);
 	th_close(w);
 	w = th_open(cfg);
 	for (uint64_t i = from; i < from + 10; i++)
@@ -241,13 +243,13 @@ static void single_failure(const struct variant *v, const struct fault *f)
 	uio_fault_clear();
 	o[ACKED] = (struct outcome){ACKED + 1, sync, rc};
 	cr_assert_eq(rc, FAIL_RC, "%s, %s: the failing write returned %d (%s)", v->name, f->name,
-	             rc, uwal_strerror(rc));
+		     rc, uwal_strerror(rc));
 
 	check_refused(w, ACKED + 2);
 	check_poisoned_reads(w, o, ACKED + 1);
 	int crc = uwal_close(w);
 	cr_assert(crc == UWAL_EPOISONED || crc == FAIL_RC, "close of a poisoned handle: %d (%s)",
-	          crc, uwal_strerror(crc));
+		  crc, uwal_strerror(crc));
 	cr_assert(th_log_has(&log, "poisoned"), "log_fn was not told; got:\n%s", log.buf);
 
 	w = th_open(&cfg);
@@ -357,17 +359,18 @@ static void batch_failure(const struct variant *v, const struct fault *f)
 	for (int i = 0; i < IN_BATCH; i++) {
 		int rc = batch[i].rc;
 		cr_assert(rc == FAIL_RC || rc == UWAL_EPOISONED,
-		          "%s, %s: request %d of the failing batch returned %d (%s)", v->name,
-		          f->name, i, rc, uwal_strerror(rc));
+			  "%s, %s: request %d of the failing batch returned %d (%s)", v->name,
+			  f->name, i, rc, uwal_strerror(rc));
 		failed += rc == FAIL_RC;
 		poisoned += rc == UWAL_EPOISONED;
 	}
 	if (v->mode == UWAL_SYNC_ALWAYS)
 		cr_assert_eq(failed, 1, "UWAL_SYNC_ALWAYS: %d requests saw the I/O error", failed);
 	else
-		cr_assert_eq(failed, IN_BATCH,
-		             "%s, %s: only %d of the %d requests of the failing batch failed with it",
-		             v->name, f->name, failed, IN_BATCH);
+		cr_assert_eq(
+			failed, IN_BATCH,
+			"%s, %s: only %d of the %d requests of the failing batch failed with it",
+			v->name, f->name, failed, IN_BATCH);
 
 	/* IN_BATCH more requests, after the failure */
 	for (int i = 0; i < IN_BATCH; i++) {
@@ -379,7 +382,7 @@ static void batch_failure(const struct variant *v, const struct fault *f)
 		pthread_join(t[i], NULL);
 	for (size_t i = n - IN_BATCH; i < n; i++)
 		cr_assert_eq(o[i].rc, UWAL_EPOISONED, "request %llu after the failure: %d (%s)",
-		             (unsigned long long)o[i].idx, o[i].rc, uwal_strerror(o[i].rc));
+			     (unsigned long long)o[i].idx, o[i].rc, uwal_strerror(o[i].rc));
 
 	check_poisoned_reads(w, o, n);
 	cr_assert_neq(uwal_close(w), 0);
@@ -463,10 +466,11 @@ static void free_running_failure(const struct variant *v, const struct fault *f,
 		for (int i = 0; i < FREE_PER; i++) {
 			int rc = a[t].o[i].rc;
 			cr_assert(rc == 0 || rc == FAIL_RC || rc == UWAL_EPOISONED,
-			          "thread %d write %d: %d (%s)", t, i, rc, uwal_strerror(rc));
-			cr_assert(rc != 0 || !failed,
-			          "%s, %s: thread %d write %d acknowledged after an earlier failure",
-			          v->name, f->name, t, i);
+				  "thread %d write %d: %d (%s)", t, i, rc, uwal_strerror(rc));
+			cr_assert(
+				rc != 0 || !failed,
+				"%s, %s: thread %d write %d acknowledged after an earlier failure",
+				v->name, f->name, t, i);
 			failed |= rc != 0;
 			io += rc == FAIL_RC;
 			all[n++] = a[t].o[i];
@@ -545,7 +549,7 @@ static void seal_failure(const struct variant *v, const struct fault *f)
 	uio_fault_clear();
 	o[4] = (struct outcome){5, false, rc};
 	cr_assert_eq(rc, FAIL_RC, "%s, seal %s: write needing the new segment returned %d (%s)",
-	             v->name, f->name, rc, uwal_strerror(rc));
+		     v->name, f->name, rc, uwal_strerror(rc));
 	cr_assert_eq(th_stats(w).rotations, 0);
 	check_refused(w, 6);
 	o[5] = (struct outcome){6, false, UWAL_EPOISONED};
@@ -592,7 +596,7 @@ TH_TEST(faults, failed_fdatasync_at_close_is_reported_none_mode)
 	int rc = uwal_close(w);
 	uio_fault_clear();
 	cr_assert_eq(rc, -EIO, "close with a failed final fdatasync returned %d (%s)", rc,
-	             uwal_strerror(rc));
+		     uwal_strerror(rc));
 	/* the records were in the page cache; nothing else was lost */
 	w = th_open(&cfg);
 	for (uint64_t i = 1; i <= ACKED; i++)
@@ -626,7 +630,7 @@ static void prepare_failure(const struct variant *v, const struct fault *f)
 		cr_assert_eq(th_write_std(w, i, false), 0, "write %llu", (unsigned long long)i);
 	int rc = th_write_std(w, 5, false);
 	cr_assert_eq(rc, f->err, "%s, %s: the write needing the new segment returned %d (%s)",
-	             v->name, f->name, rc, uwal_strerror(rc));
+		     v->name, f->name, rc, uwal_strerror(rc));
 	uio_fault_clear();
 	/* nothing written, nothing published, nothing left behind */
 	th_check_absent(w, 5);
@@ -637,8 +641,8 @@ static void prepare_failure(const struct variant *v, const struct fault *f)
 	/* not poisoned: the same index again, then across more rotations */
 	for (uint64_t i = 5; i <= 30; i++) {
 		rc = th_write_std(w, i, i % 2);
-		cr_assert_eq(rc, 0, "write %llu after the fault: %d (%s)", (unsigned long long)i, rc,
-		             uwal_strerror(rc));
+		cr_assert_eq(rc, 0, "write %llu after the fault: %d (%s)", (unsigned long long)i,
+			     rc, uwal_strerror(rc));
 	}
 	cr_assert_geq(th_stats(w).rotations, 6);
 	th_close(w);
@@ -711,8 +715,8 @@ static void prepare_failure_threads(const struct variant *v, const struct fault 
 	for (int t = 0; t < PREP_T; t++)
 		for (int i = 0; i < PREP_PER; i++) {
 			int rc = a[t].o[i].rc;
-			cr_assert(rc == 0 || rc == f->err, "%s, %s: thread %d write %d: %d (%s)", v->name,
-			          f->name, t, i, rc, uwal_strerror(rc));
+			cr_assert(rc == 0 || rc == f->err, "%s, %s: thread %d write %d: %d (%s)",
+				  v->name, f->name, t, i, rc, uwal_strerror(rc));
 			if (rc == 0) {
 				th_check_std(w, a[t].o[i].idx);
 			} else {

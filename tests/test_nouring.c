@@ -65,8 +65,8 @@ static void refuse_io_uring(void)
 	memset(&p, 0, sizeof(p));
 	errno = 0;
 	long fd = syscall(__NR_io_uring_setup, 8, &p);
-	cr_assert(fd < 0 && errno == ENOSYS, "io_uring_setup still works under the filter (%ld, %s)",
-	          fd, strerror(errno));
+	cr_assert(fd < 0 && errno == ENOSYS,
+		  "io_uring_setup still works under the filter (%ld, %s)", fd, strerror(errno));
 #else
 	cr_skip_test("SKIP: no seccomp filter for this architecture");
 #endif
@@ -174,23 +174,23 @@ static void fallback_works(const struct variant *v)
 	th_run_threads(T, writer, a, sizeof(a[0]));
 	for (int t = 0; t < T; t++)
 		for (int i = 0; i < PER; i++)
-			cr_assert_eq(a[t].rc[i], 0, "%s: thread %d write %d: %d (%s)", v->name, t, i,
-			             a[t].rc[i], uwal_strerror(a[t].rc[i]));
+			cr_assert_eq(a[t].rc[i], 0, "%s: thread %d write %d: %d (%s)", v->name, t,
+				     i, a[t].rc[i], uwal_strerror(a[t].rc[i]));
 	s = th_stats(w);
 	cr_assert_eq(s.records, T * PER + 6);
 	cr_assert_geq(s.rotations, 2, "%s: no rotation", v->name);
 	cr_assert_eq(s.ring_enters, 0, "%s: the fallback entered a ring", v->name);
 	if (v->mode != UWAL_SYNC_NONE)
 		cr_assert_geq(s.fsyncs, s.batches, "%s: a durable batch without its fdatasync",
-		              v->name);
+			      v->name);
 	if (v->mode == UWAL_SYNC_ALWAYS)
 		cr_assert_geq(s.batches, T * PER + 2 + 1,
-		              "UWAL_SYNC_ALWAYS grouped calls: %llu batches for %d calls",
-		              (unsigned long long)s.batches, T * PER + 3);
+			      "UWAL_SYNC_ALWAYS grouped calls: %llu batches for %d calls",
+			      (unsigned long long)s.batches, T * PER + 3);
 	check_all(w, v->name);
 	th_close(w);
 	cr_assert(th_log_has(&log, "io_uring unavailable"),
-	          "%s: the fallback was not reported through log_fn; got:\n%s", v->name, log.buf);
+		  "%s: the fallback was not reported through log_fn; got:\n%s", v->name, log.buf);
 
 	/* reopen, recover and go on, still without io_uring */
 	w = th_open(&cfg);
@@ -253,7 +253,7 @@ static void fallback_fault(const struct variant *v, enum uio_fault_op op, int er
 	int rc = th_write_std(w, 11, sync);
 	uio_fault_clear();
 	cr_assert_eq(rc, -EIO, "%s: failing write under the fallback returned %d (%s)", v->name, rc,
-	             uwal_strerror(rc));
+		     uwal_strerror(rc));
 	cr_assert_eq(th_write_std(w, 12, false), UWAL_EPOISONED);
 	cr_assert_eq(th_write_std(w, 13, true), UWAL_EPOISONED);
 	for (uint64_t i = 1; i <= 10; i++)

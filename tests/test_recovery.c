@@ -138,7 +138,8 @@ static void write_std_batch(uwal *w, uint64_t first, uint64_t last)
 		uint64_t idx = first + i;
 		size_t vl = th_vlen(idx);
 		th_fill(idx, vals[i], vl);
-		recs[i] = (uwal_record){idx, keys[i], th_key(idx, keys[i]), vl ? vals[i] : NULL, vl};
+		recs[i] =
+			(uwal_record){idx, keys[i], th_key(idx, keys[i]), vl ? vals[i] : NULL, vl};
 	}
 	cr_assert_eq(uwal_write_batch(w, recs, n, false), 0);
 	free(recs);

@@ -43,7 +43,7 @@ static uint64_t idx_of(int t, int i)
 struct shared {
 	uwal *w;
 	pthread_barrier_t start;
-	atomic_uchar acked[N];   /* set once the write returned 0 */
+	atomic_uchar acked[N]; /* set once the write returned 0 */
 	atomic_int writers_left;
 	atomic_int write_errors, read_errors, iter_errors;
 	atomic_long reads, iterations;
@@ -169,10 +169,10 @@ static void stress(enum uwal_write_path path)
 
 	int we = atomic_load(&g_s->write_errors);
 	cr_assert_eq(we, 0, "%d writes failed, the first with %d (%s)", we, g_s->first_write_rc,
-	             uwal_strerror(g_s->first_write_rc));
+		     uwal_strerror(g_s->first_write_rc));
 	cr_assert_eq(atomic_load(&g_s->read_errors), 0, "reads of acknowledged records failed");
 	cr_assert_eq(atomic_load(&g_s->iter_errors), 0,
-	             "iterators missed, repeated or misread acknowledged records");
+		     "iterators missed, repeated or misread acknowledged records");
 	cr_assert_gt(atomic_load(&g_s->reads), 0);
 	cr_assert_gt(atomic_load(&g_s->iterations), 0);
 	uwal_stats s = th_stats(g_s->w);

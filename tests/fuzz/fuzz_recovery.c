@@ -226,8 +226,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	g_log[0] = '\0';
 	rc = uwal_open(&cfg, &w);
 	if (rc != 0)
-		fprintf(stderr, "open after uwal_unsafe_recover: %d (%s)\n%s", rc, uwal_strerror(rc),
-			g_log);
+		fprintf(stderr, "open after uwal_unsafe_recover: %d (%s)\n%s", rc,
+			uwal_strerror(rc), g_log);
 	FUZZ_CHECK(rc == 0);
 	walk(w);
 	FUZZ_CHECK(uwal_close(w) == 0);

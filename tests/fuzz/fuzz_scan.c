@@ -3,11 +3,10 @@
  * src/segment.c), which recovery, unsafe recover and iterators share.
  *
  * Input: byte 0 = mode. Mode bit 0 set: the rest of the input is the
- * whole file (header included; at least 32 bytes, as for every caller). Bit 0 clear: bytes 1..4 are the salt, and
- * the rest follows a valid segment header that carries it. Bit 1: give
- * every frame, back to back from offset 32, a valid CRC first (so the
- * fuzzer reaches seals, payloads and the rules after them). Bit 2: append
- * zeros, as preallocation leaves them. The file lives in a memfd.
+ * whole file (header included; at least 32 bytes, as for every caller). Bit 0 clear: bytes 1..4 are
+ * the salt, and the rest follows a valid segment header that carries it. Bit 1: give every frame,
+ * back to back from offset 32, a valid CRC first (so the fuzzer reaches seals, payloads and the
+ * rules after them). Bit 2: append zeros, as preallocation leaves them. The file lives in a memfd.
  *
  * Properties checked beyond "no crash, no sanitizer report":
  * - seg_scan returns 0 (no I/O can fail on a memfd);
@@ -122,14 +121,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (out.sealed) {
 		FUZZ_CHECK(out.bad_off == 0);
 		struct fmt_frame f;
-		FUZZ_CHECK(fmt_frame_decode(file + out.end, fsize - out.end, salt, UINT32_MAX, &f) ==
-			   FMT_FRAME_OK);
+		FUZZ_CHECK(fmt_frame_decode(file + out.end, fsize - out.end, salt, UINT32_MAX,
+					    &f) == FMT_FRAME_OK);
 		FUZZ_CHECK(f.type == FMT_FRAME_SEAL);
 	}
 	if (!out.sealed && out.bad_off == 0 && out.end < fsize) {
 		/* it stopped on zeros: a frame header of zeros (or what is left) */
-		size_t left = fsize - out.end < FMT_FRAME_HDR_SIZE ? fsize - out.end
-								    : FMT_FRAME_HDR_SIZE;
+		size_t left =
+			fsize - out.end < FMT_FRAME_HDR_SIZE ? fsize - out.end : FMT_FRAME_HDR_SIZE;
 		for (size_t i = 0; i < left; i++)
 			FUZZ_CHECK(file[out.end + i] == 0);
 	}

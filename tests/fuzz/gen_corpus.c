@@ -76,7 +76,8 @@ static void make_log(const char *dir, int records, int threshold, int vmax)
 		int kl = snprintf(key, sizeof(key), "k%d", i);
 		int vl = i * 7 % vmax;
 		memset(val, 'a' + i % 26, sizeof(val));
-		if (uwal_write(w, (uint64_t)(i * 3 % 1000 + 1), key, (size_t)kl, val, (size_t)vl) != 0)
+		if (uwal_write(w, (uint64_t)(i * 3 % 1000 + 1), key, (size_t)kl, val, (size_t)vl) !=
+		    0)
 			exit(1);
 	}
 	uwal_close(w);
