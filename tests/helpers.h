@@ -630,4 +630,23 @@ static inline void th_sleep_ms(unsigned ms)
 	}
 }
 
+/*
+ * The usual suite: each test gets a fresh scratch directory g_dir, removed
+ * after it, and starts and ends with every injected fault disarmed.
+ */
+#define TH_SUITE(name, timeout_s)                                                                  \
+	static char *g_dir;                                                                        \
+	static void th_suite_setup(void)                                                           \
+	{                                                                                          \
+		g_dir = th_tmpdir();                                                               \
+		uio_fault_clear();                                                                 \
+	}                                                                                          \
+	static void th_suite_teardown(void)                                                        \
+	{                                                                                          \
+		uio_fault_clear();                                                                 \
+		th_rmrf(g_dir);                                                                    \
+		free(g_dir);                                                                       \
+	}                                                                                          \
+	TestSuite(name, .init = th_suite_setup, .fini = th_suite_teardown, .timeout = timeout_s)
+
 #endif /* UWAL_TESTS_HELPERS_H */

@@ -25,22 +25,7 @@
 
 #include "internal.h"
 
-static char *g_dir;
-
-static void setup(void)
-{
-	g_dir = th_tmpdir();
-	uio_fault_clear();
-}
-
-static void teardown(void)
-{
-	uio_fault_clear();
-	th_rmrf(g_dir);
-	free(g_dir);
-}
-
-TestSuite(faults, .init = setup, .fini = teardown, .timeout = 120);
+TH_SUITE(faults, 120);
 
 /* ---- variants ------------------------------------------------------------ */
 

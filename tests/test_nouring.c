@@ -18,22 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
-static char *g_dir;
-
-static void setup(void)
-{
-	g_dir = th_tmpdir();
-	uio_fault_clear();
-}
-
-static void teardown(void)
-{
-	uio_fault_clear();
-	th_rmrf(g_dir);
-	free(g_dir);
-}
-
-TestSuite(nouring, .init = setup, .fini = teardown, .timeout = 120);
+TH_SUITE(nouring, 120);
 
 #if defined(__x86_64__)
 #define AUDIT_ARCH_HERE AUDIT_ARCH_X86_64

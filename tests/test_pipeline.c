@@ -14,22 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
-static char *g_dir;
-
-static void setup(void)
-{
-	g_dir = th_tmpdir();
-	uio_fault_clear();
-}
-
-static void teardown(void)
-{
-	uio_fault_clear();
-	th_rmrf(g_dir);
-	free(g_dir);
-}
-
-TestSuite(pipeline, .init = setup, .fini = teardown, .timeout = 120);
+TH_SUITE(pipeline, 120);
 
 /* ---- close while writers run ------------------------------------------------ */
 

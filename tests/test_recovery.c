@@ -9,20 +9,7 @@
 
 #include "helpers.h"
 
-static char *g_dir;
-
-static void setup(void)
-{
-	g_dir = th_tmpdir();
-}
-
-static void teardown(void)
-{
-	th_rmrf(g_dir);
-	free(g_dir);
-}
-
-TestSuite(recovery, .init = setup, .fini = teardown, .timeout = 60);
+TH_SUITE(recovery, 60);
 
 #define SEG0 "segment_00000000000000000000"
 #define SEG1 "segment_00000000000000000001"

@@ -5,20 +5,7 @@
  */
 #include "helpers.h"
 
-static char *g_dir;
-
-static void setup(void)
-{
-	g_dir = th_tmpdir();
-}
-
-static void teardown(void)
-{
-	th_rmrf(g_dir);
-	free(g_dir);
-}
-
-TestSuite(segments, .init = setup, .fini = teardown, .timeout = 60);
+TH_SUITE(segments, 60);
 
 /* Segment files that hold at least one record frame. */
 static size_t data_segments(const char *prefix)
