@@ -45,6 +45,8 @@ void seg_name(char *out, const char *prefix, uint64_t seq, bool tmp);
 bool seg_parse_name(const char *name, const char *prefix, uint64_t *seq);
 struct seg *seg_new(uint64_t seq, int fd, uint32_t salt, uint16_t flags, const char *prefix);
 void seg_ref(struct seg *s);
+/* Append s to a growable array of segments; 0 or -ENOMEM. */
+int seg_list_push(struct seg ***v, size_t *n, size_t *cap, struct seg *s);
 void seg_unref(struct seg *s);
 /*
  * Create segment seq durably: a temporary file gets the header, its
@@ -159,9 +161,6 @@ struct uwal {
 
 void wal_log(const struct uwal *w, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-
-/* Segment list (callers hold w->lock for writing). */
-int wal_segs_append(struct uwal *w, struct seg *s);
 
 /* recovery.c */
 int rec_open_log(struct uwal *w);

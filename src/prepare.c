@@ -14,21 +14,6 @@
 
 #include "internal.h"
 
-/* A growable list of segments. */
-static int push_seg(struct seg ***v, size_t *n, size_t *cap, struct seg *s)
-{
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 8;
-		struct seg **nv = realloc(*v, c * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		*v = nv;
-		*cap = c;
-	}
-	(*v)[(*n)++] = s;
-	return 0;
-}
-
 /*
  * Unlink the segments retention dropped, fsync the directory, and only
  * then hand them back to the writer, which removes them from the index:
@@ -63,7 +48,7 @@ static void unlink_doomed(struct uwal *w, struct seg **v, size_t n)
 	}
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < n; i++) {
-		if (ok[i] && push_seg(&p->gone, &p->n_gone, &p->cap_gone, v[i]) == 0)
+		if (ok[i] && seg_list_push(&p->gone, &p->n_gone, &p->cap_gone, v[i]) == 0)
 			continue;
 		seg_unref(v[i]);
 	}
@@ -199,7 +184,7 @@ void prep_delete(struct uwal *w, struct seg *s)
 {
 	struct prep *p = &w->prep;
 	pthread_mutex_lock(&p->mu);
-	if (push_seg(&p->doomed, &p->n_doomed, &p->cap_doomed, s) < 0) {
+	if (seg_list_push(&p->doomed, &p->n_doomed, &p->cap_doomed, s) < 0) {
 		/* Cannot queue it: it stays doomed in the index (readable, its
 		 * indexes taken) and the next open finds the file again. */
 		pthread_mutex_unlock(&p->mu);

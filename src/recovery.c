@@ -149,9 +149,8 @@ static int inspect(int dirfd, const struct found *f, const char *prefix, struct 
 		uio_close(fd);
 		return in->err = -ENOMEM;
 	}
-	if (ctx)
-		ctx->seg = in->seg;
-	ret = seg_scan(fd, h.salt, (uint64_t)in->size, ctx ? on_record : NULL, ctx, &in->scan);
+	ctx->seg = in->seg;
+	ret = seg_scan(fd, h.salt, (uint64_t)in->size, on_record, ctx, &in->scan);
 	if (ret == 0 && in->scan.cut_records)
 		ret = idx_truncate(&in->seg->idx, in->seg->idx.n - (uint32_t)in->scan.cut_records);
 	in->seg->end = in->scan.end;
@@ -275,7 +274,7 @@ int rec_open_log(struct uwal *w)
 		}
 		if (!s->sealed)
 			tail = i;
-		ret = wal_segs_append(w, s);
+		ret = seg_list_push(&w->segs, &w->nsegs, &w->cap_segs, s);
 		if (ret < 0)
 			break;
 		seg_ref(s); /* the list holds one, in[] another */
@@ -301,7 +300,7 @@ int rec_open_log(struct uwal *w)
 				 w->cfg.prealloc, &s);
 		if (ret < 0)
 			return ret;
-		ret = wal_segs_append(w, s);
+		ret = seg_list_push(&w->segs, &w->nsegs, &w->cap_segs, s);
 		if (ret < 0) {
 			seg_unref(s);
 			return ret;

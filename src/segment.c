@@ -52,6 +52,20 @@ struct seg *seg_new(uint64_t seq, int fd, uint32_t salt, uint16_t flags, const c
 	return s;
 }
 
+int seg_list_push(struct seg ***v, size_t *n, size_t *cap, struct seg *s)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 16;
+		struct seg **nv = realloc(*v, c * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[(*n)++] = s;
+	return 0;
+}
+
 void seg_ref(struct seg *s)
 {
 	/* Relaxed: taking a reference needs no ordering; the caller already

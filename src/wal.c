@@ -80,20 +80,6 @@ void wal_log(const struct uwal *w, int level, const char *fmt, ...)
 	w->cfg.log_fn(w->cfg.log_ctx, level, msg);
 }
 
-int wal_segs_append(struct uwal *w, struct seg *s)
-{
-	if (w->nsegs == w->cap_segs) {
-		size_t cap = w->cap_segs ? w->cap_segs * 2 : 16;
-		struct seg **v = realloc(w->segs, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		w->segs = v;
-		w->cap_segs = cap;
-	}
-	w->segs[w->nsegs++] = s;
-	return 0;
-}
-
 static int take_lock(int dirfd, const char *prefix, int *out)
 {
 	char name[MAX_PREFIX + 8];
@@ -465,9 +451,5 @@ int uwal_unsafe_recover(const char *dir, const char *prefix, char ***removed, si
 
 void uwal_free_list(char **list, size_t n)
 {
-	if (!list)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(list[i]);
-	free(list);
+	uio_free_names(list, n); /* the same shape: malloc'd array of malloc'd names */
 }

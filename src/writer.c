@@ -165,7 +165,7 @@ static int rotate(struct uwal *w, struct writer *wr)
 	pthread_rwlock_wrlock(&w->lock);
 	old->sealed = true;
 	idx_shrink(&old->idx);
-	err = wal_segs_append(w, next);
+	err = seg_list_push(&w->segs, &w->nsegs, &w->cap_segs, next);
 	pthread_rwlock_unlock(&w->lock);
 	if (err < 0) {
 		poison(w, err);
@@ -289,9 +289,8 @@ static int check_dups(struct uwal *w, struct writer *wr, const struct batch *b, 
 	return err;
 }
 
-static void encode(struct uwal *w, struct writer *wr, struct batch *b, const struct req *r)
+static void encode(struct writer *wr, struct batch *b, const struct req *r)
 {
-	(void)w;
 	for (uint32_t i = 0; i < r->n; i++) {
 		const uwal_record *rec = &r->recs[i];
 		/* All but a call's last record say "more of this call follows",
@@ -342,7 +341,7 @@ static void build_batch(struct uwal *w, struct writer *wr, struct batch *b)
 			finish_one(r, e);
 			continue;
 		}
-		encode(w, wr, b, r);
+		encode(wr, b, r);
 		if (b->tail)
 			b->tail->next = r;
 		else
