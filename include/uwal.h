@@ -62,6 +62,7 @@ extern "C" {
 #define UWAL_VERSION_MAJOR 0
 #define UWAL_VERSION_MINOR 1
 #define UWAL_VERSION_PATCH 0
+#define UWAL_VERSION_STRING "0.1.0"
 
 /*
  * uwal's own error codes. They are negative and lie below -30000, far from
@@ -76,6 +77,10 @@ enum uwal_error {
 	UWAL_ELOCKED = -30006,   /* another handle or process holds the directory */
 	UWAL_ECORRUPT = -30007,  /* a file failed its checks (log_fn names file and offset) */
 	UWAL_EPOISONED = -30008, /* an earlier write or fdatasync failed; reopen the log */
+	/* Reserved for the API being added; uwal_strerror() knows them. */
+	UWAL_EAGAIN = -30009,     /* try again later (e.g. a full submission window) */
+	UWAL_ETRUNCATED = -30010, /* the position was removed by a truncation */
+	UWAL_EVERSION = -30011,   /* a file of a newer format than this library knows */
 };
 
 /* Opaque handle of one open log. */
@@ -123,8 +128,17 @@ enum uwal_log_level { UWAL_LOG_ERROR = 0, UWAL_LOG_WARN = 1, UWAL_LOG_INFO = 2 }
  * Configuration of a log. Fill it with uwal_config_init(), then change what
  * you need. uwal_open() copies what it needs; the struct and its strings
  * may be freed after uwal_open() returns.
+ *
+ * The struct can grow in later versions without breaking programs:
+ * uwal_config_init() records the struct's size (as the program was
+ * compiled) in `size`, and uwal_open() reads only that many bytes; fields
+ * a program does not know keep their defaults. A program built against a
+ * newer header than the library it runs with is accepted as long as it
+ * leaves the fields the library does not know at their (zero) defaults.
+ * A config not filled by uwal_config_init() is refused (UWAL_EINVAL).
  */
 typedef struct uwal_config {
+	uint32_t size;                   /* set by uwal_config_init(); do not change */
 	const char *dir;                 /* directory of the log; created (with parents) if
 					    missing. Required. */
 	const char *prefix;              /* segment file name prefix; default "segment_".
@@ -194,7 +208,11 @@ typedef struct uwal_record {
 	size_t value_len;
 } uwal_record;
 
-/* Counters since uwal_open(). Monotonic except segments. */
+/*
+ * Counters since uwal_open(). Monotonic except segments. uwal_stats_get()
+ * fills as many bytes as the program's struct has (the size scheme of
+ * uwal_config), so fields added later never overrun an older program's.
+ */
 typedef struct uwal_stats {
 	uint64_t records;          /* records acknowledged */
 	uint64_t batches;          /* batches written */
@@ -215,10 +233,13 @@ typedef struct uwal_stats {
 } uwal_stats;
 
 /*
- * Fill *cfg with the defaults listed in struct uwal_config (dir = NULL).
- * cfg must not be NULL.
+ * Fill *cfg with the defaults listed in struct uwal_config (dir = NULL) and
+ * record its size. A macro: it passes sizeof *cfg to
+ * uwal_config_init_sized(), which fills the first `size` bytes (NULL cfg,
+ * or a size too small to hold the size field, is ignored).
  */
-UWAL_API void uwal_config_init(uwal_config *cfg);
+#define uwal_config_init(cfg) uwal_config_init_sized((cfg), sizeof(*(cfg)))
+UWAL_API void uwal_config_init_sized(uwal_config *cfg, size_t size);
 
 /*
  * Open (creating if needed) the log in cfg->dir and recover it.
@@ -244,7 +265,14 @@ UWAL_API void uwal_config_init(uwal_config *cfg);
  *   cfg  the configuration (see struct uwal_config); not retained.
  *   out  receives the handle on success; untouched on failure.
  * Returns 0, or:
- *   UWAL_EINVAL    cfg, cfg->dir or out is NULL, or a field is out of range
+ *   UWAL_EINVAL    cfg or out is NULL, cfg was not filled by
+ *                  uwal_config_init(), or a field is out of range (log_fn
+ *                  names the field and its allowed range). ring_flags
+ *                  accepts only SQPOLL, SQ_AFF, CLAMP, SUBMIT_ALL,
+ *                  COOP_TASKRUN, TASKRUN_FLAG, SINGLE_ISSUER and
+ *                  DEFER_TASKRUN (not with SQPOLL nor with ring_poll_us);
+ *                  other flags (IOPOLL, R_DISABLED, NO_SQARRAY, ...) hang or
+ *                  break the write path and are refused by name
  *   UWAL_ELOCKED   the log is open elsewhere
  *   UWAL_ECORRUPT  a sealed segment, a segment header, or the sequence of
  *                  segments failed a check (see uwal_unsafe_recover())
@@ -372,11 +400,14 @@ UWAL_API uint64_t uwal_first_index(uwal *w);
 UWAL_API uint64_t uwal_last_index(uwal *w);
 
 /*
- * Copy the handle's counters into *out.
+ * Copy the handle's counters into *out. A macro: it passes sizeof *out to
+ * uwal_stats_get_sized(), which fills min(size, the library's struct)
+ * bytes and zeroes the rest of the caller's.
  * Returns 0, or UWAL_EINVAL if w or out is NULL.
  * Thread safety: any thread; counters are read one by one, not as a snapshot.
  */
-UWAL_API int uwal_stats_get(uwal *w, uwal_stats *out);
+#define uwal_stats_get(w, out) uwal_stats_get_sized((w), (out), sizeof(*(out)))
+UWAL_API int uwal_stats_get_sized(uwal *w, uwal_stats *out, size_t size);
 
 /*
  * Close the log: refuse new writes, write every request already taken,

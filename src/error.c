@@ -28,6 +28,12 @@ const char *uwal_strerror(int err)
 	case UWAL_EPOISONED:
 		return "the log is poisoned by an earlier write or fdatasync failure: "
 		       "reopen it";
+	case UWAL_EAGAIN:
+		return "resource temporarily unavailable: try again later";
+	case UWAL_ETRUNCATED:
+		return "the position was removed by a truncation of the log";
+	case UWAL_EVERSION:
+		return "a log file has a newer format version than this library knows";
 	default:
 		break;
 	}

@@ -148,6 +148,14 @@ struct uwal {
 	struct writer *wr;
 };
 
+/* config.c */
+#define UW_MAX_PREFIX 64
+bool uw_cfg_prefix_ok(const char *prefix);
+/* Read the caller's config (of whatever size it has, see config.c) into
+ * *out with defaults for what it lacks, and check it; UWAL_EINVAL, with
+ * the field named through log_fn, if anything is out of range. */
+int uw_cfg_load(const uwal_config *in, uwal_config *out);
+
 void uw_wal_log(const struct uwal *w, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

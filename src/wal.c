@@ -12,62 +12,6 @@
 
 #include "internal.h"
 
-#define DEFAULT_SEGMENT_SIZE (64ull << 20)
-#define MIN_SEGMENT_SIZE (64ull << 10)
-#define MAX_SEGMENT_SIZE ((4ull << 30) - 1) /* offsets are 32-bit */
-#define MAX_PREFIX 64
-
-void uwal_config_init(uwal_config *cfg)
-{
-	if (!cfg)
-		return;
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->prefix = "segment_";
-	cfg->segment_threshold = 0;
-	cfg->segment_size = DEFAULT_SEGMENT_SIZE;
-	cfg->max_segments = 0;
-	cfg->sync_mode = UWAL_SYNC_NONE;
-	cfg->max_batch_size = 1024;
-	cfg->max_batch_delay_us = 0;
-	cfg->queue_capacity = 1024;
-	cfg->ring_entries = 64;
-	cfg->ring_flags = 0;
-	cfg->prealloc = UWAL_PREALLOC_ZERO;
-	cfg->write_path = UWAL_WRITE_PWRITE;
-	cfg->writer_spin_us = 50;
-	cfg->wait_spin_us = 200;
-	cfg->ring_poll_us = 0;
-}
-
-static bool prefix_ok(const char *p)
-{
-	size_t l = strlen(p);
-	return l > 0 && l <= MAX_PREFIX && !strchr(p, '/') && strcmp(p, ".") != 0 &&
-	       strcmp(p, "..") != 0;
-}
-
-static int check_config(const uwal_config *c)
-{
-	if (!c->dir || !c->dir[0] || !c->prefix || !prefix_ok(c->prefix))
-		return UWAL_EINVAL;
-	if (c->segment_size < MIN_SEGMENT_SIZE || c->segment_size > MAX_SEGMENT_SIZE)
-		return UWAL_EINVAL;
-	if ((unsigned)c->sync_mode > UWAL_SYNC_ALWAYS || (unsigned)c->prealloc > 1 ||
-	    (unsigned)c->write_path > 1)
-		return UWAL_EINVAL;
-	if (c->max_batch_size < 1 || c->max_batch_size > 65536)
-		return UWAL_EINVAL;
-	if (c->max_batch_delay_us > 1000000)
-		return UWAL_EINVAL;
-	if (c->queue_capacity < 2 || c->queue_capacity > (1u << 20))
-		return UWAL_EINVAL;
-	if (c->ring_entries < 8 || c->ring_entries > 4096)
-		return UWAL_EINVAL;
-	if (c->ring_poll_us > 1000000)
-		return UWAL_EINVAL;
-	return 0;
-}
-
 void uw_wal_log(const struct uwal *w, int level, const char *fmt, ...)
 {
 	if (!w || !w->cfg.log_fn)
@@ -82,7 +26,7 @@ void uw_wal_log(const struct uwal *w, int level, const char *fmt, ...)
 
 static int take_lock(struct uw_io *io, int dirfd, const char *prefix, int *out)
 {
-	char name[MAX_PREFIX + 8];
+	char name[UW_MAX_PREFIX + 8];
 	snprintf(name, sizeof(name), "%slock", prefix);
 	int fd = uw_io_openat(io, dirfd, name, O_RDWR | O_CREAT, 0644);
 	if (fd < 0)
@@ -143,14 +87,16 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 {
 	if (!cfg || !out)
 		return UWAL_EINVAL;
-	int ret = check_config(cfg);
+	uwal_config c;
+	int ret = uw_cfg_load(cfg, &c);
 	if (ret < 0)
 		return ret;
 
 	struct uwal *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	w->cfg = *cfg;
+	w->cfg = c;
+	cfg = &w->cfg;
 	w->io = uw_io_select();
 	w->dirfd = w->lockfd = w->wake_fd = -1;
 	w->dir = strdup(cfg->dir);
@@ -397,10 +343,11 @@ uint64_t uwal_last_index(uwal *w)
 	return v;
 }
 
-int uwal_stats_get(uwal *w, uwal_stats *out)
+int uwal_stats_get_sized(uwal *w, uwal_stats *user, size_t size)
 {
-	if (!w || !out)
+	if (!w || !user)
 		return UWAL_EINVAL;
+	uwal_stats st, *out = &st;
 	memset(out, 0, sizeof(*out));
 #define LD(x) atomic_load_explicit(&w->x, memory_order_relaxed)
 	out->records = LD(st_records);
@@ -420,6 +367,10 @@ int uwal_stats_get(uwal *w, uwal_stats *out)
 	out->uring = w->ring_info.uring;
 	out->ring_features = w->ring_info.features;
 	out->ring_setup_flags = w->ring_info.setup_flags;
+	size_t n = size < sizeof(st) ? size : sizeof(st);
+	memcpy(user, &st, n);
+	if (size > n)
+		memset((uint8_t *)user + n, 0, size - n);
 	return 0;
 }
 
@@ -435,7 +386,7 @@ int uwal_unsafe_recover(const char *dir, const char *prefix, char ***removed, si
 		return UWAL_EINVAL;
 	if (!prefix)
 		prefix = "segment_";
-	if (!prefix_ok(prefix))
+	if (!uw_cfg_prefix_ok(prefix))
 		return UWAL_EINVAL;
 	struct uw_io *io = uw_io_select();
 	int dirfd = uw_io_open_dir(io, dir);

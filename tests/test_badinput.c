@@ -172,6 +172,13 @@ MUT(ring_8, c->ring_entries = 8)
 MUT(ring_4096, c->ring_entries = 4096)
 MUT(ring_4097, c->ring_entries = 4097)
 MUT(ring_flags_unknown, c->ring_flags = 0x80000000u)
+MUT(ring_flags_iopoll, c->ring_flags = 1u << 0)
+MUT(ring_flags_r_disabled, c->ring_flags = 1u << 6)
+MUT(ring_flags_no_sqarray, c->ring_flags = 1u << 16)
+MUT(ring_flags_sqpoll, c->ring_flags = 1u << 1)
+MUT(ring_flags_coop, c->ring_flags = (1u << 8) | (1u << 9))
+MUT(ring_flags_defer_sqpoll, c->ring_flags = (1u << 13) | (1u << 1))
+MUT(config_not_initialised, c->size = 0)
 MUT(spins_0, {
 	c->writer_spin_us = 0;
 	c->wait_spin_us = 0;
@@ -226,7 +233,14 @@ static const struct cfg_case cfg_cases[] = {
 	{"ring_entries 8", mut_ring_8, 0},
 	{"ring_entries 4096", mut_ring_4096, 0},
 	{"ring_entries 4097", mut_ring_4097, UWAL_EINVAL},
-	{"ring_flags unknown to the kernel", mut_ring_flags_unknown, 0},
+	{"ring_flags unknown to uwal", mut_ring_flags_unknown, UWAL_EINVAL},
+	{"ring_flags IOPOLL (hangs durable writes)", mut_ring_flags_iopoll, UWAL_EINVAL},
+	{"ring_flags R_DISABLED (every write -EBADFD)", mut_ring_flags_r_disabled, UWAL_EINVAL},
+	{"ring_flags NO_SQARRAY (never returns)", mut_ring_flags_no_sqarray, UWAL_EINVAL},
+	{"ring_flags SQPOLL", mut_ring_flags_sqpoll, 0},
+	{"ring_flags COOP_TASKRUN | TASKRUN_FLAG", mut_ring_flags_coop, 0},
+	{"ring_flags DEFER_TASKRUN | SQPOLL", mut_ring_flags_defer_sqpoll, UWAL_EINVAL},
+	{"config not filled by uwal_config_init", mut_config_not_initialised, UWAL_EINVAL},
 	{"no spinning", mut_spins_0, 0},
 	{"spin limits at their maximum", mut_spins_max, 0},
 	{"segment_threshold 1", mut_threshold_1, 0},
@@ -808,4 +822,96 @@ TH_TEST(badinput, writes_racing_with_close_none_mode)
 TH_TEST(badinput, writes_racing_with_close_batch_mode)
 {
 	close_race(UWAL_SYNC_BATCH);
+}
+
+/* Guards against a refused ring flag being refused silently: the user must
+ * learn which flag is wrong. */
+TH_TEST(badinput, refused_ring_flag_is_named_in_log_fn)
+{
+	make_base();
+	th_log log;
+	th_log_init(&log);
+	uwal_config cfg;
+	base_config(&cfg);
+	cfg.log_fn = th_log_fn;
+	cfg.log_ctx = &log;
+	cfg.ring_flags = 1u << 0;
+	uwal *w = NULL;
+	cr_assert_eq(uwal_open(&cfg, &w), UWAL_EINVAL);
+	cr_assert(th_log_has(&log, "IORING_SETUP_IOPOLL"), "log_fn did not name the flag");
+	th_log_destroy(&log);
+}
+
+/* Guards against an out-of-range field being refused without saying which. */
+TH_TEST(badinput, out_of_range_field_is_named_with_its_range)
+{
+	make_base();
+	th_log log;
+	th_log_init(&log);
+	uwal_config cfg;
+	base_config(&cfg);
+	cfg.log_fn = th_log_fn;
+	cfg.log_ctx = &log;
+	cfg.max_batch_size = 70000;
+	uwal *w = NULL;
+	cr_assert_eq(uwal_open(&cfg, &w), UWAL_EINVAL);
+	cr_assert(th_log_has(&log, "max_batch_size = 70000, allowed 1..65536"),
+		  "log_fn did not name the field and its range");
+	th_log_destroy(&log);
+}
+
+/* The size scheme: a program built against an older, shorter uwal_config
+ * gets defaults for the fields it lacks; one built against a newer header
+ * is accepted while it leaves the fields this library does not know zero,
+ * and refused (never misread) once it sets one. */
+TH_TEST(badinput, config_of_another_size_is_read_by_its_size)
+{
+	make_base();
+	struct {
+		uwal_config cfg;
+		uint64_t newer_field;
+	} big;
+	uwal_config_init_sized(&big.cfg, sizeof(big)); /* as a newer header would */
+	big.cfg.dir = g_dir;
+	cr_assert_eq(big.cfg.size, sizeof(big));
+	uwal *w = NULL;
+	cr_assert_eq(uwal_open(&big.cfg, &w), 0, "a larger struct with zero extras");
+	cr_assert_eq(uwal_close(w), 0);
+	big.newer_field = 1;
+	w = NULL;
+	cr_assert_eq(uwal_open(&big.cfg, &w), UWAL_EINVAL, "a field this library does not know");
+
+	/* An older, shorter struct: everything after dir keeps its default. */
+	uwal_config small;
+	memset(&small, 0xff, sizeof(small));
+	uwal_config_init_sized(&small, offsetof(uwal_config, segment_threshold));
+	small.dir = g_dir;
+	cr_assert_eq(small.size, offsetof(uwal_config, segment_threshold));
+	cr_assert_eq(uwal_open(&small, &w), 0, "a shorter struct gets defaults");
+	uwal_stats st;
+	cr_assert_eq(uwal_stats_get(w, &st), 0);
+	cr_assert_eq(uwal_write(w, BASE + 1, "k", 1, "v", 1), 0);
+	cr_assert_eq(uwal_close(w), 0);
+}
+
+/* uwal_stats_get_sized never writes past the caller's struct, and zeroes
+ * what the library has no field for. */
+TH_TEST(badinput, stats_fill_only_the_callers_size)
+{
+	make_base();
+	uwal_config cfg;
+	base_config(&cfg);
+	uwal *w = th_open(&cfg);
+	cr_assert_eq(th_write_std(w, BASE + 1, false), 0);
+	uint8_t buf[sizeof(uwal_stats) + 16];
+	memset(buf, 0xab, sizeof(buf));
+	cr_assert_eq(uwal_stats_get_sized(w, (uwal_stats *)buf, 8), 0);
+	cr_assert_eq(((uwal_stats *)buf)->records, 1);
+	for (size_t i = 8; i < sizeof(buf); i++)
+		cr_assert_eq(buf[i], 0xab, "byte %zu past the caller's 8 was written", i);
+	memset(buf, 0xab, sizeof(buf));
+	cr_assert_eq(uwal_stats_get_sized(w, (uwal_stats *)buf, sizeof(buf)), 0);
+	for (size_t i = sizeof(uwal_stats); i < sizeof(buf); i++)
+		cr_assert_eq(buf[i], 0, "byte %zu of a newer struct not zeroed", i);
+	cr_assert_eq(uwal_close(w), 0);
 }
