@@ -6,7 +6,12 @@
  * line would make a benchmark measure something else than it says. These
  * tests pin the INI rules ([global] scoping, flags, comments), fio's size
  * and time suffixes, and the error messages for bad files. The shipped
- * job files must parse too.
+ * job files must parse too. A job file written for fio must load as it is,
+ * each fio option that does not apply with its own warning and fio's
+ * fdatasync=1 read as sync=always (a wrong mapping would measure a weaker
+ * durability than the file asks for); every error of a file is reported at
+ * once; the terse output keeps fio's field layout, which scripts index by
+ * position.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
