@@ -5,11 +5,14 @@
  *   options.c   every job option (fio's names where fio means the same),
  *               value parsers (sizes, times, CPU lists), job defaults
  *   jobfile.c   fio-style INI job files: [global] plus one section per job
+ *   fiocompat.c fio's options that are not uwal-bench's: mapped, accepted
+ *               with a warning, or refused with a hint
  *   workload.c  runs one job: fresh log, submitter threads, measurement
  *   monitor.c   the main thread during a job: window edges, IOPS samples,
  *               the progress line on stderr, the stall watchdog
  *   sysio.c     CPU, /proc/self/io and /sys/dev/block/M:m/stat snapshots
  *   report.c    fio's human layout (--output-format=normal)
+ *   terse.c     fio's terse layout (--output-format=terse)
  *   jsonw.c     a small streaming JSON writer
  *   jsonout.c   fio's JSON layout (--output-format=json / json+)
  *   json.c      a minimal JSON reader (a number at a path; for fio's output)
@@ -117,6 +120,8 @@ bool job_option_known(const char *key);
 bool job_option_is_flag(const char *key);
 /* The option's canonical name (key itself if unknown). */
 const char *job_option_name(const char *key);
+/* The option name closest to an unknown key (a typo), or NULL. */
+const char *job_option_nearest(const char *key);
 
 /* Set key=value in l, replacing an earlier value of key (value NULL = "1"). */
 void optlist_set(struct optlist *l, const char *key, const char *value);
@@ -153,7 +158,67 @@ int parse_percentiles(const char *s, double *out, unsigned *n);
 /* fio's default percentile list: 1, 5, 10, ..., 99.99. */
 extern const double bench_default_percentiles[17];
 
+/* ---- fiocompat.c: fio's options that are not uwal-bench's own --------- */
+
+enum bench_opt_result {
+	BENCH_OPT_ERROR = -1,  /* refused: note->text says why, note->hint how to fix it */
+	BENCH_OPT_SET = 0,     /* a uwal-bench option, set */
+	BENCH_OPT_MAPPED = 1,  /* a fio option turned into uwal's note->key=note->value */
+	BENCH_OPT_IGNORED = 2, /* a fio option that does not apply; note->text says what
+				  uwal does instead (empty when the value is already true of
+				  uwal-bench, e.g. iodepth=1) */
+};
+
+struct opt_note {
+	char text[512];
+	char hint[320];
+	char key[32], value[224]; /* BENCH_OPT_MAPPED: the uwal option set */
+};
+
+/*
+ * Set one option of a fio job file or command line: fio's durability
+ * options are mapped to uwal's sync= (sync=1, fsync=1, fdatasync=1 ->
+ * sync=always), fio options that do not apply are accepted with a note,
+ * fio options that would change what is measured are refused with a hint,
+ * and everything else goes to job_set_option(). note may be NULL.
+ * Returns an enum bench_opt_result.
+ */
+int bench_set_option(struct job *job, const char *key, const char *value, struct opt_note *note);
+/* Whether key is an option bench_set_option() knows (uwal-bench's or fio's). */
+bool bench_option_known(const char *key);
+/* Whether it may be given without a value. */
+bool bench_option_is_flag(const char *key);
+/* The fio options and what becomes of them (--cmdhelp, after job_options_help). */
+void fio_options_help(FILE *f);
+
 /* ---- jobfile.c -------------------------------------------------------- */
+
+/* What parsing job files found: errors, warnings (fio options that do not
+ * apply) and notes (fio options mapped to uwal's). */
+enum jobmsg_kind { JOBMSG_ERROR, JOBMSG_WARNING, JOBMSG_NOTE };
+
+struct jobmsg {
+	enum jobmsg_kind kind;
+	char file[256];
+	unsigned line; /* 0: about the whole file */
+	char text[512];
+	char hint[320]; /* errors: how to fix it */
+};
+
+struct jobmsgs {
+	struct jobmsg *v;
+	size_t n, cap;
+	size_t errors; /* errors found, also those that could not be stored */
+};
+
+void jobmsgs_free(struct jobmsgs *m);
+void jobmsgs_add(struct jobmsgs *m, enum jobmsg_kind kind, const char *file, unsigned line,
+		 const char *text, const char *hint);
+/* "file:line: text" (errors), "file:line: warning: text", "file:line: note:
+ * text", then "  hint: ..." on a line of its own when there is one. */
+void jobmsg_format(const struct jobmsg *m, char *buf, size_t len);
+/* Every message, each line led by prefix (e.g. "uwal-bench: "). */
+void jobmsgs_print(FILE *f, const struct jobmsgs *m, const char *prefix);
 
 /* A growable list of jobs. */
 struct joblist {
@@ -170,17 +235,20 @@ struct job *joblist_add(struct joblist *l, const struct job *job);
  * [global] sections set defaults for the sections that follow them; every
  * other section is one job, named after the section. Lines are
  * "key=value", "key" (a flag), comments start with ';' or '#'.
+ * Options go through bench_set_option(), so fio's own job files load.
  * base holds the defaults the file starts from; the file's jobs are
  * appended to out, the options of its [global] sections to globals (may
- * be NULL).
- * Returns 0, or -1 with "fname:line: message" in err.
+ * be NULL). Every error, warning and note, each with its line, is appended
+ * to msgs: parsing goes on after an error so that all are reported at once.
+ * Returns 0, or -1 if there was any error (then no job of the file is
+ * added).
  */
 int jobfile_parse_text(const char *text, const char *fname, const struct job *base,
-		       struct joblist *out, struct optlist *globals, char *err, size_t errlen);
+		       struct joblist *out, struct optlist *globals, struct jobmsgs *msgs);
 
 /* The same for a file on disk. */
 int jobfile_parse_file(const char *path, const struct job *base, struct joblist *out,
-		       struct optlist *globals, char *err, size_t errlen);
+		       struct optlist *globals, struct jobmsgs *msgs);
 
 /* ---- sysio.c ---------------------------------------------------------- */
 
@@ -328,6 +396,15 @@ void report_disk(FILE *f, const struct devinfo *dev, const struct devstat *a,
 
 /* fio's number formatting: "2907", "79.4k", "363KiB". base 1000 or 1024. */
 void fmt_num(char *buf, size_t len, double v, unsigned base, const char *unit);
+
+/* ---- terse.c: --output-format=terse ------------------------------------- */
+
+/* fio's terse version 3 line for one job: 121 ';'-separated fields, 130 when
+ * the job's block device is known, one more when it has a description. */
+#define TERSE_VERSION 3
+#define TERSE_FIELDS 121
+#define TERSE_DISK_FIELDS 9
+void terse_write(FILE *f, const struct job *job, const struct job_result *res, size_t groupid);
 
 /* ---- jsonw.c: a streaming JSON writer ----------------------------------- */
 

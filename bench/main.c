@@ -14,6 +14,10 @@
  * The default run, and any run with --compare, ends with the side by side
  * of fio's raw numbers on the same directory (compare.c).
  *
+ * Output formats are fio's and may be combined as fio's are
+ * (--output-format=json,normal): the normal report as the jobs run, then
+ * one terse line per job, then the JSON document.
+ *
  * Exit status: 0 if every job ran without a failed call, 1 if not, 2 on a
  * usage or job file error, 3 if the engine hung (watchdog).
  */
@@ -35,10 +39,11 @@ extern const char bench_default_job[];
 #define MAX_FILES 64
 #define DEFAULT_COMPARE_RECORDS 64
 
-enum out_format { OUT_NORMAL, OUT_JSON, OUT_JSONPLUS };
+/* --output-format: any of these, as a comma-separated list (as fio). */
+enum out_format { OUT_NORMAL = 1, OUT_TERSE = 2, OUT_JSON = 4, OUT_JSONPLUS = 8 };
 
 struct prog {
-	enum out_format fmt;
+	unsigned fmt; /* enum out_format bits */
 	const char *output;
 	bool quiet;
 	int compare; /* -1: only for the default job; 0 off; 1 on */
@@ -63,8 +68,9 @@ static void usage(FILE *f)
 		"then fio's raw device figures beside it.\n"
 		"\n"
 		"Program options:\n"
-		"  --output-format=F   normal (fio's human layout, default), json or json+\n"
-		"                      (json with the latency histogram's bins)\n"
+		"  --output-format=F   normal (fio's human layout, default), terse (fio's\n"
+		"                      terse version 3), json or json+ (json with the latency\n"
+		"                      histogram's bins), or a list: json,normal\n"
 		"  --output=FILE       write the results to FILE instead of stdout\n"
 		"  --compare           end with fio's raw numbers beside uwal's (default run:\n"
 		"                      on); --no-fio / --no-compare turn it off\n"
@@ -117,6 +123,49 @@ static bool is(const char *key, const char *name)
 	return *key == *name;
 }
 
+/* "normal", "json,normal", ...: fio's list of formats. json+ wins over json. */
+static int parse_formats(const char *v, unsigned *out)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {
+		{"normal", OUT_NORMAL},
+		{"terse", OUT_TERSE},
+		{"json", OUT_JSON},
+		{"json+", OUT_JSONPLUS},
+	};
+	char buf[128];
+	if (!v || !*v || snprintf(buf, sizeof(buf), "%s", v) >= (int)sizeof(buf))
+		return -1;
+	unsigned fmt = 0;
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		size_t k = 0;
+		while (k < sizeof(names) / sizeof(names[0]) && strcmp(tok, names[k].name))
+			k++;
+		if (k == sizeof(names) / sizeof(names[0]))
+			return -1;
+		fmt |= names[k].bit;
+	}
+	if (!fmt)
+		return -1;
+	if (fmt & OUT_JSONPLUS)
+		fmt &= ~(unsigned)OUT_JSON;
+	*out = fmt;
+	return 0;
+}
+
+/* Print what became of a fio option given on the command line. */
+static void option_note(const char *key, const char *value, int rc, const struct opt_note *n)
+{
+	if (rc == BENCH_OPT_MAPPED)
+		fprintf(stderr, "uwal-bench: --%s: note: %s\n", key, n->text);
+	else if (rc == BENCH_OPT_IGNORED && n->text[0])
+		fprintf(stderr, "uwal-bench: --%s%s%s: warning: %s\n", key, value ? "=" : "",
+			value ? value : "", n->text);
+}
+
 /* Program options. Returns 1 if key is one (handled), 0 if not, or an
  * exit status + 100 to stop. */
 static int program_option(struct prog *p, const char *key, const char *value, int argc, char **argv,
@@ -128,6 +177,7 @@ static int program_option(struct prog *p, const char *key, const char *value, in
 	}
 	if (is(key, "cmdhelp")) {
 		job_options_help(stdout);
+		fio_options_help(stdout);
 		return 100;
 	}
 	if (is(key, "version")) {
@@ -141,16 +191,10 @@ static int program_option(struct prog *p, const char *key, const char *value, in
 	}
 	if (is(key, "output-format")) {
 		const char *v = take_value(argc, argv, i, value);
-		if (v && !strcmp(v, "normal"))
-			p->fmt = OUT_NORMAL;
-		else if (v && !strcmp(v, "json"))
-			p->fmt = OUT_JSON;
-		else if (v && !strcmp(v, "json+"))
-			p->fmt = OUT_JSONPLUS;
-		else
-			return 100 +
-			       usage_error("bad --output-format '%s'%s: normal, json or json+",
-					   v ? v : "", "");
+		if (parse_formats(v, &p->fmt))
+			return 100 + usage_error("bad --output-format '%s'%s: normal, terse, json "
+						 "or json+, or a list of them (json,normal)",
+						 v ? v : "", "");
 		return 1;
 	}
 	if (is(key, "output")) {
@@ -202,8 +246,9 @@ static int program_option(struct prog *p, const char *key, const char *value, in
 static int job_option(struct prog *p, const char *key, const char *value, int argc, char **argv,
 		      int *i)
 {
-	char err[512];
-	if (!value && !job_option_is_flag(key)) {
+	struct opt_note note;
+	int rc;
+	if (!value && !bench_option_is_flag(key)) {
 		value = take_value(argc, argv, i, NULL);
 		if (!value)
 			return usage_error("--%s needs a value%s", key, "");
@@ -211,24 +256,30 @@ static int job_option(struct prog *p, const char *key, const char *value, int ar
 	if (!strcmp(job_option_name(key), "name")) {
 		struct job job = p->base;
 		for (unsigned k = 0; k < p->globals.n; k++)
-			job_set_option(&job, p->globals.v[k].key, p->globals.v[k].value, err,
-				       sizeof(err));
-		if (job_set_option(&job, key, value, err, sizeof(err)))
-			return usage_error("--%s: %s", key, err);
+			bench_set_option(&job, p->globals.v[k].key, p->globals.v[k].value, NULL);
+		if (bench_set_option(&job, key, value, &note) == BENCH_OPT_ERROR)
+			return usage_error("--%s: %s", key, note.text);
 		if (!joblist_add(&p->cmd_jobs, &job))
 			return usage_error("out of memory%s%s", "", "");
 		return 0;
 	}
 	if (p->cmd_jobs.n) {
 		struct job *job = &p->cmd_jobs.v[p->cmd_jobs.n - 1];
-		if (job_set_option(job, key, value, err, sizeof(err)))
-			return usage_error("--%s: %s", key, err);
+		rc = bench_set_option(job, key, value, &note);
+		if (rc == BENCH_OPT_ERROR)
+			return usage_error("--%s: %s", key, note.text);
+		option_note(key, value, rc, &note);
 		return 0;
 	}
 	struct job scratch = p->base; /* check the value once, here */
-	if (job_set_option(&scratch, key, value, err, sizeof(err)))
-		return usage_error("--%s: %s", key, err);
-	optlist_set(&p->globals, job_option_name(key), value);
+	rc = bench_set_option(&scratch, key, value, &note);
+	if (rc == BENCH_OPT_ERROR)
+		return usage_error("--%s: %s", key, note.text);
+	option_note(key, value, rc, &note);
+	if (rc == BENCH_OPT_MAPPED)
+		optlist_set(&p->globals, note.key, note.value);
+	else if (rc == BENCH_OPT_SET)
+		optlist_set(&p->globals, job_option_name(key), value);
 	return 0;
 }
 
@@ -267,7 +318,7 @@ static int parse_args(int argc, char **argv, struct prog *p)
 			return rc;
 		if (rc == 1)
 			continue;
-		if (!job_option_known(key))
+		if (!bench_option_known(key))
 			return usage_error("unknown option '--%s'%s", key, "");
 		rc = job_option(p, key, value, argc, argv, &i);
 		if (rc)
@@ -281,23 +332,27 @@ static int build_jobs(struct prog *p, struct joblist *jobs, struct optlist *glob
 		      bool *is_default)
 {
 	char err[1024];
+	struct jobmsgs msgs = {0};
 	*is_default = p->nfiles == 0 && p->cmd_jobs.n == 0;
-	for (unsigned i = 0; i < p->nfiles; i++) {
-		if (jobfile_parse_file(p->files[i], &p->base, jobs, globals, err, sizeof(err))) {
-			fprintf(stderr, "uwal-bench: %s\n", err);
-			return 2;
-		}
-	}
-	if (*is_default && jobfile_parse_text(bench_default_job, "<default job>", &p->base, jobs,
-					      globals, err, sizeof(err))) {
-		fprintf(stderr, "uwal-bench: %s\n", err);
+	/* every file is read, so that all their errors are reported at once */
+	for (unsigned i = 0; i < p->nfiles; i++)
+		jobfile_parse_file(p->files[i], &p->base, jobs, globals, &msgs);
+	if (*is_default)
+		jobfile_parse_text(bench_default_job, "<default job>", &p->base, jobs, globals,
+				   &msgs);
+	jobmsgs_print(stderr, &msgs, "uwal-bench: ");
+	size_t errors = msgs.errors;
+	jobmsgs_free(&msgs);
+	if (errors) {
+		fprintf(stderr, "uwal-bench: %zu error%s in the job files; nothing was run\n",
+			errors, errors == 1 ? "" : "s");
 		return 2;
 	}
 	/* command-line globals override what the files said */
 	for (size_t j = 0; j < jobs->n; j++)
 		for (unsigned k = 0; k < p->globals.n; k++)
-			job_set_option(&jobs->v[j], p->globals.v[k].key, p->globals.v[k].value, err,
-				       sizeof(err));
+			bench_set_option(&jobs->v[j], p->globals.v[k].key, p->globals.v[k].value,
+					 NULL);
 	for (unsigned k = 0; k < p->globals.n; k++)
 		optlist_set(globals, p->globals.v[k].key, p->globals.v[k].value);
 	for (size_t j = 0; j < p->cmd_jobs.n; j++)
@@ -373,7 +428,7 @@ static int run(struct prog *p, struct joblist *jobs, const struct optlist *globa
 			return 1;
 		}
 	}
-	const bool normal = p->fmt == OUT_NORMAL;
+	const bool normal = p->fmt & OUT_NORMAL;
 	const bool compare = p->compare == 1 || (p->compare == -1 && is_default);
 	double cmp_runtime, cmp_ramp;
 	compare_times(jobs, p->quick, &cmp_runtime, &cmp_ramp);
@@ -440,13 +495,16 @@ static int run(struct prog *p, struct joblist *jobs, const struct optlist *globa
 				compare_print(out, cmp, jobs->v, res, jobs->n);
 		}
 	}
-	if (!normal) {
+	if (p->fmt & OUT_TERSE)
+		for (size_t j = 0; j < jobs->n; j++)
+			terse_write(out, &jobs->v[j], &res[j], j);
+	if (p->fmt & (OUT_JSON | OUT_JSONPLUS)) {
 		struct json_doc doc = {
 			.jobs = jobs->v,
 			.res = res,
 			.n = jobs->n,
 			.globals = globals,
-			.plus = p->fmt == OUT_JSONPLUS,
+			.plus = p->fmt & OUT_JSONPLUS,
 			.dev = have_d ? &dev : NULL,
 			.dev0 = &d0,
 			.dev1 = &d1,

@@ -7,9 +7,9 @@
  * ramp_time, rate_iops, rate_process, cpus_allowed, cpus_allowed_policy,
  * percentile_list, description), so that a storage engineer's job files
  * read the same. uwal's own knobs keep the names of uwal_config's fields.
- * A few fio options are accepted only with the one value that is true of
- * uwal-bench (rw=write, ioengine=uwal, iodepth=1, stonewall): a job file
- * may state them, but nothing is silently ignored.
+ * fio's options that are not uwal-bench's own (rw, ioengine, iodepth,
+ * fsync, ...) are read by fiocompat.c before this table: mapped, accepted
+ * with a warning or refused, never silently ignored.
  *
  * Sizes take fio's suffixes with 1024 as the base (4k = 4KiB = 4096);
  * times take s, ms, us, m (minutes), h; a bare number is in the option's
@@ -395,31 +395,6 @@ static int set_ring_flags(struct job *job, const char *v)
 	return 0;
 }
 
-static int only_write(struct job *job, const char *v)
-{
-	(void)job;
-	return strcmp(v, "write") ? -1 : 0;
-}
-
-static int only_uwal(struct job *job, const char *v)
-{
-	(void)job;
-	return strcmp(v, "uwal") ? -1 : 0;
-}
-
-static int only_one(struct job *job, const char *v)
-{
-	(void)job;
-	return strcmp(v, "1") ? -1 : 0;
-}
-
-static int any_bool(struct job *job, const char *v)
-{
-	(void)job;
-	bool b;
-	return parse_bool(v, &b);
-}
-
 #define J(f) offsetof(struct job, f)
 #define C(f) offsetof(struct job, cfg.f)
 #define SZ(f) sizeof(((struct job *)0)->f)
@@ -491,15 +466,6 @@ static const struct opt_def opts[] = {
 	{"ring_poll", "ring_poll_us", OT_USEC, C(ring_poll_us), 0, 0, 1000000, NULL,
 	 "0 (default): the writer sleeps for its batch's completion; N: poll the CQ up to N us "
 	 "(no DEFER_TASKRUN)"},
-	/* fio options with the only value that is true here */
-	{"rw", "readwrite", OT_CUSTOM, 0, 0, 0, 0, only_write, "write (the only workload)"},
-	{"ioengine", NULL, OT_CUSTOM, 0, 0, 0, 0, only_uwal, "uwal (the only engine)"},
-	{"iodepth", NULL, OT_CUSTOM, 0, 0, 0, 0, only_one,
-	 "1: every thread has one call in flight; use numjobs for concurrency"},
-	{"stonewall", "new_group", OT_CUSTOM, 0, 0, 0, 0, any_bool,
-	 "accepted: jobs always run one after another, each on a fresh log"},
-	{"thread", NULL, OT_CUSTOM, 0, 0, 0, 0, any_bool,
-	 "accepted: submitters are always threads"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -531,13 +497,49 @@ bool job_option_known(const char *key)
 bool job_option_is_flag(const char *key)
 {
 	const struct opt_def *o = find_opt(key);
-	return o && (o->type == OT_BOOL || o->parse == any_bool);
+	return o && o->type == OT_BOOL;
 }
 
 const char *job_option_name(const char *key)
 {
 	const struct opt_def *o = find_opt(key);
 	return o ? o->name : key;
+}
+
+/* Edit distance of a and b, at most 63 characters each counted. */
+static unsigned distance(const char *a, const char *b)
+{
+	unsigned row[64], la = (unsigned)strnlen(a, 63), lb = (unsigned)strnlen(b, 63);
+	for (unsigned j = 0; j <= lb; j++)
+		row[j] = j;
+	for (unsigned i = 1; i <= la; i++) {
+		unsigned diag = row[0];
+		row[0] = i;
+		for (unsigned j = 1; j <= lb; j++) {
+			unsigned up = row[j];
+			unsigned sub = diag + (a[i - 1] != b[j - 1]);
+			unsigned best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
+			row[j] = sub < best ? sub : best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+const char *job_option_nearest(const char *key)
+{
+	char k[64];
+	normalise(key, k, sizeof(k));
+	const char *best = NULL;
+	unsigned best_d = 3; /* suggest only within two edits */
+	for (size_t i = 0; i < NOPTS; i++) {
+		unsigned d = distance(k, opts[i].name);
+		if (d < best_d) {
+			best_d = d;
+			best = opts[i].name;
+		}
+	}
+	return best;
 }
 
 static void expect(const struct opt_def *o, char *err, size_t errlen, const char *value)
@@ -653,7 +655,7 @@ int job_set_option(struct job *job, const char *key, const char *value, char *er
 		snprintf(err, errlen, "unknown option '%s' (uwal-bench --cmdhelp lists them)", key);
 		return -1;
 	}
-	if (!value && o->type != OT_BOOL && o->parse != any_bool) {
+	if (!value && o->type != OT_BOOL) {
 		snprintf(err, errlen, "option '%s' needs a value (%s=...)", o->name, o->name);
 		return -1;
 	}

@@ -6,7 +6,12 @@
  * line would make a benchmark measure something else than it says. These
  * tests pin the INI rules ([global] scoping, flags, comments), fio's size
  * and time suffixes, and the error messages for bad files. The shipped
- * job files must parse too.
+ * job files must parse too. A job file written for fio must load as it is,
+ * each fio option that does not apply with its own warning and fio's
+ * fdatasync=1 read as sync=always (a wrong mapping would measure a weaker
+ * durability than the file asks for); every error of a file is reported at
+ * once; the terse output keeps fio's field layout, which scripts index by
+ * position.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -24,19 +29,22 @@
 static struct job base;
 static struct joblist jobs;
 static struct optlist globals;
-static char err[1024];
+static struct jobmsgs msgs;
+static char err[16384]; /* every message of the last parse, one per line */
 
 static void setup(void)
 {
 	job_init(&base, "/nonexistent/bench-test");
 	memset(&jobs, 0, sizeof(jobs));
 	memset(&globals, 0, sizeof(globals));
+	memset(&msgs, 0, sizeof(msgs));
 	err[0] = '\0';
 }
 
 static void teardown(void)
 {
 	joblist_free(&jobs);
+	jobmsgs_free(&msgs);
 }
 
 /* Start over within a test. */
@@ -46,9 +54,47 @@ static void reset(void)
 	setup();
 }
 
+/* Join the messages into err, for strstr() and for failure reports. */
+static void collect(void)
+{
+	size_t k = 0;
+	err[0] = '\0';
+	for (size_t i = 0; i < msgs.n && k < sizeof(err); i++) {
+		char line[1200];
+		jobmsg_format(&msgs.v[i], line, sizeof(line));
+		k += (size_t)snprintf(err + k, sizeof(err) - k, "%s\n", line);
+	}
+}
+
 static int parse(const char *text)
 {
-	return jobfile_parse_text(text, "t.fio", &base, &jobs, &globals, err, sizeof(err));
+	int rc = jobfile_parse_text(text, "t.fio", &base, &jobs, &globals, &msgs);
+	collect();
+	return rc;
+}
+
+static int parse_file(const char *path)
+{
+	int rc = jobfile_parse_file(path, &base, &jobs, NULL, &msgs);
+	collect();
+	return rc;
+}
+
+/* The message of kind at line, or NULL. */
+static const struct jobmsg *msg_at(enum jobmsg_kind kind, unsigned line)
+{
+	for (size_t i = 0; i < msgs.n; i++)
+		if (msgs.v[i].kind == kind && msgs.v[i].line == line)
+			return &msgs.v[i];
+	return NULL;
+}
+
+static size_t count_kind(enum jobmsg_kind kind)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < msgs.n; i++)
+		n += msgs.v[i].kind == kind;
+	return n;
 }
 
 TestSuite(jobfile, .init = setup, .fini = teardown);
@@ -186,11 +232,10 @@ Test(jobfile, bad_number_names_file_line_option_and_value)
 Test(jobfile, out_of_range_values_are_refused)
 {
 	static const char *const bad[] = {
-		"[j]\nnumjobs=0\n",        "[j]\nnumjobs=5000\n",       "[j]\nbs=12q\n",
-		"[j]\nruntime=5x\n",       "[j]\nsegment_size=4k\n",    "[j]\nmax_batch_size=0\n",
-		"[j]\nsync=sometimes\n",   "[j]\nrw=randread\n",        "[j]\niodepth=8\n",
-		"[j]\ncpus_allowed=3-1\n", "[j]\npercentile_list=0\n",  "[j]\nring_flags=turbo\n",
-		"[j]\ntime_based=maybe\n", "[j]\nmax_batch_delay=2s\n",
+		"[j]\nnumjobs=0\n",        "[j]\nnumjobs=5000\n",     "[j]\nbs=12q\n",
+		"[j]\nruntime=5x\n",       "[j]\nsegment_size=4k\n",  "[j]\nmax_batch_size=0\n",
+		"[j]\nsync=sometimes\n",   "[j]\ncpus_allowed=3-1\n", "[j]\npercentile_list=0\n",
+		"[j]\nring_flags=turbo\n", "[j]\ntime_based=maybe\n", "[j]\nmax_batch_delay=2s\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		reset();
@@ -231,8 +276,7 @@ Test(jobfile, a_file_without_jobs_is_an_error)
 
 Test(jobfile, a_missing_file_is_an_error_naming_it)
 {
-	cr_assert_neq(
-		jobfile_parse_file("/nonexistent/x.fio", &base, &jobs, NULL, err, sizeof(err)), 0);
+	cr_assert_neq(parse_file("/nonexistent/x.fio"), 0);
 	cr_assert(strstr(err, "/nonexistent/x.fio: cannot open") != NULL, "%s", err);
 }
 
@@ -254,15 +298,209 @@ Test(jobfile, every_shipped_job_file_parses)
 		char path[8192];
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		size_t before = jobs.n;
-		cr_assert_eq(jobfile_parse_file(path, &base, &jobs, NULL, err, sizeof(err)), 0,
-			     "%s", err);
+		cr_assert_eq(parse_file(path), 0, "%s", err);
 		cr_assert_gt(jobs.n, before);
+		cr_assert_eq(msgs.n, 0, "a shipped job file needs no warning: %s", err);
 		files++;
 	}
 	closedir(d);
 	cr_assert_geq(files, 6,
 		      "default, latency-sync-1, group-commit, ingest-nosync, open-loop, "
 		      "rotation");
+}
+
+/* ---- fio's job files as they are ----------------------------------------- */
+
+TestSuite(fio, .init = setup, .fini = teardown);
+
+/* A job file written for fio, not for uwal-bench. */
+static const char fio_job[] = "[global]\n"        /* 1 */
+			      "ioengine=libaio\n" /* 2 */
+			      "iodepth=4\n"       /* 3 */
+			      "direct=1\n"        /* 4 */
+			      "rw=write\n"        /* 5 */
+			      "bs=4k\n"           /* 6 */
+			      "fdatasync=1\n"     /* 7 */
+			      "filename=/tmp/x\n" /* 8 */
+			      "group_reporting\n" /* 9 */
+			      "\n"                /* 10 */
+			      "[seq-write]\n"     /* 11 */
+			      "size=1m\n"         /* 12 */
+			      "numjobs=4\n"       /* 13 */
+			      "thread\n"          /* 14 */
+			      "stonewall\n";      /* 15 */
+
+Test(fio, a_standard_fio_job_file_loads_with_one_warning_per_option_that_does_not_apply)
+{
+	cr_assert_eq(parse(fio_job), 0, "%s", err);
+	cr_assert_eq(jobs.n, 1);
+	const struct job *j = &jobs.v[0];
+	cr_assert_str_eq(j->name, "seq-write");
+	cr_assert_eq(j->bs, 4096, "bs applies: each record's value");
+	cr_assert_eq(j->size, 1u << 20);
+	cr_assert_eq(j->numjobs, 4);
+	cr_assert_eq(j->sync, BENCH_SYNC_ALWAYS, "fdatasync=1 is uwal's sync=always");
+
+	static const struct {
+		unsigned line;
+		const char *says;
+	} warned[] = {
+		{2, "ioengine=libaio ignored: uwal writes through its own io_uring ring"},
+		{3, "iodepth=4 ignored: every submitter thread has one write call in flight"},
+		{4, "direct=1 ignored: uwal writes through the page cache"},
+		{5, "rw=write accepted: uwal-bench only appends records"},
+		{8, "filename=/tmp/x ignored: each job writes a fresh log"},
+		{9, "group_reporting ignored: a job's numjobs threads are always reported "
+		    "together"},
+		{14, "thread ignored: submitters are always threads"},
+		{15, "stonewall ignored: jobs always run one after another"},
+	};
+	for (size_t i = 0; i < sizeof(warned) / sizeof(warned[0]); i++) {
+		const struct jobmsg *m = msg_at(JOBMSG_WARNING, warned[i].line);
+		cr_assert(m, "no warning at line %u: %s", warned[i].line, err);
+		cr_assert(strstr(m->text, warned[i].says), "line %u: %s", warned[i].line, m->text);
+		cr_assert_str_eq(m->file, "t.fio");
+	}
+	cr_assert_eq(count_kind(JOBMSG_WARNING), sizeof(warned) / sizeof(warned[0]),
+		     "one warning per option, no more: %s", err);
+
+	const struct jobmsg *m = msg_at(JOBMSG_NOTE, 7);
+	cr_assert(m, "the fdatasync=1 mapping is reported: %s", err);
+	cr_assert(strstr(m->text, "fdatasync=1 -> sync=always"), "%s", m->text);
+	cr_assert_eq(count_kind(JOBMSG_NOTE), 1);
+	cr_assert_eq(count_kind(JOBMSG_ERROR), 0);
+	cr_assert(strstr(err, "t.fio:2: warning: ioengine=libaio"), "%s", err);
+	cr_assert(strstr(err, "t.fio:7: note: fdatasync=1"), "%s", err);
+}
+
+Test(fio, sync_1_and_fsync_1_are_sync_always_and_values_true_of_uwal_pass_quietly)
+{
+	static const char *const always[] = {"[j]\nsync=1\n", "[j]\nsync=dsync\n", "[j]\nfsync=1\n",
+					     "[j]\nfdatasync=1\n"};
+	for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++) {
+		reset();
+		cr_assert_eq(parse(always[i]), 0, "%s: %s", always[i], err);
+		cr_assert_eq(jobs.v[0].sync, BENCH_SYNC_ALWAYS, "%s", always[i]);
+		cr_assert(msg_at(JOBMSG_NOTE, 2), "%s: the mapping is reported", always[i]);
+	}
+	reset();
+	cr_assert_eq(parse("[j]\nsync=batch\nioengine=uwal\niodepth=1\ndirect=0\n"), 0, "%s", err);
+	cr_assert_eq(jobs.v[0].sync, BENCH_SYNC_BATCH, "uwal's own sync= values still work");
+	cr_assert_eq(msgs.n, 0, "nothing to say about values true of uwal: %s", err);
+}
+
+Test(fio, fsync_every_4_writes_is_refused_with_a_hint)
+{
+	cr_assert_neq(parse("[j]\nfsync=4\n"), 0);
+	const struct jobmsg *m = msg_at(JOBMSG_ERROR, 2);
+	cr_assert(m, "%s", err);
+	cr_assert(strstr(m->text, "fsync=4 is not supported"), "%s", m->text);
+	cr_assert(strstr(m->hint, "records_per_call=4 with sync=always"), "%s", m->hint);
+	cr_assert(strstr(err, "t.fio:2: fsync=4") && strstr(err, "\n  hint: "), "%s", err);
+	reset();
+	cr_assert_neq(parse("[j]\nfdatasync=16\n"), 0);
+	cr_assert(strstr(err, "fdatasync=16 is not supported"), "%s", err);
+	reset();
+	cr_assert_eq(parse("[j]\nfsync=0\n"), 0, "fsync=0 is fio's default: %s", err);
+	cr_assert_eq(jobs.v[0].sync, BENCH_SYNC_NONE);
+}
+
+Test(fio, every_error_of_a_file_is_reported_at_once_each_with_line_and_hint)
+{
+	cr_assert_neq(parse("[global]\n"        /* 1 */
+			    "numjobs=abc\n"     /* 2: bad value */
+			    "fsync=4\n"         /* 3: refused */
+			    "[j]\n"             /* 4 */
+			    "rw=randread\n"     /* 5: refused */
+			    "bsz=4k\n"          /* 6: unknown, a typo */
+			    "verify=crc32c\n"   /* 7: fio's, no equivalent */
+			    "ioengine=libaio\n" /* 8: a warning, not an error */
+			    "[broken\n"         /* 9: bad header */
+			    "foo=1\n"           /* 10: skipped with its section */
+			    "[ok]\n"            /* 11 */
+			    "runtime=5x\n"),    /* 12: bad value */
+		      0);
+	static const unsigned lines[] = {2, 3, 5, 6, 7, 9, 12};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		const struct jobmsg *m = msg_at(JOBMSG_ERROR, lines[i]);
+		cr_assert(m, "no error at line %u: %s", lines[i], err);
+		cr_assert(m->hint[0], "line %u has no hint: %s", lines[i], m->text);
+	}
+	cr_assert_eq(count_kind(JOBMSG_ERROR), sizeof(lines) / sizeof(lines[0]), "%s", err);
+	cr_assert_eq(msgs.errors, sizeof(lines) / sizeof(lines[0]));
+	cr_assert(msg_at(JOBMSG_WARNING, 8), "%s", err);
+	cr_assert(strstr(msg_at(JOBMSG_ERROR, 6)->hint, "did you mean 'bs'"), "%s", err);
+	cr_assert(strstr(msg_at(JOBMSG_ERROR, 7)->text, "fio option 'verify' does not apply"), "%s",
+		  err);
+	cr_assert_eq(jobs.n, 0, "a file with errors adds no job");
+}
+
+/* ---- terse output --------------------------------------------------------- */
+
+static size_t fields(const char *line)
+{
+	size_t n = 1;
+	for (; *line && *line != '\n'; line++)
+		n += *line == ';';
+	return n;
+}
+
+static char *terse_of(const struct job *job, const struct job_result *res)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert(f);
+	terse_write(f, job, res, 0);
+	fclose(f);
+	return buf;
+}
+
+Test(terse, has_fio_terse_version_3_field_layout)
+{
+	static struct job_result res; /* static: the histograms are large */
+	struct job job;
+	job_init(&job, ".");
+	snprintf(job.name, sizeof(job.name), "tj");
+	memset(&res, 0, sizeof(res));
+	res.ran = true;
+	hist_init(&res.lat);
+	hist_init(&res.svc);
+	for (uint64_t v = 1; v <= 100; v++)
+		hist_record(&res.lat, v * 10000); /* 10 us .. 1 ms */
+	res.calls = res.records = 100;
+	res.runtime_ns = 1000000000;
+	res.calls_per_s = res.records_per_s = 100;
+
+	char *line = terse_of(&job, &res);
+	cr_assert_eq(fields(line), TERSE_FIELDS, "%s", line);
+	cr_assert_eq(strncmp(line, "3;uwal-bench-", 13), 0, "terse version 3 first: %s", line);
+	char *copy = strdup(line), *save = NULL;
+	char *f[TERSE_FIELDS + 1];
+	size_t n = 0;
+	for (char *t = strtok_r(copy, ";\n", &save); t && n <= TERSE_FIELDS;
+	     t = strtok_r(NULL, ";\n", &save))
+		f[n++] = t;
+	cr_assert_eq(n, TERSE_FIELDS);
+	cr_assert_str_eq(f[2], "tj", "field 3: the job name");
+	cr_assert_str_eq(f[5], "0", "field 6: read KiB");
+	cr_assert_str_eq(f[48], "100", "field 49: write IOPS");
+	cr_assert_str_eq(f[50], "0", "field 51: write slat min (uwal has no submission stage)");
+	cr_assert_str_eq(f[54], "10", "field 55: write clat min, us");
+	cr_assert_str_eq(f[55], "1000", "field 56: write clat max, us");
+	cr_assert_eq(strncmp(f[58], "1.000000%=", 10), 0, "field 59: first percentile: %s", f[58]);
+	cr_assert_str_eq(f[78], "10", "field 79: write lat min, us (lat = clat)");
+	cr_assert_str_eq(f[92], "100.0%", "field 93: IO depth 1");
+	free(copy);
+	free(line);
+
+	res.dev.ok = res.io0.dev_ok = res.io1.dev_ok = true;
+	snprintf(res.dev.name, sizeof(res.dev.name), "vda");
+	snprintf(job.description, sizeof(job.description), "a description");
+	line = terse_of(&job, &res);
+	cr_assert_eq(fields(line), TERSE_FIELDS + TERSE_DISK_FIELDS + 1, "%s", line);
+	cr_assert(strstr(line, ";vda;") && strstr(line, ";a description\n"), "%s", line);
+	free(line);
 }
 
 /* ---- values ------------------------------------------------------------- */
