@@ -5,16 +5,23 @@
  *   options.c   every job option (fio's names where fio means the same),
  *               value parsers (sizes, times, CPU lists), job defaults
  *   jobfile.c   fio-style INI job files: [global] plus one section per job
- *   workload.c  runs one job: fresh log, submitter threads, measurement
+ *   workload.c  runs one job: fresh store, submitter threads, measurement
+ *   engine.c    what a job writes through: the engine table and uwal
+ *   raw.c       the raw loops: pwrite (+ fdatasync) with no library
+ *   peers/      LevelDB and RocksDB through their C APIs (built only when
+ *               the libraries are found)
+ *   contention.c the busy process of contention=1
  *   monitor.c   the main thread during a job: window edges, IOPS samples,
  *               the progress line on stderr, the stall watchdog
- *   sysio.c     CPU, /proc/self/io and /sys/dev/block/M:m/stat snapshots
+ *   sysio.c     CPU, context switches, /proc/stat steal, /proc/self/io and
+ *               /sys/dev/block/M:m/stat snapshots; a job's cost per record
  *   report.c    fio's human layout (--output-format=normal)
  *   jsonw.c     a small streaming JSON writer
  *   jsonout.c   fio's JSON layout (--output-format=json / json+)
  *   json.c      a minimal JSON reader (a number at a path; for fio's output)
  *   fio.c       runs fio's raw-device jobs and reads their JSON
- *   compare.c   the side by side of uwal's jobs and fio's raw figures
+ *   compare.c   the side by side: every job against the raw loops, uwal
+ *               against its peers, and fio's raw figures
  *   hist.c      the latency histogram (hist.h)
  *   main.c      the command line, the embedded default job, the run
  *
@@ -56,6 +63,16 @@ enum bench_sync {
 	BENCH_SYNC_PER_WRITE, /* UWAL_SYNC_NONE + uwal_write_sync(..., true) */
 };
 
+/* What a job writes through (option engine=). */
+enum bench_engine {
+	BENCH_ENGINE_UWAL = 0,
+	BENCH_ENGINE_LEVELDB,    /* leveldb/c.h: Put or WriteBatch */
+	BENCH_ENGINE_ROCKSDB,    /* rocksdb/c.h: Put or WriteBatch */
+	BENCH_ENGINE_RAW_PWRITE, /* one thread: pwrite of one frame (+ fdatasync) */
+	BENCH_ENGINE_RAW_GROUP,  /* one thread: pwrite of records_per_call frames */
+	BENCH_ENGINE_COUNT,
+};
+
 /* One option as it was given (for "job options" in the JSON output). */
 struct job_opt {
 	char key[32];
@@ -80,6 +97,8 @@ struct job {
 				      the record's index */
 	unsigned records_per_call; /* 1 = uwal_write, > 1 = uwal_write_batch */
 	enum bench_sync sync;
+	enum bench_engine engine;
+	bool contention;     /* a busy process beside the job (contention.c) */
 	uint64_t size;       /* value bytes per thread; 0 = not set */
 	uint64_t number_ios; /* write calls per thread; 0 = not set */
 	double runtime_s;    /* 0 = not set */
@@ -136,6 +155,7 @@ double job_runtime(const struct job *job);
 void job_options_help(FILE *f);
 
 const char *bench_sync_name(enum bench_sync s);
+const char *bench_engine_name(enum bench_engine e);
 bool bench_sync_durable(enum bench_sync s);
 
 /* Value parsers, shared with the program options. Each returns 0 or -1. */
@@ -207,6 +227,8 @@ struct sysio {
 	uint64_t proc_write_bytes; /* /proc/self/io write_bytes */
 	bool dev_ok;
 	struct devstat dev;
+	bool stat_ok;
+	uint64_t steal_ticks; /* /proc/stat "cpu" line, all CPUs, USER_HZ */
 	uint64_t t_ns;
 };
 
@@ -214,14 +236,61 @@ void devinfo_find(const char *dir, struct devinfo *out);
 int devstat_read(const char *path, struct devstat *out);
 void sysio_take(const struct devinfo *dev, struct sysio *out);
 
+/* ---- engine.c, raw.c, peers/: what a job writes through ---------------- */
+
+/*
+ * One engine. workload.c calls open once, then thread_open on each
+ * submitter thread, write for every call, thread_close, and close. Every
+ * function returns 0 or a negative error (-errno, or uwal's own codes);
+ * open says in what (e.g. "leveldb_open: <the library's message>") which
+ * step failed. write gets the call's records (key, value) and whether the
+ * job asked for sync=per-write. thread_open/thread_close may be NULL.
+ */
+struct engine_ops {
+	const char *name;
+	int (*open)(const struct job *job, const char *dir, void **db, char *what, size_t len);
+	int (*thread_open)(void *db, void **tls);
+	void (*thread_close)(void *db, void *tls);
+	int (*write)(void *db, void *tls, const uwal_record *recs, size_t n, bool force);
+	int (*close)(void *db);
+};
+
+/* The engine's operations, or NULL when it was not built; then why says
+ * which package to install. */
+const struct engine_ops *engine_get(enum bench_engine e, char *why, size_t len);
+/* Whether the engine was built into this binary. */
+bool engine_built(enum bench_engine e);
+/* The Debian package an engine needs ("" for those always built). */
+const char *engine_package(enum bench_engine e);
+
+/* The raw loops' bytes per record: key + value + this (the frame header
+ * and msgpack framing uwal adds: 132 bytes for 8 + 100). */
+#define BENCH_RAW_RECORD_OVERHEAD 24
+
+extern const struct engine_ops bench_uwal_ops, bench_raw_ops;
+#ifdef UWAL_BENCH_HAVE_LEVELDB
+extern const struct engine_ops bench_leveldb_ops;
+#endif
+#ifdef UWAL_BENCH_HAVE_ROCKSDB
+extern const struct engine_ops bench_rocksdb_ops;
+#endif
+
+/* ---- contention.c ------------------------------------------------------ */
+
+/* Fork a process that keeps one CPU busy until contention_stop(). Returns
+ * its pid, or -errno. */
+int contention_start(void);
+/* Kill and reap it; pid <= 0 does nothing. */
+void contention_stop(int pid);
+
 /* ---- workload.c ------------------------------------------------------- */
 
 /* What one job measured. */
 struct job_result {
-	bool ran;            /* false if the job could not be set up */
-	int setup_error;     /* why not: uwal_open()'s error or -errno */
-	char setup_what[64]; /* what failed, e.g. "uwal_open" */
-	int close_error;     /* uwal_close()'s error, or 0 */
+	bool ran;             /* false if the job could not be set up */
+	int setup_error;      /* why not: uwal_open()'s error or -errno */
+	char setup_what[256]; /* what failed, e.g. "uwal_open" */
+	int close_error;      /* uwal_close()'s error, or 0 */
 	time_t start_time;
 	uint64_t records;    /* records of successful calls in the window */
 	uint64_t calls;      /* successful calls in the window */
@@ -247,6 +316,22 @@ struct job_result {
 };
 
 #define BENCH_SAMPLE_MS 500
+
+/* What the window cost the system, per record (sysio.c). CPU and context
+ * switches are the whole process's (getrusage(RUSAGE_SELF): every thread,
+ * the engine's own and io_uring's workers, not the contention process);
+ * steal is the whole machine's, summed over CPUs. */
+struct job_cost {
+	double cpu_s; /* user + system */
+	double cpu_us_per_record;
+	uint64_t nvcsw, nivcsw; /* voluntary, involuntary context switches */
+	double ctx_per_record;
+	bool steal_ok;
+	double steal_ms;  /* CPU time the hypervisor gave to others */
+	double steal_pct; /* steal_ms in % of the window's wall time */
+};
+
+void job_cost(const struct job_result *res, struct job_cost *out);
 
 /* What run_job() needs beyond the job: the progress line. */
 struct run_ctx {
@@ -296,7 +381,7 @@ struct monitor_args {
 	const struct job *job;
 	const struct run_ctx *ctx;
 	const struct devinfo *dev;
-	uwal *w;
+	uwal *w; /* NULL unless engine=uwal */
 	struct worker_pub *const *pubs;
 	unsigned nthreads;
 	uint64_t t0, win_start, win_end; /* win_end UINT64_MAX: count based */
@@ -322,12 +407,16 @@ void watchdog_arm(const char *job, const char *phase, uint64_t t);
 /* fio's one-line description of each job, before the run. */
 void report_job_line(FILE *f, const struct job *job, size_t groupid);
 void report_job(FILE *f, const struct job *job, const struct job_result *res, size_t groupid);
+/* The one-line summary: engine, records/s, p50, p99.9, max, cost. */
+void report_summary(FILE *f, const struct job *job, const struct job_result *res);
 /* fio's closing "Disk stats" over the whole run. */
 void report_disk(FILE *f, const struct devinfo *dev, const struct devstat *a,
 		 const struct devstat *b, uint64_t elapsed_ns);
 
 /* fio's number formatting: "2907", "79.4k", "363KiB". base 1000 or 1024. */
 void fmt_num(char *buf, size_t len, double v, unsigned base, const char *unit);
+/* A duration: "850ns", "12.3us", "180us", "15.2ms", "1.20s". */
+void fmt_ns(char *buf, size_t len, double ns);
 
 /* ---- jsonw.c: a streaming JSON writer ----------------------------------- */
 

@@ -27,7 +27,8 @@
 
 static bool durable_ran(const struct job *job, const struct job_result *res)
 {
-	return res->ran && bench_sync_durable(job->sync) && res->records > 0;
+	return res->ran && job->engine == BENCH_ENGINE_UWAL && bench_sync_durable(job->sync) &&
+	       res->records > 0;
 }
 
 void compare_run(const struct job *jobs, const struct job_result *res, size_t n,
