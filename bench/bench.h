@@ -454,6 +454,7 @@ struct fio_result {
 	double clat_p50_ns;  /* jobs[0].write.clat_ns.percentile["50.000000"] */
 	double sync_mean_ns; /* jobs[0].sync.lat_ns.mean */
 	double sync_p50_ns, sync_p99_ns;
+	double sync_p999_ns;       /* 0 when fio's list lacks 99.9 */
 	double iops_min, iops_max; /* over fio's 500 ms samples */
 	double runtime_s;
 	bool ok;
@@ -474,10 +475,11 @@ void fio_version(char *buf, size_t len);
 int fio_run_raw(const char *directory, const char *name, uint64_t bs, unsigned records,
 		double runtime_s, double ramp_s, struct fio_result *out);
 
-/* The side by side. */
+/* The side by side: every job against the raw loops and uwal against its
+ * peers (from the results alone), and fio's raw figures when fio ran. */
 struct compare {
-	bool ran;
-	char why[160]; /* when !ran */
+	bool ran;      /* fio ran */
+	char why[160]; /* when !ran: why fio did not */
 	char fio_version[32];
 	char directory[1024];
 	uint64_t record_bytes;    /* bytes per uwal record, as fio's bs */
@@ -487,7 +489,7 @@ struct compare {
 };
 
 /* Run the fio side for these results (record size from the first durable
- * job that ran). */
+ * uwal job that ran). The table needs no fio: without it, it says why. */
 void compare_run(const struct job *jobs, const struct job_result *res, size_t n,
 		 unsigned batch_records, double runtime_s, double ramp_s, struct compare *out);
 void compare_print(FILE *f, const struct compare *c, const struct job *jobs,

@@ -336,11 +336,11 @@ static void print_parsed(const struct joblist *jobs)
 		for (unsigned k = 0; k < job->opts.n; k++)
 			if (strcmp(job->opts.v[k].key, "name"))
 				printf("%s=%s\n", job->opts.v[k].key, job->opts.v[k].value);
-		printf("; directory=%s numjobs=%u bs=%zu key_size=%zu records_per_call=%u "
-		       "sync=%s %s\n",
-		       job->directory, job->numjobs, job->bs, job->key_size, job->records_per_call,
-		       bench_sync_name(job->sync),
-		       job_is_timed(job) ? "time based" : "count based");
+		printf("; directory=%s engine=%s numjobs=%u bs=%zu key_size=%zu "
+		       "records_per_call=%u sync=%s contention=%d %s\n",
+		       job->directory, bench_engine_name(job->engine), job->numjobs, job->bs,
+		       job->key_size, job->records_per_call, bench_sync_name(job->sync),
+		       job->contention, job_is_timed(job) ? "time based" : "count based");
 	}
 }
 
