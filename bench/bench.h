@@ -491,7 +491,8 @@ struct compare {
 /* Run the fio side for these results (record size from the first durable
  * uwal job that ran). The table needs no fio: without it, it says why. */
 void compare_run(const struct job *jobs, const struct job_result *res, size_t n,
-		 unsigned batch_records, double runtime_s, double ramp_s, struct compare *out);
+		 unsigned batch_records, bool run_fio, double runtime_s, double ramp_s,
+		 struct compare *out);
 void compare_print(FILE *f, const struct compare *c, const struct job *jobs,
 		   const struct job_result *res, size_t n);
 void compare_json(struct jsonw *w, const struct compare *c, const struct job *jobs,

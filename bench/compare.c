@@ -44,11 +44,16 @@ static bool durable_ran(const struct job *job, const struct job_result *res)
 }
 
 void compare_run(const struct job *jobs, const struct job_result *res, size_t n,
-		 unsigned batch_records, double runtime_s, double ramp_s, struct compare *out)
+		 unsigned batch_records, bool run_fio, double runtime_s, double ramp_s,
+		 struct compare *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->batch_records = batch_records;
 	snprintf(out->directory, sizeof(out->directory), "%s", n ? jobs[0].directory : "");
+	if (!run_fio) {
+		snprintf(out->why, sizeof(out->why), "--no-fio");
+		return;
+	}
 	if (!fio_available()) {
 		snprintf(out->why, sizeof(out->why), "fio is not installed (no 'fio' on PATH)");
 		return;
