@@ -341,8 +341,9 @@ struct run_ctx {
 };
 
 /*
- * Run one job: open a fresh log in directory/name, start numjobs threads
- * together, measure, close the log and remove its directory. Fills *res.
+ * Run one job: open a fresh store (the job's engine) in directory/name,
+ * start numjobs threads together, measure, close it and remove its
+ * directory; with contention=1, beside a busy process. Fills *res.
  * Returns 0, or a negative error if the job could not be set up (also in
  * res->setup_error). Errors of individual calls do not fail run_job():
  * they are counted in res.
