@@ -8,16 +8,23 @@
  *   fiocompat.c fio's options that are not uwal-bench's: mapped, accepted
  *               with a warning, or refused with a hint
  *   workload.c  runs one job: fresh log, submitter threads, measurement
+ *   engine.c    what a job writes through: the engine table and uwal
+ *   raw.c       the raw loops: pwrite (+ fdatasync) with no library
+ *   peers/      LevelDB and RocksDB through their C APIs (built only when
+ *               the libraries are found)
+ *   contention.c the busy process of contention=1
  *   monitor.c   the main thread during a job: window edges, IOPS samples,
  *               the progress line on stderr, the stall watchdog
- *   sysio.c     CPU, /proc/self/io and /sys/dev/block/M:m/stat snapshots
+ *   sysio.c     CPU, context switches, /proc/stat steal, /proc/self/io and
+ *               /sys/dev/block/M:m/stat snapshots; a job's cost per record
  *   report.c    fio's human layout (--output-format=normal)
  *   terse.c     fio's terse layout (--output-format=terse)
  *   jsonw.c     a small streaming JSON writer
  *   jsonout.c   fio's JSON layout (--output-format=json / json+)
  *   json.c      a minimal JSON reader (a number at a path; for fio's output)
  *   fio.c       runs fio's raw-device jobs and reads their JSON
- *   compare.c   the side by side of uwal's jobs and fio's raw figures
+ *   compare.c   the side by side: every job against the raw loops, uwal
+ *               against its peers, and fio's raw figures
  *   hist.c      the latency histogram (hist.h)
  *   main.c      the command line, the embedded default job, the run
  *
@@ -59,6 +66,16 @@ enum bench_sync {
 	BENCH_SYNC_PER_WRITE, /* UWAL_SYNC_NONE + uwal_write_sync(..., true) */
 };
 
+/* What a job writes through (option engine=). */
+enum bench_engine {
+	BENCH_ENGINE_UWAL = 0,
+	BENCH_ENGINE_LEVELDB,    /* leveldb/c.h: Put or WriteBatch */
+	BENCH_ENGINE_ROCKSDB,    /* rocksdb/c.h: Put or WriteBatch */
+	BENCH_ENGINE_RAW_PWRITE, /* one thread: pwrite of one frame (+ fdatasync) */
+	BENCH_ENGINE_RAW_GROUP,  /* one thread: pwrite of records_per_call frames */
+	BENCH_ENGINE_COUNT,
+};
+
 /* One option as it was given (for "job options" in the JSON output). */
 struct job_opt {
 	char key[32];
@@ -83,6 +100,8 @@ struct job {
 				      the record's index */
 	unsigned records_per_call; /* 1 = uwal_write, > 1 = uwal_write_batch */
 	enum bench_sync sync;
+	enum bench_engine engine;
+	bool contention;     /* a busy process beside the job (contention.c) */
 	uint64_t size;       /* value bytes per thread; 0 = not set */
 	uint64_t number_ios; /* write calls per thread; 0 = not set */
 	double runtime_s;    /* 0 = not set */
@@ -141,6 +160,7 @@ double job_runtime(const struct job *job);
 void job_options_help(FILE *f);
 
 const char *bench_sync_name(enum bench_sync s);
+const char *bench_engine_name(enum bench_engine e);
 bool bench_sync_durable(enum bench_sync s);
 
 /* Value parsers, shared with the program options. Each returns 0 or -1. */
@@ -275,6 +295,8 @@ struct sysio {
 	uint64_t proc_write_bytes; /* /proc/self/io write_bytes */
 	bool dev_ok;
 	struct devstat dev;
+	bool stat_ok;
+	uint64_t steal_ticks; /* /proc/stat "cpu" line, all CPUs, USER_HZ */
 	uint64_t t_ns;
 };
 
@@ -282,14 +304,61 @@ void devinfo_find(const char *dir, struct devinfo *out);
 int devstat_read(const char *path, struct devstat *out);
 void sysio_take(const struct devinfo *dev, struct sysio *out);
 
+/* ---- engine.c, raw.c, peers/: what a job writes through ---------------- */
+
+/*
+ * One engine. workload.c calls open once, then thread_open on each
+ * submitter thread, write for every call, thread_close, and close. Every
+ * function returns 0 or a negative error (-errno, or uwal's own codes);
+ * open says in what (e.g. "leveldb_open: <the library's message>") which
+ * step failed. write gets the call's records (key, value) and whether the
+ * job asked for sync=per-write. thread_open/thread_close may be NULL.
+ */
+struct engine_ops {
+	const char *name;
+	int (*open)(const struct job *job, const char *dir, void **db, char *what, size_t len);
+	int (*thread_open)(void *db, void **tls);
+	void (*thread_close)(void *db, void *tls);
+	int (*write)(void *db, void *tls, const uwal_record *recs, size_t n, bool force);
+	int (*close)(void *db);
+};
+
+/* The engine's operations, or NULL when it was not built; then why says
+ * which package to install. */
+const struct engine_ops *engine_get(enum bench_engine e, char *why, size_t len);
+/* Whether the engine was built into this binary. */
+bool engine_built(enum bench_engine e);
+/* The Debian package an engine needs ("" for those always built). */
+const char *engine_package(enum bench_engine e);
+
+/* The raw loops' bytes per record: key + value + this (the frame header
+ * and msgpack framing uwal adds: 132 bytes for 8 + 100). */
+#define BENCH_RAW_RECORD_OVERHEAD 24
+
+extern const struct engine_ops bench_uwal_ops, bench_raw_ops;
+#ifdef UWAL_BENCH_HAVE_LEVELDB
+extern const struct engine_ops bench_leveldb_ops;
+#endif
+#ifdef UWAL_BENCH_HAVE_ROCKSDB
+extern const struct engine_ops bench_rocksdb_ops;
+#endif
+
+/* ---- contention.c ------------------------------------------------------ */
+
+/* Fork a process that keeps one CPU busy until contention_stop(). Returns
+ * its pid, or -errno. */
+int contention_start(void);
+/* Kill and reap it; pid <= 0 does nothing. */
+void contention_stop(int pid);
+
 /* ---- workload.c ------------------------------------------------------- */
 
 /* What one job measured. */
 struct job_result {
-	bool ran;            /* false if the job could not be set up */
-	int setup_error;     /* why not: uwal_open()'s error or -errno */
-	char setup_what[64]; /* what failed, e.g. "uwal_open" */
-	int close_error;     /* uwal_close()'s error, or 0 */
+	bool ran;             /* false if the job could not be set up */
+	int setup_error;      /* why not: uwal_open()'s error or -errno */
+	char setup_what[256]; /* what failed, e.g. "uwal_open" */
+	int close_error;      /* uwal_close()'s error, or 0 */
 	time_t start_time;
 	uint64_t records;    /* records of successful calls in the window */
 	uint64_t calls;      /* successful calls in the window */
@@ -316,6 +385,22 @@ struct job_result {
 
 #define BENCH_SAMPLE_MS 500
 
+/* What the window cost the system, per record (sysio.c). CPU and context
+ * switches are the whole process's (getrusage(RUSAGE_SELF): every thread,
+ * the engine's own and io_uring's workers, not the contention process);
+ * steal is the whole machine's, summed over CPUs. */
+struct job_cost {
+	double cpu_s; /* user + system */
+	double cpu_us_per_record;
+	uint64_t nvcsw, nivcsw; /* voluntary, involuntary context switches */
+	double ctx_per_record;
+	bool steal_ok;
+	double steal_ms;  /* CPU time the hypervisor gave to others */
+	double steal_pct; /* steal_ms in % of the window's wall time */
+};
+
+void job_cost(const struct job_result *res, struct job_cost *out);
+
 /* What run_job() needs beyond the job: the progress line. */
 struct run_ctx {
 	bool progress;        /* draw the progress line on stderr */
@@ -324,8 +409,9 @@ struct run_ctx {
 };
 
 /*
- * Run one job: open a fresh log in directory/name, start numjobs threads
- * together, measure, close the log and remove its directory. Fills *res.
+ * Run one job: open a fresh store (the job's engine) in directory/name,
+ * start numjobs threads together, measure, close it and remove its
+ * directory; with contention=1, beside a busy process. Fills *res.
  * Returns 0, or a negative error if the job could not be set up (also in
  * res->setup_error). Errors of individual calls do not fail run_job():
  * they are counted in res.
@@ -364,7 +450,7 @@ struct monitor_args {
 	const struct job *job;
 	const struct run_ctx *ctx;
 	const struct devinfo *dev;
-	uwal *w;
+	uwal *w; /* NULL unless engine=uwal */
 	struct worker_pub *const *pubs;
 	unsigned nthreads;
 	uint64_t t0, win_start, win_end; /* win_end UINT64_MAX: count based */
@@ -390,12 +476,16 @@ void watchdog_arm(const char *job, const char *phase, uint64_t t);
 /* fio's one-line description of each job, before the run. */
 void report_job_line(FILE *f, const struct job *job, size_t groupid);
 void report_job(FILE *f, const struct job *job, const struct job_result *res, size_t groupid);
+/* The one-line summary: engine, records/s, p50, p99.9, max, cost. */
+void report_summary(FILE *f, const struct job *job, const struct job_result *res);
 /* fio's closing "Disk stats" over the whole run. */
 void report_disk(FILE *f, const struct devinfo *dev, const struct devstat *a,
 		 const struct devstat *b, uint64_t elapsed_ns);
 
 /* fio's number formatting: "2907", "79.4k", "363KiB". base 1000 or 1024. */
 void fmt_num(char *buf, size_t len, double v, unsigned base, const char *unit);
+/* A duration: "850ns", "12.3us", "180us", "15.2ms", "1.20s". */
+void fmt_ns(char *buf, size_t len, double ns);
 
 /* ---- terse.c: --output-format=terse ------------------------------------- */
 
@@ -442,6 +532,7 @@ struct fio_result {
 	double clat_p50_ns;  /* jobs[0].write.clat_ns.percentile["50.000000"] */
 	double sync_mean_ns; /* jobs[0].sync.lat_ns.mean */
 	double sync_p50_ns, sync_p99_ns;
+	double sync_p999_ns;       /* 0 when fio's list lacks 99.9 */
 	double iops_min, iops_max; /* over fio's 500 ms samples */
 	double runtime_s;
 	bool ok;
@@ -462,10 +553,11 @@ void fio_version(char *buf, size_t len);
 int fio_run_raw(const char *directory, const char *name, uint64_t bs, unsigned records,
 		double runtime_s, double ramp_s, struct fio_result *out);
 
-/* The side by side. */
+/* The side by side: every job against the raw loops and uwal against its
+ * peers (from the results alone), and fio's raw figures when fio ran. */
 struct compare {
-	bool ran;
-	char why[160]; /* when !ran */
+	bool ran;      /* fio ran */
+	char why[160]; /* when !ran: why fio did not */
 	char fio_version[32];
 	char directory[1024];
 	uint64_t record_bytes;    /* bytes per uwal record, as fio's bs */
@@ -475,9 +567,10 @@ struct compare {
 };
 
 /* Run the fio side for these results (record size from the first durable
- * job that ran). */
+ * uwal job that ran). The table needs no fio: without it, it says why. */
 void compare_run(const struct job *jobs, const struct job_result *res, size_t n,
-		 unsigned batch_records, double runtime_s, double ramp_s, struct compare *out);
+		 unsigned batch_records, bool run_fio, double runtime_s, double ramp_s,
+		 struct compare *out);
 void compare_print(FILE *f, const struct compare *c, const struct job *jobs,
 		   const struct job_result *res, size_t n);
 void compare_json(struct jsonw *w, const struct compare *c, const struct job *jobs,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# compare.sh - uwal beside fio's raw numbers on the same directory.
+# compare.sh - the side by side: every job (uwal, its peers, the raw loops)
+# in one table, and fio's raw numbers on the same directory.
 #
 #   bench/compare.sh [uwal-bench options] [job file ...]
 #

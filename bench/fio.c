@@ -115,6 +115,8 @@ static int parse(const char *out, struct fio_result *res)
 					    "percentile", "50.000000", NULL};
 	static const char *const p_p99[] = {"jobs",       "0",         "sync", "lat_ns",
 					    "percentile", "99.000000", NULL};
+	static const char *const p_p999[] = {"jobs",       "0",         "sync", "lat_ns",
+					     "percentile", "99.900000", NULL};
 	static const char *const p_min[] = {"jobs", "0", "write", "iops_min", NULL};
 	static const char *const p_max[] = {"jobs", "0", "write", "iops_max", NULL};
 	double err = 0;
@@ -137,6 +139,7 @@ static int parse(const char *out, struct fio_result *res)
 		return -1;
 	}
 	/* absent with fewer than one 500 ms sample: leave 0 */
+	json_find_number(json, p_p999, &res->sync_p999_ns);
 	json_find_number(json, p_min, &res->iops_min);
 	json_find_number(json, p_max, &res->iops_max);
 	return 0;

@@ -25,6 +25,9 @@
  *    only "N" (the same count) and "timed": false, never made-up times;
  *  - usr_cpu and sys_cpu are of the whole process over the window, in %
  *    of one CPU (so up to 100 x CPUs).
+ * Every job, whatever its engine, also has "engine" and "summary": records,
+ * records/s, p50/p99.9/max latency and the cost per record (CPU usec,
+ * context switches, steal); "uwal" is there for engine=uwal only.
  */
 #include "bench.h"
 
@@ -269,6 +272,35 @@ static void uwal_obj(struct jsonw *w, const struct job *job, const struct job_re
 	jw_end_object(w);
 }
 
+static void summary_obj(struct jsonw *w, const struct job *job, const struct job_result *res)
+{
+	struct job_cost c;
+	job_cost(res, &c);
+	const struct hist *h = &res->lat;
+	jw_object(w, "summary");
+	jw_string(w, "engine", bench_engine_name(job->engine));
+	jw_string(w, "sync", bench_sync_name(job->sync));
+	jw_bool(w, "durable", bench_sync_durable(job->sync));
+	jw_u64(w, "numjobs", job->numjobs);
+	jw_u64(w, "records_per_call", job->records_per_call);
+	jw_bool(w, "contention", job->contention);
+	jw_u64(w, "records", res->records);
+	jw_double(w, "records_per_s", res->records_per_s);
+	jw_u64(w, "lat_p50_ns", hist_percentile(h, 50));
+	jw_u64(w, "lat_p99_9_ns", hist_percentile(h, 99.9));
+	jw_u64(w, "lat_max_ns", h->max);
+	jw_double(w, "cpu_s", c.cpu_s);
+	jw_double(w, "cpu_us_per_record", c.cpu_us_per_record);
+	jw_u64(w, "ctx_voluntary", c.nvcsw);
+	jw_u64(w, "ctx_involuntary", c.nivcsw);
+	jw_double(w, "ctx_per_record", c.ctx_per_record);
+	if (c.steal_ok) {
+		jw_double(w, "steal_ms", c.steal_ms);
+		jw_double(w, "steal_pct", c.steal_pct);
+	}
+	jw_end_object(w);
+}
+
 static void options_obj(struct jsonw *w, const char *key, const struct optlist *l)
 {
 	jw_object(w, key);
@@ -284,12 +316,15 @@ static void job_obj(struct jsonw *w, const struct json_doc *d, size_t i)
 	int err = res->ran ? res->first_error : res->setup_error;
 	jw_object(w, NULL);
 	jw_string(w, "jobname", job->name);
+	jw_string(w, "engine", bench_engine_name(job->engine));
 	jw_u64(w, "groupid", i);
 	jw_i64(w, "error", err < 0 ? -err : err);
 	jw_u64(w, "eta", 0);
 	jw_u64(w, "elapsed", (res->elapsed_ns + 500000000) / 1000000000);
-	if (!res->ran)
+	if (!res->ran) {
 		jw_string(w, "error_str", uwal_strerror(res->setup_error));
+		jw_string(w, "error_what", res->setup_what);
+	}
 	options_obj(w, "job options", &job->opts);
 	if (job->description[0])
 		jw_string(w, "desc", job->description);
@@ -312,7 +347,11 @@ static void job_obj(struct jsonw *w, const struct json_doc *d, size_t i)
 	jw_i64(w, "majf", b->ru_majflt - a->ru_majflt);
 	jw_i64(w, "minf", b->ru_minflt - a->ru_minflt);
 	lat_dist(w, &res->lat);
-	uwal_obj(w, job, res);
+	summary_obj(w, job, res);
+	if (job->engine == BENCH_ENGINE_UWAL)
+		uwal_obj(w, job, res);
+	else
+		device_obj(w, res);
 	jw_end_object(w);
 }
 

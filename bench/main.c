@@ -47,6 +47,7 @@ struct prog {
 	const char *output;
 	bool quiet;
 	int compare; /* -1: only for the default job; 0 off; 1 on */
+	bool no_fio; /* the side by side without fio's runs */
 	bool quick;
 	bool parse_only;
 	unsigned compare_records;
@@ -72,8 +73,10 @@ static void usage(FILE *f)
 		"                      terse version 3), json or json+ (json with the latency\n"
 		"                      histogram's bins), or a list: json,normal\n"
 		"  --output=FILE       write the results to FILE instead of stdout\n"
-		"  --compare           end with fio's raw numbers beside uwal's (default run:\n"
-		"                      on); --no-fio / --no-compare turn it off\n"
+		"  --compare           end with the side by side: every job against the raw\n"
+		"                      loops and fio's raw numbers, uwal against LevelDB and\n"
+		"                      RocksDB (default run: on); --no-compare turns it off,\n"
+		"                      --no-fio keeps the table but does not run fio\n"
 		"  --compare-records=N records per write of fio's batched job (default %u)\n"
 		"  --quick             every time-based job 1 s (ramp 0.1 s), fio 1 s: a smoke "
 		"test\n"
@@ -228,6 +231,8 @@ static int program_option(struct prog *p, const char *key, const char *value, in
 			p->compare = 1;
 			break;
 		case 2:
+			p->no_fio = true;
+			break;
 		case 3:
 			p->compare = 0;
 			break;
@@ -391,11 +396,11 @@ static void print_parsed(const struct joblist *jobs)
 		for (unsigned k = 0; k < job->opts.n; k++)
 			if (strcmp(job->opts.v[k].key, "name"))
 				printf("%s=%s\n", job->opts.v[k].key, job->opts.v[k].value);
-		printf("; directory=%s numjobs=%u bs=%zu key_size=%zu records_per_call=%u "
-		       "sync=%s %s\n",
-		       job->directory, job->numjobs, job->bs, job->key_size, job->records_per_call,
-		       bench_sync_name(job->sync),
-		       job_is_timed(job) ? "time based" : "count based");
+		printf("; directory=%s engine=%s numjobs=%u bs=%zu key_size=%zu "
+		       "records_per_call=%u sync=%s contention=%d %s\n",
+		       job->directory, bench_engine_name(job->engine), job->numjobs, job->bs,
+		       job->key_size, job->records_per_call, bench_sync_name(job->sync),
+		       job->contention, job_is_timed(job) ? "time based" : "count based");
 	}
 }
 
@@ -458,7 +463,7 @@ static int run(struct prog *p, struct joblist *jobs, const struct optlist *globa
 
 	int status = 0;
 	for (size_t j = 0; j < jobs->n; j++) {
-		double later = compare ? 2 * (cmp_runtime + cmp_ramp) + 2 : 0;
+		double later = compare && !p->no_fio ? 2 * (cmp_runtime + cmp_ramp) + 2 : 0;
 		for (size_t k = j + 1; k < jobs->n; k++)
 			later += job_estimate(&jobs->v[k]) + 0.2;
 		struct run_ctx ctx = {
@@ -482,15 +487,15 @@ static int run(struct prog *p, struct joblist *jobs, const struct optlist *globa
 	if (compare) {
 		cmp = calloc(1, sizeof(*cmp));
 		if (cmp) {
-			if (normal) {
+			if (normal && !p->no_fio) {
 				fprintf(out,
 					"\nRunning fio on the same directory for the side by "
 					"side (2 x %.1f s)...\n",
 					cmp_runtime + cmp_ramp);
 				fflush(out);
 			}
-			compare_run(jobs->v, res, jobs->n, p->compare_records, cmp_runtime,
-				    cmp_ramp, cmp);
+			compare_run(jobs->v, res, jobs->n, p->compare_records, !p->no_fio,
+				    cmp_runtime, cmp_ramp, cmp);
 			if (normal)
 				compare_print(out, cmp, jobs->v, res, jobs->n);
 		}

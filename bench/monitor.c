@@ -69,7 +69,8 @@ static void draw(const struct monitor_args *a, uint64_t now, uint64_t ok, double
 
 static void snap(const struct monitor_args *a, uwal_stats *st, struct sysio *io)
 {
-	uwal_stats_get(a->w, st);
+	if (a->w) /* engine=uwal; other engines have no uwal_stats */
+		uwal_stats_get(a->w, st);
 	sysio_take(a->dev, io);
 }
 

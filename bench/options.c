@@ -395,6 +395,17 @@ static int set_ring_flags(struct job *job, const char *v)
 	return 0;
 }
 
+static int set_engine(struct job *job, const char *v)
+{
+	for (int e = 0; e < BENCH_ENGINE_COUNT; e++) {
+		if (!strcmp(v, bench_engine_name((enum bench_engine)e))) {
+			job->engine = (enum bench_engine)e;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 #define J(f) offsetof(struct job, f)
 #define C(f) offsetof(struct job, cfg.f)
 #define SZ(f) sizeof(((struct job *)0)->f)
@@ -436,6 +447,13 @@ static const struct opt_def opts[] = {
 	 "CPUs the submitter threads may run on, e.g. 0-1,3"},
 	{"cpus_allowed_policy", NULL, OT_CUSTOM, 0, 0, 0, 0, set_cpus_policy,
 	 "shared (every thread gets the whole set) | split (one CPU each, round robin)"},
+	{"engine", NULL, OT_CUSTOM, 0, 0, 0, 0, set_engine,
+	 "uwal (default) | leveldb | rocksdb (their C APIs; sync=none: sync=false, "
+	 "batch/always/per-write: sync=true) | raw-pwrite (one thread: pwrite of one record's "
+	 "frame + fdatasync) | raw-group (one thread: records_per_call frames per pwrite + "
+	 "fdatasync)"},
+	{"contention", NULL, OT_BOOL, J(contention), 0, 0, 1, NULL,
+	 "1: a busy process (a spin loop) keeps one CPU busy for the job's duration"},
 	{"percentile_list", NULL, OT_CUSTOM, 0, 0, 0, 0, set_percentiles,
 	 "latency percentiles to report, e.g. 50:99:99.9 (default fio's 17)"},
 	/* uwal's knobs */
@@ -671,6 +689,19 @@ int job_check(const struct job *job, char *err, size_t errlen)
 {
 	if (job->size && !job->number_ios && (uint64_t)job->bs * job->records_per_call == 0) {
 		snprintf(err, errlen, "size needs bs > 0 (or give number_ios)");
+		return -1;
+	}
+	bool raw = job->engine == BENCH_ENGINE_RAW_PWRITE || job->engine == BENCH_ENGINE_RAW_GROUP;
+	if (raw && job->numjobs != 1) {
+		snprintf(err, errlen, "engine=%s is one thread: numjobs must be 1 (got %u)",
+			 bench_engine_name(job->engine), job->numjobs);
+		return -1;
+	}
+	if (job->engine == BENCH_ENGINE_RAW_PWRITE && job->records_per_call != 1) {
+		snprintf(err, errlen,
+			 "engine=raw-pwrite writes one record per call: records_per_call must be "
+			 "1 (got %u; engine=raw-group writes several)",
+			 job->records_per_call);
 		return -1;
 	}
 	return 0;

@@ -4,8 +4,15 @@
  * Each job gets fio's block: the header line, "write: IOPS=..., BW=...",
  * the clat line and clat percentiles (same units, scaling and columns as
  * fio 3.x), the iops samples, "cpu : usr=..., sys=..., ctx=...", and the
- * "Run status group" summary; then uwal's own lines, each naming where
- * its figure comes from:
+ * "Run status group" summary. Before fio's block, one summary line that
+ * no stall can hide in: engine, rate, p50, p99.9, max, and the cost per
+ * record; after the cpu line, that cost in full:
+ *   cost         CPU usec per record (usr + sys of the whole process over
+ *                the window / records), context switches per record
+ *                (voluntary + involuntary, whole process), and the
+ *                machine's steal time (/proc/stat) in ms and % of wall
+ * Then, for engine=uwal, uwal's own lines, each naming where its figure
+ * comes from:
  *   uwal         records, records per call and per batch (uwal_stats)
  *   uwal sync    fdatasyncs issued by uwal's writer (counted, not timed)
  *   uwal ring    io_uring_enter calls per record, wake-ups, queue-full
@@ -63,6 +70,20 @@ static void fmt_int6(char *buf, size_t len, uint64_t v)
 	snprintf(buf, len, "%llu%s", (unsigned long long)v, pre[i]);
 }
 
+void fmt_ns(char *buf, size_t len, double ns)
+{
+	if (!isfinite(ns) || ns < 0)
+		ns = 0;
+	if (ns < 1e3)
+		snprintf(buf, len, "%.0fns", ns);
+	else if (ns < 1e6)
+		snprintf(buf, len, "%.*fus", ns < 1e5 ? 1 : 0, ns / 1e3);
+	else if (ns < 1e9)
+		snprintf(buf, len, "%.*fms", ns < 1e8 ? 1 : 0, ns / 1e6);
+	else
+		snprintf(buf, len, "%.2fs", ns / 1e9);
+}
+
 static double secs(const struct job_result *res)
 {
 	return (double)res->runtime_ns / 1e9;
@@ -80,8 +101,11 @@ void report_job_line(FILE *f, const struct job *job, size_t groupid)
 	fmt_num(ks, sizeof(ks), (double)job->key_size, 1024, "B");
 	fprintf(f,
 		"%s: (g=%zu): rw=write, bs=(W) %s-%s, key=%s, records_per_call=%u, sync=%s, "
-		"ioengine=uwal, iodepth=1",
-		job->name, groupid, bs, bs, ks, job->records_per_call, bench_sync_name(job->sync));
+		"ioengine=%s, iodepth=1",
+		job->name, groupid, bs, bs, ks, job->records_per_call, bench_sync_name(job->sync),
+		bench_engine_name(job->engine));
+	if (job->contention)
+		fprintf(f, ", contention=1");
 	if (job->rate_iops)
 		fprintf(f, ", rate_iops=%llu", (unsigned long long)job->rate_iops);
 	fprintf(f, "\n");
@@ -202,12 +226,50 @@ static double per(uint64_t num, uint64_t den)
 	return den ? (double)num / (double)den : 0.0;
 }
 
+static void cost_line(FILE *f, const struct job_result *res)
+{
+	struct job_cost c;
+	job_cost(res, &c);
+	fprintf(f,
+		"  cost         : cpu=%.2f usec/record (usr+sys, whole process), ctx=%.3f/record "
+		"(%llu voluntary + %llu involuntary), ",
+		c.cpu_us_per_record, c.ctx_per_record, (unsigned long long)c.nvcsw,
+		(unsigned long long)c.nivcsw);
+	if (c.steal_ok)
+		fprintf(f, "steal=%.0f ms (%.2f%% of wall, all CPUs)\n", c.steal_ms, c.steal_pct);
+	else
+		fprintf(f, "steal n/a (/proc/stat unreadable)\n");
+}
+
+void report_summary(FILE *f, const struct job *job, const struct job_result *res)
+{
+	struct job_cost c;
+	job_cost(res, &c);
+	const struct hist *h = &res->lat;
+	char r[32], p50[32], p999[32], mx[32];
+	fmt_num(r, sizeof(r), res->records_per_s, 1000, "");
+	fmt_ns(p50, sizeof(p50), (double)hist_percentile(h, 50));
+	fmt_ns(p999, sizeof(p999), (double)hist_percentile(h, 99.9));
+	fmt_ns(mx, sizeof(mx), (double)h->max);
+	fprintf(f,
+		"  summary      : %s sync=%s %u thr x %u rec%s: %s records/s, p50=%s, p99.9=%s, "
+		"max=%s, cpu=%.2f us/rec, ctx=%.3f/rec",
+		bench_engine_name(job->engine), bench_sync_name(job->sync), job->numjobs,
+		job->records_per_call, job->contention ? ", contention" : "", r, p50, p999, mx,
+		c.cpu_us_per_record, c.ctx_per_record);
+	if (c.steal_ok)
+		fprintf(f, ", steal=%.0fms", c.steal_ms);
+	fprintf(f, "\n");
+}
+
 static void uwal_lines(FILE *f, const struct job *job, const struct job_result *res)
 {
 	const struct devinfo *dev = &res->dev;
 	const uwal_stats *st = &res->stats;
 	double s = secs(res);
 	char r[32], x[32];
+	if (job->engine != BENCH_ENGINE_UWAL)
+		goto system; /* uwal_stats are uwal's alone */
 	fmt_num(r, sizeof(r), res->records_per_s, 1000, "");
 	fprintf(f,
 		"  uwal         : records=%llu (%s/s), records/call=%u, batches=%llu, "
@@ -234,6 +296,7 @@ static void uwal_lines(FILE *f, const struct job *job, const struct job_result *
 	fprintf(f, "  uwal bytes   : %s of frames (%.1f B/record; uwal_stats.bytes)\n", r,
 		per(st->bytes, st->records));
 
+system:;
 	const struct sysio *a = &res->io0, *b = &res->io1;
 	fprintf(f, "  system bytes : ");
 	if (a->proc_ok && b->proc_ok) {
@@ -284,7 +347,7 @@ static void uwal_lines(FILE *f, const struct job *job, const struct job_result *
 			(unsigned long long)res->errors, res->first_error,
 			uwal_strerror(res->first_error));
 	if (res->close_error)
-		fprintf(f, "  uwal_close   : %d (%s)\n", res->close_error,
+		fprintf(f, "  close        : %d (%s)\n", res->close_error,
 			uwal_strerror(res->close_error));
 }
 
@@ -304,6 +367,8 @@ void report_job(FILE *f, const struct job *job, const struct job_result *res, si
 		job->numjobs, err, (long)getpid(), when);
 	if (job->description[0])
 		fprintf(f, "  Description  : [%s]\n", job->description);
+	if (res->ran)
+		report_summary(f, job, res);
 	if (!res->ran) {
 		fprintf(f, "  job failed   : %s: %s\n",
 			res->setup_what[0] ? res->setup_what : "setup",
@@ -337,6 +402,7 @@ void report_job(FILE *f, const struct job *job, const struct job_result *res, si
 			(unsigned long long)res->iops_samples);
 	}
 	cpu_line(f, res);
+	cost_line(f, res);
 	uwal_lines(f, job, res);
 	fprintf(f, "\nRun status group %zu (all jobs):\n", groupid);
 	char io10[32], bw10[32];

@@ -14,6 +14,11 @@
  *   /sys/dev/block/M:m/stat the device under the job's directory: writes,
  *                           sectors, flushes, time busy; every process's
  *                           I/O and the journal's, as fio's "Disk stats"
+ *   /proc/stat              the "cpu" line's steal column: time this VM's
+ *                           vCPUs were runnable but the host ran something
+ *                           else. On this machine CPU time and wake-ups slow
+ *                           the disk (shared/NOTES.md), so a job's cost per
+ *                           record sits beside its rate
  */
 #include "bench.h"
 
@@ -114,6 +119,50 @@ static int proc_write_bytes(uint64_t *out)
 	return rc;
 }
 
+/* The 8th value of /proc/stat's first line ("cpu user nice system idle
+ * iowait irq softirq steal ..."). */
+static int proc_steal(uint64_t *out)
+{
+	FILE *f = fopen("/proc/stat", "r");
+	if (!f)
+		return -1;
+	unsigned long long v[8];
+	int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		       &v[4], &v[5], &v[6], &v[7]);
+	fclose(f);
+	if (n != 8)
+		return -1;
+	*out = v[7];
+	return 0;
+}
+
+static double tv_s(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+void job_cost(const struct job_result *res, struct job_cost *out)
+{
+	const struct sysio *a = &res->io0, *b = &res->io1;
+	memset(out, 0, sizeof(*out));
+	out->cpu_s = tv_s(b->ru.ru_utime) - tv_s(a->ru.ru_utime) + tv_s(b->ru.ru_stime) -
+		     tv_s(a->ru.ru_stime);
+	out->nvcsw = (uint64_t)(b->ru.ru_nvcsw - a->ru.ru_nvcsw);
+	out->nivcsw = (uint64_t)(b->ru.ru_nivcsw - a->ru.ru_nivcsw);
+	if (res->records) {
+		out->cpu_us_per_record = out->cpu_s * 1e6 / (double)res->records;
+		out->ctx_per_record = (double)(out->nvcsw + out->nivcsw) / (double)res->records;
+	}
+	out->steal_ok = a->stat_ok && b->stat_ok && b->steal_ticks >= a->steal_ticks;
+	if (out->steal_ok) {
+		long hz = sysconf(_SC_CLK_TCK);
+		out->steal_ms = (double)(b->steal_ticks - a->steal_ticks) * 1000.0 /
+				(double)(hz > 0 ? hz : 100);
+		double wall_ms = (double)(b->t_ns - a->t_ns) / 1e6;
+		out->steal_pct = wall_ms > 0 ? 100.0 * out->steal_ms / wall_ms : 0;
+	}
+}
+
 void sysio_take(const struct devinfo *dev, struct sysio *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -121,4 +170,5 @@ void sysio_take(const struct devinfo *dev, struct sysio *out)
 	getrusage(RUSAGE_SELF, &out->ru);
 	out->proc_ok = proc_write_bytes(&out->proc_write_bytes) == 0;
 	out->dev_ok = dev && dev->ok && devstat_read(dev->path, &out->dev) == 0;
+	out->stat_ok = proc_steal(&out->steal_ticks) == 0;
 }

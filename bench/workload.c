@@ -2,7 +2,9 @@
  * workload.c - run one job of uwal-bench.
  *
  * Flow of run_job():
- *   1. remove any leftover of directory/name and open a fresh log there;
+ *   1. remove any leftover of directory/name and open a fresh store there
+ *      through the job's engine (engine.c: uwal, a peer, a raw loop),
+ *      after starting the busy process of contention=1;
  *   2. start numjobs submitter threads (pinned if cpus_allowed says so);
  *      each waits at a start gate until all are ready, then the main
  *      thread opens the gate at T0;
@@ -14,8 +16,8 @@
  *      inside the window, and the window ends at the last completion (or
  *      at runtime, if that comes first). monitor.c snapshots uwal_stats,
  *      rusage, /proc/self/io and the device at the window's edges;
- *   4. join, merge the per-thread histograms, close the log, remove the
- *      directory.
+ *   4. join, merge the per-thread histograms, close the store, stop the
+ *      busy process, remove the directory.
  *
  * Closed loop (default): a thread issues its next call as soon as the last
  * one returns; latency = return - issue. Open loop (rate_iops): thread i
@@ -46,7 +48,9 @@
  * those writes before the workers' reads). */
 struct run {
 	const struct job *job;
-	uwal *w;
+	const struct engine_ops *eng;
+	void *db; /* the engine's store */
+	uwal *w;  /* engine=uwal: the same handle, for uwal_stats; else NULL */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned ready; /* workers waiting at the gate */
@@ -60,6 +64,7 @@ struct worker {
 	unsigned id;
 	pthread_t tid;
 	struct worker_pub *pub;
+	void *tls;           /* the engine's per-thread state */
 	uint64_t quota;      /* calls to make in the window; 0 = time based */
 	void *value;         /* bs bytes */
 	unsigned char *keys; /* records_per_call * key_size bytes */
@@ -220,14 +225,10 @@ static double uniform01(uint64_t *s)
 	return ((double)(x >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
 }
 
-static int do_call(const struct job *job, uwal *w, struct worker *wk, size_t n)
+static int do_call(const struct run *run, struct worker *wk, size_t n)
 {
-	const bool force = job->sync == BENCH_SYNC_PER_WRITE;
-	const size_t ks = job->key_size;
-	if (job->records_per_call == 1)
-		return uwal_write_sync(w, wk->recs[0].index, ks ? wk->keys : NULL, ks, wk->value,
-				       job->bs, force);
-	return uwal_write_batch(w, wk->recs, n, force);
+	const bool force = run->job->sync == BENCH_SYNC_PER_WRITE;
+	return run->eng->write(run->db, wk->tls, wk->recs, n, force);
 }
 
 static void *worker_main(void *arg)
@@ -242,8 +243,14 @@ static void *worker_main(void *arg)
 	/* Arrivals are scheduled to the nanosecond: do not let the kernel's
 	 * default 50 us timer slack add to every open-loop latency. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-	if (!gate_wait(run))
+	int trc = run->eng->thread_open ? run->eng->thread_open(run->db, &wk->tls) : 0;
+	if (!gate_wait(run) || trc) {
+		wk->errors = trc != 0;
+		wk->first_error = trc;
+		wk->first_error_t = now_ns();
+		__atomic_store_n(&wk->pub->finished, 1, __ATOMIC_RELEASE);
 		return NULL;
+	}
 
 	const uint64_t win_start = run->win_start, win_end = run->win_end;
 	const size_t ks = job->key_size;
@@ -281,7 +288,7 @@ static void *worker_main(void *arg)
 		} else {
 			t0 = start = now_ns();
 		}
-		int rc = do_call(job, run->w, wk, n);
+		int rc = do_call(run, wk, n);
 		uint64_t t1 = now_ns();
 
 		next += n;
@@ -312,6 +319,8 @@ static void *worker_main(void *arg)
 		if (rc == UWAL_EPOISONED || rc == UWAL_ESHUTDOWN)
 			break; /* every later call would fail the same way */
 	}
+	if (run->eng->thread_close)
+		run->eng->thread_close(run->db, wk->tls);
 	wk->records = records;
 	wk->calls = calls;
 	wk->errors = errors;
@@ -502,7 +511,8 @@ static int drive(const struct job *job, const struct run_ctx *ctx, struct run *r
 
 	uint64_t end = run->win_end;
 	if (!mon.took1) {
-		uwal_stats_get(run->w, &mon.st1);
+		if (run->w)
+			uwal_stats_get(run->w, &mon.st1);
 		sysio_take(&res->dev, &mon.io1);
 		end = run->win_start;
 		for (unsigned i = 0; i < started; i++)
@@ -548,14 +558,8 @@ static void collect(const struct job *job, const struct worker *wks, struct job_
 	}
 }
 
-static const enum uwal_sync_mode uwal_mode[] = {
-	[BENCH_SYNC_NONE] = UWAL_SYNC_NONE,
-	[BENCH_SYNC_BATCH] = UWAL_SYNC_BATCH,
-	[BENCH_SYNC_ALWAYS] = UWAL_SYNC_ALWAYS,
-	[BENCH_SYNC_PER_WRITE] = UWAL_SYNC_NONE,
-};
-
-static int run_job_in(const struct job *job, const struct run_ctx *ctx, struct job_result *res)
+static int run_job_in(const struct job *job, const struct run_ctx *ctx, struct job_result *res,
+		      int *busy)
 {
 	if (job->numjobs < 1 || job->numjobs > BENCH_MAX_THREADS || job->records_per_call < 1) {
 		snprintf(res->setup_what, sizeof(res->setup_what), "checking the job");
@@ -573,20 +577,31 @@ static int run_job_in(const struct job *job, const struct run_ctx *ctx, struct j
 	}
 	devinfo_find(job->directory, &res->dev);
 
-	uwal_config cfg = job->cfg;
-	cfg.dir = dir;
-	cfg.sync_mode = uwal_mode[job->sync];
-	cfg.log_ctx = (void *)job->name;
 	struct run run = {.job = job};
+	run.eng = engine_get(job->engine, res->setup_what, sizeof(res->setup_what));
+	if (!run.eng)
+		return -ENOTSUP;
+	if (job->contention) {
+		*busy = contention_start();
+		if (*busy < 0) {
+			snprintf(res->setup_what, sizeof(res->setup_what),
+				 "starting the contention process");
+			return *busy;
+		}
+	}
 	uint64_t t_open = now_ns();
-	watchdog_arm(job->name, "uwal_open", t_open);
-	rc = uwal_open(&cfg, &run.w);
+	watchdog_arm(job->name, "opening the store", t_open);
+	rc = run.eng->open(job, dir, &run.db, res->setup_what, sizeof(res->setup_what));
 	watchdog_arm(job->name, "", 0);
 	if (rc) {
-		snprintf(res->setup_what, sizeof(res->setup_what), "uwal_open");
+		if (!res->setup_what[0])
+			snprintf(res->setup_what, sizeof(res->setup_what), "%s open",
+				 bench_engine_name(job->engine));
 		remove_tree(dir);
 		return rc;
 	}
+	if (job->engine == BENCH_ENGINE_UWAL)
+		run.w = run.db;
 	res->ran = true;
 	pthread_mutex_init(&run.lock, NULL);
 	pthread_cond_init(&run.cond, NULL);
@@ -604,8 +619,8 @@ static int run_job_in(const struct job *job, const struct run_ctx *ctx, struct j
 	if (wks)
 		free_workers(wks, pubs, job->numjobs);
 
-	watchdog_arm(job->name, "uwal_close", now_ns());
-	res->close_error = uwal_close(run.w);
+	watchdog_arm(job->name, "closing the store", now_ns());
+	res->close_error = run.eng->close(run.db);
 	watchdog_arm(job->name, "", 0);
 	res->elapsed_ns = now_ns() - t_open;
 	pthread_cond_destroy(&run.cond);
@@ -622,7 +637,9 @@ int run_job(const struct job *job, const struct run_ctx *ctx, struct job_result 
 	hist_init(&res->lat);
 	hist_init(&res->svc);
 	res->start_time = time(NULL);
-	int rc = run_job_in(job, ctx, res);
+	int busy = 0;
+	int rc = run_job_in(job, ctx, res, &busy);
+	contention_stop(busy);
 	if (rc) {
 		res->ran = false;
 		res->setup_error = rc;

@@ -7,6 +7,7 @@ packages=(
 	build-essential cmake pkg-config
 	liburing-dev libmsgpack-dev libisal-dev libcriterion-dev
 	fio jq gnuplot-nox xfsprogs e2fsprogs util-linux
+	libleveldb-dev librocksdb-dev
 	clang clang-format
 	groff-base
 )

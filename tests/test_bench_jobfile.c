@@ -304,9 +304,9 @@ Test(jobfile, every_shipped_job_file_parses)
 		files++;
 	}
 	closedir(d);
-	cr_assert_geq(files, 6,
+	cr_assert_geq(files, 7,
 		      "default, latency-sync-1, group-commit, ingest-nosync, open-loop, "
-		      "rotation");
+		      "rotation, contention");
 }
 
 /* ---- fio's job files as they are ----------------------------------------- */
