@@ -550,6 +550,17 @@ int main(int argc, char **argv)
 	double scpu = (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) * 1e6 + (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec);
 	long vcs = ru1.ru_nvcsw - ru0.ru_nvcsw, ivcs = ru1.ru_nivcsw - ru0.ru_nivcsw;
 	double rate = (double)n / (wall / 1e9);
+	/* CPU used by everything else on the machine, in % of one CPU (ticks are 10 ms) */
+	double foreign = NAN;
+	if (nsamples > 1) {
+		struct sample *a = &samples[0], *b = &samples[nsamples - 1];
+		double busy = 0;
+		for (int k = 0; k < NF; k++)
+			if (k != F_IDLE && k != F_IOWAIT)
+				busy += (double)(b->cpu[0][k] - a->cpu[0][k]);
+		double span = (double)(b->t - a->t);
+		foreign = 100 * (busy * 1e7 - (double)(b->proc_cpu_ns - a->proc_cpu_ns)) / span;
+	}
 
 	printf("mode %s, %.1f s, %zu calls, %.0f/s; latency us p50 %.0f p99 %.0f p99.9 %.0f max %.0f\n", mode,
 	       wall / 1e9, n, rate, PCT(0.5) / 1e3, PCT(0.99) / 1e3, PCT(0.999) / 1e3, n ? lat[n - 1] / 1e3 : 0);
@@ -565,11 +576,11 @@ int main(int argc, char **argv)
 	       100 * cpu_loop, ucpu, scpu, n ? (ucpu + scpu) / (double)n : 0, vcs, ivcs, n ? (double)(vcs + ivcs) / (double)n : 0);
 	printf("SUMMARY mode=%s rate=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f max_us=%.0f stalls=%zu stall_pct=%.1f gap_ms=%.1f R=%.2f "
 	       "w_stall=%zu steal_st=%.3f steal_ot=%.3f idle_st=%.2f idle_ot=%.2f iow_st=%.2f iow_ot=%.2f delay_st_us=%.1f delay_ot_us=%.1f "
-	       "probe_gaps=%zu probe_gaps_in_stall=%zu probe_gap_max_ms=%.2f cpu_us_call=%.1f loop_cpu_pct=%.1f cs_call=%.2f t0_ns=%llu\n",
+	       "probe_gaps=%zu probe_gaps_in_stall=%zu probe_gap_max_ms=%.2f cpu_us_call=%.1f loop_cpu_pct=%.1f cs_call=%.2f foreign_cpu_pct=%.0f t0_ns=%llu\n",
 	       mode, rate, PCT(0.5) / 1e3, PCT(0.99) / 1e3, PCT(0.999) / 1e3, n ? lat[n - 1] / 1e3 : 0, nst,
 	       100.0 * (double)stall_ns / (double)wall, gap_med, R, nw_st, AVG(st_steal, nw_st), AVG(ot_steal, nw_ot),
 	       AVG(st_idle, nw_st), AVG(ot_idle, nw_ot), AVG(st_io, nw_st), AVG(ot_io, nw_ot), AVG(st_delay, nw_st),
 	       AVG(ot_delay, nw_ot), ng, gaps_in_stall, gap_max / 1e6, n ? (ucpu + scpu) / (double)n : 0, 100 * cpu_loop,
-	       n ? (double)(vcs + ivcs) / (double)n : 0, (unsigned long long)t0);
+	       n ? (double)(vcs + ivcs) / (double)n : 0, foreign, (unsigned long long)t0);
 	return 0;
 }
