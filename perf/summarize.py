@@ -33,6 +33,7 @@ def main():
     kind, path = sys.argv[1], sys.argv[2]
     groups, order = {}, []
     for line in open(path):
+        line = line.replace("RESULT ", "")
         kv = dict(f.split('=', 1) for f in line.split() if '=' in f)
         if 'variant' not in kv:
             continue
