@@ -26,7 +26,7 @@ from collections import defaultdict
 STALL_NS = 5_000_000
 
 ev_re = re.compile(r'^\s*(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(\S+):\s*(.*)$')
-issue_re = re.compile(r'^(\d+,\d+)\s+(\S+)\s+\d+\s+\(.*?\)\s+(\d+)\s+\+\s+(\d+)')
+issue_re = re.compile(r'^(\d+,\d+)\s+(\S+)\s+(\d+)\s+\(.*?\)\s+(\d+)\s+\+\s+(\d+)')
 sw_re = re.compile(r'next_pid=(\d+)')
 
 
@@ -46,6 +46,7 @@ def main():
     cur = {}              # cpu -> (pid, since)
     idle = defaultdict(list)   # cpu -> [(a, b)] intervals running pid 0
     t_first = t_last = None
+    big = []              # (t, bytes) of data requests not issued by the loop's threads
     for line in open(txt, errors='replace'):
         m = ev_re.match(line)
         if not m:
@@ -56,7 +57,11 @@ def main():
         if ev == 'block:block_rq_issue':
             mi = issue_re.match(rest)
             if mi:
-                pending.append((mi.group(2), mi.group(3), t))
+                pending.append((mi.group(2), mi.group(4), t))
+                nbytes = int(mi.group(3))
+                issuer = rest.rsplit('[', 1)[-1]
+                if nbytes and not issuer.startswith(('iou-wrk', 'stall')):
+                    big.append((t, nbytes))
         elif ev == 'irq:irq_handler_entry':
             if irq_re.match(rest):
                 for r, _, ti in pending:
@@ -87,13 +92,12 @@ def main():
         v = by[r]
         print(f'  {r:5s} n={len(v):6d} p50={pct(v, .5):8.0f} p99={pct(v, .99):8.0f} max={max(v):8.0f}')
 
-    stalls = []
+    stalls, normal = [], []
     for line in open(calls_csv):
         if line.startswith('t_ns'):
             continue
         a, lat = map(int, line.split(','))
-        if lat > STALL_NS:
-            stalls.append((t0 + a, t0 + a + lat))
+        (stalls if lat > STALL_NS else normal).append((t0 + a, t0 + a + lat))
     if not stalls:
         print('no call over 5 ms in this run')
         return
@@ -126,6 +130,22 @@ def main():
           ', '.join(f'{k} {n}x' for k, n in sorted(kinds.items())) +
           f'; its length / the stall: median {pct([d / (b - a) for (r, d), (a, b) in zip(longest, stalls)], .5):.2f}')
     span = (t_last - t_first) if t_last and t_first else 1
+    b_st = sum(nb for t, nb in big if any(a <= t <= b for a, b in stalls))
+    b_all = sum(nb for _, nb in big)
+    print(f'  data requests issued by other tasks: {b_st / 1e6:.1f} MB during the stalls '
+          f'({b_st / 1e3 / (stall_ns / 1e6):.0f} KB/ms), {b_all / 1e6:.1f} MB in the whole trace '
+          f'({b_all / 1e3 / (span / 1e6):.0f} KB/ms)')
+    print(f'  stalls with such a request issued in them or in the 20 ms before: '
+          f'{sum(1 for a, b in stalls if any(a - 20e6 <= t <= b for t, _ in big))} of {len(stalls)}')
+    import bisect
+    bt = sorted(t for t, _ in big)
+    def near(a, b):
+        i = bisect.bisect_left(bt, a - 20e6)
+        return i < len(bt) and bt[i] <= b
+    samp = normal[::max(1, len(normal) // 2000)]
+    if samp:
+        print(f'  baseline: calls of 5 ms or less with such a request in them or the 20 ms before: '
+              f'{100 * sum(1 for a, b in samp if near(a, b)) / len(samp):.0f}%')
     for cpu in sorted(idle):
         i_st = sum(covered(idle[cpu], a, b) for a, b in stalls) / stall_ns
         i_all = covered(idle[cpu], t_first, t_last) / span

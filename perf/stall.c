@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +58,8 @@ struct sample {
 	uint64_t proc_cpu_ns, loop_cpu_ns, loop_delay_ns, calls;
 	uint64_t probe_maxgap_ns;          /* max probe gap in this window */
 	uint64_t inflight_ns;              /* age of the call in flight */
+	uint64_t disk_wr, disk_wsec, disk_fl; /* /proc/diskstats of the file's disk:
+	                                        writes, sectors written, flushes */
 };
 
 struct call { uint64_t t, lat; };
@@ -77,6 +80,7 @@ static pid_t loop_tid;
 static pthread_t loop_thread;
 static uint64_t t0;
 static FILE *stacks;
+static char diskname[64];
 static int nstackdumps;
 
 static uint64_t now_ns(void)
@@ -196,6 +200,7 @@ static void *sampler(void *arg)
 	(void)arg;
 	pthread_setname_np(pthread_self(), "sampler");
 	int sfd = open("/proc/stat", O_RDONLY);
+	int dfd = open("/proc/diskstats", O_RDONLY);
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", (int)loop_tid);
 	int lfd = open(path, O_RDONLY);
@@ -217,6 +222,26 @@ static void *sampler(void *arg)
 			if (sscanf(buf, "%llu %llu", &a, &b) == 2)
 				s->loop_delay_ns = b;
 		}
+		if (dfd >= 0 && diskname[0] && slurp(dfd, buf, sizeof buf) > 0) {
+			char *p = buf;
+			while (p && *p) {
+				unsigned ma, mi;
+				char nm[64];
+				unsigned long long f[17] = {0};
+				int k = sscanf(p, "%u %u %63s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+				               &ma, &mi, nm, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8],
+				               &f[9], &f[10], &f[11], &f[12], &f[13], &f[14], &f[15], &f[16]);
+				if (k >= 10 && !strcmp(nm, diskname)) {
+					s->disk_wr = f[4];
+					s->disk_wsec = f[6];
+					s->disk_fl = k >= 18 ? f[15] : 0;
+					break;
+				}
+				p = strchr(p, '\n');
+				if (p)
+					p++;
+			}
+		}
 		s->calls = atomic_load(&ncalls);
 		s->probe_maxgap_ns = atomic_exchange(&probe_maxgap, 0);
 		uint64_t since = atomic_load(&inflight_since);
@@ -233,6 +258,8 @@ static void *sampler(void *arg)
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
 	}
 	close(sfd);
+	if (dfd >= 0)
+		close(dfd);
 	if (lfd >= 0)
 		close(lfd);
 	return NULL;
@@ -321,6 +348,17 @@ int main(int argc, char **argv)
 	int fd = open(path, O_WRONLY);
 	if (fd < 0)
 		die(path, errno);
+	struct stat fst;
+	if (fstat(fd, &fst) == 0) {
+		char lnk[128], tgt[256];
+		snprintf(lnk, sizeof lnk, "/sys/dev/block/%u:%u", major(fst.st_dev), minor(fst.st_dev));
+		ssize_t k = readlink(lnk, tgt, sizeof tgt - 1);
+		if (k > 0) {
+			tgt[k] = 0;
+			const char *b = strrchr(tgt, '/');
+			snprintf(diskname, sizeof diskname, "%.63s", b ? b + 1 : tgt);
+		}
+	}
 
 	ncalls_cap = (size_t)(secs * 100000) + 1000;
 	calls = calloc(ncalls_cap, sizeof *calls);
@@ -436,7 +474,7 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof path, "%s.timeline.csv", prefix);
 		f = fopen(path, "w");
 		if (f) {
-			fprintf(f, "t_ns,calls,proc_cpu_ns,loop_cpu_ns,loop_delay_ns,probe_maxgap_ns,inflight_ns");
+			fprintf(f, "t_ns,calls,proc_cpu_ns,loop_cpu_ns,loop_delay_ns,probe_maxgap_ns,inflight_ns,disk_writes,disk_wsectors,disk_flushes");
 			static const char *fn[NF] = {"user", "nice", "sys", "idle", "iowait", "irq", "softirq", "steal"};
 			for (int c = 0; c <= ncpu; c++)
 				for (int k = 0; k < NF; k++)
@@ -449,10 +487,12 @@ int main(int argc, char **argv)
 			fprintf(f, "\n");
 			for (size_t i = 0; i < nsamples; i++) {
 				struct sample *s = &samples[i];
-				fprintf(f, "%llu,%llu,%llu,%llu,%llu,%llu,%llu", (unsigned long long)s->t,
+				fprintf(f, "%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu", (unsigned long long)s->t,
 				        (unsigned long long)s->calls, (unsigned long long)s->proc_cpu_ns,
 				        (unsigned long long)s->loop_cpu_ns, (unsigned long long)s->loop_delay_ns,
-				        (unsigned long long)s->probe_maxgap_ns, (unsigned long long)s->inflight_ns);
+				        (unsigned long long)s->probe_maxgap_ns, (unsigned long long)s->inflight_ns,
+				        (unsigned long long)s->disk_wr, (unsigned long long)s->disk_wsec,
+				        (unsigned long long)s->disk_fl);
 				for (int c = 0; c <= ncpu; c++)
 					for (int k = 0; k < NF; k++)
 						if (k != F_NICE)
@@ -504,7 +544,7 @@ int main(int argc, char **argv)
 
 	/* windows: does a stall overlap window (s[i-1].t, s[i].t]? */
 	double st_steal = 0, ot_steal = 0, st_idle = 0, ot_idle = 0, st_io = 0, ot_io = 0;
-	double st_delay = 0, ot_delay = 0, st_pgap = 0, ot_pgap = 0;
+	double st_delay = 0, ot_delay = 0, st_pgap = 0, ot_pgap = 0, st_kb = 0, ot_kb = 0;
 	size_t nw_st = 0, nw_ot = 0, j = 0;
 	for (size_t i = 1; i < nsamples; i++) {
 		uint64_t a = samples[i - 1].t, b = samples[i].t;
@@ -521,10 +561,15 @@ int main(int argc, char **argv)
 		double iow = (double)(samples[i].cpu[0][F_IOWAIT] - samples[i - 1].cpu[0][F_IOWAIT]);
 		double dl = (double)(samples[i].loop_delay_ns - samples[i - 1].loop_delay_ns) / 1e3;
 		double pg = (double)samples[i].probe_maxgap_ns / 1e3;
+		/* KiB written to the disk beyond this loop's own 4 KiB per call */
+		double own = 4.0 * (double)(samples[i].calls - samples[i - 1].calls);
+		double kb = (double)(samples[i].disk_wsec - samples[i - 1].disk_wsec) / 2 - own;
+		if (kb < 0)
+			kb = 0;
 		if (hit) {
-			nw_st++; st_steal += steal; st_idle += idle; st_io += iow; st_delay += dl; st_pgap += pg;
+			nw_st++; st_steal += steal; st_idle += idle; st_io += iow; st_delay += dl; st_pgap += pg; st_kb += kb;
 		} else {
-			nw_ot++; ot_steal += steal; ot_idle += idle; ot_io += iow; ot_delay += dl; ot_pgap += pg;
+			nw_ot++; ot_steal += steal; ot_idle += idle; ot_io += iow; ot_delay += dl; ot_pgap += pg; ot_kb += kb;
 		}
 	}
 #define AVG(x, n) ((n) ? (x) / (double)(n) : NAN)
@@ -566,9 +611,10 @@ int main(int argc, char **argv)
 	       wall / 1e9, n, rate, PCT(0.5) / 1e3, PCT(0.99) / 1e3, PCT(0.999) / 1e3, n ? lat[n - 1] / 1e3 : 0);
 	printf("stalls > 5 ms: %zu (%.1f%% of wall time), median gap between stall ends %.1f ms, 100 ms phase R %.2f\n",
 	       nst, 100.0 * (double)stall_ns / (double)wall, gap_med, R);
-	printf("10 ms windows: %zu with a stall, %zu without; per window (ticks of 10 ms, all CPUs): steal %.3f vs %.3f, idle %.2f vs %.2f, iowait %.2f vs %.2f; loop run-delay us %.1f vs %.1f\n",
+	printf("10 ms windows: %zu with a stall, %zu without; per window (ticks of 10 ms, all CPUs): steal %.3f vs %.3f, idle %.2f vs %.2f, iowait %.2f vs %.2f; loop run-delay us %.1f vs %.1f; other writes to %s KiB %.0f vs %.0f\n",
 	       nw_st, nw_ot, AVG(st_steal, nw_st), AVG(ot_steal, nw_ot), AVG(st_idle, nw_st), AVG(ot_idle, nw_ot),
-	       AVG(st_io, nw_st), AVG(ot_io, nw_ot), AVG(st_delay, nw_st), AVG(ot_delay, nw_ot));
+	       AVG(st_io, nw_st), AVG(ot_io, nw_ot), AVG(st_delay, nw_st), AVG(ot_delay, nw_ot), diskname,
+	       AVG(st_kb, nw_st), AVG(ot_kb, nw_ot));
 	if (probe_cpu >= 0)
 		printf("probe on cpu%d: %zu gaps > 200 us (total %.1f ms, max %.1f ms), %zu overlap a stall; mean max-gap per window %.0f us (stall) vs %.0f us\n",
 		       probe_cpu, ng, gap_total / 1e6, gap_max / 1e6, gaps_in_stall, AVG(st_pgap, nw_st), AVG(ot_pgap, nw_ot));
@@ -576,11 +622,11 @@ int main(int argc, char **argv)
 	       100 * cpu_loop, ucpu, scpu, n ? (ucpu + scpu) / (double)n : 0, vcs, ivcs, n ? (double)(vcs + ivcs) / (double)n : 0);
 	printf("SUMMARY mode=%s rate=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f max_us=%.0f stalls=%zu stall_pct=%.1f gap_ms=%.1f R=%.2f "
 	       "w_stall=%zu steal_st=%.3f steal_ot=%.3f idle_st=%.2f idle_ot=%.2f iow_st=%.2f iow_ot=%.2f delay_st_us=%.1f delay_ot_us=%.1f "
-	       "probe_gaps=%zu probe_gaps_in_stall=%zu probe_gap_max_ms=%.2f cpu_us_call=%.1f loop_cpu_pct=%.1f cs_call=%.2f foreign_cpu_pct=%.0f t0_ns=%llu\n",
+	       "kb_st=%.0f kb_ot=%.0f probe_gaps=%zu probe_gaps_in_stall=%zu probe_gap_max_ms=%.2f cpu_us_call=%.1f loop_cpu_pct=%.1f cs_call=%.2f foreign_cpu_pct=%.0f t0_ns=%llu\n",
 	       mode, rate, PCT(0.5) / 1e3, PCT(0.99) / 1e3, PCT(0.999) / 1e3, n ? lat[n - 1] / 1e3 : 0, nst,
 	       100.0 * (double)stall_ns / (double)wall, gap_med, R, nw_st, AVG(st_steal, nw_st), AVG(ot_steal, nw_ot),
 	       AVG(st_idle, nw_st), AVG(ot_idle, nw_ot), AVG(st_io, nw_st), AVG(ot_io, nw_ot), AVG(st_delay, nw_st),
-	       AVG(ot_delay, nw_ot), ng, gaps_in_stall, gap_max / 1e6, n ? (ucpu + scpu) / (double)n : 0, 100 * cpu_loop,
+	       AVG(ot_delay, nw_ot), AVG(st_kb, nw_st), AVG(ot_kb, nw_ot), ng, gaps_in_stall, gap_max / 1e6, n ? (ucpu + scpu) / (double)n : 0, 100 * cpu_loop,
 	       n ? (double)(vcs + ivcs) / (double)n : 0, foreign, (unsigned long long)t0);
 	return 0;
 }

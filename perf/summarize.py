@@ -7,7 +7,7 @@ import sys
 
 COLS = {
     'stall': ['rate', 'p50_us', 'p999_us', 'max_us', 'stalls', 'gap_ms', 'R', 'steal_st', 'steal_ot',
-              'idle_st', 'idle_ot', 'probe_gaps_in_stall', 'cpu_us_call', 'cs_call', 'foreign_cpu_pct', 'load1'],
+              'idle_st', 'idle_ot', 'kb_st', 'kb_ot', 'delay_st_us', 'delay_ot_us', 'probe_gaps_in_stall', 'cpu_us_call', 'cs_call', 'foreign_cpu_pct', 'load1'],
     'handoff': ['rt_s', 'p50_us', 'p99_us', 'cpu_us_rt', 'cs_rt', 'fsync_s', 'foreign_cpu_pct', 'load1'],
 }
 
