@@ -28,9 +28,11 @@ run() {
 	la1=$(cut -d' ' -f1 /proc/loadavg)
 	echo "${line#RESULT } load0=$la0 load1=$la1" | tee -a "$OUT/$PART.txt"
 }
+PARTS=${PARTS:-pure io}     # PARTS=io perf/handoff.sh: only part B
 for rep in $(seq 1 "$REPS"); do
 	PART=pure
-	for n in 1 2; do
+	case " $PARTS " in *" pure "*) ;; *) NS= ;; esac
+	for n in ${NS-1 2}; do
 		for w in $POLS; do
 			for s in $POLS; do
 				run -t "$TA" -n "$n" -w "$w" -s "$s"
@@ -38,6 +40,7 @@ for rep in $(seq 1 "$REPS"); do
 		done
 	done
 	PART=io
+	case " $PARTS " in *" io "*) ;; *) continue ;; esac
 	run -t "$TB" -i bare-pwrite -v bare-pwrite
 	for p in $IOPOLS; do
 		run -t "$TB" -i pwrite -w "$p" -s "$p" -v "pwrite/$p"
@@ -47,6 +50,6 @@ for rep in $(seq 1 "$REPS"); do
 		run -t "$TB" -i uring -w "$p" -s "$p" -v "uring/$p"
 	done
 done
-python3 ./summarize.py handoff "$OUT/pure.txt" | tee "$OUT/pure.md"
-python3 ./summarize.py handoff "$OUT/io.txt" | tee "$OUT/io.md"
+[ -e "$OUT/pure.txt" ] && python3 ./summarize.py handoff "$OUT/pure.txt" | tee "$OUT/pure.md"
+[ -e "$OUT/io.txt" ] && python3 ./summarize.py handoff "$OUT/io.txt" | tee "$OUT/io.md"
 echo "results in perf/$OUT"
