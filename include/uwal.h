@@ -189,8 +189,15 @@ typedef struct uwal_config {
 					    At most 1000000. */
 	void (*log_fn)(void *ctx, int level, const char *msg); /* diagnostics, e.g.
 				       the corrupt file and offset; NULL = silent.
-				       Called from any uwal thread, never with a uwal
-				       lock held that a uwal call from log_fn needs. */
+				       Called only on the caller's own thread, from
+				       inside a uwal call on this handle (uwal_open,
+				       the write calls, uwal_get, uwal_stats_get,
+				       uwal_close), never with a uwal lock held: what
+				       uwal's own threads have to say (a failed
+				       segment preparation, poisoning) is held until
+				       the next of those calls returns. So log_fn may
+				       call any uwal function on the handle except
+				       uwal_close(); msg is valid during the call. */
 	void *log_ctx;                                         /* passed to log_fn */
 } uwal_config;
 
@@ -301,7 +308,9 @@ UWAL_API int uwal_write(uwal *w, uint64_t index, const void *key, size_t key_len
  *              false: the handle's sync_mode decides (never weaker).
  * Returns 0 once the record is acknowledged, or:
  *   UWAL_EINVAL     w is NULL, index is 0, or a NULL buffer with nonzero length
- *   UWAL_ETOOBIG    the record cannot fit in one segment
+ *   UWAL_ETOOBIG    the record cannot fit in one segment, or its frame is
+ *                   larger than one write call can carry (0x7ffff000 bytes,
+ *                   just under 2 GiB: Linux's limit per call)
  *   UWAL_EEXIST     the index is in the log or in a write still in flight;
  *                   the log is unchanged
  *   UWAL_ESHUTDOWN  uwal_close() has begun and the record was not taken
@@ -328,7 +337,8 @@ UWAL_API int uwal_write_sync(uwal *w, uint64_t index, const void *key, size_t ke
  *   sync  as in uwal_write_sync()
  * Returns 0, or the errors of uwal_write_sync(), where UWAL_EINVAL also
  * covers recs NULL or n 0, UWAL_EEXIST covers duplicates within recs, and
- * UWAL_ETOOBIG covers records that together do not fit in one segment.
+ * UWAL_ETOOBIG covers records that together do not fit in one segment or
+ * exceed what one write call carries (0x7ffff000 bytes).
  * On any error none of the records is in the log.
  * Thread safety: as uwal_write_sync().
  */

@@ -20,6 +20,8 @@
 #include "uwal.h"
 
 #define SEG_NAME_MAX 96
+/* The most bytes Linux transfers in one read or write call (MAX_RW_COUNT). */
+#define UW_MAX_IO_BYTES 0x7ffff000u
 /* Bytes of a segment that frames can use: header and room for the seal. */
 #define SEG_CAPACITY(size) ((size)-FMT_SEG_HDR_SIZE - FMT_SEAL_FRAME_MAX)
 
@@ -104,12 +106,20 @@ struct prep {
 	size_t n_gone, cap_gone;
 };
 
+/* A diagnostic from one of uwal's threads, waiting for a caller's thread. */
+#define UW_LOGQ_MAX 32
+struct uw_logmsg {
+	int level;
+	char text[512];
+};
+
 struct uwal {
 	uwal_config cfg;
 	struct uw_io *io; /* the backend every operation goes through */
 	char *dir, *prefix;
 	int dirfd, lockfd, wake_fd;
 	uint64_t seg_capacity;
+	uint64_t max_request; /* bytes one write call may encode to */
 
 	/* Submission. */
 	struct pq *queues;
@@ -144,6 +154,14 @@ struct uwal {
 	_Atomic uint64_t st_records, st_batches, st_fsyncs, st_bytes, st_rotations, st_enters,
 		st_wakeups, st_qfull, st_prep_waits, st_deleted;
 
+	/* Diagnostics of uwal's own threads, handed to log_fn by the next
+	 * call that returns (wal.c). */
+	pthread_mutex_t log_mu;
+	struct uw_logmsg logq[UW_LOGQ_MAX];
+	size_t n_logq;
+	uint64_t logq_dropped;
+	_Atomic int logq_pending;
+
 	/* Writer thread state (writer.c). */
 	struct writer *wr;
 };
@@ -156,6 +174,11 @@ bool uw_cfg_prefix_ok(const char *prefix);
  * the field named through log_fn, if anything is out of range. */
 int uw_cfg_load(const uwal_config *in, uwal_config *out);
 
+/* wal.c: diagnostics. On uwal's own threads (which call
+ * uw_wal_mark_thread() first) a message is queued, and the next uwal call
+ * to return on a caller's thread hands it to log_fn (uw_wal_flush_log). */
+void uw_wal_mark_thread(void);
+void uw_wal_flush_log(struct uwal *w);
 void uw_wal_log(const struct uwal *w, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

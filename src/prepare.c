@@ -63,6 +63,7 @@ static void unlink_doomed(struct uwal *w, struct seg **v, size_t n)
 
 static void *prep_main(void *arg)
 {
+	uw_wal_mark_thread();
 	struct uwal *w = arg;
 	struct prep *p = &w->prep;
 

@@ -12,8 +12,23 @@
 
 #include "internal.h"
 
-void uw_wal_log(const struct uwal *w, int level, const char *fmt, ...)
+/* Set on uwal's own threads (writer, preparer): their messages wait. */
+static __thread bool on_uwal_thread;
+
+void uw_wal_mark_thread(void)
 {
+	on_uwal_thread = true;
+}
+
+/*
+ * log_fn is only ever called on a caller's thread, inside a uwal call:
+ * a message from uwal's own threads is queued and handed over by the next
+ * call that returns (uw_wal_flush_log). So log_fn may call into uwal (even
+ * uwal_write) without waiting on a thread that is waiting on it.
+ */
+void uw_wal_log(const struct uwal *cw, int level, const char *fmt, ...)
+{
+	struct uwal *w = (struct uwal *)cw;
 	if (!w || !w->cfg.log_fn)
 		return;
 	char msg[512];
@@ -21,7 +36,45 @@ void uw_wal_log(const struct uwal *w, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	w->cfg.log_fn(w->cfg.log_ctx, level, msg);
+	if (!on_uwal_thread) {
+		w->cfg.log_fn(w->cfg.log_ctx, level, msg);
+		return;
+	}
+	pthread_mutex_lock(&w->log_mu);
+	if (w->n_logq < UW_LOGQ_MAX) {
+		struct uw_logmsg *m = &w->logq[w->n_logq++];
+		m->level = level;
+		memcpy(m->text, msg, sizeof(m->text));
+	} else {
+		w->logq_dropped++;
+	}
+	pthread_mutex_unlock(&w->log_mu);
+	atomic_store_explicit(&w->logq_pending, 1, memory_order_release);
+}
+
+void uw_wal_flush_log(struct uwal *w)
+{
+	/* acquire: pairs with the release store above; a relaxed miss only
+	 * delays a message to the next call. */
+	if (!w || !atomic_load_explicit(&w->logq_pending, memory_order_acquire))
+		return;
+	struct uw_logmsg q[UW_LOGQ_MAX];
+	pthread_mutex_lock(&w->log_mu);
+	size_t n = w->n_logq;
+	uint64_t dropped = w->logq_dropped;
+	memcpy(q, w->logq, n * sizeof(q[0]));
+	w->n_logq = 0;
+	w->logq_dropped = 0;
+	atomic_store_explicit(&w->logq_pending, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&w->log_mu);
+	for (size_t i = 0; i < n; i++)
+		w->cfg.log_fn(w->cfg.log_ctx, q[i].level, q[i].text);
+	if (dropped) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "%llu diagnostics dropped (too many at once)",
+			 (unsigned long long)dropped);
+		w->cfg.log_fn(w->cfg.log_ctx, UWAL_LOG_WARN, msg);
+	}
 }
 
 static int take_lock(struct uw_io *io, int dirfd, const char *prefix, int *out)
@@ -52,6 +105,7 @@ static void free_handle(struct uwal *w)
 	}
 	free(w->prep.doomed);
 	pthread_mutex_destroy(&w->prep.mu);
+	pthread_mutex_destroy(&w->log_mu);
 	pthread_cond_destroy(&w->prep.cv);
 	pthread_rwlock_destroy(&w->lock);
 	if (w->wake_fd >= 0)
@@ -104,6 +158,9 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	w->cfg.dir = w->dir;
 	w->cfg.prefix = w->prefix;
 	w->seg_capacity = SEG_CAPACITY(cfg->segment_size);
+	/* One request is written by one call: Linux writes at most
+	 * UW_MAX_IO_BYTES per call, and a short write would poison. */
+	w->max_request = w->seg_capacity < UW_MAX_IO_BYTES ? w->seg_capacity : UW_MAX_IO_BYTES;
 	pthread_rwlockattr_t ra;
 	pthread_rwlockattr_init(&ra);
 	/* Writer preference: readers must not starve the writer's publish. */
@@ -111,6 +168,7 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	pthread_rwlock_init(&w->lock, &ra);
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&w->prep.mu, NULL);
+	pthread_mutex_init(&w->log_mu, NULL);
 	pthread_cond_init(&w->prep.cv, NULL);
 	if (!w->dir || !w->prefix) {
 		ret = -ENOMEM;
@@ -141,12 +199,14 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	ret = uw_pipe_start(w);
 	if (ret < 0)
 		goto err_after_prep;
+	uw_wal_flush_log(w);
 	*out = w;
 	return 0;
 
 err_after_prep:
 	uw_pipe_stop(w);
 	uw_prep_stop(w);
+	uw_wal_flush_log(w);
 err:
 	free_handle(w);
 	return ret;
@@ -159,6 +219,7 @@ int uwal_close(uwal *w)
 	uw_pipe_stop(w);
 	uw_prep_stop(w);
 	int ret = w->close_err ? w->close_err : atomic_load(&w->poisoned) ? UWAL_EPOISONED : 0;
+	uw_wal_flush_log(w); /* the threads are gone: what they said last */
 	free_handle(w);
 	return ret;
 }
@@ -169,10 +230,10 @@ static int check_record(const struct uwal *w, const uwal_record *r, size_t *byte
 {
 	if (r->index == 0 || (!r->key && r->key_len) || (!r->value && r->value_len))
 		return UWAL_EINVAL;
-	if (r->key_len > w->seg_capacity || r->value_len > w->seg_capacity)
+	if (r->key_len > w->max_request || r->value_len > w->max_request)
 		return UWAL_ETOOBIG;
 	*bytes += uw_fmt_record_frame_size(r->index, r->key_len, r->value_len);
-	return *bytes > w->seg_capacity ? UWAL_ETOOBIG : 0;
+	return *bytes > w->max_request ? UWAL_ETOOBIG : 0;
 }
 
 int uwal_write_sync(uwal *w, uint64_t index, const void *key, size_t key_len, const void *value,
@@ -186,7 +247,9 @@ int uwal_write_sync(uwal *w, uint64_t index, const void *key, size_t key_len, co
 	int ret = check_record(w, &r.one, &r.bytes);
 	if (ret < 0)
 		return ret;
-	return uw_pipe_submit(w, &r);
+	ret = uw_pipe_submit(w, &r);
+	uw_wal_flush_log(w);
+	return ret;
 }
 
 int uwal_write(uwal *w, uint64_t index, const void *key, size_t key_len, const void *value,
@@ -207,7 +270,9 @@ int uwal_write_batch(uwal *w, const uwal_record *recs, size_t n, bool sync)
 		if (ret < 0)
 			return ret;
 	}
-	return uw_pipe_submit(w, &r);
+	int ret = uw_pipe_submit(w, &r);
+	uw_wal_flush_log(w);
+	return ret;
 }
 
 /* ---- reads ------------------------------------------------------------- */
@@ -301,6 +366,7 @@ int uwal_get(uwal *w, uint64_t index, uwal_record *out)
 	uw_seg_unref(s);
 	if (ret == 0)
 		*out = rec;
+	uw_wal_flush_log(w);
 	return ret;
 }
 
@@ -367,6 +433,7 @@ int uwal_stats_get_sized(uwal *w, uwal_stats *user, size_t size)
 	out->uring = w->ring_info.uring;
 	out->ring_features = w->ring_info.features;
 	out->ring_setup_flags = w->ring_info.setup_flags;
+	uw_wal_flush_log(w);
 	size_t n = size < sizeof(st) ? size : sizeof(st);
 	memcpy(user, &st, n);
 	if (size > n)

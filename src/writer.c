@@ -396,6 +396,19 @@ static int publish(struct uwal *w, struct writer *wr, const struct batch *b)
 	return err;
 }
 
+/* After a batch far larger than usual (one huge record), give its buffer
+ * back instead of keeping the peak for the life of the handle. */
+static void give_back(struct writer *wr)
+{
+	if (wr->cap <= 4 * (size_t)BATCH_BYTES)
+		return;
+	uint8_t *b = realloc(wr->buf, BATCH_BYTES);
+	if (b) {
+		wr->buf = b;
+		wr->cap = BATCH_BYTES;
+	}
+}
+
 /* The batch is written: account for it and publish it. */
 static int publish_batch(struct uwal *w, struct writer *wr, const struct batch *b)
 {
@@ -453,16 +466,27 @@ static void run_pending(struct uwal *w, struct writer *wr)
 	if (res < 0)
 		poison(w, res);
 	uw_req_complete_all(w, b.head, res);
+	give_back(wr);
 	maybe_prepare(w, wr);
 }
 
+/*
+ * max_batch_delay_us: let the batch fill for up to that long. The writer
+ * sleeps in slices of an eighth of the delay (at least 20 us) and drains
+ * between them: spinning here cost a whole CPU while it waited.
+ */
 static void wait_for_batch_fill(struct uwal *w, struct writer *wr)
 {
-	uint64_t until = uw_io_now_ns() + (uint64_t)w->cfg.max_batch_delay_us * 1000u;
-	while (wr->pend_recs < w->cfg.max_batch_size && uw_io_now_ns() < until &&
-	       !atomic_load(&w->closing)) {
+	uint64_t delay = (uint64_t)w->cfg.max_batch_delay_us * 1000u;
+	uint64_t until = uw_io_now_ns() + delay;
+	uint64_t slice = delay / 8 > 20000 ? delay / 8 : 20000;
+	for (;;) {
 		drain(w, wr);
-		uw_io_cpu_relax();
+		uint64_t now = uw_io_now_ns();
+		if (wr->pend_recs >= w->cfg.max_batch_size || now >= until ||
+		    atomic_load(&w->closing))
+			break;
+		uw_io_sleep_ns(until - now < slice ? until - now : slice);
 	}
 }
 
@@ -498,6 +522,7 @@ static void idle_wait(struct uwal *w, struct writer *wr)
 
 static void *writer_main(void *arg)
 {
+	uw_wal_mark_thread();
 	struct uwal *w = arg;
 	struct writer *wr = w->wr;
 

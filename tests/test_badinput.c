@@ -10,6 +10,8 @@
  */
 #include "helpers.h"
 
+#include <sys/mman.h>
+
 #include <limits.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -913,5 +915,29 @@ TH_TEST(badinput, stats_fill_only_the_callers_size)
 	cr_assert_eq(uwal_stats_get_sized(w, (uwal_stats *)buf, sizeof(buf)), 0);
 	for (size_t i = sizeof(uwal_stats); i < sizeof(buf); i++)
 		cr_assert_eq(buf[i], 0, "byte %zu of a newer struct not zeroed", i);
+	cr_assert_eq(uwal_close(w), 0);
+}
+
+/* Guards against a record that fits a 4 GiB segment but not one write call
+ * (Linux writes at most 0x7ffff000 bytes per call): it used to come back
+ * as a short write and poison the handle. It is refused before any I/O. */
+TH_TEST(badinput, record_larger_than_one_write_call_is_refused_not_poisoning)
+{
+	make_base();
+	uwal_config cfg;
+	base_config(&cfg);
+	cfg.segment_size = (4ull << 30) - 1;
+	cfg.prealloc = UWAL_PREALLOC_FALLOCATE;
+	uwal *w = th_open(&cfg);
+	size_t big = 0x7ffff000u - 16; /* fits the segment, not one call with its frame */
+	/* Never touched: untouched anonymous pages cost no memory. */
+	void *v = mmap(NULL, big, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	cr_assert_neq(v, MAP_FAILED);
+	cr_assert_eq(uwal_write(w, BASE + 1, "k", 1, v, big), UWAL_ETOOBIG);
+	uwal_record two[2] = {{BASE + 1, "a", 1, v, big / 2 + 8},
+			      {BASE + 2, "b", 1, v, big / 2 + 8}};
+	cr_assert_eq(uwal_write_batch(w, two, 2, false), UWAL_ETOOBIG);
+	cr_assert_eq(th_write_std(w, BASE + 1, true), 0, "the handle is not poisoned");
+	munmap(v, big);
 	cr_assert_eq(uwal_close(w), 0);
 }

@@ -1041,3 +1041,66 @@ TH_TEST(pipeline, io_uring_refused_fallback_poisons_on_short_write)
 	refuse_io_uring();
 	poison_case(UWAL_SYNC_BATCH, UWAL_WRITE_URING, TIO_PWRITE, TIO_SHORT, 0, false);
 }
+
+/* ---- diagnostics ----------------------------------------------------------- */
+
+struct reentrant_log {
+	uwal *w;
+	int nested_rc;
+	bool nested_done;
+	bool on_caller_thread;
+	pthread_t caller;
+};
+
+static void log_that_writes(void *ctx, int level, const char *msg)
+{
+	struct reentrant_log *l = ctx;
+	(void)level;
+	if (!l->w || l->nested_done || !strstr(msg, "cannot prepare segment"))
+		return;
+	l->nested_done = true;
+	l->on_caller_thread = pthread_equal(pthread_self(), l->caller);
+	unsigned char val[1024];
+	th_fill(100000, val, sizeof(val));
+	l->nested_rc = uwal_write(l->w, 100000, "k", 1, val, sizeof(val));
+}
+
+/*
+ * Guards against a deadlock: the preparer used to call log_fn while the
+ * writer waited for it at rotation, so a log_fn that wrote to the log
+ * (a natural thing for a server's logger) hung the handle. log_fn now
+ * runs on the caller's thread, and may call back into the log.
+ */
+TH_TEST(pipeline, log_fn_may_write_to_the_log_when_preparation_fails)
+{
+	struct reentrant_log l = {.caller = pthread_self()};
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_size = 64u << 10;
+	cfg.log_fn = log_that_writes;
+	cfg.log_ctx = &l;
+	uwal *w = th_open(&cfg);
+	l.w = w;
+	unsigned char val[1024];
+	int rc = 0;
+	uint64_t i;
+	/* The next segment's preparation fails once; the writes go on until
+	 * the log_fn hears of it (it then writes itself, and that write's
+	 * segment is prepared again). */
+	tio_arm(TIO_FALLOCATE, "*.tmp", 1, -ENOSPC);
+	for (i = 1; i <= 200 && !l.nested_done; i++) {
+		th_fill(i, val, sizeof(val));
+		rc = uwal_write(w, i, "k", 1, val, sizeof(val));
+		cr_assert(rc == 0 || rc == -ENOSPC, "write %llu: %d", (unsigned long long)i, rc);
+	}
+	tio_clear();
+	cr_assert(l.nested_done, "log_fn was not called about the failed preparation");
+	cr_assert(l.on_caller_thread, "log_fn ran on one of uwal's threads");
+	cr_assert_eq(l.nested_rc, 0, "the write from log_fn: %d (%s)", l.nested_rc,
+		     uwal_strerror(l.nested_rc));
+	uwal_record r = {0};
+	cr_assert_eq(uwal_get(w, 100000, &r), 0, "the record log_fn wrote is not in the log");
+	cr_assert_eq(r.value_len, sizeof(val));
+	uwal_record_free(&r);
+	th_close(w);
+}

@@ -274,6 +274,13 @@ uint64_t uw_io_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+void uw_io_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u),
+			      .tv_nsec = (long)(ns % 1000000000u)};
+	nanosleep(&ts, NULL);
+}
+
 unsigned uw_io_cpus_configured(void)
 {
 	int n = get_nprocs_conf();

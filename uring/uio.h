@@ -280,6 +280,7 @@ static inline void uw_io_cpu_relax(void)
 }
 int uw_io_current_cpu(void);          /* sched_getcpu (rseq/vDSO: no syscall); 0 if unknown */
 uint64_t uw_io_now_ns(void);          /* CLOCK_MONOTONIC (vDSO) */
+void uw_io_sleep_ns(uint64_t ns);     /* nanosleep (signals end it early) */
 unsigned uw_io_cpus_configured(void); /* get_nprocs_conf, at least 1 */
 unsigned uw_io_cpus_online(void);     /* get_nprocs, at least 1 */
 
