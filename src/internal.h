@@ -1,7 +1,8 @@
 /*
  * internal.h - the handle and the structures shared by uwal's modules:
- * segments (segment.c), recovery (recovery.c), the append pipeline
- * (pipeline.c), the segment preparer (prepare.c), reads (wal.c, iter.c).
+ * segments (segment.c), recovery (recovery.c), the append path
+ * (submit.c, req.c, writer.c), the segment preparer (prepare.c), reads
+ * (wal.c, iter.c).
  */
 #ifndef UWAL_INTERNAL_H
 #define UWAL_INTERNAL_H
@@ -14,6 +15,7 @@
 #include "format.h"
 #include "index.h"
 #include "queue.h"
+#include "req.h"
 #include "uio.h"
 #include "uwal.h"
 
@@ -24,6 +26,7 @@
 /* ---- segments ---------------------------------------------------------- */
 
 struct seg {
+	struct uw_io *io; /* the handle's backend */
 	uint64_t seq;
 	int fd;
 	uint32_t salt;
@@ -43,7 +46,8 @@ struct seg {
 void seg_name(char *out, const char *prefix, uint64_t seq, bool tmp);
 /* Parse "<prefix><20 digits>"; false for other names (.tmp, lock, ...). */
 bool seg_parse_name(const char *name, const char *prefix, uint64_t *seq);
-struct seg *seg_new(uint64_t seq, int fd, uint32_t salt, uint16_t flags, const char *prefix);
+struct seg *seg_new(struct uw_io *io, uint64_t seq, int fd, uint32_t salt, uint16_t flags,
+		    const char *prefix);
 void seg_ref(struct seg *s);
 /* Append s to a growable array of segments; 0 or -ENOMEM. */
 int seg_list_push(struct seg ***v, size_t *n, size_t *cap, struct seg *s);
@@ -53,10 +57,10 @@ void seg_unref(struct seg *s);
  * preallocation (and zeros), an fdatasync, then is renamed into place and
  * the directory is fsynced. On failure nothing is left behind.
  */
-int seg_create(int dirfd, const char *prefix, uint64_t seq, uint64_t size, enum uwal_prealloc mode,
-	       struct seg **out);
-/* Zero-fill [from, to) of fd (not counted as a write fault). */
-int seg_zero_fill(int fd, uint64_t from, uint64_t to);
+int seg_create(struct uw_io *io, int dirfd, const char *prefix, uint64_t seq, uint64_t size,
+	       enum uwal_prealloc mode, struct seg **out);
+/* Zero-fill [from, to) of fd. */
+int seg_zero_fill(struct uw_io *io, int fd, uint64_t from, uint64_t to);
 
 /*
  * Scan a segment's frames from the header on. Calls fn for every record.
@@ -78,26 +82,10 @@ struct seg_scan {
 	 * ones anyway (the caller drops them). */
 	uint64_t cut_records;
 };
-int seg_scan(int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn, void *ctx,
+int seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn, void *ctx,
 	     struct seg_scan *out);
 /* Read and check the header of an open segment file. */
-int seg_read_header(int fd, struct fmt_seg_hdr *h);
-
-/* ---- requests ------------------------------------------------------------ */
-
-/* The futex word of a request. */
-enum { REQ_PENDING = 0, REQ_SLEEPING = 1, REQ_DONE = 2 };
-
-struct req {
-	_Atomic uint32_t state;
-	int result;
-	bool sync;
-	uint32_t n;
-	const uwal_record *recs;
-	uwal_record one;
-	size_t bytes;     /* encoded size of all its frames */
-	struct req *next; /* writer's lists; then the wake-up chain */
-};
+int seg_read_header(struct uw_io *io, int fd, struct fmt_seg_hdr *h);
 
 /* ---- the handle ------------------------------------------------------ */
 
@@ -118,6 +106,7 @@ struct prep {
 
 struct uwal {
 	uwal_config cfg;
+	struct uw_io *io; /* the backend every operation goes through */
 	char *dir, *prefix;
 	int dirfd, lockfd, wake_fd;
 	uint64_t seg_capacity;
@@ -126,7 +115,7 @@ struct uwal {
 	struct pq *queues;
 	unsigned nq;
 	unsigned ncpu; /* CPUs online at open */
-	/* seq_cst handshakes, see pipeline.c: closing/enqueuing (close), and
+	/* seq_cst handshakes, see submit.c and writer.c: closing/enqueuing (close), and
 	 * writer_sleeping/wake_pending (waking the writer). */
 	_Atomic int closing;
 	_Atomic int enqueuing;
@@ -140,7 +129,7 @@ struct uwal {
 	pthread_t writer;
 	bool writer_started;
 	int writer_init_err;
-	struct uio_ring_info ring_info;
+	struct uw_ring_info ring_info;
 	_Atomic int writer_ready;
 
 	/* Segments and index: the writer changes them under lock (write);
@@ -155,7 +144,7 @@ struct uwal {
 	_Atomic uint64_t st_records, st_batches, st_fsyncs, st_bytes, st_rotations, st_enters,
 		st_wakeups, st_qfull, st_prep_waits, st_deleted;
 
-	/* Writer thread state (see pipeline.c). */
+	/* Writer thread state (writer.c). */
 	struct writer *wr;
 };
 
@@ -164,7 +153,8 @@ void wal_log(const struct uwal *w, int level, const char *fmt, ...)
 
 /* recovery.c */
 int rec_open_log(struct uwal *w);
-int rec_unsafe_recover(int dirfd, const char *prefix, char ***removed, size_t *n_removed);
+int rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, char ***removed,
+		       size_t *n_removed);
 
 /* prepare.c */
 int prep_start(struct uwal *w);
@@ -180,8 +170,6 @@ struct seg **prep_take_gone(struct uwal *w, size_t *n);
 
 /* submit.c */
 int pipe_submit(struct uwal *w, struct req *r);
-/* Complete a chain of requests whose results are stored (see submit.c). */
-void req_complete_chain(struct req *r);
 
 /* writer.c */
 int pipe_start(struct uwal *w);

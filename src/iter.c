@@ -71,7 +71,7 @@ static int window(struct uwal_iter *it, struct seg *s, uint64_t end, size_t need
 		it->cap = want;
 	}
 	size_t len = end - it->off < want ? (size_t)(end - it->off) : want;
-	ssize_t r = uio_pread(s->fd, it->buf, len, it->off);
+	ssize_t r = uw_io_pread(s->io, s->fd, it->buf, len, it->off);
 	if (r < 0)
 		return (int)r;
 	it->boff = it->off;

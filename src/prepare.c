@@ -28,7 +28,7 @@ static void unlink_doomed(struct uwal *w, struct seg **v, size_t n)
 	bool any = false;
 
 	for (size_t i = 0; i < n; i++) {
-		int e = uio_unlinkat(w->dirfd, v[i]->name);
+		int e = uw_io_unlinkat(w->io, w->dirfd, v[i]->name);
 		ok[i] = e == 0 || e == -ENOENT;
 		any |= ok[i];
 		if (!ok[i])
@@ -36,7 +36,7 @@ static void unlink_doomed(struct uwal *w, struct seg **v, size_t n)
 				w->dir, v[i]->name, uwal_strerror(e));
 	}
 	if (any) {
-		int e = uio_fsync_quiet(w->dirfd, false);
+		int e = uw_io_dirsync(w->io, w->dirfd);
 		if (e < 0) {
 			wal_log(w, UWAL_LOG_WARN,
 				"retention: fsync of %s failed (segments kept in the index): %s",
@@ -57,7 +57,7 @@ static void unlink_doomed(struct uwal *w, struct seg **v, size_t n)
 	if (any) {
 		/* seq_cst store: pairs with the writer's load at its loop top. */
 		atomic_store(&w->gone_pending, 1);
-		uio_eventfd_signal(w->wake_fd);
+		uw_io_eventfd_signal(w->io, w->wake_fd);
 	}
 }
 
@@ -84,7 +84,7 @@ static void *prep_main(void *arg)
 			uint64_t seq = p->next_seq;
 			pthread_mutex_unlock(&p->mu);
 			struct seg *s = NULL;
-			int e = seg_create(w->dirfd, w->prefix, seq, w->cfg.segment_size,
+			int e = seg_create(w->io, w->dirfd, w->prefix, seq, w->cfg.segment_size,
 					   w->cfg.prealloc, &s);
 			if (e < 0)
 				wal_log(w, UWAL_LOG_ERROR, "cannot prepare segment %llu in %s: %s",

@@ -39,21 +39,28 @@ static bool is_tmp_name(const char *name, const char *prefix)
 	return l == pl + 24 && strcmp(name + pl + 20, ".tmp") == 0;
 }
 
+static void free_found(struct found *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
 /*
  * List the segment files of the log, sorted by number. Leftover .tmp files
  * of an interrupted preparation are removed when remove_tmp is set.
  */
-static int list_segments(int dirfd, const char *prefix, bool remove_tmp, struct found **out,
-			 size_t *n_out)
+static int list_segments(struct uw_io *io, int dirfd, const char *prefix, bool remove_tmp,
+			 struct found **out, size_t *n_out)
 {
 	char **names;
 	size_t n;
-	int ret = uio_list(dirfd, prefix, &names, &n);
+	int ret = uw_io_list(io, dirfd, prefix, &names, &n);
 	if (ret < 0)
 		return ret;
 	struct found *v = calloc(n ? n : 1, sizeof(*v));
 	if (!v) {
-		uio_free_names(names, n);
+		uw_io_free_names(names, n);
 		return -ENOMEM;
 	}
 	size_t k = 0;
@@ -66,24 +73,21 @@ static int list_segments(int dirfd, const char *prefix, bool remove_tmp, struct 
 			names[i] = NULL;
 			k++;
 		} else if (remove_tmp && is_tmp_name(names[i], prefix)) {
-			uio_unlinkat(dirfd, names[i]);
+			uw_io_unlinkat(io, dirfd, names[i]);
 			removed = true;
 		}
 	}
-	uio_free_names(names, n);
-	if (removed)
-		uio_fsync_quiet(dirfd, false);
+	uw_io_free_names(names, n);
+	/* The removals need not be durable, but a failing directory fsync
+	 * says the directory cannot be trusted: stop here. */
+	if (removed && (ret = uw_io_dirsync(io, dirfd)) < 0) {
+		free_found(v, k);
+		return ret;
+	}
 	qsort(v, k, sizeof(*v), cmp_found);
 	*out = v;
 	*n_out = k;
 	return 0;
-}
-
-static void free_found(struct found *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i].name);
-	free(v);
 }
 
 /* What recovery learned about one segment file. */
@@ -128,29 +132,29 @@ static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
 }
 
 /* Open, check the header of and scan one segment file. */
-static int inspect(int dirfd, const struct found *f, const char *prefix, struct scan_ctx *ctx,
-		   struct insp *in)
+static int inspect(struct uw_io *io, int dirfd, const struct found *f, const char *prefix,
+		   struct scan_ctx *ctx, struct insp *in)
 {
 	memset(in, 0, sizeof(*in));
-	int fd = uio_openat(dirfd, f->name, O_RDWR, 0);
+	int fd = uw_io_openat(io, dirfd, f->name, O_RDWR, 0);
 	if (fd < 0)
 		return in->err = fd;
 	struct fmt_seg_hdr h;
-	int ret = seg_read_header(fd, &h);
+	int ret = seg_read_header(io, fd, &h);
 	if (ret == 0 && h.seq != f->seq)
 		ret = UWAL_ECORRUPT;
 	if (ret < 0) {
-		uio_close(fd);
+		uw_io_close(io, fd);
 		return in->err = ret;
 	}
-	in->size = uio_file_size(fd);
-	in->seg = seg_new(f->seq, fd, h.salt, h.flags, prefix);
+	in->size = uw_io_file_size(io, fd);
+	in->seg = seg_new(io, f->seq, fd, h.salt, h.flags, prefix);
 	if (!in->seg) {
-		uio_close(fd);
+		uw_io_close(io, fd);
 		return in->err = -ENOMEM;
 	}
 	ctx->seg = in->seg;
-	ret = seg_scan(fd, h.salt, (uint64_t)in->size, on_record, ctx, &in->scan);
+	ret = seg_scan(io, fd, h.salt, (uint64_t)in->size, on_record, ctx, &in->scan);
 	if (ret == 0 && in->scan.cut_records)
 		ret = idx_truncate(&in->seg->idx, in->seg->idx.n - (uint32_t)in->scan.cut_records);
 	in->seg->end = in->scan.end;
@@ -161,7 +165,7 @@ static int inspect(int dirfd, const struct found *f, const char *prefix, struct 
 }
 
 /* 1 if [from, to) of fd holds only zero bytes, 0 if not, or -errno. */
-static int all_zero(int fd, uint64_t from, uint64_t to)
+static int all_zero(struct uw_io *io, int fd, uint64_t from, uint64_t to)
 {
 	enum { CHUNK = 1 << 20 };
 	uint64_t *buf = malloc(CHUNK);
@@ -170,7 +174,7 @@ static int all_zero(int fd, uint64_t from, uint64_t to)
 	int ret = 1;
 	while (ret == 1 && from < to) {
 		size_t want = to - from < CHUNK ? (size_t)(to - from) : CHUNK;
-		ssize_t n = uio_pread(fd, buf, want, from);
+		ssize_t n = uw_io_pread(io, fd, buf, want, from);
 		if (n <= 0) {
 			ret = n < 0 ? (int)n : 0;
 			break;
@@ -198,7 +202,7 @@ static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
 	 * configured size) has nothing to cut: reading is cheaper than
 	 * writing the preallocation again. */
 	if (!in->scan.bad_off && (uint64_t)in->size == size) {
-		ret = all_zero(s->fd, cut, size);
+		ret = all_zero(s->io, s->fd, cut, size);
 		if (ret != 0)
 			return ret < 0 ? ret : 0; /* error, or already clean */
 	}
@@ -209,13 +213,13 @@ static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
 			(unsigned long long)cut, (long long)((uint64_t)in->size - cut));
 	/* Truncating destroys whatever lies past the cut, so no stale frame
 	 * of this segment can validate behind new writes later. */
-	ret = uio_ftruncate(s->fd, cut);
+	ret = uw_io_ftruncate(w->io, s->fd, cut);
 	if (ret == 0 && size > cut)
-		ret = uio_fallocate(s->fd, cut, size - cut);
+		ret = uw_io_fallocate(w->io, s->fd, cut, size - cut);
 	if (ret == 0 && w->cfg.prealloc == UWAL_PREALLOC_ZERO && size > cut)
-		ret = seg_zero_fill(s->fd, cut, size);
+		ret = seg_zero_fill(s->io, s->fd, cut, size);
 	if (ret == 0)
-		ret = uio_fsync_quiet(s->fd, true);
+		ret = uw_io_fdatasync(w->io, s->fd);
 	return ret;
 }
 
@@ -238,7 +242,7 @@ int rec_open_log(struct uwal *w)
 {
 	struct found *f;
 	size_t n;
-	int ret = list_segments(w->dirfd, w->prefix, true, &f, &n);
+	int ret = list_segments(w->io, w->dirfd, w->prefix, true, &f, &n);
 	if (ret < 0)
 		return ret;
 	struct insp *in = calloc(n ? n : 1, sizeof(*in));
@@ -251,7 +255,7 @@ int rec_open_log(struct uwal *w)
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		ctx.prev = w->segs;
 		ctx.nprev = w->nsegs;
-		ret = inspect(w->dirfd, &f[i], w->prefix, &ctx, &in[i]);
+		ret = inspect(w->io, w->dirfd, &f[i], w->prefix, &ctx, &in[i]);
 		if (ret == UWAL_ECORRUPT && !in[i].seg)
 			ret = corrupt(w, f[i].name, 0, "bad segment header");
 		if (ret < 0)
@@ -281,9 +285,9 @@ int rec_open_log(struct uwal *w)
 	}
 	/* Remove the empty segments after the tail (prepared, never used). */
 	for (size_t i = tail + 1; ret == 0 && i < n; i++) {
-		ret = uio_unlinkat(w->dirfd, f[i].name);
+		ret = uw_io_unlinkat(w->io, w->dirfd, f[i].name);
 		if (ret == 0 && i + 1 == n)
-			ret = uio_fsync_quiet(w->dirfd, false);
+			ret = uw_io_dirsync(w->io, w->dirfd);
 	}
 	uint64_t next_seq = n ? f[n - 1].seq + 1 : 0;
 	if (ret == 0 && tail < n)
@@ -296,7 +300,7 @@ int rec_open_log(struct uwal *w)
 	if (tail == n) {
 		/* Empty log, or every segment sealed: start a new one. */
 		struct seg *s;
-		ret = seg_create(w->dirfd, w->prefix, next_seq, w->cfg.segment_size,
+		ret = seg_create(w->io, w->dirfd, w->prefix, next_seq, w->cfg.segment_size,
 				 w->cfg.prealloc, &s);
 		if (ret < 0)
 			return ret;
@@ -323,9 +327,9 @@ static int set_after_gap(const struct seg *s)
 				.seq = s->seq,
 				.salt = s->salt};
 	fmt_seg_hdr_encode(hdr, &h);
-	int ret = uio_pwrite_full(s->fd, hdr, sizeof(hdr), 0);
+	int ret = uw_io_pwrite(s->io, s->fd, hdr, sizeof(hdr), 0);
 	if (ret == 0)
-		ret = uio_fsync_quiet(s->fd, true);
+		ret = uw_io_fdatasync(s->io, s->fd);
 	return ret;
 }
 
@@ -341,13 +345,14 @@ static int push_name(char ***list, size_t *n, const char *name)
 	return 0;
 }
 
-int rec_unsafe_recover(int dirfd, const char *prefix, char ***removed, size_t *n_removed)
+int rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, char ***removed,
+		       size_t *n_removed)
 {
 	struct found *f;
 	size_t n, nrm = 0;
 	char **rm = NULL;
 	struct seg **accepted = NULL;
-	int ret = list_segments(dirfd, prefix, true, &f, &n);
+	int ret = list_segments(io, dirfd, prefix, true, &f, &n);
 	if (ret < 0)
 		return ret;
 	struct insp *in = calloc(n ? n : 1, sizeof(*in));
@@ -367,7 +372,7 @@ int rec_unsafe_recover(int dirfd, const char *prefix, char ***removed, size_t *n
 		/* A segment repeating an index of an earlier one is the damaged
 		 * copy (a renumbered duplicate): the earlier one is kept. */
 		ctx.nprev = nacc;
-		int e = inspect(dirfd, &f[i], prefix, &ctx, &in[i]);
+		int e = inspect(io, dirfd, &f[i], prefix, &ctx, &in[i]);
 		if (e < 0 && e != UWAL_ECORRUPT) {
 			ret = e;
 			goto out;
@@ -389,7 +394,7 @@ int rec_unsafe_recover(int dirfd, const char *prefix, char ***removed, size_t *n
 	bool have_prev = false;
 	for (size_t i = 0; i < n; i++) {
 		if (bad[i]) {
-			ret = uio_unlinkat(dirfd, f[i].name);
+			ret = uw_io_unlinkat(io, dirfd, f[i].name);
 			if (ret == 0)
 				ret = push_name(&rm, &nrm, f[i].name);
 			if (ret < 0)
@@ -409,7 +414,7 @@ int rec_unsafe_recover(int dirfd, const char *prefix, char ***removed, size_t *n
 		have_prev = true;
 	}
 	if (nrm)
-		ret = uio_fsync_quiet(dirfd, false);
+		ret = uw_io_dirsync(io, dirfd);
 out:
 	free(accepted);
 	if (in)

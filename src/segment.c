@@ -36,11 +36,13 @@ bool seg_parse_name(const char *name, const char *prefix, uint64_t *seq)
 	return true;
 }
 
-struct seg *seg_new(uint64_t seq, int fd, uint32_t salt, uint16_t flags, const char *prefix)
+struct seg *seg_new(struct uw_io *io, uint64_t seq, int fd, uint32_t salt, uint16_t flags,
+		    const char *prefix)
 {
 	struct seg *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	s->io = io;
 	s->seq = seq;
 	s->fd = fd;
 	s->salt = salt;
@@ -82,18 +84,29 @@ void seg_unref(struct seg *s)
 	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	if (s->fd >= 0)
-		uio_close(s->fd);
+		uw_io_close(s->io, s->fd);
 	idx_free(&s->idx);
 	free(s);
 }
 
-int seg_zero_fill(int fd, uint64_t from, uint64_t to)
+int seg_zero_fill(struct uw_io *io, int fd, uint64_t from, uint64_t to)
 {
-	return uio_write_zeros(fd, from, to);
+	enum { CHUNK = 1 << 20 };
+	uint8_t *z = calloc(1, CHUNK);
+	if (!z)
+		return -ENOMEM;
+	int ret = 0;
+	while (ret == 0 && from < to) {
+		size_t n = to - from < CHUNK ? (size_t)(to - from) : CHUNK;
+		ret = uw_io_pwrite(io, fd, z, n, from);
+		from += n;
+	}
+	free(z);
+	return ret;
 }
 
-int seg_create(int dirfd, const char *prefix, uint64_t seq, uint64_t size, enum uwal_prealloc mode,
-	       struct seg **out)
+int seg_create(struct uw_io *io, int dirfd, const char *prefix, uint64_t seq, uint64_t size,
+	       enum uwal_prealloc mode, struct seg **out)
 {
 	char tmp[SEG_NAME_MAX], name[SEG_NAME_MAX];
 	uint8_t hdr[FMT_SEG_HDR_SIZE];
@@ -102,40 +115,40 @@ int seg_create(int dirfd, const char *prefix, uint64_t seq, uint64_t size, enum 
 
 	seg_name(tmp, prefix, seq, true);
 	seg_name(name, prefix, seq, false);
-	ret = uio_getrandom(&h.salt, sizeof(h.salt));
+	ret = uw_io_getrandom(&h.salt, sizeof(h.salt));
 	if (ret < 0)
 		return ret;
-	int fd = uio_openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	int fd = uw_io_openat(io, dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		return fd;
-	ret = uio_fallocate(fd, 0, size);
+	ret = uw_io_fallocate(io, fd, 0, size);
 	if (ret < 0)
 		goto err_after_open;
 	if (mode == UWAL_PREALLOC_ZERO) {
 		/* Writing the zeros turns the unwritten extents into written
 		 * ones now, so the appends' fdatasyncs need not journal the
 		 * conversions. */
-		ret = seg_zero_fill(fd, FMT_SEG_HDR_SIZE, size);
+		ret = seg_zero_fill(io, fd, FMT_SEG_HDR_SIZE, size);
 		if (ret < 0)
 			goto err_after_open;
 	}
 	fmt_seg_hdr_encode(hdr, &h);
-	ret = uio_pwrite_full(fd, hdr, sizeof(hdr), 0);
+	ret = uw_io_pwrite(io, fd, hdr, sizeof(hdr), 0);
 	if (ret < 0)
 		goto err_after_open;
-	ret = uio_fsync_quiet(fd, true);
+	ret = uw_io_fdatasync(io, fd);
 	if (ret < 0)
 		goto err_after_open;
 	/* The file is whole and durable before its final name appears, so a
 	 * segment file under its real name always has a valid header. */
-	ret = uio_renameat(dirfd, tmp, name);
+	ret = uw_io_renameat(io, dirfd, tmp, name);
 	if (ret < 0)
 		goto err_after_open;
-	ret = uio_fsync_quiet(dirfd, false);
+	ret = uw_io_dirsync(io, dirfd);
 	if (ret < 0)
 		goto err_after_rename;
 
-	struct seg *s = seg_new(seq, fd, h.salt, h.flags, prefix);
+	struct seg *s = seg_new(io, seq, fd, h.salt, h.flags, prefix);
 	if (!s) {
 		ret = -ENOMEM;
 		goto err_after_rename;
@@ -144,19 +157,19 @@ int seg_create(int dirfd, const char *prefix, uint64_t seq, uint64_t size, enum 
 	return 0;
 
 err_after_rename:
-	uio_unlinkat(dirfd, name);
-	uio_close(fd);
+	uw_io_unlinkat(io, dirfd, name);
+	uw_io_close(io, fd);
 	return ret;
 err_after_open:
-	uio_unlinkat(dirfd, tmp);
-	uio_close(fd);
+	uw_io_unlinkat(io, dirfd, tmp);
+	uw_io_close(io, fd);
 	return ret;
 }
 
-int seg_read_header(int fd, struct fmt_seg_hdr *h)
+int seg_read_header(struct uw_io *io, int fd, struct fmt_seg_hdr *h)
 {
 	uint8_t hdr[FMT_SEG_HDR_SIZE];
-	ssize_t n = uio_pread(fd, hdr, sizeof(hdr), 0);
+	ssize_t n = uw_io_pread(io, fd, hdr, sizeof(hdr), 0);
 	if (n < 0)
 		return (int)n;
 	if (n < (ssize_t)sizeof(hdr))
@@ -166,6 +179,7 @@ int seg_read_header(int fd, struct fmt_seg_hdr *h)
 
 /* A window over the file that frames are decoded from. */
 struct window {
+	struct uw_io *io;
 	int fd;
 	uint8_t *buf;
 	size_t cap;
@@ -185,7 +199,7 @@ static int window_fill(struct window *win, uint64_t off, size_t want, uint64_t f
 	size_t n = win->cap;
 	if (off + n > file_size)
 		n = (size_t)(file_size - off);
-	ssize_t r = uio_pread(win->fd, win->buf, n, off);
+	ssize_t r = uw_io_pread(win->io, win->fd, win->buf, n, off);
 	if (r < 0)
 		return (int)r;
 	win->off = off;
@@ -193,10 +207,10 @@ static int window_fill(struct window *win, uint64_t off, size_t want, uint64_t f
 	return 0;
 }
 
-int seg_scan(int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn, void *ctx,
+int seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn, void *ctx,
 	     struct seg_scan *out)
 {
-	struct window win = {.fd = fd};
+	struct window win = {.io = io, .fd = fd};
 	struct fmt_dec dec;
 	uint64_t off = FMT_SEG_HDR_SIZE;
 	uint64_t open_off = 0, open_recs = 0; /* an unfinished batch */

@@ -1,9 +1,9 @@
 /*
  * submit.c - the submitter's side of the append path: push a request into
- * the queue of the current CPU, wake the writer if it sleeps, wait for the
- * acknowledgment; and the chained completion both sides share.
+ * the queue of the current CPU, wake the writer if it sleeps, and wait for
+ * the acknowledgment (req.c).
  *
- * The append path as a whole (this file and writer.c):
+ * The append path as a whole (this file, req.c and writer.c):
  *
  * Normal flow
  * -----------
@@ -48,65 +48,6 @@
 
 #include "internal.h"
 
-/* ---- completion -------------------------------------------------------- */
-
-/*
- * Complete a chain of requests whose results are already stored. The
- * exchange is our last touch of each request: once it is DONE its owner
- * may return and its stack is gone. If the owner was asleep, it owns the
- * rest of the chain from here (it reads r->next after waking), and we only
- * wake it; FUTEX_WAKE takes the address without reading it, and a waiter
- * reusing that address later tolerates the spurious wake-up.
- */
-void req_complete_chain(struct req *r)
-{
-	while (r) {
-		struct req *next = r->next;
-		/* acq_rel: release publishes result and next to the owner;
-		 * acquire orders our read of next before the owner's reuse. */
-		uint32_t old = atomic_exchange_explicit(&r->state, REQ_DONE, memory_order_acq_rel);
-		if (old == REQ_SLEEPING) {
-			uio_futex_wake((uint32_t *)&r->state, 1);
-			return;
-		}
-		r = next;
-	}
-}
-
-static void req_wait(struct uwal *w, struct req *r)
-{
-	/* A waiter for an fdatasync (~100 us) spins only while the waiting
-	 * threads fit on the CPUs: beyond that, spinners steal the CPU from
-	 * the writer and from the threads just acknowledged, which would
-	 * submit the next batch. An unsynced acknowledgment comes within
-	 * microseconds: sleeping for it would cost more than it saves. */
-	uint64_t limit = (uint64_t)w->cfg.wait_spin_us * 1000u;
-	bool durable = r->sync || w->cfg.sync_mode != UWAL_SYNC_NONE;
-	if (durable && (unsigned)atomic_load_explicit(&w->inside, memory_order_relaxed) > w->ncpu)
-		limit = 0;
-	uint64_t t0 = limit ? uio_now_ns() : 0;
-
-	for (unsigned i = 0; limit; i++) {
-		if (atomic_load_explicit(&r->state, memory_order_acquire) == REQ_DONE)
-			return;
-		if (i < 256)
-			uio_cpu_relax();
-		else
-			uio_yield();
-		if ((i & 15) == 15 && uio_now_ns() - t0 > limit)
-			break;
-	}
-	uint32_t exp = REQ_PENDING;
-	/* acq_rel: if this fails the request is DONE and we need its result
-	 * (acquire); if it succeeds the writer's exchange sees SLEEPING. */
-	if (!atomic_compare_exchange_strong_explicit(&r->state, &exp, REQ_SLEEPING,
-						     memory_order_acq_rel, memory_order_acquire))
-		return;
-	while (atomic_load_explicit(&r->state, memory_order_acquire) != REQ_DONE)
-		uio_futex_wait((uint32_t *)&r->state, REQ_SLEEPING);
-	/* We were asleep when completed: the rest of the chain is ours. */
-	req_complete_chain(r->next);
-}
 /* ---- submission ------------------------------------------------------ */
 
 static void wake_writer(struct uwal *w)
@@ -120,7 +61,7 @@ static void wake_writer(struct uwal *w)
 	if (atomic_exchange(&w->wake_pending, 1))
 		return; /* someone already signalled this sleep */
 	atomic_fetch_add_explicit(&w->st_wakeups, 1, memory_order_relaxed);
-	uio_eventfd_signal(w->wake_fd);
+	uw_io_eventfd_signal(w->io, w->wake_fd);
 }
 
 int pipe_submit(struct uwal *w, struct req *r)
@@ -143,7 +84,7 @@ int pipe_submit(struct uwal *w, struct req *r)
 		ret = UWAL_EPOISONED;
 		goto out_enqueuing;
 	}
-	unsigned start = (unsigned)uio_current_cpu() % w->nq;
+	unsigned start = (unsigned)uw_io_current_cpu() % w->nq;
 	for (unsigned k = 0;; k++) {
 		if (pq_push(&w->queues[(start + k) % w->nq], r))
 			break;
@@ -151,7 +92,7 @@ int pipe_submit(struct uwal *w, struct req *r)
 			/* Every queue is full: let the writer catch up. */
 			atomic_fetch_add_explicit(&w->st_qfull, 1, memory_order_relaxed);
 			wake_writer(w);
-			uio_yield();
+			uw_io_yield();
 			k = (unsigned)-1;
 		}
 	}

@@ -1,6 +1,6 @@
 /*
  * wal.c - the handle: configuration, open and close, the write entry
- * points (argument checks, then pipeline.c), reads by index, counters.
+ * points (argument checks, then submit.c), reads by index, counters.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -80,16 +80,16 @@ void wal_log(const struct uwal *w, int level, const char *fmt, ...)
 	w->cfg.log_fn(w->cfg.log_ctx, level, msg);
 }
 
-static int take_lock(int dirfd, const char *prefix, int *out)
+static int take_lock(struct uw_io *io, int dirfd, const char *prefix, int *out)
 {
 	char name[MAX_PREFIX + 8];
 	snprintf(name, sizeof(name), "%slock", prefix);
-	int fd = uio_openat(dirfd, name, O_RDWR | O_CREAT, 0644);
+	int fd = uw_io_openat(io, dirfd, name, O_RDWR | O_CREAT, 0644);
 	if (fd < 0)
 		return fd;
-	int ret = uio_flock_ex(fd);
+	int ret = uw_io_flock_ex(io, fd);
 	if (ret < 0) {
-		uio_close(fd);
+		uw_io_close(io, fd);
 		return ret == -EWOULDBLOCK ? UWAL_ELOCKED : ret;
 	}
 	*out = fd;
@@ -111,11 +111,11 @@ static void free_handle(struct uwal *w)
 	pthread_cond_destroy(&w->prep.cv);
 	pthread_rwlock_destroy(&w->lock);
 	if (w->wake_fd >= 0)
-		uio_close(w->wake_fd);
+		uw_io_close(w->io, w->wake_fd);
 	if (w->lockfd >= 0)
-		uio_close(w->lockfd); /* releases the flock */
+		uw_io_close(w->io, w->lockfd); /* releases the flock */
 	if (w->dirfd >= 0)
-		uio_close(w->dirfd);
+		uw_io_close(w->io, w->dirfd);
 	free(w->dir);
 	free(w->prefix);
 	free(w);
@@ -125,8 +125,8 @@ static int init_queues(struct uwal *w)
 {
 	/* One queue per configured CPU: threads migrate, and CPUs may come
 	 * online later, so size by what could exist, not what runs now. */
-	w->nq = uio_cpus_configured();
-	w->ncpu = uio_cpus_online();
+	w->nq = uw_io_cpus_configured();
+	w->ncpu = uw_io_cpus_online();
 	w->queues = calloc(w->nq, sizeof(*w->queues));
 	if (!w->queues)
 		return -ENOMEM;
@@ -151,6 +151,7 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	if (!w)
 		return -ENOMEM;
 	w->cfg = *cfg;
+	w->io = uw_io_select();
 	w->dirfd = w->lockfd = w->wake_fd = -1;
 	w->dir = strdup(cfg->dir);
 	w->prefix = strdup(cfg->prefix);
@@ -170,13 +171,13 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 		goto err;
 	}
 
-	ret = uio_mkdir_p(w->dir);
+	ret = uw_io_mkdir_p(w->io, w->dir);
 	if (ret < 0)
 		goto err;
-	ret = w->dirfd = uio_open_dir(w->dir);
+	ret = w->dirfd = uw_io_open_dir(w->io, w->dir);
 	if (ret < 0)
 		goto err;
-	ret = take_lock(w->dirfd, w->prefix, &w->lockfd);
+	ret = take_lock(w->io, w->dirfd, w->prefix, &w->lockfd);
 	if (ret < 0)
 		goto err;
 	ret = rec_open_log(w);
@@ -185,7 +186,7 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	ret = init_queues(w);
 	if (ret < 0)
 		goto err;
-	ret = w->wake_fd = uio_eventfd();
+	ret = w->wake_fd = uw_io_eventfd(w->io);
 	if (ret < 0)
 		goto err;
 	ret = prep_start(w);
@@ -298,7 +299,7 @@ static int read_frame(struct uwal *w, struct seg *s, uint32_t off, uint64_t end,
 	uint8_t small[4096];
 	uint8_t *buf = small;
 	size_t want = end - off < sizeof(small) ? (size_t)(end - off) : sizeof(small);
-	ssize_t n = uio_pread(s->fd, buf, want, off);
+	ssize_t n = uw_io_pread(s->io, s->fd, buf, want, off);
 	if (n < 0)
 		return (int)n;
 	size_t flen = fmt_frame_peek_len(buf, (size_t)n);
@@ -307,7 +308,7 @@ static int read_frame(struct uwal *w, struct seg *s, uint32_t off, uint64_t end,
 		buf = malloc(flen);
 		if (!buf)
 			return -ENOMEM;
-		n = uio_pread(s->fd, buf, flen, off);
+		n = uw_io_pread(s->io, s->fd, buf, flen, off);
 		if (n < 0) {
 			free(buf);
 			return (int)n;
@@ -436,20 +437,21 @@ int uwal_unsafe_recover(const char *dir, const char *prefix, char ***removed, si
 		prefix = "segment_";
 	if (!prefix_ok(prefix))
 		return UWAL_EINVAL;
-	int dirfd = uio_open_dir(dir);
+	struct uw_io *io = uw_io_select();
+	int dirfd = uw_io_open_dir(io, dir);
 	if (dirfd < 0)
 		return dirfd;
 	int lockfd;
-	int ret = take_lock(dirfd, prefix, &lockfd);
+	int ret = take_lock(io, dirfd, prefix, &lockfd);
 	if (ret == 0) {
-		ret = rec_unsafe_recover(dirfd, prefix, removed, n_removed);
-		uio_close(lockfd);
+		ret = rec_unsafe_recover(io, dirfd, prefix, removed, n_removed);
+		uw_io_close(io, lockfd);
 	}
-	uio_close(dirfd);
+	uw_io_close(io, dirfd);
 	return ret;
 }
 
 void uwal_free_list(char **list, size_t n)
 {
-	uio_free_names(list, n); /* the same shape: malloc'd array of malloc'd names */
+	uw_io_free_names(list, n); /* the same shape: malloc'd array of malloc'd names */
 }

@@ -1,10 +1,18 @@
 /*
- * writer.c - the writer thread: drains the per-CPU queues, builds batches
- * (duplicate checks, msgpack + CRC32C encoding into one buffer), writes
- * them (io_uring write + linked fdatasync when durable), publishes them in
- * the index and completes their requests in log order; seals and rotates
- * segments and applies retention. The flow and failure modes of the whole
- * append path are described at the top of submit.c.
+ * writer.c - the writer thread. Each turn of its loop is the pipeline:
+ *
+ *   drain    the per-CPU queues into the pending list (log order);
+ *   rotate   if the first pending request does not fit the active segment:
+ *            seal it, take the prepared one, apply retention;
+ *   build    choose the batch, refuse duplicates, encode every record
+ *            (msgpack + CRC32C) into one buffer - no I/O;
+ *   write    one chain on the ring: the write, and a linked fdatasync
+ *            when the batch must be durable;
+ *   publish  the batch's records in the index (only once written);
+ *   complete its requests in log order.
+ *
+ * The flow and failure modes of the whole append path are described at
+ * the top of submit.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,7 +31,7 @@ struct ent {
 };
 
 struct writer {
-	struct uio_ring *ring;
+	struct uw_ring *ring;
 	struct seg *active;
 	uint64_t woff;   /* next append offset in the active segment */
 	uint64_t wcount; /* records in the active segment */
@@ -49,11 +57,11 @@ struct batch {
 	size_t bytes;
 	bool sync;
 };
-static void finish_one(struct req *r, int res)
+static void finish_one(struct uwal *w, struct req *r, int res)
 {
 	r->result = res;
 	r->next = NULL;
-	req_complete_chain(r);
+	req_complete_chain(w, r);
 }
 
 static bool queues_empty(struct uwal *w)
@@ -94,10 +102,10 @@ static struct req *pend_pop(struct writer *wr)
 	return r;
 }
 
-static void fail_pending(struct writer *wr, int err)
+static void fail_pending(struct uwal *w, struct writer *wr, int err)
 {
 	while (wr->pend_head)
-		finish_one(pend_pop(wr), err);
+		finish_one(w, pend_pop(wr), err);
 }
 
 static void poison(struct uwal *w, int err)
@@ -145,13 +153,13 @@ static int rotate(struct uwal *w, struct writer *wr)
 	struct seg *old = wr->active;
 	uint8_t seal[FMT_SEAL_FRAME_MAX];
 	size_t n = fmt_seal_frame_encode(seal, old->salt, wr->wcount, next->seq);
-	err = uio_pwrite_full(old->fd, seal, n, wr->woff);
+	err = uw_io_pwrite(w->io, old->fd, seal, n, wr->woff);
 	/* Give back the unused preallocation; the fdatasync below makes the
 	 * new size durable together with the seal. */
 	if (err == 0)
-		err = uio_ftruncate(old->fd, wr->woff + n);
+		err = uw_io_ftruncate(w->io, old->fd, wr->woff + n);
 	if (err == 0) {
-		err = uio_fdatasync(old->fd);
+		err = uw_io_fdatasync(w->io, old->fd);
 		atomic_fetch_add_explicit(&w->st_fsyncs, 1, memory_order_relaxed);
 	}
 	if (err < 0) {
@@ -303,7 +311,12 @@ static void encode(struct writer *wr, struct batch *b, const struct req *r)
 	}
 }
 
-static void build_batch(struct uwal *w, struct writer *wr, struct batch *b)
+/*
+ * Choose the batch from the pending requests, refuse duplicates and encode
+ * it; no I/O. The first pending request fits the active segment (rotate()
+ * made sure); the batch ends before the first one that would not.
+ */
+static void build(struct uwal *w, struct writer *wr, struct batch *b)
 {
 	memset(b, 0, sizeof(*b));
 	if (wr->set_live) {
@@ -312,33 +325,16 @@ static void build_batch(struct uwal *w, struct writer *wr, struct batch *b)
 	}
 	while (wr->pend_head) {
 		struct req *r = wr->pend_head;
-		int p = atomic_load_explicit(&w->poisoned, memory_order_relaxed);
-		if (p) {
-			fail_pending(wr, UWAL_EPOISONED);
+		if (b->nreq && (w->cfg.sync_mode == UWAL_SYNC_ALWAYS ||
+				b->nrec + r->n > w->cfg.max_batch_size ||
+				b->bytes + r->bytes > BATCH_BYTES || !fits(w, wr, b, r)))
 			break;
-		}
-		if (b->nreq &&
-		    (w->cfg.sync_mode == UWAL_SYNC_ALWAYS ||
-		     b->nrec + r->n > w->cfg.max_batch_size || b->bytes + r->bytes > BATCH_BYTES))
-			break;
-		if (!fits(w, wr, b, r)) {
-			if (b->nreq)
-				break;
-			int e = rotate(w, wr);
-			if (e < 0) {
-				/* The requests waiting for the new segment fail;
-				 * after a seal failure, so does everything else. */
-				fail_pending(wr, e);
-				return;
-			}
-			continue;
-		}
 		int e = check_dups(w, wr, b, r);
 		if (e == 0)
 			e = reserve(wr, b->bytes + r->bytes, b->nrec + r->n);
 		pend_pop(wr);
 		if (e < 0) {
-			finish_one(r, e);
+			finish_one(w, r, e);
 			continue;
 		}
 		encode(wr, b, r);
@@ -354,59 +350,36 @@ static void build_batch(struct uwal *w, struct writer *wr, struct batch *b)
 		b->sync = true;
 }
 
-/* Write the batch (and fdatasync it if needed); 0 or -errno. */
+/* Write the batch (and fdatasync it if needed) as one chain; 0 or -errno. */
 static int write_batch(struct uwal *w, struct writer *wr, const struct batch *b)
 {
 	int fd = wr->active->fd;
-
-	if (!b->sync && w->cfg.write_path == UWAL_WRITE_PWRITE)
-		return uio_pwrite_full(fd, wr->buf, b->bytes, wr->woff);
-
-	struct uio_op ops[2] = {
-		{.kind = UIO_WRITE,
+	struct uw_io_op ops[2] = {
+		{.kind = UW_IO_OP_WRITE,
 		 .fd = fd,
 		 .buf = wr->buf,
 		 .len = (uint32_t)b->bytes,
-		 .off = wr->woff,
-		 .user_data = 1},
-		{.kind = UIO_FDATASYNC, .fd = fd, .user_data = 2},
+		 .off = wr->woff},
+		{.kind = UW_IO_OP_FDATASYNC, .fd = fd},
 	};
-	unsigned nops = b->sync ? 2 : 1;
-	int ret = uio_ring_queue_chain(wr->ring, ops, nops);
-	if (ret < 0)
-		return ret;
-	int res[3] = {0, 1, 1};
+	unsigned n = b->sync ? 2 : 1;
+	int res[2] = {0, 0};
 	/* Poll for the completion only while the waiting threads fit on the
 	 * CPUs: otherwise they need the CPU more than this thread does. */
-	uint64_t poll_ns = (uint64_t)w->cfg.ring_poll_us * 1000u;
-	if ((unsigned)atomic_load_explicit(&w->inside, memory_order_relaxed) > w->ncpu)
-		poll_ns = 0;
-	unsigned left = nops;
-	uint64_t enters = 0;
-	while (left) {
-		struct uio_cqe c[4];
-		/* Wait for the whole chain in one io_uring_enter. */
-		int n = uio_ring_wait(wr->ring, c, 4, left, poll_ns, &enters);
-		if (n < 0) {
-			ret = n;
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			if (c[i].user_data == 1 || c[i].user_data == 2) {
-				res[c[i].user_data] = c[i].res;
-				left--;
-			}
-		}
-	}
-	atomic_fetch_add_explicit(&w->st_enters, enters, memory_order_relaxed);
+	unsigned flags = 0;
+	if ((unsigned)atomic_load_explicit(&w->inside, memory_order_relaxed) <= w->ncpu)
+		flags |= UW_RING_POLL;
+	uint64_t enters = wr->ring->enters;
+	int ret = uw_ring_run(wr->ring, ops, n, res, flags);
+	atomic_fetch_add_explicit(&w->st_enters, wr->ring->enters - enters, memory_order_relaxed);
 	if (ret < 0)
 		return ret; /* the ring itself failed: treat as an I/O failure */
-	if (res[1] < 0)
-		return res[1];
-	if ((size_t)res[1] != b->bytes)
+	if (res[0] < 0)
+		return res[0];
+	if ((size_t)res[0] != b->bytes)
 		return -EIO; /* short write: its fdatasync was cancelled */
-	if (b->sync && res[2] < 0)
-		return res[2];
+	if (b->sync && res[1] < 0)
+		return res[1];
 	return 0;
 }
 
@@ -423,35 +396,27 @@ static int publish(struct uwal *w, struct writer *wr, const struct batch *b)
 	return err;
 }
 
-static void run_batch(struct uwal *w, struct writer *wr)
+/* The batch is written: account for it and publish it. */
+static int publish_batch(struct uwal *w, struct writer *wr, const struct batch *b)
 {
-	struct batch b;
+	/* Durable (or in the kernel, as asked): now, and only now, the index
+	 * may describe these records. */
+	int res = publish(w, wr, b);
+	wr->woff += b->bytes;
+	wr->wcount += b->nrec;
+	wr->dirty = !b->sync;
+	atomic_fetch_add_explicit(&w->st_records, b->nrec, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->st_batches, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->st_bytes, b->bytes, memory_order_relaxed);
+	if (b->sync)
+		atomic_fetch_add_explicit(&w->st_fsyncs, 1, memory_order_relaxed);
+	return res;
+}
 
-	build_batch(w, wr, &b);
-	if (b.nreq == 0)
-		return;
-	int res = write_batch(w, wr, &b);
-	if (res == 0) {
-		/* Durable (or in the kernel, as asked): now, and only now, the
-		 * index may describe these records. */
-		res = publish(w, wr, &b);
-		wr->woff += b.bytes;
-		wr->wcount += b.nrec;
-		wr->dirty = !b.sync;
-		atomic_fetch_add_explicit(&w->st_records, b.nrec, memory_order_relaxed);
-		atomic_fetch_add_explicit(&w->st_batches, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&w->st_bytes, b.bytes, memory_order_relaxed);
-		if (b.sync)
-			atomic_fetch_add_explicit(&w->st_fsyncs, 1, memory_order_relaxed);
-	}
-	if (res < 0)
-		poison(w, res);
-	for (struct req *r = b.head; r; r = r->next)
-		r->result = res;
-	req_complete_chain(b.head);
-
-	/* Ask for the next segment once this one is half full, so that it
-	 * is ready when rotation comes. */
+/* Ask for the next segment once this one is half full, so that it is ready
+ * when rotation comes. */
+static void maybe_prepare(struct uwal *w, struct writer *wr)
+{
 	uint64_t used = wr->woff - FMT_SEG_HDR_SIZE;
 	if (!wr->prep_asked &&
 	    (used * 2 >= w->seg_capacity ||
@@ -461,29 +426,59 @@ static void run_batch(struct uwal *w, struct writer *wr)
 	}
 }
 
+/* One turn of the pipeline over the pending requests (see the top). */
+static void run_pending(struct uwal *w, struct writer *wr)
+{
+	int p = atomic_load_explicit(&w->poisoned, memory_order_relaxed);
+	if (p) {
+		fail_pending(w, wr, UWAL_EPOISONED);
+		return;
+	}
+	struct batch b = {0};
+	if (!fits(w, wr, &b, wr->pend_head)) {
+		int e = rotate(w, wr);
+		if (e < 0) {
+			/* The requests waiting for the new segment fail; after
+			 * a seal failure, so does everything else. */
+			fail_pending(w, wr, e);
+			return;
+		}
+	}
+	build(w, wr, &b);
+	if (b.nreq == 0)
+		return;
+	int res = write_batch(w, wr, &b);
+	if (res == 0)
+		res = publish_batch(w, wr, &b);
+	if (res < 0)
+		poison(w, res);
+	req_complete_all(w, b.head, res);
+	maybe_prepare(w, wr);
+}
+
 static void wait_for_batch_fill(struct uwal *w, struct writer *wr)
 {
-	uint64_t until = uio_now_ns() + (uint64_t)w->cfg.max_batch_delay_us * 1000u;
-	while (wr->pend_recs < w->cfg.max_batch_size && uio_now_ns() < until &&
+	uint64_t until = uw_io_now_ns() + (uint64_t)w->cfg.max_batch_delay_us * 1000u;
+	while (wr->pend_recs < w->cfg.max_batch_size && uw_io_now_ns() < until &&
 	       !atomic_load(&w->closing)) {
 		drain(w, wr);
-		uio_cpu_relax();
+		uw_io_cpu_relax();
 	}
 }
 
 static void idle_wait(struct uwal *w, struct writer *wr)
 {
 	uint64_t limit = (uint64_t)w->cfg.writer_spin_us * 1000u;
-	uint64_t t0 = uio_now_ns();
+	uint64_t t0 = uw_io_now_ns();
 
 	for (unsigned i = 0; limit; i++) {
 		if (!queues_empty(w) || atomic_load(&w->closing) || atomic_load(&w->gone_pending))
 			return;
 		if (i < 1024)
-			uio_cpu_relax();
+			uw_io_cpu_relax();
 		else
-			uio_yield();
-		if ((i & 15) == 15 && uio_now_ns() - t0 > limit)
+			uw_io_yield();
+		if ((i & 15) == 15 && uw_io_now_ns() - t0 > limit)
 			break;
 	}
 	atomic_store(&w->wake_pending, 0);
@@ -491,12 +486,12 @@ static void idle_wait(struct uwal *w, struct writer *wr)
 	/* seq_cst fence: see wake_writer(). */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (queues_empty(w) && !atomic_load(&w->closing) && !atomic_load(&w->gone_pending)) {
-		struct uio_cqe c[4];
-		uint64_t enters = 0;
-		int n = uio_ring_wait(wr->ring, c, 4, 1, 0, &enters);
-		atomic_fetch_add_explicit(&w->st_enters, enters, memory_order_relaxed);
-		if (n < 0)
-			uio_yield();
+		uint64_t enters = wr->ring->enters;
+		int e = uw_ring_idle(wr->ring);
+		atomic_fetch_add_explicit(&w->st_enters, wr->ring->enters - enters,
+					  memory_order_relaxed);
+		if (e < 0)
+			uw_io_yield();
 	}
 	atomic_store(&w->writer_sleeping, 0);
 }
@@ -508,10 +503,17 @@ static void *writer_main(void *arg)
 
 	/* The ring is created here: this thread is its only submitter
 	 * (IORING_SETUP_SINGLE_ISSUER). */
-	w->writer_init_err = uio_ring_open(&wr->ring, w->cfg.ring_entries, w->cfg.ring_flags,
-					   w->cfg.ring_poll_us > 0, w->wake_fd, &w->ring_info);
+	struct uw_ring_opts o = {
+		.entries = w->cfg.ring_entries,
+		.setup_flags = w->cfg.ring_flags,
+		.pollable = w->cfg.ring_poll_us > 0,
+		.poll_us = w->cfg.ring_poll_us,
+		.unsynced_pwrite = w->cfg.write_path == UWAL_WRITE_PWRITE,
+		.wake_fd = w->wake_fd,
+	};
+	w->writer_init_err = uw_ring_open(w->io, &o, &wr->ring, &w->ring_info);
 	atomic_store(&w->writer_ready, 1);
-	uio_futex_wake((uint32_t *)&w->writer_ready, 1);
+	uw_io_futex_wake(w->io, (uint32_t *)&w->writer_ready, 1);
 	if (w->writer_init_err < 0)
 		return NULL;
 	if (!w->ring_info.uring)
@@ -527,24 +529,24 @@ static void *writer_main(void *arg)
 		if (wr->pend_head) {
 			if (w->cfg.max_batch_delay_us)
 				wait_for_batch_fill(w, wr);
-			run_batch(w, wr);
+			run_pending(w, wr);
 			continue;
 		}
 		if (atomic_load(&w->closing)) {
 			/* Exit only once no submitter can still push. */
 			if (atomic_load(&w->enqueuing) == 0 && queues_empty(w))
 				break;
-			uio_yield();
+			uw_io_yield();
 			continue;
 		}
 		idle_wait(w, wr);
 	}
 
 	if (wr->dirty && !atomic_load(&w->poisoned)) {
-		wr->close_err = uio_fdatasync(wr->active->fd);
+		wr->close_err = uw_io_fdatasync(w->io, wr->active->fd);
 		atomic_fetch_add_explicit(&w->st_fsyncs, 1, memory_order_relaxed);
 	}
-	uio_ring_close(wr->ring);
+	uw_ring_close(wr->ring);
 	wr->ring = NULL;
 	return NULL;
 }
@@ -573,7 +575,7 @@ int pipe_start(struct uwal *w)
 		return -e;
 	w->writer_started = true;
 	while (!atomic_load(&w->writer_ready))
-		uio_futex_wait((uint32_t *)&w->writer_ready, 0);
+		uw_io_futex_wait(w->io, (uint32_t *)&w->writer_ready, 0);
 	return w->writer_init_err;
 }
 
@@ -586,7 +588,7 @@ void pipe_stop(struct uwal *w)
 		return;
 	if (w->writer_started) {
 		atomic_store(&w->closing, 1);
-		uio_eventfd_signal(w->wake_fd);
+		uw_io_eventfd_signal(w->io, w->wake_fd);
 		pthread_join(w->writer, NULL);
 		w->writer_started = false;
 	}
@@ -597,9 +599,9 @@ void pipe_stop(struct uwal *w)
 	}
 	/* Wait until every submitter has left the library. */
 	while (atomic_load(&w->inside))
-		uio_yield();
+		uw_io_yield();
 	if (wr->ring)
-		uio_ring_close(wr->ring);
+		uw_ring_close(wr->ring);
 	bset_free(&wr->set);
 	free(wr->buf);
 	free(wr->ents);

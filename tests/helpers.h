@@ -40,7 +40,7 @@
 
 #include <criterion/criterion.h>
 
-#include "uio.h"
+#include "faultio.h"
 #include "uwal.h"
 
 /* ---- sanitizers -------------------------------------------------------- */
@@ -639,11 +639,11 @@ static inline void th_sleep_ms(unsigned ms)
 	static void th_suite_setup(void)                                                           \
 	{                                                                                          \
 		g_dir = th_tmpdir();                                                               \
-		uio_fault_clear();                                                                 \
+		tio_clear();                                                                 \
 	}                                                                                          \
 	static void th_suite_teardown(void)                                                        \
 	{                                                                                          \
-		uio_fault_clear();                                                                 \
+		tio_clear();                                                                 \
 		th_rmrf(g_dir);                                                                    \
 		free(g_dir);                                                                       \
 	}                                                                                          \

@@ -30,7 +30,7 @@ static void setup(void)
 {
 	g_dir = th_tmpdir();
 	g_pristine = th_tmpdir();
-	uio_fault_clear();
+	tio_clear();
 }
 
 static void teardown(void)

@@ -42,13 +42,13 @@ static const struct variant ALWAYS = {"always", UWAL_SYNC_ALWAYS, UWAL_WRITE_PWR
 
 struct fault {
 	const char *name;
-	enum uio_fault_op op;
+	enum tio_kind op;
 	int err;
 };
 
-static const struct fault WRITE_EIO = {"write -EIO", UIO_FAULT_WRITE, -EIO};
-static const struct fault WRITE_SHORT = {"short write", UIO_FAULT_WRITE, UIO_FAULT_SHORT};
-static const struct fault FSYNC_EIO = {"fdatasync -EIO", UIO_FAULT_FSYNC, -EIO};
+static const struct fault WRITE_EIO = {"write -EIO", TIO_PWRITE, -EIO};
+static const struct fault WRITE_SHORT = {"short write", TIO_PWRITE, TIO_SHORT};
+static const struct fault FSYNC_EIO = {"fdatasync -EIO", TIO_FDATASYNC, -EIO};
 
 /* Every failure reaches the caller as -EIO (a short write is one too). */
 #define FAIL_RC (-EIO)
@@ -57,7 +57,7 @@ static const struct fault FSYNC_EIO = {"fdatasync -EIO", UIO_FAULT_FSYNC, -EIO};
  * that is the request an fdatasync fault is aimed at. */
 static bool needs_sync_flag(const struct variant *v, const struct fault *f)
 {
-	return v->mode == UWAL_SYNC_NONE && f->op == UIO_FAULT_FSYNC;
+	return v->mode == UWAL_SYNC_NONE && f->op == TIO_FDATASYNC;
 }
 
 static void variant_config(uwal_config *cfg, const struct variant *v, th_log *log)
@@ -72,11 +72,11 @@ static void variant_config(uwal_config *cfg, const struct variant *v, th_log *lo
 }
 
 /* Wait until op has been called more than `above` times. */
-static void wait_count(enum uio_fault_op op, uint64_t above)
+static void wait_count(enum tio_kind op, uint64_t above)
 {
-	for (int i = 0; i < 20000 && uio_fault_count(op) <= above; i++)
+	for (int i = 0; i < 20000 && tio_count(op, NULL) <= above; i++)
 		th_sleep_ms(1);
-	cr_assert_gt(uio_fault_count(op), above, "the writer never reached fault op %d", op);
+	cr_assert_gt(tio_count(op, NULL), above, "the writer never reached fault op %d", op);
 }
 
 /* ---- the outcome of many requests -------------------------------------- */
@@ -223,9 +223,9 @@ static void single_failure(const struct variant *v, const struct fault *f)
 	}
 
 	bool sync = needs_sync_flag(v, f);
-	uio_fault_arm(f->op, 1, f->err);
+	tio_arm(f->op, NULL, 1, f->err);
 	int rc = th_write_std(w, ACKED + 1, sync);
-	uio_fault_clear();
+	tio_clear();
 	o[ACKED] = (struct outcome){ACKED + 1, sync, rc};
 	cr_assert_eq(rc, FAIL_RC, "%s, %s: the failing write returned %d (%s)", v->name, f->name,
 		     rc, uwal_strerror(rc));
@@ -304,16 +304,16 @@ static void batch_failure(const struct variant *v, const struct fault *f)
 
 	/* A: written, then held before it is published */
 	bool a_sync = v->mode != UWAL_SYNC_NONE;
-	uint64_t w0 = uio_fault_count(UIO_FAULT_WRITE), f0 = uio_fault_count(UIO_FAULT_FSYNC);
+	uint64_t w0 = tio_count(TIO_PWRITE, NULL), f0 = tio_count(TIO_FDATASYNC, NULL);
 	cr_assert_eq(pthread_rwlock_rdlock(&w->lock), 0);
 	struct outcome *oa = &o[n++];
 	*oa = (struct outcome){100, false, 1};
 	struct one_arg aa = {w, oa};
 	pthread_t ta;
 	cr_assert_eq(pthread_create(&ta, NULL, one_thread, &aa), 0);
-	wait_count(UIO_FAULT_WRITE, w0);
+	wait_count(TIO_PWRITE, w0);
 	if (a_sync)
-		wait_count(UIO_FAULT_FSYNC, f0);
+		wait_count(TIO_FDATASYNC, f0);
 
 	/* the batch that will fail: mixed sync flags in UWAL_SYNC_NONE for an
 	 * fdatasync fault (one sync request makes the whole batch durable) */
@@ -332,12 +332,12 @@ static void batch_failure(const struct variant *v, const struct fault *f)
 		th_sleep_ms(1);
 	}
 	cr_assert_eq(atomic_load(&w->inside), IN_BATCH + 1);
-	uio_fault_arm(f->op, 1, f->err);
+	tio_arm(f->op, NULL, 1, f->err);
 	cr_assert_eq(pthread_rwlock_unlock(&w->lock), 0);
 	pthread_join(ta, NULL);
 	for (int i = 0; i < IN_BATCH; i++)
 		pthread_join(t[i], NULL);
-	uio_fault_clear();
+	tio_clear();
 	cr_assert_eq(oa->rc, 0, "request A: %d (%s)", oa->rc, uwal_strerror(oa->rc));
 
 	int failed = 0, poisoned = 0;
@@ -437,9 +437,9 @@ static void free_running_failure(const struct variant *v, const struct fault *f,
 	pthread_barrier_init(&start, NULL, FREE_T);
 	for (int t = 0; t < FREE_T; t++)
 		a[t] = (struct free_arg){.w = w, .start = &start, .t = t};
-	uio_fault_arm(f->op, nth, f->err);
+	tio_arm(f->op, NULL, nth, f->err);
 	th_run_threads(FREE_T, free_thread, a, sizeof(*a));
-	uio_fault_clear();
+	tio_clear();
 	pthread_barrier_destroy(&start);
 
 	struct outcome *all = calloc(FREE_T * FREE_PER, sizeof(*all));
@@ -519,7 +519,7 @@ static void seal_failure(const struct variant *v, const struct fault *f)
 	variant_config(&cfg, v, NULL);
 	cfg.segment_size = 64u << 10;
 	cfg.segment_threshold = 4;
-	uint64_t r0 = uio_fault_count(UIO_FAULT_RENAME);
+	uint64_t r0 = tio_count(TIO_RENAME, NULL);
 	uwal *w = th_open(&cfg);
 	struct outcome o[6];
 	for (uint64_t i = 1; i <= 4; i++) {
@@ -528,10 +528,10 @@ static void seal_failure(const struct variant *v, const struct fault *f)
 	}
 	/* the next segment is prepared (its rename is its last step), so the
 	 * fault cannot hit the preparer's own header write */
-	wait_count(UIO_FAULT_RENAME, r0 + 1);
-	uio_fault_arm(f->op, 1, f->err);
+	wait_count(TIO_RENAME, r0 + 1);
+	tio_arm(f->op, NULL, 1, f->err);
 	int rc = th_write_std(w, 5, false);
-	uio_fault_clear();
+	tio_clear();
 	o[4] = (struct outcome){5, false, rc};
 	cr_assert_eq(rc, FAIL_RC, "%s, seal %s: write needing the new segment returned %d (%s)",
 		     v->name, f->name, rc, uwal_strerror(rc));
@@ -577,9 +577,9 @@ TH_TEST(faults, failed_fdatasync_at_close_is_reported_none_mode)
 	uwal *w = th_open(&cfg);
 	for (uint64_t i = 1; i <= ACKED; i++)
 		cr_assert_eq(th_write_std(w, i, false), 0);
-	uio_fault_arm(UIO_FAULT_FSYNC, 1, -EIO);
+	tio_arm(TIO_FDATASYNC, NULL, 1, -EIO);
 	int rc = uwal_close(w);
-	uio_fault_clear();
+	tio_clear();
 	cr_assert_eq(rc, -EIO, "close with a failed final fdatasync returned %d (%s)", rc,
 		     uwal_strerror(rc));
 	/* the records were in the page cache; nothing else was lost */
@@ -591,10 +591,10 @@ TH_TEST(faults, failed_fdatasync_at_close_is_reported_none_mode)
 
 /* ---- preparing a new segment ---------------------------------------------- */
 
-static const struct fault PREP_FALLOCATE = {"fallocate -ENOSPC", UIO_FAULT_FALLOCATE, -ENOSPC};
-static const struct fault PREP_OPEN = {"create -EMFILE", UIO_FAULT_OPEN, -EMFILE};
-static const struct fault PREP_OPEN_EACCES = {"create -EACCES", UIO_FAULT_OPEN, -EACCES};
-static const struct fault PREP_RENAME = {"rename -EIO", UIO_FAULT_RENAME, -EIO};
+static const struct fault PREP_FALLOCATE = {"fallocate -ENOSPC", TIO_FALLOCATE, -ENOSPC};
+static const struct fault PREP_OPEN = {"create -EMFILE", TIO_OPEN, -EMFILE};
+static const struct fault PREP_OPEN_EACCES = {"create -EACCES", TIO_OPEN, -EACCES};
+static const struct fault PREP_RENAME = {"rename -EIO", TIO_RENAME, -EIO};
 
 /*
  * threshold 4: the preparer starts on the next segment after the second
@@ -610,13 +610,13 @@ static void prepare_failure(const struct variant *v, const struct fault *f)
 	cfg.segment_size = 64u << 10;
 	cfg.segment_threshold = 4;
 	uwal *w = th_open(&cfg);
-	uio_fault_arm(f->op, 1, f->err);
+	tio_arm(f->op, NULL, 1, f->err);
 	for (uint64_t i = 1; i <= 4; i++)
 		cr_assert_eq(th_write_std(w, i, false), 0, "write %llu", (unsigned long long)i);
 	int rc = th_write_std(w, 5, false);
 	cr_assert_eq(rc, f->err, "%s, %s: the write needing the new segment returned %d (%s)",
 		     v->name, f->name, rc, uwal_strerror(rc));
-	uio_fault_clear();
+	tio_clear();
 	/* nothing written, nothing published, nothing left behind */
 	th_check_absent(w, 5);
 	cr_assert_eq(th_stats(w).records, 4);
@@ -691,9 +691,9 @@ static void prepare_failure_threads(const struct variant *v, const struct fault 
 	pthread_barrier_init(&start, NULL, PREP_T);
 	for (int t = 0; t < PREP_T; t++)
 		a[t] = (struct prep_arg){.w = w, .start = &start, .t = t};
-	uio_fault_arm(f->op, 1, f->err);
+	tio_arm(f->op, NULL, 1, f->err);
 	th_run_threads(PREP_T, prep_thread, a, sizeof(*a));
-	uio_fault_clear();
+	tio_clear();
 	pthread_barrier_destroy(&start);
 
 	int failed = 0;

@@ -223,7 +223,7 @@ TH_TEST(nouring, fallback_always)
 
 /* ---- failures under the fallback ----------------------------------------- */
 
-static void fallback_fault(const struct variant *v, enum uio_fault_op op, int err, bool sync)
+static void fallback_fault(const struct variant *v, enum tio_kind op, int err, bool sync)
 {
 	refuse_io_uring();
 	th_log log;
@@ -234,9 +234,9 @@ static void fallback_fault(const struct variant *v, enum uio_fault_op op, int er
 	cr_assert_not(th_stats(w).uring);
 	for (uint64_t i = 1; i <= 10; i++)
 		cr_assert_eq(th_write_std(w, i, false), 0);
-	uio_fault_arm(op, 1, err);
+	tio_arm(op, NULL, 1, err);
 	int rc = th_write_std(w, 11, sync);
-	uio_fault_clear();
+	tio_clear();
 	cr_assert_eq(rc, -EIO, "%s: failing write under the fallback returned %d (%s)", v->name, rc,
 		     uwal_strerror(rc));
 	cr_assert_eq(th_write_std(w, 12, false), UWAL_EPOISONED);
@@ -259,22 +259,22 @@ static void fallback_fault(const struct variant *v, enum uio_fault_op op, int er
  * failed fdatasync. */
 TH_TEST(nouring, fallback_failed_write_poisons_none_uring_write_path)
 {
-	fallback_fault(&NONE_URING, UIO_FAULT_WRITE, -EIO, false);
+	fallback_fault(&NONE_URING, TIO_PWRITE, -EIO, false);
 }
 
 TH_TEST(nouring, fallback_short_write_poisons_always)
 {
-	fallback_fault(&ALWAYS, UIO_FAULT_WRITE, UIO_FAULT_SHORT, false);
+	fallback_fault(&ALWAYS, TIO_PWRITE, TIO_SHORT, false);
 }
 
 TH_TEST(nouring, fallback_failed_fdatasync_poisons_none_write_sync)
 {
-	fallback_fault(&NONE_PWRITE, UIO_FAULT_FSYNC, -EIO, true);
+	fallback_fault(&NONE_PWRITE, TIO_FDATASYNC, -EIO, true);
 }
 
 TH_TEST(nouring, fallback_failed_fdatasync_poisons_always)
 {
-	fallback_fault(&ALWAYS, UIO_FAULT_FSYNC, -EIO, false);
+	fallback_fault(&ALWAYS, TIO_FDATASYNC, -EIO, false);
 }
 
 /* Guards against a failed segment preparation poisoning the fallback. */
@@ -287,11 +287,11 @@ TH_TEST(nouring, fallback_failed_preparation_does_not_poison)
 	variant_config(&cfg, &BATCH, &log);
 	cfg.segment_threshold = 4;
 	uwal *w = th_open(&cfg);
-	uio_fault_arm(UIO_FAULT_FALLOCATE, 1, -ENOSPC);
+	tio_arm(TIO_FALLOCATE, NULL, 1, -ENOSPC);
 	for (uint64_t i = 1; i <= 4; i++)
 		cr_assert_eq(th_write_std(w, i, false), 0);
 	cr_assert_eq(th_write_std(w, 5, false), -ENOSPC);
-	uio_fault_clear();
+	tio_clear();
 	for (uint64_t i = 5; i <= 12; i++)
 		cr_assert_eq(th_write_std(w, i, false), 0);
 	th_close(w);

@@ -220,7 +220,7 @@ enum { ACKED = 10 };
  * bytes reached the file (only its fdatasync failed), so a reopen may find
  * it, intact.
  */
-static void poison_case(enum uwal_sync_mode mode, enum uwal_write_path path, enum uio_fault_op op,
+static void poison_case(enum uwal_sync_mode mode, enum uwal_write_path path, enum tio_kind op,
 			int err, int want_rc, bool failed_may_survive)
 {
 	uwal_config cfg;
@@ -235,9 +235,9 @@ static void poison_case(enum uwal_sync_mode mode, enum uwal_write_path path, enu
 	for (uint64_t i = 1; i <= ACKED; i++)
 		cr_assert_eq(th_write_std(w, i, false), 0);
 
-	uio_fault_arm(op, 1, err);
+	tio_arm(op, NULL, 1, err);
 	int rc = th_write_std(w, ACKED + 1, false);
-	uio_fault_clear();
+	tio_clear();
 	if (want_rc != 0)
 		cr_assert_eq(rc, want_rc, "failing write returned %d (%s), want %d", rc,
 			     uwal_strerror(rc), want_rc);
@@ -301,43 +301,43 @@ static void poison_case(enum uwal_sync_mode mode, enum uwal_write_path path, enu
 /* Guards against a failed pwrite in UWAL_SYNC_NONE being ignored. */
 TH_TEST(pipeline, failed_write_poisons_the_handle_none_mode)
 {
-	poison_case(UWAL_SYNC_NONE, UWAL_WRITE_PWRITE, UIO_FAULT_WRITE, -EIO, -EIO, false);
+	poison_case(UWAL_SYNC_NONE, UWAL_WRITE_PWRITE, TIO_PWRITE, -EIO, -EIO, false);
 }
 
 /* Guards against a failed io_uring write in UWAL_SYNC_NONE being ignored. */
 TH_TEST(pipeline, failed_write_poisons_the_handle_none_mode_uring_path)
 {
-	poison_case(UWAL_SYNC_NONE, UWAL_WRITE_URING, UIO_FAULT_WRITE, -EIO, -EIO, false);
+	poison_case(UWAL_SYNC_NONE, UWAL_WRITE_URING, TIO_PWRITE, -EIO, -EIO, false);
 }
 
 /* Guards against a failed write of a durable batch being ignored. */
 TH_TEST(pipeline, failed_write_poisons_the_handle_batch_mode)
 {
-	poison_case(UWAL_SYNC_BATCH, UWAL_WRITE_PWRITE, UIO_FAULT_WRITE, -EIO, -EIO, false);
+	poison_case(UWAL_SYNC_BATCH, UWAL_WRITE_PWRITE, TIO_PWRITE, -EIO, -EIO, false);
 }
 
 /* Guards against a failed fdatasync being ignored or retried. */
 TH_TEST(pipeline, failed_fdatasync_poisons_the_handle_batch_mode)
 {
-	poison_case(UWAL_SYNC_BATCH, UWAL_WRITE_PWRITE, UIO_FAULT_FSYNC, -EIO, -EIO, true);
+	poison_case(UWAL_SYNC_BATCH, UWAL_WRITE_PWRITE, TIO_FDATASYNC, -EIO, -EIO, true);
 }
 
 /* Guards against a failed fdatasync in UWAL_SYNC_ALWAYS being ignored. */
 TH_TEST(pipeline, failed_fdatasync_poisons_the_handle_always_mode)
 {
-	poison_case(UWAL_SYNC_ALWAYS, UWAL_WRITE_PWRITE, UIO_FAULT_FSYNC, -EIO, -EIO, true);
+	poison_case(UWAL_SYNC_ALWAYS, UWAL_WRITE_PWRITE, TIO_FDATASYNC, -EIO, -EIO, true);
 }
 
 /* Guards against a short pwrite being taken for a complete one. */
 TH_TEST(pipeline, short_write_poisons_the_handle_none_mode)
 {
-	poison_case(UWAL_SYNC_NONE, UWAL_WRITE_PWRITE, UIO_FAULT_WRITE, UIO_FAULT_SHORT, 0, false);
+	poison_case(UWAL_SYNC_NONE, UWAL_WRITE_PWRITE, TIO_PWRITE, TIO_SHORT, 0, false);
 }
 
 /* Guards against a short io_uring write in a linked chain being taken as complete. */
 TH_TEST(pipeline, short_write_poisons_the_handle_batch_mode)
 {
-	poison_case(UWAL_SYNC_BATCH, UWAL_WRITE_PWRITE, UIO_FAULT_WRITE, UIO_FAULT_SHORT, 0, false);
+	poison_case(UWAL_SYNC_BATCH, UWAL_WRITE_PWRITE, TIO_PWRITE, TIO_SHORT, 0, false);
 }
 
 /* Guards against a failed explicit sync (write_sync true) in NONE mode being ignored. */
@@ -348,9 +348,9 @@ TH_TEST(pipeline, failed_fdatasync_of_write_sync_poisons_the_handle_none_mode)
 	uwal *w = th_open(&cfg);
 	for (uint64_t i = 1; i <= ACKED; i++)
 		cr_assert_eq(th_write_std(w, i, false), 0);
-	uio_fault_arm(UIO_FAULT_FSYNC, 1, -EIO);
+	tio_arm(TIO_FDATASYNC, NULL, 1, -EIO);
 	int rc = th_write_std(w, ACKED + 1, true);
-	uio_fault_clear();
+	tio_clear();
 	cr_assert_eq(rc, -EIO, "write_sync with failed fdatasync returned %d (%s)", rc,
 		     uwal_strerror(rc));
 	cr_assert_eq(th_write_std(w, ACKED + 2, false), UWAL_EPOISONED);
@@ -422,9 +422,9 @@ TH_TEST(pipeline, failed_write_fails_every_concurrent_request_it_covers)
 	th_config(&cfg, g_dir);
 	cfg.sync_mode = UWAL_SYNC_BATCH;
 	uwal *w = th_open(&cfg);
-	uio_fault_arm(UIO_FAULT_WRITE, 10, -EIO); /* the 10th batch's write fails */
+	tio_arm(TIO_PWRITE, NULL, 10, -EIO); /* the 10th batch's write fails */
 	struct range_arg *a = run_ranges(w, T, PER, false);
-	uio_fault_clear();
+	tio_clear();
 	int eio = 0, acked = 0;
 	for (int t = 0; t < T; t++) {
 		bool failed = false;
@@ -467,7 +467,7 @@ TH_TEST(pipeline, failed_write_fails_every_concurrent_request_it_covers)
  * attempt meets it) until a write fails for want of a new segment; check
  * that failure, then that the handle is not poisoned once the fault is gone.
  */
-static void prepare_failure_case(enum uio_fault_op op, int err)
+static void prepare_failure_case(enum tio_kind op, int err)
 {
 	uwal_config cfg;
 	th_config(&cfg, g_dir);
@@ -476,7 +476,7 @@ static void prepare_failure_case(enum uio_fault_op op, int err)
 	unsigned char val[1024];
 	uint64_t failed = 0, next = 1;
 	for (; next <= 200 && failed == 0; next++) {
-		uio_fault_arm(op, 1, err);
+		tio_arm(op, NULL, 1, err);
 		th_fill(next, val, sizeof(val));
 		int rc = uwal_write(w, next, "k", 1, val, sizeof(val));
 		if (rc != 0) {
@@ -486,7 +486,7 @@ static void prepare_failure_case(enum uio_fault_op op, int err)
 			failed = next;
 		}
 	}
-	uio_fault_clear();
+	tio_clear();
 	cr_assert_neq(failed, 0, "no write failed although no segment could be prepared");
 	cr_assert_gt(failed, 1, "the first segment had room");
 	cr_assert_eq(th_count_suffix(g_dir, ".tmp"), 0, "failed preparation left a .tmp file");
@@ -515,13 +515,13 @@ static void prepare_failure_case(enum uio_fault_op op, int err)
 /* Guards against ENOSPC while preallocating a segment poisoning the handle. */
 TH_TEST(pipeline, failed_segment_fallocate_fails_the_write_without_poisoning)
 {
-	prepare_failure_case(UIO_FAULT_FALLOCATE, -ENOSPC);
+	prepare_failure_case(TIO_FALLOCATE, -ENOSPC);
 }
 
 /* Guards against a failed segment file creation poisoning the handle. */
 TH_TEST(pipeline, failed_segment_create_fails_the_write_without_poisoning)
 {
-	prepare_failure_case(UIO_FAULT_OPEN, -EMFILE);
+	prepare_failure_case(TIO_OPEN, -EMFILE);
 }
 
 /* ---- fdatasync accounting ----------------------------------------------------- */
@@ -1032,12 +1032,12 @@ TH_TEST(pipeline, io_uring_refused_falls_back_with_the_same_guarantees)
 TH_TEST(pipeline, io_uring_refused_fallback_poisons_on_failed_fdatasync)
 {
 	refuse_io_uring();
-	poison_case(UWAL_SYNC_BATCH, UWAL_WRITE_PWRITE, UIO_FAULT_FSYNC, -EIO, -EIO, true);
+	poison_case(UWAL_SYNC_BATCH, UWAL_WRITE_PWRITE, TIO_FDATASYNC, -EIO, -EIO, true);
 }
 
 /* Guards against the fallback taking a short write for a complete one. */
 TH_TEST(pipeline, io_uring_refused_fallback_poisons_on_short_write)
 {
 	refuse_io_uring();
-	poison_case(UWAL_SYNC_BATCH, UWAL_WRITE_URING, UIO_FAULT_WRITE, UIO_FAULT_SHORT, 0, false);
+	poison_case(UWAL_SYNC_BATCH, UWAL_WRITE_URING, TIO_PWRITE, TIO_SHORT, 0, false);
 }

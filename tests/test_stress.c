@@ -22,7 +22,7 @@ static char *g_dir;
 static void setup(void)
 {
 	g_dir = th_tmpdir();
-	uio_fault_clear();
+	tio_clear();
 }
 
 static void teardown(void)

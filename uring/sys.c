@@ -1,9 +1,11 @@
 /*
- * sys.c - the plain system calls uwal makes, each returning -errno, and the
- * process-wide fault injector that tests use to make one of them fail.
+ * sys.c - the system backend's plain system calls, each returning -errno,
+ * and its operations table (the ring's operations are in ring.c). Nothing
+ * here knows about tests: test backends wrap this one (tests/io/).
  */
 #define _GNU_SOURCE
 #include "uio.h"
+#include "sys.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,67 +26,25 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* ---- fault injection ------------------------------------------------- */
-
-/*
- * Each op has a call counter and an armed target call number. Relaxed
- * atomics are enough: a test arms a fault before it starts the operation
- * that should hit it, and the injector needs no ordering with other data.
- */
-static _Atomic uint64_t fault_calls[UIO_FAULT__COUNT];
-static _Atomic uint64_t fault_target[UIO_FAULT__COUNT];
-static _Atomic int fault_err[UIO_FAULT__COUNT];
-
-void uio_fault_arm(enum uio_fault_op op, uint64_t nth, int err)
-{
-	if ((unsigned)op >= UIO_FAULT__COUNT)
-		return;
-	atomic_store(&fault_err[op], err);
-	atomic_store(&fault_target[op], nth ? atomic_load(&fault_calls[op]) + nth : 0);
-}
-
-void uio_fault_clear(void)
-{
-	for (int i = 0; i < UIO_FAULT__COUNT; i++)
-		atomic_store(&fault_target[i], 0);
-}
-
-uint64_t uio_fault_count(enum uio_fault_op op)
-{
-	return (unsigned)op < UIO_FAULT__COUNT ? atomic_load(&fault_calls[op]) : 0;
-}
-
-/* Count one call of op; return the injected error for it, or 0. */
-int uio_fault_hit(enum uio_fault_op op)
-{
-	uint64_t n = atomic_fetch_add_explicit(&fault_calls[op], 1, memory_order_relaxed) + 1;
-	uint64_t t = atomic_load_explicit(&fault_target[op], memory_order_relaxed);
-
-	if (t == 0 || n != t)
-		return 0;
-	atomic_store(&fault_target[op], 0);
-	return atomic_load(&fault_err[op]);
-}
-
 /* ---- files ---------------------------------------------------------- */
 
-int uio_openat(int dirfd, const char *name, int flags, mode_t mode)
+static int sys_openat(struct uw_io *io, int dirfd, const char *name, int flags, mode_t mode)
 {
-	int err = uio_fault_hit(UIO_FAULT_OPEN);
-	if (err < 0)
-		return err;
+	(void)io;
 	int fd = openat(dirfd, name, flags | O_CLOEXEC, mode);
 	return fd < 0 ? -errno : fd;
 }
 
-int uio_open_dir(const char *path)
+static int sys_open_dir(struct uw_io *io, const char *path)
 {
+	(void)io;
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 
-int uio_mkdir_p(const char *path)
+static int sys_mkdir_p(struct uw_io *io, const char *path)
 {
+	(void)io;
 	char buf[PATH_MAX];
 	size_t len = strlen(path);
 
@@ -106,32 +66,39 @@ int uio_mkdir_p(const char *path)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-int uio_close(int fd)
+static int sys_close(struct uw_io *io, int fd)
 {
+	(void)io;
 	return close(fd) < 0 ? -errno : 0;
 }
 
-int uio_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+ssize_t uw_sys_pwrite_n(int fd, const void *buf, size_t len, uint64_t off)
 {
-	int err = uio_fault_hit(UIO_FAULT_WRITE);
-	if (err == UIO_FAULT_SHORT) {
-		/* Land half the bytes, then report the short write as an error,
-		 * exactly as a real short write is treated. */
-		if (len > 1 && pwrite(fd, buf, len / 2, (off_t)off) < 0)
-			return -errno;
-		return -EIO;
-	}
-	if (err < 0)
-		return err;
-	ssize_t n = pwrite(fd, buf, len, (off_t)off);
+	ssize_t n;
+	do
+		n = pwrite(fd, buf, len, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+int uw_sys_pwrite(int fd, const void *buf, size_t len, uint64_t off)
+{
+	ssize_t n = uw_sys_pwrite_n(fd, buf, len, off);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	/* A short write is never retried: the caller treats it as failure. */
 	return (size_t)n == len ? 0 : -EIO;
 }
 
-ssize_t uio_pread(int fd, void *buf, size_t len, uint64_t off)
+static int sys_pwrite(struct uw_io *io, int fd, const void *buf, size_t len, uint64_t off)
 {
+	(void)io;
+	return uw_sys_pwrite(fd, buf, len, off);
+}
+
+static ssize_t sys_pread(struct uw_io *io, int fd, void *buf, size_t len, uint64_t off)
+{
+	(void)io;
 	size_t done = 0;
 
 	while (done < len) {
@@ -148,55 +115,26 @@ ssize_t uio_pread(int fd, void *buf, size_t len, uint64_t off)
 	return (ssize_t)done;
 }
 
-int uio_fdatasync(int fd)
+int uw_sys_fdatasync(int fd)
 {
-	int err = uio_fault_hit(UIO_FAULT_FSYNC);
-	if (err < 0)
-		return err;
 	return fdatasync(fd) < 0 ? -errno : 0;
 }
 
-int uio_fsync(int fd)
+static int sys_fdatasync(struct uw_io *io, int fd)
 {
-	int err = uio_fault_hit(UIO_FAULT_FSYNC);
-	if (err < 0)
-		return err;
-	return fsync(fd) < 0 ? -errno : 0;
+	(void)io;
+	return uw_sys_fdatasync(fd);
 }
 
-int uio_fsync_quiet(int fd, bool data_only)
+static int sys_dirsync(struct uw_io *io, int dirfd)
 {
-	int r = data_only ? fdatasync(fd) : fsync(fd);
-	return r < 0 ? -errno : 0;
+	(void)io;
+	return fsync(dirfd) < 0 ? -errno : 0;
 }
 
-int uio_write_zeros(int fd, uint64_t from, uint64_t to)
+static int sys_fallocate(struct uw_io *io, int fd, uint64_t off, uint64_t len)
 {
-	enum { CHUNK = 1 << 20 };
-	char *z = calloc(1, CHUNK);
-	if (!z)
-		return -ENOMEM;
-	int ret = 0;
-	while (from < to) {
-		size_t n = to - from < CHUNK ? (size_t)(to - from) : CHUNK;
-		ssize_t w = pwrite(fd, z, n, (off_t)from);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			break;
-		}
-		from += (uint64_t)w;
-	}
-	free(z);
-	return ret;
-}
-
-int uio_fallocate(int fd, uint64_t off, uint64_t len)
-{
-	int err = uio_fault_hit(UIO_FAULT_FALLOCATE);
-	if (err < 0)
-		return err;
+	(void)io;
 	if (fallocate(fd, 0, (off_t)off, (off_t)len) == 0)
 		return 0;
 	if (errno != EOPNOTSUPP)
@@ -210,32 +148,34 @@ int uio_fallocate(int fd, uint64_t off, uint64_t len)
 	return 0;
 }
 
-int uio_ftruncate(int fd, uint64_t len)
+static int sys_ftruncate(struct uw_io *io, int fd, uint64_t len)
 {
+	(void)io;
 	return ftruncate(fd, (off_t)len) < 0 ? -errno : 0;
 }
 
-int64_t uio_file_size(int fd)
+static int64_t sys_file_size(struct uw_io *io, int fd)
 {
+	(void)io;
 	struct stat st;
 	return fstat(fd, &st) < 0 ? -errno : (int64_t)st.st_size;
 }
 
-int uio_renameat(int dirfd, const char *from, const char *to)
+static int sys_renameat(struct uw_io *io, int dirfd, const char *from, const char *to)
 {
-	int err = uio_fault_hit(UIO_FAULT_RENAME);
-	if (err < 0)
-		return err;
+	(void)io;
 	return renameat(dirfd, from, dirfd, to) < 0 ? -errno : 0;
 }
 
-int uio_unlinkat(int dirfd, const char *name)
+static int sys_unlinkat(struct uw_io *io, int dirfd, const char *name)
 {
+	(void)io;
 	return unlinkat(dirfd, name, 0) < 0 ? -errno : 0;
 }
 
-int uio_flock_ex(int fd)
+static int sys_flock_ex(struct uw_io *io, int fd)
 {
+	(void)io;
 	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno != EINTR)
 			return -errno;
@@ -243,8 +183,9 @@ int uio_flock_ex(int fd)
 	return 0;
 }
 
-int uio_list(int dirfd, const char *prefix, char ***names, size_t *n)
+static int sys_list(struct uw_io *io, int dirfd, const char *prefix, char ***names, size_t *n)
 {
+	(void)io;
 	int fd = dup(dirfd);
 	if (fd < 0)
 		return -errno;
@@ -281,7 +222,7 @@ int uio_list(int dirfd, const char *prefix, char ***names, size_t *n)
 	}
 	closedir(d);
 	if (ret < 0) {
-		uio_free_names(v, cnt);
+		uw_io_free_names(v, cnt);
 		return ret;
 	}
 	*names = v;
@@ -289,7 +230,7 @@ int uio_list(int dirfd, const char *prefix, char ***names, size_t *n)
 	return 0;
 }
 
-void uio_free_names(char **names, size_t n)
+void uw_io_free_names(char **names, size_t n)
 {
 	if (!names)
 		return;
@@ -298,7 +239,7 @@ void uio_free_names(char **names, size_t n)
 	free(names);
 }
 
-int uio_getrandom(void *buf, size_t len)
+int uw_io_getrandom(void *buf, size_t len)
 {
 	size_t done = 0;
 	while (done < len) {
@@ -315,31 +256,31 @@ int uio_getrandom(void *buf, size_t len)
 
 /* ---- scheduling and time ---------------------------------------------- */
 
-void uio_yield(void)
+void uw_io_yield(void)
 {
 	sched_yield();
 }
 
-int uio_current_cpu(void)
+int uw_io_current_cpu(void)
 {
 	int cpu = sched_getcpu();
 	return cpu < 0 ? 0 : cpu;
 }
 
-uint64_t uio_now_ns(void)
+uint64_t uw_io_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-unsigned uio_cpus_configured(void)
+unsigned uw_io_cpus_configured(void)
 {
 	int n = get_nprocs_conf();
 	return n > 0 ? (unsigned)n : 1;
 }
 
-unsigned uio_cpus_online(void)
+unsigned uw_io_cpus_online(void)
 {
 	int n = get_nprocs();
 	return n > 0 ? (unsigned)n : 1;
@@ -347,29 +288,43 @@ unsigned uio_cpus_online(void)
 
 /* ---- futexes and eventfds ------------------------------------------- */
 
-void uio_futex_wait(uint32_t *addr, uint32_t val)
+static void sys_futex_wait(struct uw_io *io, uint32_t *addr, uint32_t val)
 {
+	(void)io;
 	/* Private futex: waiters and wakers share one address space. Any
 	 * return (wake, EAGAIN because the value changed, EINTR) is fine:
 	 * the caller loops on its own condition. */
 	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
 }
 
-void uio_futex_wake(uint32_t *addr, int n)
+static void sys_futex_wake(struct uw_io *io, uint32_t *addr, int n)
 {
+	(void)io;
 	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
-int uio_eventfd(void)
+static int sys_eventfd(struct uw_io *io)
 {
+	(void)io;
 	/* Blocking: an io_uring read on an O_NONBLOCK eventfd would complete
 	 * at once with -EAGAIN instead of waiting for a signal. */
 	int fd = eventfd(0, EFD_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 
-int uio_eventfd_signal(int efd)
+int uw_sys_eventfd_read(int efd)
 {
+	uint64_t v;
+	ssize_t n;
+	do
+		n = read(efd, &v, sizeof(v));
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : 0;
+}
+
+static int sys_eventfd_signal(struct uw_io *io, int efd)
+{
+	(void)io;
 	uint64_t one = 1;
 	/* EAGAIN means the counter is saturated: a wake-up is pending anyway. */
 	if (write(efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
@@ -377,10 +332,37 @@ int uio_eventfd_signal(int efd)
 	return 0;
 }
 
-int uio_eventfd_wait(int efd)
+/* ---- the table ------------------------------------------------------- */
+
+static const struct uw_io_ops sys_ops = {
+	.mkdir_p = sys_mkdir_p,
+	.open_dir = sys_open_dir,
+	.openat = sys_openat,
+	.close = sys_close,
+	.pwrite = sys_pwrite,
+	.pread = sys_pread,
+	.fdatasync = sys_fdatasync,
+	.dirsync = sys_dirsync,
+	.fallocate = sys_fallocate,
+	.ftruncate = sys_ftruncate,
+	.file_size = sys_file_size,
+	.renameat = sys_renameat,
+	.unlinkat = sys_unlinkat,
+	.flock_ex = sys_flock_ex,
+	.list = sys_list,
+	.ring_open = uw_ring_sys_open,
+	.ring_run = uw_ring_sys_run,
+	.ring_idle = uw_ring_sys_idle,
+	.ring_close = uw_ring_sys_close,
+	.futex_wait = sys_futex_wait,
+	.futex_wake = sys_futex_wake,
+	.eventfd = sys_eventfd,
+	.eventfd_signal = sys_eventfd_signal,
+};
+
+static struct uw_io sys_io = {.ops = &sys_ops};
+
+struct uw_io *uw_io_system(void)
 {
-	uint64_t v;
-	if (read(efd, &v, sizeof(v)) < 0)
-		return -errno;
-	return 0;
+	return &sys_io;
 }

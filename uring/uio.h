@@ -1,11 +1,21 @@
 /*
  * uio.h - uwal's I/O layer: every io_uring detail and every system call
- * that src/ makes goes through these functions.
+ * that src/ makes goes through the backend a handle holds.
  *
- * Keeping the kernel behind this small interface is what lets tests inject
- * faults (uio_fault_arm) without touching the engine. Every function
- * returns a non-negative value on success and -errno on failure; none of
- * them leaves a meaningful value in errno.
+ * A backend is an operations table (struct uw_io_ops) behind a struct
+ * uw_io, in the manner of SQLite's VFS and raft's raft_io. The library
+ * ships one, the system backend (uw_io_system(), uring/sys.c and
+ * uring/ring.c), which holds no test machinery. The tests build their own
+ * backends on top of it (tests/io/): one that fails, shortens or pauses any
+ * operation, and one that simulates power loss.
+ *
+ * Conventions: every operation returns a non-negative value on success and
+ * -errno on failure; none leaves a meaningful value in errno. Every
+ * operation is thread safe unless it says otherwise. Descriptors are opened
+ * close-on-exec.
+ *
+ * The small helpers at the end (time, CPUs, yield) are plain functions: no
+ * backend needs to change them.
  */
 #ifndef UWAL_UIO_H
 #define UWAL_UIO_H
@@ -15,44 +25,252 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* ---- plain system calls (fault-injectable where noted) ---------------- */
+struct uw_io;
+struct uw_ring;
 
-int uio_openat(int dirfd, const char *name, int flags, mode_t mode); /* OPEN */
-int uio_open_dir(const char *path);                                  /* O_DIRECTORY|O_RDONLY */
-int uio_mkdir_p(const char *path);                                   /* mkdir -p; 0 if it exists */
-int uio_close(int fd);
-/* Write all of buf at off. A short write is reported as -EIO. (WRITE) */
-int uio_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
-/* Read up to len bytes at off; returns bytes read (short at end of file). */
-ssize_t uio_pread(int fd, void *buf, size_t len, uint64_t off);
-int uio_fdatasync(int fd); /* FSYNC */
-int uio_fsync(int fd);     /* FSYNC (directories too) */
-/* fsync/fdatasync outside the fault injector's count: segment preparation
- * and directory syncs, so that a fault armed for "the next fdatasync" hits
- * the write path deterministically. */
-int uio_fsync_quiet(int fd, bool data_only);
-/* Write zeros over [from, to) of fd; not counted as a write fault. */
-int uio_write_zeros(int fd, uint64_t from, uint64_t to);
-int uio_fallocate(int fd, uint64_t off, uint64_t len); /* FALLOCATE, mode 0 */
-int uio_ftruncate(int fd, uint64_t len);
-int64_t uio_file_size(int fd);
-int uio_renameat(int dirfd, const char *from, const char *to); /* RENAME */
-int uio_unlinkat(int dirfd, const char *name);
-/* Take an exclusive, non-blocking flock; -EWOULDBLOCK if held elsewhere. */
-int uio_flock_ex(int fd);
+/* ---- the ring: chains of linked operations ----------------------------- */
+
+/* What one operation of a chain does. */
+enum uw_io_op_kind {
+	UW_IO_OP_WRITE = 1,     /* write len bytes of buf at off */
+	UW_IO_OP_FDATASYNC = 2, /* fdatasync fd */
+};
+
+/* Flags of one write op (room for what the write path may try). */
+#define UW_IO_OP_DSYNC 0x1u /* RWF_DSYNC: the write is durable on its own */
+
+/* One operation of a chain. */
+struct uw_io_op {
+	uint8_t kind; /* enum uw_io_op_kind */
+	uint8_t flags;
+	int fd;
+	const void *buf; /* UW_IO_OP_WRITE */
+	uint32_t len;    /* UW_IO_OP_WRITE */
+	uint64_t off;    /* UW_IO_OP_WRITE */
+};
+
+/* How a ring is set up (uw_io_ops.ring_open). */
+struct uw_ring_opts {
+	unsigned entries;     /* SQ size */
+	unsigned setup_flags; /* extra IORING_SETUP_* flags (validated by the caller) */
+	bool pollable;        /* completions must reach the CQ without entering the kernel
+				 (no DEFER_TASKRUN): ring_run may poll them */
+	uint32_t poll_us;     /* with pollable: poll the CQ this long before sleeping */
+	bool unsynced_pwrite; /* a chain of one write and no fdatasync is written with
+				 pwrite(2) by the calling thread instead of the ring */
+	int wake_fd;          /* eventfd whose signal ends ring_idle() */
+};
+
+/* What a ring turned out to be (filled by ring_open). */
+struct uw_ring_info {
+	bool uring;           /* false: the synchronous fallback is in use */
+	uint32_t features;    /* IORING_FEAT_* */
+	uint32_t setup_flags; /* IORING_SETUP_* actually used */
+	int setup_error;      /* why io_uring is not used (-errno), 0 if it is */
+};
+
+/* The part of every backend's ring that the engine reads. */
+struct uw_ring {
+	struct uw_io *io;
+	uint64_t enters; /* io_uring_enter calls (or their fallback's equivalent) */
+};
+
+/* Flags of ring_run. */
+#define UW_RING_POLL 0x1u /* the caller allows polling the CQ before sleeping */
+
+/* ---- the backend --------------------------------------------------------- */
+
 /*
- * List the regular files of dirfd whose names start with prefix. *names
- * receives a malloc'd array of malloc'd names; free with uio_free_names().
+ * The operations of a backend. A test backend forwards to the system
+ * backend and may fail, shorten or pause any of them; the names of the
+ * files behind descriptors come from openat/open_dir.
  */
-int uio_list(int dirfd, const char *prefix, char ***names, size_t *n);
-void uio_free_names(char **names, size_t n);
-int uio_getrandom(void *buf, size_t len);
+struct uw_io_ops {
+	/* mkdir -p; 0 if the directory exists. */
+	int (*mkdir_p)(struct uw_io *io, const char *path);
+	/* Open a directory (O_RDONLY | O_DIRECTORY). */
+	int (*open_dir)(struct uw_io *io, const char *path);
+	/* openat(2); returns the descriptor. */
+	int (*openat)(struct uw_io *io, int dirfd, const char *name, int flags, mode_t mode);
+	int (*close)(struct uw_io *io, int fd);
+	/* Write all of buf at off; a short write is reported as -EIO and
+	 * never retried. */
+	int (*pwrite)(struct uw_io *io, int fd, const void *buf, size_t len, uint64_t off);
+	/* Read up to len bytes at off; returns the bytes read (short only at
+	 * the end of the file). */
+	ssize_t (*pread)(struct uw_io *io, int fd, void *buf, size_t len, uint64_t off);
+	int (*fdatasync)(struct uw_io *io, int fd);
+	/* fsync(2) of a directory: makes its entries durable. */
+	int (*dirsync)(struct uw_io *io, int dirfd);
+	/* Allocate [off, off + len) (mode 0; extends the file where the
+	 * filesystem has no fallocate). */
+	int (*fallocate)(struct uw_io *io, int fd, uint64_t off, uint64_t len);
+	int (*ftruncate)(struct uw_io *io, int fd, uint64_t len);
+	/* The file's size (fstat). */
+	int64_t (*file_size)(struct uw_io *io, int fd);
+	int (*renameat)(struct uw_io *io, int dirfd, const char *from, const char *to);
+	int (*unlinkat)(struct uw_io *io, int dirfd, const char *name);
+	/* An exclusive, non-blocking flock; -EWOULDBLOCK if held elsewhere. */
+	int (*flock_ex)(struct uw_io *io, int fd);
+	/* The regular files of dirfd whose names start with prefix: *names
+	 * gets a malloc'd array of malloc'd names (free: uw_io_free_names). */
+	int (*list)(struct uw_io *io, int dirfd, const char *prefix, char ***names, size_t *n);
 
-/* ---- scheduling and time ---------------------------------------------- */
+	/*
+	 * Create a ring on the calling thread, which becomes its only
+	 * submitter (SINGLE_ISSUER, and DEFER_TASKRUN unless o->pollable or
+	 * SQPOLL). Where io_uring cannot be set up, a synchronous fallback
+	 * with the same contract is returned and info says why.
+	 */
+	int (*ring_open)(struct uw_io *io, const struct uw_ring_opts *o, struct uw_ring **out,
+			 struct uw_ring_info *info);
+	/*
+	 * Run ops[0..n) as one chain and wait for all of it: each op starts
+	 * only after the previous one completed in full; a failed or short
+	 * op cancels the rest. res[i] gets op i's result: bytes written (a
+	 * write), 0 (an fdatasync), or -errno (-ECANCELED for an op a
+	 * failure before it cancelled). Returns 0, or -errno when the ring
+	 * itself failed (then res says nothing). Only the ring's thread.
+	 */
+	int (*ring_run)(struct uw_ring *r, const struct uw_io_op *ops, unsigned n, int *res,
+			unsigned flags);
+	/* Sleep until the ring's wake_fd is signalled (or spuriously). Only
+	 * the ring's thread. */
+	int (*ring_idle)(struct uw_ring *r);
+	void (*ring_close)(struct uw_ring *r);
 
-void uio_yield(void); /* sched_yield */
+	/* Sleep while *addr == val (private futex); returns on wake, value
+	 * change or signal: callers re-check their condition. */
+	void (*futex_wait)(struct uw_io *io, uint32_t *addr, uint32_t val);
+	void (*futex_wake)(struct uw_io *io, uint32_t *addr, int n);
+	/* A blocking, close-on-exec eventfd. */
+	int (*eventfd)(struct uw_io *io);
+	int (*eventfd_signal)(struct uw_io *io, int efd);
+};
+
+/* A backend: its table; a backend's own state follows it in its struct. */
+struct uw_io {
+	const struct uw_io_ops *ops;
+};
+
+/* The system backend (shipped): io_uring and plain system calls. */
+struct uw_io *uw_io_system(void);
+
+/*
+ * The backend a new handle (or uwal_unsafe_recover) uses. The shipped
+ * library's (uring/select.c) is the system backend; the tests' internal
+ * build replaces that one file with their own choice (tests/io/select.c).
+ */
+struct uw_io *uw_io_select(void);
+
+void uw_io_free_names(char **names, size_t n);
+
+/* ---- calling a backend: io->ops->x(io, ...) ------------------------------ */
+
+static inline int uw_io_mkdir_p(struct uw_io *io, const char *path)
+{
+	return io->ops->mkdir_p(io, path);
+}
+static inline int uw_io_open_dir(struct uw_io *io, const char *path)
+{
+	return io->ops->open_dir(io, path);
+}
+static inline int uw_io_openat(struct uw_io *io, int dirfd, const char *name, int flags,
+			       mode_t mode)
+{
+	return io->ops->openat(io, dirfd, name, flags, mode);
+}
+static inline int uw_io_close(struct uw_io *io, int fd)
+{
+	return io->ops->close(io, fd);
+}
+static inline int uw_io_pwrite(struct uw_io *io, int fd, const void *buf, size_t len, uint64_t off)
+{
+	return io->ops->pwrite(io, fd, buf, len, off);
+}
+static inline ssize_t uw_io_pread(struct uw_io *io, int fd, void *buf, size_t len, uint64_t off)
+{
+	return io->ops->pread(io, fd, buf, len, off);
+}
+static inline int uw_io_fdatasync(struct uw_io *io, int fd)
+{
+	return io->ops->fdatasync(io, fd);
+}
+static inline int uw_io_dirsync(struct uw_io *io, int dirfd)
+{
+	return io->ops->dirsync(io, dirfd);
+}
+static inline int uw_io_fallocate(struct uw_io *io, int fd, uint64_t off, uint64_t len)
+{
+	return io->ops->fallocate(io, fd, off, len);
+}
+static inline int uw_io_ftruncate(struct uw_io *io, int fd, uint64_t len)
+{
+	return io->ops->ftruncate(io, fd, len);
+}
+static inline int64_t uw_io_file_size(struct uw_io *io, int fd)
+{
+	return io->ops->file_size(io, fd);
+}
+static inline int uw_io_renameat(struct uw_io *io, int dirfd, const char *from, const char *to)
+{
+	return io->ops->renameat(io, dirfd, from, to);
+}
+static inline int uw_io_unlinkat(struct uw_io *io, int dirfd, const char *name)
+{
+	return io->ops->unlinkat(io, dirfd, name);
+}
+static inline int uw_io_flock_ex(struct uw_io *io, int fd)
+{
+	return io->ops->flock_ex(io, fd);
+}
+static inline int uw_io_list(struct uw_io *io, int dirfd, const char *prefix, char ***names,
+			     size_t *n)
+{
+	return io->ops->list(io, dirfd, prefix, names, n);
+}
+static inline int uw_ring_open(struct uw_io *io, const struct uw_ring_opts *o, struct uw_ring **out,
+			       struct uw_ring_info *info)
+{
+	return io->ops->ring_open(io, o, out, info);
+}
+static inline int uw_ring_run(struct uw_ring *r, const struct uw_io_op *ops, unsigned n, int *res,
+			      unsigned flags)
+{
+	return r->io->ops->ring_run(r, ops, n, res, flags);
+}
+static inline int uw_ring_idle(struct uw_ring *r)
+{
+	return r->io->ops->ring_idle(r);
+}
+static inline void uw_ring_close(struct uw_ring *r)
+{
+	if (r)
+		r->io->ops->ring_close(r);
+}
+static inline void uw_io_futex_wait(struct uw_io *io, uint32_t *addr, uint32_t val)
+{
+	io->ops->futex_wait(io, addr, val);
+}
+static inline void uw_io_futex_wake(struct uw_io *io, uint32_t *addr, int n)
+{
+	io->ops->futex_wake(io, addr, n);
+}
+static inline int uw_io_eventfd(struct uw_io *io)
+{
+	return io->ops->eventfd(io);
+}
+static inline int uw_io_eventfd_signal(struct uw_io *io, int efd)
+{
+	return io->ops->eventfd_signal(io, efd);
+}
+
+/* ---- plain helpers (no backend) -------------------------------------- */
+
+int uw_io_getrandom(void *buf, size_t len);
+void uw_io_yield(void); /* sched_yield */
 /* A spin-wait hint to the CPU (pause on x86). */
-static inline void uio_cpu_relax(void)
+static inline void uw_io_cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_ia32_pause();
@@ -60,109 +278,9 @@ static inline void uio_cpu_relax(void)
 	__asm__ __volatile__("" ::: "memory");
 #endif
 }
-int uio_current_cpu(void);          /* sched_getcpu (rseq/vDSO: no syscall); 0 if unknown */
-uint64_t uio_now_ns(void);          /* CLOCK_MONOTONIC (vDSO) */
-unsigned uio_cpus_configured(void); /* get_nprocs_conf, at least 1 */
-unsigned uio_cpus_online(void);     /* get_nprocs, at least 1 */
-
-/* ---- futexes and eventfds ------------------------------------------- */
-
-/* Sleep while *addr == val (private futex). Returns 0 on wake, timeout,
- * signal or value change; callers re-check their condition. */
-void uio_futex_wait(uint32_t *addr, uint32_t val);
-void uio_futex_wake(uint32_t *addr, int n);
-int uio_eventfd(void); /* blocking, close-on-exec */
-int uio_eventfd_signal(int efd);
-int uio_eventfd_wait(int efd); /* blocking read of the counter */
-
-/* ---- the ring --------------------------------------------------------- */
-
-enum uio_rw { UIO_WRITE = 1, UIO_FDATASYNC = 2 };
-
-/* One operation of a chain. */
-struct uio_op {
-	uint8_t kind; /* enum uio_rw */
-	int fd;
-	const void *buf;    /* UIO_WRITE */
-	uint32_t len;       /* UIO_WRITE */
-	uint64_t off;       /* UIO_WRITE */
-	uint64_t user_data; /* returned in its completion */
-};
-
-/* One completion. */
-struct uio_cqe {
-	uint64_t user_data;
-	int res; /* bytes written, 0, or -errno (-ECANCELED after a
-		    failed or short operation earlier in its chain) */
-};
-
-/* user_data reserved for the wake-up eventfd's read. */
-#define UIO_WAKE_USER_DATA UINT64_MAX
-
-struct uio_ring;
-
-struct uio_ring_info {
-	bool uring;           /* false: the synchronous fallback is in use */
-	uint32_t features;    /* IORING_FEAT_* */
-	uint32_t setup_flags; /* IORING_SETUP_* actually used */
-	int setup_error;      /* why io_uring is not used (-errno), 0 if it is */
-};
-
-/*
- * Create a ring on the calling thread (which becomes its only submitter:
- * SINGLE_ISSUER is used when the kernel has it, and DEFER_TASKRUN too
- * unless extra_flags has SQPOLL or pollable is set: with DEFER_TASKRUN,
- * completions reach the CQ only when the thread enters the kernel, so the
- * CQ cannot be polled). If io_uring_setup fails, a synchronous fallback
- * with the same interface is returned instead. wake_fd is an eventfd whose
- * signal ends a blocking uio_ring_wait(): a read on it is kept queued in
- * the ring.
- */
-int uio_ring_open(struct uio_ring **out, unsigned entries, unsigned extra_flags, bool pollable,
-		  int wake_fd, struct uio_ring_info *info);
-void uio_ring_close(struct uio_ring *r);
-/*
- * Queue ops[0..n) as one chain: each op starts only after the previous one
- * completed in full; a failed or short op cancels the rest (-ECANCELED).
- * Nothing is submitted until uio_ring_wait(). n <= entries - 1.
- */
-int uio_ring_queue_chain(struct uio_ring *r, const struct uio_op *ops, unsigned n);
-/*
- * Submit what is queued and collect up to max completions into out,
- * sleeping until at least min_wait completions (ops', or the wake
- * eventfd's) have arrived; min_wait 0 never sleeps. On a pollable ring,
- * poll_ns > 0 first polls the CQ that long before sleeping. Returns the
- * number of completions (>= 0) or -errno. *enters counts io_uring_enter
- * calls.
- */
-int uio_ring_wait(struct uio_ring *r, struct uio_cqe *out, unsigned max, unsigned min_wait,
-		  uint64_t poll_ns, uint64_t *enters);
-
-/* ---- fault injection (tests only; not part of the public API) --------- */
-
-enum uio_fault_op {
-	UIO_FAULT_WRITE = 0, /* ring writes and uio_pwrite_full */
-	UIO_FAULT_FSYNC,     /* ring fdatasyncs, uio_fdatasync, uio_fsync */
-	UIO_FAULT_FALLOCATE,
-	UIO_FAULT_OPEN, /* uio_openat */
-	UIO_FAULT_RENAME,
-	UIO_FAULT__COUNT
-};
-
-/* err value that makes a write complete short (half its length) instead. */
-#define UIO_FAULT_SHORT 1
-
-/*
- * Make the nth call (1 = the next one) of op from now on fail with err (a
- * negative errno, or UIO_FAULT_SHORT for writes). Later calls succeed again.
- * Process-wide; thread safe. nth == 0 disarms op.
- */
-void uio_fault_arm(enum uio_fault_op op, uint64_t nth, int err);
-/* Disarm every fault. */
-void uio_fault_clear(void);
-/* How many calls of op were made since the process started. */
-uint64_t uio_fault_count(enum uio_fault_op op);
-/* Internal: count one call of op; the error to inject for it, or 0. */
-int uio_fault_hit(enum uio_fault_op op);
+int uw_io_current_cpu(void);          /* sched_getcpu (rseq/vDSO: no syscall); 0 if unknown */
+uint64_t uw_io_now_ns(void);          /* CLOCK_MONOTONIC (vDSO) */
+unsigned uw_io_cpus_configured(void); /* get_nprocs_conf, at least 1 */
+unsigned uw_io_cpus_online(void);     /* get_nprocs, at least 1 */
 
 #endif /* UWAL_UIO_H */

@@ -106,14 +106,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(pwrite(g_fd, file, fsize, 0) == (ssize_t)fsize);
 	if (whole) {
 		struct fmt_seg_hdr h;
-		(void)seg_read_header(g_fd, &h);
+		(void)seg_read_header(uw_io_system(), g_fd, &h);
 	}
 
 	struct seen s = {.file = file, .size = fsize, .salt = salt, .next = FMT_SEG_HDR_SIZE};
 	s.offs = malloc((fsize / FMT_FRAME_HDR_SIZE + 1) * sizeof(*s.offs));
 	FUZZ_CHECK(s.offs != NULL);
 	struct seg_scan out;
-	int ret = seg_scan(g_fd, salt, fsize, on_record, &s, &out);
+	int ret = seg_scan(uw_io_system(), g_fd, salt, fsize, on_record, &s, &out);
 	FUZZ_CHECK(ret == 0);
 	/* Records of a batch left unfinished at the end are called back, then
 	 * cut: the scan ends at the first of them. */
@@ -141,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* the scan without a callback agrees */
 	struct seg_scan out2;
-	FUZZ_CHECK(seg_scan(g_fd, salt, fsize, NULL, NULL, &out2) == 0);
+	FUZZ_CHECK(seg_scan(uw_io_system(), g_fd, salt, fsize, NULL, NULL, &out2) == 0);
 	FUZZ_CHECK(out2.end == out.end && out2.bad_off == out.bad_off &&
 		   out2.records == out.records && out2.sealed == out.sealed &&
 		   out2.seal_next == out.seal_next && out2.cut_records == out.cut_records);

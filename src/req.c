@@ -1,0 +1,76 @@
+/*
+ * req.c - a request's life: how its submitter waits for it and how the
+ * writer (or a woken waiter) completes it. The request lives on its
+ * submitter's stack; completing it is the last touch anyone else makes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/*
+ * Complete a chain of requests whose results are already stored. The
+ * exchange is our last touch of each request: once it is DONE its owner
+ * may return and its stack is gone. If the owner was asleep, it owns the
+ * rest of the chain from here (it reads r->next after waking), and we only
+ * wake it; FUTEX_WAKE takes the address without reading it, and a waiter
+ * reusing that address later tolerates the spurious wake-up.
+ */
+void req_complete_chain(struct uwal *w, struct req *r)
+{
+	while (r) {
+		struct req *next = r->next;
+		/* acq_rel: release publishes result and next to the owner;
+		 * acquire orders our read of next before the owner's reuse. */
+		uint32_t old = atomic_exchange_explicit(&r->state, REQ_DONE, memory_order_acq_rel);
+		if (old == REQ_SLEEPING) {
+			uw_io_futex_wake(w->io, (uint32_t *)&r->state, 1);
+			return;
+		}
+		r = next;
+	}
+}
+
+void req_wait(struct uwal *w, struct req *r)
+{
+	/* A waiter for an fdatasync (~100 us) spins only while the waiting
+	 * threads fit on the CPUs: beyond that, spinners steal the CPU from
+	 * the writer and from the threads just acknowledged, which would
+	 * submit the next batch. An unsynced acknowledgment comes within
+	 * microseconds: sleeping for it would cost more than it saves. */
+	uint64_t limit = (uint64_t)w->cfg.wait_spin_us * 1000u;
+	bool durable = r->sync || w->cfg.sync_mode != UWAL_SYNC_NONE;
+	if (durable && (unsigned)atomic_load_explicit(&w->inside, memory_order_relaxed) > w->ncpu)
+		limit = 0;
+	uint64_t t0 = limit ? uw_io_now_ns() : 0;
+
+	for (unsigned i = 0; limit; i++) {
+		if (atomic_load_explicit(&r->state, memory_order_acquire) == REQ_DONE)
+			return;
+		if (i < 256)
+			uw_io_cpu_relax();
+		else
+			uw_io_yield();
+		if ((i & 15) == 15 && uw_io_now_ns() - t0 > limit)
+			break;
+	}
+	uint32_t exp = REQ_PENDING;
+	/* acq_rel: if this fails the request is DONE and we need its result
+	 * (acquire); if it succeeds the writer's exchange sees SLEEPING. */
+	if (!atomic_compare_exchange_strong_explicit(&r->state, &exp, REQ_SLEEPING,
+						     memory_order_acq_rel, memory_order_acquire))
+		return;
+	while (atomic_load_explicit(&r->state, memory_order_acquire) != REQ_DONE)
+		uw_io_futex_wait(w->io, (uint32_t *)&r->state, REQ_SLEEPING);
+	/* We were asleep when completed: the rest of the chain is ours. */
+	req_complete_chain(w, r->next);
+}
+
+void req_complete_all(struct uwal *w, struct req *head, int res)
+{
+	for (struct req *r = head; r; r = r->next)
+		r->result = res;
+	req_complete_chain(w, head);
+}

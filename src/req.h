@@ -1,0 +1,38 @@
+/*
+ * req.h - one append request (req.c): built on its submitter's stack,
+ * queued, batched by the writer, completed through its futex word.
+ */
+#ifndef UWAL_REQ_H
+#define UWAL_REQ_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uwal.h"
+
+struct uwal;
+
+/* The futex word of a request. */
+enum { REQ_PENDING = 0, REQ_SLEEPING = 1, REQ_DONE = 2 };
+
+struct req {
+	_Atomic uint32_t state;
+	int result;
+	bool sync;
+	uint32_t n;
+	const uwal_record *recs;
+	uwal_record one;
+	size_t bytes;     /* encoded size of all its frames */
+	struct req *next; /* writer's lists; then the wake-up chain */
+};
+
+/* Wait until r is completed (spin, then yield, then sleep: see req.c). */
+void req_wait(struct uwal *w, struct req *r);
+/* Complete a chain of requests whose results are stored. */
+void req_complete_chain(struct uwal *w, struct req *r);
+/* Store res in every request of the chain from head, then complete it. */
+void req_complete_all(struct uwal *w, struct req *head, int res);
+
+#endif
