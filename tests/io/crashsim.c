@@ -31,7 +31,9 @@
  *     surviving rename or creation brings its file, with whatever that
  *     file's own state is. A file with no surviving name is gone.
  *   - Directories themselves (mkdir_p) and files found in a directory
- *     when the simulator first opens it are taken as durable.
+ *     when the simulator first opens it are taken as durable; so is every
+ *     directory under base that the engine never opened (crashsim_layout
+ *     copies it as it is).
  *   - The cut (crashsim_cut, or an armed operation count) is instantaneous:
  *     the operation at the cut and every later one fail with -EIO, as on a
  *     filesystem after FS_IOC_SHUTDOWN; close, futexes and eventfds keep
@@ -51,6 +53,7 @@
 #define _GNU_SOURCE
 #include "crashsim.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1177,6 +1180,63 @@ static int layout_dir(struct dir *d, struct rng *r, const struct fate *f, const 
 	return ret;
 }
 
+static int copy_file(const char *from, const char *to)
+{
+	int fd = open(from, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	uint8_t *buf = NULL;
+	int ret = fstat(fd, &st) < 0 ? -errno : 0;
+	if (ret == 0 && !(buf = malloc(st.st_size ? (size_t)st.st_size : 1)))
+		ret = -ENOMEM;
+	if (ret == 0 && pread(fd, buf, (size_t)st.st_size, 0) != st.st_size)
+		ret = -EIO;
+	close(fd);
+	if (ret == 0)
+		ret = write_file(to, buf, (uint64_t)st.st_size);
+	free(buf);
+	return ret;
+}
+
+/*
+ * The directories under base that the engine never opened are durable as
+ * they are: copy them (their files, and the tree below) to outdir.
+ */
+static int copy_unmodelled(struct crashsim *sim, const char *path, const char *rel,
+			   const char *outdir)
+{
+	char from[PATH_MAX], to[PATH_MAX], sub[PATH_MAX];
+	bool modelled = false;
+	for (size_t i = 0; i < sim->ndirs && !modelled; i++)
+		modelled = strcmp(sim->dirs[i]->path, path) == 0;
+	snprintf(to, sizeof(to), "%s%s%s", outdir, *rel ? "/" : "", rel);
+	int ret = mkdirs(to);
+	DIR *dp = ret == 0 ? opendir(path) : NULL;
+	if (ret == 0 && !dp)
+		ret = -errno;
+	struct dirent *de;
+	while (ret == 0 && (de = readdir(dp))) {
+		struct stat st;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(from, sizeof(from), "%s/%s", path, de->d_name);
+		if (lstat(from, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+			ret = copy_unmodelled(sim, from, sub, outdir);
+		} else if (S_ISREG(st.st_mode) && !modelled) {
+			snprintf(to, sizeof(to), "%s%s%s/%s", outdir, *rel ? "/" : "", rel,
+				 de->d_name);
+			ret = copy_file(from, to);
+		}
+	}
+	if (dp)
+		closedir(dp);
+	return ret;
+}
+
 int crashsim_layout(struct crashsim *sim, uint64_t seed, const char *outdir, const char **summary)
 {
 	static __thread char desc[160];
@@ -1195,7 +1255,7 @@ int crashsim_layout(struct crashsim *sim, uint64_t seed, const char *outdir, con
 		sim->inodes[i]->img_done = false;
 		pending += sim->inodes[i]->nev;
 	}
-	ret = mkdirs(outdir);
+	ret = copy_unmodelled(sim, sim->base, "", outdir);
 	for (size_t i = 0; i < sim->ndirs && ret == 0; i++)
 		ret = layout_dir(sim->dirs[i], &r, &f, outdir, &kept, &dropped);
 	for (size_t i = 0; i < sim->ninodes; i++) {
