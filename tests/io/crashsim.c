@@ -1204,7 +1204,7 @@ static int copy_file(const char *from, const char *to)
  * they are: copy them (their files, and the tree below) to outdir.
  */
 static int copy_unmodelled(struct crashsim *sim, const char *path, const char *rel,
-			   const char *outdir)
+			   const char *outdir, const char *skip)
 {
 	char from[PATH_MAX], to[PATH_MAX], sub[PATH_MAX];
 	bool modelled = false;
@@ -1223,9 +1223,9 @@ static int copy_unmodelled(struct crashsim *sim, const char *path, const char *r
 		snprintf(from, sizeof(from), "%s/%s", path, de->d_name);
 		if (lstat(from, &st) < 0)
 			continue;
-		if (S_ISDIR(st.st_mode)) {
+		if (S_ISDIR(st.st_mode) && strcmp(from, skip) != 0) {
 			snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", de->d_name);
-			ret = copy_unmodelled(sim, from, sub, outdir);
+			ret = copy_unmodelled(sim, from, sub, outdir, skip);
 		} else if (S_ISREG(st.st_mode) && !modelled) {
 			snprintf(to, sizeof(to), "%s%s%s/%s", outdir, *rel ? "/" : "", rel,
 				 de->d_name);
@@ -1255,7 +1255,13 @@ int crashsim_layout(struct crashsim *sim, uint64_t seed, const char *outdir, con
 		sim->inodes[i]->img_done = false;
 		pending += sim->inodes[i]->nev;
 	}
-	ret = copy_unmodelled(sim, sim->base, "", outdir);
+	/* outdir may lie under base: it is not part of the image. */
+	char skip[PATH_MAX];
+	ret = mkdirs(outdir);
+	if (ret == 0 && !realpath(outdir, skip))
+		ret = -errno;
+	if (ret == 0)
+		ret = copy_unmodelled(sim, sim->base, "", outdir, skip);
 	for (size_t i = 0; i < sim->ndirs && ret == 0; i++)
 		ret = layout_dir(sim->dirs[i], &r, &f, outdir, &kept, &dropped);
 	for (size_t i = 0; i < sim->ninodes; i++) {
