@@ -54,7 +54,7 @@ void compare_run(const struct job *jobs, const struct job_result *res, size_t n,
 			 "uwal_stats.bytes / records of job %s", jobs[i].name);
 	}
 	if (!out->record_bytes) {
-		out->record_bytes = fmt_record_frame_size(1, jobs[0].key_size, jobs[0].bs);
+		out->record_bytes = uw_fmt_record_frame_size(1, jobs[0].key_size, jobs[0].bs);
 		snprintf(out->record_source, sizeof(out->record_source),
 			 "frame size of a %zu-byte key and %zu-byte value", jobs[0].key_size,
 			 jobs[0].bs);

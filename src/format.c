@@ -116,7 +116,7 @@ static uint64_t get64(const uint8_t *p)
 	return (uint64_t)get32(p) | ((uint64_t)get32(p + 4) << 32);
 }
 
-uint32_t fmt_crc_update(uint32_t crc, const void *buf, size_t len)
+uint32_t uw_fmt_crc_update(uint32_t crc, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	/* crc32_iscsi takes an int length: feed long buffers in pieces. */
@@ -131,7 +131,7 @@ uint32_t fmt_crc_update(uint32_t crc, const void *buf, size_t len)
 
 /* ---- segment header -------------------------------------------------- */
 
-void fmt_seg_hdr_encode(uint8_t out[FMT_SEG_HDR_SIZE], const struct fmt_seg_hdr *h)
+void uw_fmt_seg_hdr_encode(uint8_t out[FMT_SEG_HDR_SIZE], const struct fmt_seg_hdr *h)
 {
 	memcpy(out, FMT_MAGIC, 8);
 	put16(out + 8, h->version);
@@ -139,14 +139,14 @@ void fmt_seg_hdr_encode(uint8_t out[FMT_SEG_HDR_SIZE], const struct fmt_seg_hdr 
 	put32(out + 12, h->salt);
 	put64(out + 16, h->seq);
 	put32(out + 24, 0);
-	put32(out + 28, ~fmt_crc_update(0xFFFFFFFFu, out, 28));
+	put32(out + 28, ~uw_fmt_crc_update(0xFFFFFFFFu, out, 28));
 }
 
-int fmt_seg_hdr_decode(const uint8_t in[FMT_SEG_HDR_SIZE], struct fmt_seg_hdr *h)
+int uw_fmt_seg_hdr_decode(const uint8_t in[FMT_SEG_HDR_SIZE], struct fmt_seg_hdr *h)
 {
 	if (memcmp(in, FMT_MAGIC, 8) != 0)
 		return UWAL_ECORRUPT;
-	if (get32(in + 28) != ~fmt_crc_update(0xFFFFFFFFu, in, 28))
+	if (get32(in + 28) != ~uw_fmt_crc_update(0xFFFFFFFFu, in, 28))
 		return UWAL_ECORRUPT;
 	h->version = get16(in + 8);
 	if (h->version != FMT_VERSION)
@@ -177,7 +177,7 @@ static size_t bin_hdr_size(size_t len)
 	return len <= UINT8_MAX ? 2 : len <= UINT16_MAX ? 3 : 5;
 }
 
-size_t fmt_record_frame_size(uint64_t index, size_t key_len, size_t value_len)
+size_t uw_fmt_record_frame_size(uint64_t index, size_t key_len, size_t value_len)
 {
 	return FMT_FRAME_HDR_SIZE + 1 + uint_size(index) + bin_hdr_size(key_len) + key_len +
 	       bin_hdr_size(value_len) + value_len;
@@ -205,14 +205,15 @@ static size_t finish_frame(uint8_t *out, uint8_t *end, uint8_t type, uint8_t fla
 	out[5] = flags;
 	put16(out + 6, 0);
 	put32(out + 8, 0); /* epoch */
-	uint32_t c = fmt_crc_update(salt ^ 0xFFFFFFFFu, out, 12);
-	c = fmt_crc_update(c, out + FMT_FRAME_HDR_SIZE, len);
+	uint32_t c = uw_fmt_crc_update(salt ^ 0xFFFFFFFFu, out, 12);
+	c = uw_fmt_crc_update(c, out + FMT_FRAME_HDR_SIZE, len);
 	put32(out + 12, c ^ 0xFFFFFFFFu);
 	return (size_t)(end - out);
 }
 
-size_t fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint8_t flags, uint64_t index,
-			       const void *key, size_t key_len, const void *value, size_t value_len)
+size_t uw_fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint8_t flags, uint64_t index,
+				  const void *key, size_t key_len, const void *value,
+				  size_t value_len)
 {
 	struct cursor c = {out + FMT_FRAME_HDR_SIZE};
 	msgpack_packer pk;
@@ -225,7 +226,7 @@ size_t fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint8_t flags, uint6
 	return finish_frame(out, c.p, FMT_FRAME_RECORD, flags & FMT_FRAME_MORE, salt);
 }
 
-size_t fmt_seal_frame_encode(uint8_t *out, uint32_t salt, uint64_t records, uint64_t next_seq)
+size_t uw_fmt_seal_frame_encode(uint8_t *out, uint32_t salt, uint64_t records, uint64_t next_seq)
 {
 	struct cursor c = {out + FMT_FRAME_HDR_SIZE};
 	msgpack_packer pk;
@@ -237,15 +238,15 @@ size_t fmt_seal_frame_encode(uint8_t *out, uint32_t salt, uint64_t records, uint
 	return finish_frame(out, c.p, FMT_FRAME_SEAL, 0, salt);
 }
 
-size_t fmt_frame_peek_len(const uint8_t *in, size_t avail)
+size_t uw_fmt_frame_peek_len(const uint8_t *in, size_t avail)
 {
 	if (avail < FMT_FRAME_HDR_SIZE)
 		return 0;
 	return FMT_FRAME_HDR_SIZE + (size_t)get32(in);
 }
 
-enum fmt_frame_status fmt_frame_decode(const uint8_t *in, size_t avail, uint32_t salt,
-				       uint32_t max_len, struct fmt_frame *f)
+enum fmt_frame_status uw_fmt_frame_decode(const uint8_t *in, size_t avail, uint32_t salt,
+					  uint32_t max_len, struct fmt_frame *f)
 {
 	static const uint8_t zero[FMT_FRAME_HDR_SIZE];
 
@@ -261,8 +262,8 @@ enum fmt_frame_status fmt_frame_decode(const uint8_t *in, size_t avail, uint32_t
 		return FMT_FRAME_BAD;
 	if ((size_t)len > avail - FMT_FRAME_HDR_SIZE)
 		return FMT_FRAME_SHORT;
-	uint32_t c = fmt_crc_update(salt ^ 0xFFFFFFFFu, in, 12);
-	c = fmt_crc_update(c, in + FMT_FRAME_HDR_SIZE, len);
+	uint32_t c = uw_fmt_crc_update(salt ^ 0xFFFFFFFFu, in, 12);
+	c = uw_fmt_crc_update(c, in + FMT_FRAME_HDR_SIZE, len);
 	if ((c ^ 0xFFFFFFFFu) != get32(in + 12))
 		return FMT_FRAME_BAD;
 	f->len = len;
@@ -279,12 +280,12 @@ enum fmt_frame_status fmt_frame_decode(const uint8_t *in, size_t avail, uint32_t
  * reused too; bin objects point into the payload (no copy). Anything that
  * is not one of the two shapes uwal writes is corruption.
  */
-void fmt_dec_init(struct fmt_dec *d)
+void uw_fmt_dec_init(struct fmt_dec *d)
 {
 	msgpack_unpacked_init(&d->u);
 }
 
-void fmt_dec_destroy(struct fmt_dec *d)
+void uw_fmt_dec_destroy(struct fmt_dec *d)
 {
 	msgpack_unpacked_destroy(&d->u);
 }
@@ -345,7 +346,7 @@ static int unpack_array(struct fmt_dec *d, const struct fmt_frame *f, uint32_t n
 	return 0;
 }
 
-int fmt_record_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt_rec *rec)
+int uw_fmt_record_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt_rec *rec)
 {
 	const msgpack_object *it;
 
@@ -363,8 +364,8 @@ int fmt_record_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt_r
 	return 0;
 }
 
-int fmt_seal_decode(struct fmt_dec *d, const struct fmt_frame *f, uint64_t *records,
-		    uint64_t *next_seq)
+int uw_fmt_seal_decode(struct fmt_dec *d, const struct fmt_frame *f, uint64_t *records,
+		       uint64_t *next_seq)
 {
 	const msgpack_object *it;
 

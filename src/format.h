@@ -28,9 +28,6 @@
 #define FMT_FRAME_RECORD 1
 #define FMT_FRAME_SEAL 2
 
-/* Largest msgpack overhead of a record payload: array(3) header, uint64,
- * two bin32 headers. */
-#define FMT_RECORD_OVERHEAD (1 + 9 + 5 + 5)
 /* Size of a seal frame, payload included (upper bound). */
 #define FMT_SEAL_FRAME_MAX (FMT_FRAME_HDR_SIZE + 1 + 9 + 9)
 
@@ -59,23 +56,23 @@ struct fmt_rec {
 };
 
 /* CRC32C (Castagnoli) of buf, continuing from crc (no final inversion). */
-uint32_t fmt_crc_update(uint32_t crc, const void *buf, size_t len);
+uint32_t uw_fmt_crc_update(uint32_t crc, const void *buf, size_t len);
 
-void fmt_seg_hdr_encode(uint8_t out[FMT_SEG_HDR_SIZE], const struct fmt_seg_hdr *h);
+void uw_fmt_seg_hdr_encode(uint8_t out[FMT_SEG_HDR_SIZE], const struct fmt_seg_hdr *h);
 /* 0, or UWAL_ECORRUPT if the magic, version or CRC is wrong. */
-int fmt_seg_hdr_decode(const uint8_t in[FMT_SEG_HDR_SIZE], struct fmt_seg_hdr *h);
+int uw_fmt_seg_hdr_decode(const uint8_t in[FMT_SEG_HDR_SIZE], struct fmt_seg_hdr *h);
 
 /* Exact encoded size of a record frame (header + payload). */
-size_t fmt_record_frame_size(uint64_t index, size_t key_len, size_t value_len);
+size_t uw_fmt_record_frame_size(uint64_t index, size_t key_len, size_t value_len);
 /*
  * Encode a record frame into out (which has room for
- * fmt_record_frame_size()). Returns bytes written.
+ * uw_fmt_record_frame_size()). Returns bytes written.
  */
-size_t fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint8_t flags, uint64_t index,
-			       const void *key, size_t key_len, const void *value,
-			       size_t value_len);
+size_t uw_fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint8_t flags, uint64_t index,
+				  const void *key, size_t key_len, const void *value,
+				  size_t value_len);
 /* Encode a seal frame; returns bytes written (<= FMT_SEAL_FRAME_MAX). */
-size_t fmt_seal_frame_encode(uint8_t *out, uint32_t salt, uint64_t records, uint64_t next_seq);
+size_t uw_fmt_seal_frame_encode(uint8_t *out, uint32_t salt, uint64_t records, uint64_t next_seq);
 
 enum fmt_frame_status {
 	FMT_FRAME_OK = 0,
@@ -86,24 +83,24 @@ enum fmt_frame_status {
 
 /* Length of the frame starting at in (header + payload), read from its
  * header without checking anything; 0 if avail < header size. */
-size_t fmt_frame_peek_len(const uint8_t *in, size_t avail);
+size_t uw_fmt_frame_peek_len(const uint8_t *in, size_t avail);
 /*
  * Check and decode the frame at in[0..avail). max_len bounds the payload
  * length accepted. On FMT_FRAME_OK fills *f (payload points into in).
  */
-enum fmt_frame_status fmt_frame_decode(const uint8_t *in, size_t avail, uint32_t salt,
-				       uint32_t max_len, struct fmt_frame *f);
+enum fmt_frame_status uw_fmt_frame_decode(const uint8_t *in, size_t avail, uint32_t salt,
+					  uint32_t max_len, struct fmt_frame *f);
 /* A payload decoder; one per thread, reused across frames. */
 struct fmt_dec {
 	msgpack_unpacked u;
 };
-void fmt_dec_init(struct fmt_dec *d);
-void fmt_dec_destroy(struct fmt_dec *d);
+void uw_fmt_dec_init(struct fmt_dec *d);
+void uw_fmt_dec_destroy(struct fmt_dec *d);
 /* Decode a record payload (key/value point into f's payload); 0 or
  * UWAL_ECORRUPT. The result stays valid until d decodes again. */
-int fmt_record_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt_rec *r);
+int uw_fmt_record_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt_rec *r);
 /* Decode a seal payload; 0 or UWAL_ECORRUPT. */
-int fmt_seal_decode(struct fmt_dec *d, const struct fmt_frame *f, uint64_t *records,
-		    uint64_t *next_seq);
+int uw_fmt_seal_decode(struct fmt_dec *d, const struct fmt_frame *f, uint64_t *records,
+		       uint64_t *next_seq);
 
 #endif

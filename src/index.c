@@ -12,18 +12,18 @@ static inline uint32_t hash64(uint64_t k, uint32_t mask)
 	return (uint32_t)((k * 0x9E3779B97F4A7C15ull) >> 32) & mask;
 }
 
-void idx_init(struct idx *x)
+void uw_idx_init(struct idx *x)
 {
 	memset(x, 0, sizeof(*x));
 	x->sorted = true;
 }
 
-void idx_free(struct idx *x)
+void uw_idx_free(struct idx *x)
 {
 	free(x->keys);
 	free(x->offs);
 	free(x->slots);
-	idx_init(x);
+	uw_idx_init(x);
 }
 
 static void slot_put(uint32_t *slots, uint32_t mask, const uint64_t *keys, uint32_t pos)
@@ -47,7 +47,7 @@ static int rehash(struct idx *x, uint32_t nslots)
 	return 0;
 }
 
-int idx_add(struct idx *x, uint64_t key, uint32_t off)
+int uw_idx_add(struct idx *x, uint64_t key, uint32_t off)
 {
 	if (x->n == x->cap) {
 		uint32_t cap = x->cap ? x->cap + x->cap / 2 : 64;
@@ -87,7 +87,7 @@ int idx_add(struct idx *x, uint64_t key, uint32_t off)
 	return 0;
 }
 
-bool idx_find(const struct idx *x, uint64_t key, uint32_t *off)
+bool uw_idx_find(const struct idx *x, uint64_t key, uint32_t *off)
 {
 	if (x->n == 0 || key < x->min || key > x->max)
 		return false;
@@ -118,7 +118,7 @@ bool idx_find(const struct idx *x, uint64_t key, uint32_t *off)
 	}
 }
 
-void idx_shrink(struct idx *x)
+void uw_idx_shrink(struct idx *x)
 {
 	if (x->n == 0 || x->n == x->cap)
 		return;
@@ -133,7 +133,7 @@ void idx_shrink(struct idx *x)
 		x->cap = x->n;
 }
 
-int idx_truncate(struct idx *x, uint32_t n)
+int uw_idx_truncate(struct idx *x, uint32_t n)
 {
 	if (n >= x->n)
 		return 0;
@@ -161,7 +161,7 @@ int idx_truncate(struct idx *x, uint32_t n)
 
 /* ---- batch set ------------------------------------------------------ */
 
-int bset_init(struct bset *s, uint32_t max_entries)
+int uw_bset_init(struct bset *s, uint32_t max_entries)
 {
 	uint32_t cap = 64;
 	while (cap < max_entries * 2u)
@@ -169,7 +169,7 @@ int bset_init(struct bset *s, uint32_t max_entries)
 	s->keys = calloc(cap, sizeof(*s->keys));
 	s->log = malloc(cap / 2 * sizeof(*s->log));
 	if (!s->keys || !s->log) {
-		bset_free(s);
+		uw_bset_free(s);
 		return -ENOMEM;
 	}
 	s->cap = cap;
@@ -177,7 +177,7 @@ int bset_init(struct bset *s, uint32_t max_entries)
 	return 0;
 }
 
-void bset_free(struct bset *s)
+void uw_bset_free(struct bset *s)
 {
 	free(s->keys);
 	free(s->log);
@@ -187,16 +187,16 @@ void bset_free(struct bset *s)
 static int bset_grow(struct bset *s)
 {
 	struct bset ns;
-	if (bset_init(&ns, s->cap) < 0)
+	if (uw_bset_init(&ns, s->cap) < 0)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < s->n; i++)
-		bset_add(&ns, s->keys[s->log[i]]);
-	bset_free(s);
+		uw_bset_add(&ns, s->keys[s->log[i]]);
+	uw_bset_free(s);
 	*s = ns;
 	return 0;
 }
 
-int bset_add(struct bset *s, uint64_t key)
+int uw_bset_add(struct bset *s, uint64_t key)
 {
 	if ((s->n + 1) * 2 > s->cap && bset_grow(s) < 0)
 		return -ENOMEM;
@@ -212,22 +212,13 @@ int bset_add(struct bset *s, uint64_t key)
 	return 1;
 }
 
-bool bset_has(const struct bset *s, uint64_t key)
-{
-	uint32_t mask = s->cap - 1;
-	for (uint32_t h = hash64(key, mask); s->keys[h]; h = (h + 1) & mask)
-		if (s->keys[h] == key)
-			return true;
-	return false;
-}
-
-void bset_rollback(struct bset *s, uint32_t mark)
+void uw_bset_rollback(struct bset *s, uint32_t mark)
 {
 	while (s->n > mark)
 		s->keys[s->log[--s->n]] = 0;
 }
 
-void bset_clear(struct bset *s)
+void uw_bset_clear(struct bset *s)
 {
-	bset_rollback(s, 0);
+	uw_bset_rollback(s, 0);
 }

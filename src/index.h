@@ -27,13 +27,13 @@ struct idx {
 	uint64_t min, max; /* valid when n > 0 */
 };
 
-void idx_init(struct idx *x);
-void idx_free(struct idx *x);
-int idx_add(struct idx *x, uint64_t key, uint32_t off); /* 0 or -ENOMEM */
-bool idx_find(const struct idx *x, uint64_t key, uint32_t *off);
-void idx_shrink(struct idx *x); /* release slack once the table is final */
+void uw_idx_init(struct idx *x);
+void uw_idx_free(struct idx *x);
+int uw_idx_add(struct idx *x, uint64_t key, uint32_t off); /* 0 or -ENOMEM */
+bool uw_idx_find(const struct idx *x, uint64_t key, uint32_t *off);
+void uw_idx_shrink(struct idx *x); /* release slack once the table is final */
 /* Keep only the first n entries; 0 or -ENOMEM. */
-int idx_truncate(struct idx *x, uint32_t n);
+int uw_idx_truncate(struct idx *x, uint32_t n);
 
 /*
  * The writer's set of indexes in the batch being built. A request's
@@ -47,13 +47,12 @@ struct bset {
 	uint32_t n, cap; /* cap: power of two, kept at most half full */
 };
 
-int bset_init(struct bset *s, uint32_t max_entries);
-void bset_free(struct bset *s);
+int uw_bset_init(struct bset *s, uint32_t max_entries);
+void uw_bset_free(struct bset *s);
 /* Add key; 1 if added, 0 if already present, -ENOMEM. */
-int bset_add(struct bset *s, uint64_t key);
-bool bset_has(const struct bset *s, uint64_t key);
+int uw_bset_add(struct bset *s, uint64_t key);
 /* Remove the entries added after the first `mark` ones. */
-void bset_rollback(struct bset *s, uint32_t mark);
-void bset_clear(struct bset *s);
+void uw_bset_rollback(struct bset *s, uint32_t mark);
+void uw_bset_clear(struct bset *s);
 
 #endif

@@ -43,24 +43,24 @@ struct seg {
 	char name[SEG_NAME_MAX];
 };
 
-void seg_name(char *out, const char *prefix, uint64_t seq, bool tmp);
+void uw_seg_name(char *out, const char *prefix, uint64_t seq, bool tmp);
 /* Parse "<prefix><20 digits>"; false for other names (.tmp, lock, ...). */
-bool seg_parse_name(const char *name, const char *prefix, uint64_t *seq);
-struct seg *seg_new(struct uw_io *io, uint64_t seq, int fd, uint32_t salt, uint16_t flags,
-		    const char *prefix);
-void seg_ref(struct seg *s);
+bool uw_seg_parse_name(const char *name, const char *prefix, uint64_t *seq);
+struct seg *uw_seg_new(struct uw_io *io, uint64_t seq, int fd, uint32_t salt, uint16_t flags,
+		       const char *prefix);
+void uw_seg_ref(struct seg *s);
 /* Append s to a growable array of segments; 0 or -ENOMEM. */
-int seg_list_push(struct seg ***v, size_t *n, size_t *cap, struct seg *s);
-void seg_unref(struct seg *s);
+int uw_seg_list_push(struct seg ***v, size_t *n, size_t *cap, struct seg *s);
+void uw_seg_unref(struct seg *s);
 /*
  * Create segment seq durably: a temporary file gets the header, its
  * preallocation (and zeros), an fdatasync, then is renamed into place and
  * the directory is fsynced. On failure nothing is left behind.
  */
-int seg_create(struct uw_io *io, int dirfd, const char *prefix, uint64_t seq, uint64_t size,
-	       enum uwal_prealloc mode, struct seg **out);
+int uw_seg_create(struct uw_io *io, int dirfd, const char *prefix, uint64_t seq, uint64_t size,
+		  enum uwal_prealloc mode, struct seg **out);
 /* Zero-fill [from, to) of fd. */
-int seg_zero_fill(struct uw_io *io, int fd, uint64_t from, uint64_t to);
+int uw_seg_zero_fill(struct uw_io *io, int fd, uint64_t from, uint64_t to);
 
 /*
  * Scan a segment's frames from the header on. Calls fn for every record.
@@ -70,7 +70,7 @@ int seg_zero_fill(struct uw_io *io, int fd, uint64_t from, uint64_t to);
  * failure or the callback's negative value.
  */
 typedef int (*seg_rec_fn)(void *ctx, const struct fmt_rec *r, uint64_t off);
-struct seg_scan {
+struct uw_seg_scan {
 	uint64_t end;
 	uint64_t bad_off;
 	uint64_t records;
@@ -82,10 +82,10 @@ struct seg_scan {
 	 * ones anyway (the caller drops them). */
 	uint64_t cut_records;
 };
-int seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn, void *ctx,
-	     struct seg_scan *out);
+int uw_seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn,
+		void *ctx, struct uw_seg_scan *out);
 /* Read and check the header of an open segment file. */
-int seg_read_header(struct uw_io *io, int fd, struct fmt_seg_hdr *h);
+int uw_seg_read_header(struct uw_io *io, int fd, struct fmt_seg_hdr *h);
 
 /* ---- the handle ------------------------------------------------------ */
 
@@ -148,31 +148,31 @@ struct uwal {
 	struct writer *wr;
 };
 
-void wal_log(const struct uwal *w, int level, const char *fmt, ...)
+void uw_wal_log(const struct uwal *w, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* recovery.c */
-int rec_open_log(struct uwal *w);
-int rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, char ***removed,
-		       size_t *n_removed);
+int uw_rec_open_log(struct uwal *w);
+int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, char ***removed,
+			  size_t *n_removed);
 
 /* prepare.c */
-int prep_start(struct uwal *w);
-void prep_stop(struct uwal *w);
-void prep_request(struct uwal *w);
+int uw_prep_start(struct uwal *w);
+void uw_prep_stop(struct uwal *w);
+void uw_prep_request(struct uwal *w);
 /* Wait for the prepared segment; NULL and *err on failure (then the
  * preparer retries on the next request). */
-struct seg *prep_take(struct uwal *w, int *err);
+struct seg *uw_prep_take(struct uwal *w, int *err);
 /* Queue a segment dropped by retention for unlinking; takes a reference. */
-void prep_delete(struct uwal *w, struct seg *s);
+void uw_prep_delete(struct uwal *w, struct seg *s);
 /* Take the segments whose removal is durable now. */
-struct seg **prep_take_gone(struct uwal *w, size_t *n);
+struct seg **uw_prep_take_gone(struct uwal *w, size_t *n);
 
 /* submit.c */
-int pipe_submit(struct uwal *w, struct req *r);
+int uw_pipe_submit(struct uwal *w, struct req *r);
 
 /* writer.c */
-int pipe_start(struct uwal *w);
-void pipe_stop(struct uwal *w);
+int uw_pipe_start(struct uwal *w);
+void uw_pipe_stop(struct uwal *w);
 
 #endif

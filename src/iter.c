@@ -35,7 +35,7 @@ int uwal_iter_open(uwal *w, uwal_iter **out)
 		return -ENOMEM;
 	it->w = w;
 	it->off = FMT_SEG_HDR_SIZE;
-	fmt_dec_init(&it->dec);
+	uw_fmt_dec_init(&it->dec);
 	pthread_rwlock_rdlock(&w->lock);
 	size_t n = w->nsegs;
 	it->segs = malloc((n ? n : 1) * sizeof(*it->segs));
@@ -44,7 +44,7 @@ int uwal_iter_open(uwal *w, uwal_iter **out)
 		for (size_t i = 0; i < n; i++) {
 			it->segs[i] = w->segs[i];
 			it->ends[i] = w->segs[i]->end;
-			seg_ref(w->segs[i]);
+			uw_seg_ref(w->segs[i]);
 		}
 		it->n = n;
 	}
@@ -81,8 +81,8 @@ static int window(struct uwal_iter *it, struct seg *s, uint64_t end, size_t need
 
 static int bad(struct uwal_iter *it, struct seg *s)
 {
-	wal_log(it->w, UWAL_LOG_ERROR, "corrupt frame: %s/%s at offset %llu", it->w->dir, s->name,
-		(unsigned long long)it->off);
+	uw_wal_log(it->w, UWAL_LOG_ERROR, "corrupt frame: %s/%s at offset %llu", it->w->dir,
+		   s->name, (unsigned long long)it->off);
 	return UWAL_ECORRUPT;
 }
 
@@ -103,7 +103,7 @@ static int step(struct uwal_iter *it, uwal_record *rec)
 		if (ret < 0)
 			return ret == UWAL_ECORRUPT ? bad(it, s) : ret;
 		size_t at = (size_t)(it->off - it->boff);
-		size_t flen = fmt_frame_peek_len(it->buf + at, it->blen - at);
+		size_t flen = uw_fmt_frame_peek_len(it->buf + at, it->blen - at);
 		if (flen > end - it->off)
 			return bad(it, s);
 		ret = window(it, s, end, flen);
@@ -112,8 +112,9 @@ static int step(struct uwal_iter *it, uwal_record *rec)
 		at = (size_t)(it->off - it->boff);
 		struct fmt_frame f;
 		struct fmt_rec r;
-		if (fmt_frame_decode(it->buf + at, flen, s->salt, UINT32_MAX, &f) != FMT_FRAME_OK ||
-		    fmt_record_decode(&it->dec, &f, &r) < 0)
+		if (uw_fmt_frame_decode(it->buf + at, flen, s->salt, UINT32_MAX, &f) !=
+			    FMT_FRAME_OK ||
+		    uw_fmt_record_decode(&it->dec, &f, &r) < 0)
 			return bad(it, s);
 		it->off += flen;
 		rec->index = r.index;
@@ -142,10 +143,10 @@ void uwal_iter_close(uwal_iter *it)
 	if (!it)
 		return;
 	for (size_t i = 0; i < it->n; i++)
-		seg_unref(it->segs[i]);
+		uw_seg_unref(it->segs[i]);
 	free(it->segs);
 	free(it->ends);
 	free(it->buf);
-	fmt_dec_destroy(&it->dec);
+	uw_fmt_dec_destroy(&it->dec);
 	free(it);
 }

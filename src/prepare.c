@@ -5,7 +5,7 @@
  * that neither stalls the append path.
  *
  * The writer asks for the next segment once the active one is half full
- * (prep_request), and takes it at rotation (prep_take). A failed
+ * (uw_prep_request), and takes it at rotation (uw_prep_take). A failed
  * preparation is handed to the writer once (it fails the requests that
  * needed the new segment) and retried on the next request.
  */
@@ -32,15 +32,15 @@ static void unlink_doomed(struct uwal *w, struct seg **v, size_t n)
 		ok[i] = e == 0 || e == -ENOENT;
 		any |= ok[i];
 		if (!ok[i])
-			wal_log(w, UWAL_LOG_WARN, "retention: cannot remove %s/%s (kept): %s",
-				w->dir, v[i]->name, uwal_strerror(e));
+			uw_wal_log(w, UWAL_LOG_WARN, "retention: cannot remove %s/%s (kept): %s",
+				   w->dir, v[i]->name, uwal_strerror(e));
 	}
 	if (any) {
 		int e = uw_io_dirsync(w->io, w->dirfd);
 		if (e < 0) {
-			wal_log(w, UWAL_LOG_WARN,
-				"retention: fsync of %s failed (segments kept in the index): %s",
-				w->dir, uwal_strerror(e));
+			uw_wal_log(w, UWAL_LOG_WARN,
+				   "retention: fsync of %s failed (segments kept in the index): %s",
+				   w->dir, uwal_strerror(e));
 			any = false;
 			for (size_t i = 0; i < n; i++)
 				ok[i] = false;
@@ -48,9 +48,9 @@ static void unlink_doomed(struct uwal *w, struct seg **v, size_t n)
 	}
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < n; i++) {
-		if (ok[i] && seg_list_push(&p->gone, &p->n_gone, &p->cap_gone, v[i]) == 0)
+		if (ok[i] && uw_seg_list_push(&p->gone, &p->n_gone, &p->cap_gone, v[i]) == 0)
 			continue;
-		seg_unref(v[i]);
+		uw_seg_unref(v[i]);
 	}
 	pthread_mutex_unlock(&p->mu);
 	free(v);
@@ -84,11 +84,12 @@ static void *prep_main(void *arg)
 			uint64_t seq = p->next_seq;
 			pthread_mutex_unlock(&p->mu);
 			struct seg *s = NULL;
-			int e = seg_create(w->io, w->dirfd, w->prefix, seq, w->cfg.segment_size,
-					   w->cfg.prealloc, &s);
+			int e = uw_seg_create(w->io, w->dirfd, w->prefix, seq, w->cfg.segment_size,
+					      w->cfg.prealloc, &s);
 			if (e < 0)
-				wal_log(w, UWAL_LOG_ERROR, "cannot prepare segment %llu in %s: %s",
-					(unsigned long long)seq, w->dir, uwal_strerror(e));
+				uw_wal_log(w, UWAL_LOG_ERROR,
+					   "cannot prepare segment %llu in %s: %s",
+					   (unsigned long long)seq, w->dir, uwal_strerror(e));
 			pthread_mutex_lock(&p->mu);
 			p->want = false;
 			if (e < 0) {
@@ -106,7 +107,7 @@ static void *prep_main(void *arg)
 	return NULL;
 }
 
-int prep_start(struct uwal *w)
+int uw_prep_start(struct uwal *w)
 {
 	struct prep *p = &w->prep;
 	int e = pthread_create(&p->thread, NULL, prep_main, w);
@@ -116,7 +117,7 @@ int prep_start(struct uwal *w)
 	return 0;
 }
 
-void prep_stop(struct uwal *w)
+void uw_prep_stop(struct uwal *w)
 {
 	struct prep *p = &w->prep;
 	if (!p->started)
@@ -130,19 +131,19 @@ void prep_stop(struct uwal *w)
 	/* A prepared segment that never became active stays on disk: it has
 	 * no frames, and the next open either uses or removes it. */
 	if (p->ready) {
-		seg_unref(p->ready);
+		uw_seg_unref(p->ready);
 		p->ready = NULL;
 	}
 	/* Removed durably, but the writer is gone: the handle's list still
 	 * holds them and frees them at close. */
 	for (size_t i = 0; i < p->n_gone; i++)
-		seg_unref(p->gone[i]);
+		uw_seg_unref(p->gone[i]);
 	free(p->gone);
 	p->gone = NULL;
 	p->n_gone = p->cap_gone = 0;
 }
 
-void prep_request(struct uwal *w)
+void uw_prep_request(struct uwal *w)
 {
 	struct prep *p = &w->prep;
 	pthread_mutex_lock(&p->mu);
@@ -154,7 +155,7 @@ void prep_request(struct uwal *w)
 	pthread_mutex_unlock(&p->mu);
 }
 
-struct seg *prep_take(struct uwal *w, int *err)
+struct seg *uw_prep_take(struct uwal *w, int *err)
 {
 	struct prep *p = &w->prep;
 	struct seg *s = NULL;
@@ -180,23 +181,23 @@ struct seg *prep_take(struct uwal *w, int *err)
 	return s;
 }
 
-void prep_delete(struct uwal *w, struct seg *s)
+void uw_prep_delete(struct uwal *w, struct seg *s)
 {
 	struct prep *p = &w->prep;
 	pthread_mutex_lock(&p->mu);
-	if (seg_list_push(&p->doomed, &p->n_doomed, &p->cap_doomed, s) < 0) {
+	if (uw_seg_list_push(&p->doomed, &p->n_doomed, &p->cap_doomed, s) < 0) {
 		/* Cannot queue it: it stays doomed in the index (readable, its
 		 * indexes taken) and the next open finds the file again. */
 		pthread_mutex_unlock(&p->mu);
-		wal_log(w, UWAL_LOG_WARN, "retention: out of memory, %s kept", s->name);
-		seg_unref(s);
+		uw_wal_log(w, UWAL_LOG_WARN, "retention: out of memory, %s kept", s->name);
+		uw_seg_unref(s);
 		return;
 	}
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }
 
-struct seg **prep_take_gone(struct uwal *w, size_t *n)
+struct seg **uw_prep_take_gone(struct uwal *w, size_t *n)
 {
 	struct prep *p = &w->prep;
 	pthread_mutex_lock(&p->mu);

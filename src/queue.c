@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-int pq_init(struct pq *q, size_t capacity)
+int uw_pq_init(struct pq *q, size_t capacity)
 {
 	q->cells = calloc(capacity, sizeof(*q->cells));
 	if (!q->cells)
@@ -25,13 +25,13 @@ int pq_init(struct pq *q, size_t capacity)
 	return 0;
 }
 
-void pq_destroy(struct pq *q)
+void uw_pq_destroy(struct pq *q)
 {
 	free(q->cells);
 	q->cells = NULL;
 }
 
-bool pq_push(struct pq *q, void *data)
+bool uw_pq_push(struct pq *q, void *data)
 {
 	size_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
 	struct pq_cell *c;
@@ -62,7 +62,7 @@ bool pq_push(struct pq *q, void *data)
 	return true;
 }
 
-void *pq_pop(struct pq *q)
+void *uw_pq_pop(struct pq *q)
 {
 	struct pq_cell *c = &q->cells[q->tail & q->mask];
 	/* Acquire: pairs with the producer's release above. */
@@ -77,7 +77,7 @@ void *pq_pop(struct pq *q)
 	return data;
 }
 
-bool pq_empty(struct pq *q)
+bool uw_pq_empty(struct pq *q)
 {
 	struct pq_cell *c = &q->cells[q->tail & q->mask];
 	return atomic_load_explicit(&c->seq, memory_order_acquire) != q->tail + 1;

@@ -26,13 +26,13 @@ struct pq {
 	struct pq_cell *cells;
 };
 
-int pq_init(struct pq *q, size_t capacity); /* capacity: a power of two */
-void pq_destroy(struct pq *q);
+int uw_pq_init(struct pq *q, size_t capacity); /* capacity: a power of two */
+void uw_pq_destroy(struct pq *q);
 /* false if the queue is full. Any thread. */
-bool pq_push(struct pq *q, void *data);
+bool uw_pq_push(struct pq *q, void *data);
 /* NULL if empty. Only the consumer thread. */
-void *pq_pop(struct pq *q);
+void *uw_pq_pop(struct pq *q);
 /* true if nothing is ready to pop. Only the consumer thread. */
-bool pq_empty(struct pq *q);
+bool uw_pq_empty(struct pq *q);
 
 #endif

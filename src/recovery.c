@@ -67,7 +67,7 @@ static int list_segments(struct uw_io *io, int dirfd, const char *prefix, bool r
 	bool removed = false;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t seq;
-		if (seg_parse_name(names[i], prefix, &seq)) {
+		if (uw_seg_parse_name(names[i], prefix, &seq)) {
 			v[k].seq = seq;
 			v[k].name = names[i];
 			names[i] = NULL;
@@ -93,7 +93,7 @@ static int list_segments(struct uw_io *io, int dirfd, const char *prefix, bool r
 /* What recovery learned about one segment file. */
 struct insp {
 	struct seg *seg; /* NULL if the header was bad */
-	struct seg_scan scan;
+	struct uw_seg_scan scan;
 	int64_t size;
 	int err; /* UWAL_ECORRUPT (bad header), or -errno */
 };
@@ -114,21 +114,21 @@ static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
 	uint32_t o;
 
 	if (c->any_seen && r->index <= c->max_seen) {
-		bool dup = idx_find(&c->seg->idx, r->index, &o);
+		bool dup = uw_idx_find(&c->seg->idx, r->index, &o);
 		for (size_t i = 0; !dup && i < c->nprev; i++)
-			dup = idx_find(&c->prev[i]->idx, r->index, &o);
+			dup = uw_idx_find(&c->prev[i]->idx, r->index, &o);
 		if (dup) {
-			wal_log(c->w, UWAL_LOG_ERROR,
-				"corrupt log: %s/%s: duplicate index %llu at offset %llu", c->dir,
-				c->seg->name, (unsigned long long)r->index,
-				(unsigned long long)off);
+			uw_wal_log(c->w, UWAL_LOG_ERROR,
+				   "corrupt log: %s/%s: duplicate index %llu at offset %llu",
+				   c->dir, c->seg->name, (unsigned long long)r->index,
+				   (unsigned long long)off);
 			return UWAL_ECORRUPT;
 		}
 	}
 	if (!c->any_seen || r->index > c->max_seen)
 		c->max_seen = r->index;
 	c->any_seen = true;
-	return idx_add(&c->seg->idx, r->index, (uint32_t)off);
+	return uw_idx_add(&c->seg->idx, r->index, (uint32_t)off);
 }
 
 /* Open, check the header of and scan one segment file. */
@@ -140,7 +140,7 @@ static int inspect(struct uw_io *io, int dirfd, const struct found *f, const cha
 	if (fd < 0)
 		return in->err = fd;
 	struct fmt_seg_hdr h;
-	int ret = seg_read_header(io, fd, &h);
+	int ret = uw_seg_read_header(io, fd, &h);
 	if (ret == 0 && h.seq != f->seq)
 		ret = UWAL_ECORRUPT;
 	if (ret < 0) {
@@ -148,15 +148,16 @@ static int inspect(struct uw_io *io, int dirfd, const struct found *f, const cha
 		return in->err = ret;
 	}
 	in->size = uw_io_file_size(io, fd);
-	in->seg = seg_new(io, f->seq, fd, h.salt, h.flags, prefix);
+	in->seg = uw_seg_new(io, f->seq, fd, h.salt, h.flags, prefix);
 	if (!in->seg) {
 		uw_io_close(io, fd);
 		return in->err = -ENOMEM;
 	}
 	ctx->seg = in->seg;
-	ret = seg_scan(io, fd, h.salt, (uint64_t)in->size, on_record, ctx, &in->scan);
+	ret = uw_seg_scan(io, fd, h.salt, (uint64_t)in->size, on_record, ctx, &in->scan);
 	if (ret == 0 && in->scan.cut_records)
-		ret = idx_truncate(&in->seg->idx, in->seg->idx.n - (uint32_t)in->scan.cut_records);
+		ret = uw_idx_truncate(&in->seg->idx,
+				      in->seg->idx.n - (uint32_t)in->scan.cut_records);
 	in->seg->end = in->scan.end;
 	in->seg->sealed = in->scan.sealed;
 	if (ret < 0)
@@ -208,16 +209,16 @@ static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
 	}
 
 	if (in->scan.bad_off)
-		wal_log(w, UWAL_LOG_WARN,
-			"torn tail cut: %s/%s at offset %llu (%lld bytes dropped)", w->dir, s->name,
-			(unsigned long long)cut, (long long)((uint64_t)in->size - cut));
+		uw_wal_log(w, UWAL_LOG_WARN,
+			   "torn tail cut: %s/%s at offset %llu (%lld bytes dropped)", w->dir,
+			   s->name, (unsigned long long)cut, (long long)((uint64_t)in->size - cut));
 	/* Truncating destroys whatever lies past the cut, so no stale frame
 	 * of this segment can validate behind new writes later. */
 	ret = uw_io_ftruncate(w->io, s->fd, cut);
 	if (ret == 0 && size > cut)
 		ret = uw_io_fallocate(w->io, s->fd, cut, size - cut);
 	if (ret == 0 && w->cfg.prealloc == UWAL_PREALLOC_ZERO && size > cut)
-		ret = seg_zero_fill(s->io, s->fd, cut, size);
+		ret = uw_seg_zero_fill(s->io, s->fd, cut, size);
 	if (ret == 0)
 		ret = uw_io_fdatasync(w->io, s->fd);
 	return ret;
@@ -227,18 +228,18 @@ static void drop_insp(struct insp *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (v[i].seg)
-			seg_unref(v[i].seg);
+			uw_seg_unref(v[i].seg);
 	free(v);
 }
 
 static int corrupt(struct uwal *w, const char *name, uint64_t off, const char *why)
 {
-	wal_log(w, UWAL_LOG_ERROR, "corrupt log: %s/%s at offset %llu: %s", w->dir, name,
-		(unsigned long long)off, why);
+	uw_wal_log(w, UWAL_LOG_ERROR, "corrupt log: %s/%s at offset %llu: %s", w->dir, name,
+		   (unsigned long long)off, why);
 	return UWAL_ECORRUPT;
 }
 
-int rec_open_log(struct uwal *w)
+int uw_rec_open_log(struct uwal *w)
 {
 	struct found *f;
 	size_t n;
@@ -278,10 +279,10 @@ int rec_open_log(struct uwal *w)
 		}
 		if (!s->sealed)
 			tail = i;
-		ret = seg_list_push(&w->segs, &w->nsegs, &w->cap_segs, s);
+		ret = uw_seg_list_push(&w->segs, &w->nsegs, &w->cap_segs, s);
 		if (ret < 0)
 			break;
-		seg_ref(s); /* the list holds one, in[] another */
+		uw_seg_ref(s); /* the list holds one, in[] another */
 	}
 	/* Remove the empty segments after the tail (prepared, never used). */
 	for (size_t i = tail + 1; ret == 0 && i < n; i++) {
@@ -300,13 +301,13 @@ int rec_open_log(struct uwal *w)
 	if (tail == n) {
 		/* Empty log, or every segment sealed: start a new one. */
 		struct seg *s;
-		ret = seg_create(w->io, w->dirfd, w->prefix, next_seq, w->cfg.segment_size,
-				 w->cfg.prealloc, &s);
+		ret = uw_seg_create(w->io, w->dirfd, w->prefix, next_seq, w->cfg.segment_size,
+				    w->cfg.prealloc, &s);
 		if (ret < 0)
 			return ret;
-		ret = seg_list_push(&w->segs, &w->nsegs, &w->cap_segs, s);
+		ret = uw_seg_list_push(&w->segs, &w->nsegs, &w->cap_segs, s);
 		if (ret < 0) {
-			seg_unref(s);
+			uw_seg_unref(s);
 			return ret;
 		}
 		next_seq++;
@@ -326,7 +327,7 @@ static int set_after_gap(const struct seg *s)
 				.flags = (uint16_t)(s->hdr_flags | FMT_SEG_AFTER_GAP),
 				.seq = s->seq,
 				.salt = s->salt};
-	fmt_seg_hdr_encode(hdr, &h);
+	uw_fmt_seg_hdr_encode(hdr, &h);
 	int ret = uw_io_pwrite(s->io, s->fd, hdr, sizeof(hdr), 0);
 	if (ret == 0)
 		ret = uw_io_fdatasync(s->io, s->fd);
@@ -345,8 +346,8 @@ static int push_name(char ***list, size_t *n, const char *name)
 	return 0;
 }
 
-int rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, char ***removed,
-		       size_t *n_removed)
+int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, char ***removed,
+			  size_t *n_removed)
 {
 	struct found *f;
 	size_t n, nrm = 0;

@@ -18,7 +18,7 @@
  * wake it; FUTEX_WAKE takes the address without reading it, and a waiter
  * reusing that address later tolerates the spurious wake-up.
  */
-void req_complete_chain(struct uwal *w, struct req *r)
+void uw_req_complete_chain(struct uwal *w, struct req *r)
 {
 	while (r) {
 		struct req *next = r->next;
@@ -33,7 +33,7 @@ void req_complete_chain(struct uwal *w, struct req *r)
 	}
 }
 
-void req_wait(struct uwal *w, struct req *r)
+void uw_req_wait(struct uwal *w, struct req *r)
 {
 	/* A waiter for an fdatasync (~100 us) spins only while the waiting
 	 * threads fit on the CPUs: beyond that, spinners steal the CPU from
@@ -65,12 +65,12 @@ void req_wait(struct uwal *w, struct req *r)
 	while (atomic_load_explicit(&r->state, memory_order_acquire) != REQ_DONE)
 		uw_io_futex_wait(w->io, (uint32_t *)&r->state, REQ_SLEEPING);
 	/* We were asleep when completed: the rest of the chain is ours. */
-	req_complete_chain(w, r->next);
+	uw_req_complete_chain(w, r->next);
 }
 
-void req_complete_all(struct uwal *w, struct req *head, int res)
+void uw_req_complete_all(struct uwal *w, struct req *head, int res)
 {
 	for (struct req *r = head; r; r = r->next)
 		r->result = res;
-	req_complete_chain(w, head);
+	uw_req_complete_chain(w, head);
 }

@@ -29,10 +29,10 @@ struct req {
 };
 
 /* Wait until r is completed (spin, then yield, then sleep: see req.c). */
-void req_wait(struct uwal *w, struct req *r);
+void uw_req_wait(struct uwal *w, struct req *r);
 /* Complete a chain of requests whose results are stored. */
-void req_complete_chain(struct uwal *w, struct req *r);
+void uw_req_complete_chain(struct uwal *w, struct req *r);
 /* Store res in every request of the chain from head, then complete it. */
-void req_complete_all(struct uwal *w, struct req *head, int res);
+void uw_req_complete_all(struct uwal *w, struct req *head, int res);
 
 #endif

@@ -13,12 +13,12 @@
 
 #include "internal.h"
 
-void seg_name(char *out, const char *prefix, uint64_t seq, bool tmp)
+void uw_seg_name(char *out, const char *prefix, uint64_t seq, bool tmp)
 {
 	snprintf(out, SEG_NAME_MAX, "%s%020" PRIu64 "%s", prefix, seq, tmp ? ".tmp" : "");
 }
 
-bool seg_parse_name(const char *name, const char *prefix, uint64_t *seq)
+bool uw_seg_parse_name(const char *name, const char *prefix, uint64_t *seq)
 {
 	size_t pl = strlen(prefix);
 	if (strncmp(name, prefix, pl) != 0 || strlen(name) != pl + 20)
@@ -36,8 +36,8 @@ bool seg_parse_name(const char *name, const char *prefix, uint64_t *seq)
 	return true;
 }
 
-struct seg *seg_new(struct uw_io *io, uint64_t seq, int fd, uint32_t salt, uint16_t flags,
-		    const char *prefix)
+struct seg *uw_seg_new(struct uw_io *io, uint64_t seq, int fd, uint32_t salt, uint16_t flags,
+		       const char *prefix)
 {
 	struct seg *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -49,12 +49,12 @@ struct seg *seg_new(struct uw_io *io, uint64_t seq, int fd, uint32_t salt, uint1
 	s->hdr_flags = flags;
 	s->end = FMT_SEG_HDR_SIZE;
 	atomic_init(&s->refs, 1);
-	idx_init(&s->idx);
-	seg_name(s->name, prefix, seq, false);
+	uw_idx_init(&s->idx);
+	uw_seg_name(s->name, prefix, seq, false);
 	return s;
 }
 
-int seg_list_push(struct seg ***v, size_t *n, size_t *cap, struct seg *s)
+int uw_seg_list_push(struct seg ***v, size_t *n, size_t *cap, struct seg *s)
 {
 	if (*n == *cap) {
 		size_t c = *cap ? *cap * 2 : 16;
@@ -68,14 +68,14 @@ int seg_list_push(struct seg ***v, size_t *n, size_t *cap, struct seg *s)
 	return 0;
 }
 
-void seg_ref(struct seg *s)
+void uw_seg_ref(struct seg *s)
 {
 	/* Relaxed: taking a reference needs no ordering; the caller already
 	 * holds one (or the list lock) that keeps s alive. */
 	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
 }
 
-void seg_unref(struct seg *s)
+void uw_seg_unref(struct seg *s)
 {
 	/* acq_rel: every owner's last use of the segment (release) happens
 	 * before the last owner frees it (acquire). A release decrement plus
@@ -85,11 +85,11 @@ void seg_unref(struct seg *s)
 		return;
 	if (s->fd >= 0)
 		uw_io_close(s->io, s->fd);
-	idx_free(&s->idx);
+	uw_idx_free(&s->idx);
 	free(s);
 }
 
-int seg_zero_fill(struct uw_io *io, int fd, uint64_t from, uint64_t to)
+int uw_seg_zero_fill(struct uw_io *io, int fd, uint64_t from, uint64_t to)
 {
 	enum { CHUNK = 1 << 20 };
 	uint8_t *z = calloc(1, CHUNK);
@@ -105,16 +105,16 @@ int seg_zero_fill(struct uw_io *io, int fd, uint64_t from, uint64_t to)
 	return ret;
 }
 
-int seg_create(struct uw_io *io, int dirfd, const char *prefix, uint64_t seq, uint64_t size,
-	       enum uwal_prealloc mode, struct seg **out)
+int uw_seg_create(struct uw_io *io, int dirfd, const char *prefix, uint64_t seq, uint64_t size,
+		  enum uwal_prealloc mode, struct seg **out)
 {
 	char tmp[SEG_NAME_MAX], name[SEG_NAME_MAX];
 	uint8_t hdr[FMT_SEG_HDR_SIZE];
 	struct fmt_seg_hdr h = {.version = FMT_VERSION, .flags = 0, .seq = seq};
 	int ret;
 
-	seg_name(tmp, prefix, seq, true);
-	seg_name(name, prefix, seq, false);
+	uw_seg_name(tmp, prefix, seq, true);
+	uw_seg_name(name, prefix, seq, false);
 	ret = uw_io_getrandom(&h.salt, sizeof(h.salt));
 	if (ret < 0)
 		return ret;
@@ -128,11 +128,11 @@ int seg_create(struct uw_io *io, int dirfd, const char *prefix, uint64_t seq, ui
 		/* Writing the zeros turns the unwritten extents into written
 		 * ones now, so the appends' fdatasyncs need not journal the
 		 * conversions. */
-		ret = seg_zero_fill(io, fd, FMT_SEG_HDR_SIZE, size);
+		ret = uw_seg_zero_fill(io, fd, FMT_SEG_HDR_SIZE, size);
 		if (ret < 0)
 			goto err_after_open;
 	}
-	fmt_seg_hdr_encode(hdr, &h);
+	uw_fmt_seg_hdr_encode(hdr, &h);
 	ret = uw_io_pwrite(io, fd, hdr, sizeof(hdr), 0);
 	if (ret < 0)
 		goto err_after_open;
@@ -148,7 +148,7 @@ int seg_create(struct uw_io *io, int dirfd, const char *prefix, uint64_t seq, ui
 	if (ret < 0)
 		goto err_after_rename;
 
-	struct seg *s = seg_new(io, seq, fd, h.salt, h.flags, prefix);
+	struct seg *s = uw_seg_new(io, seq, fd, h.salt, h.flags, prefix);
 	if (!s) {
 		ret = -ENOMEM;
 		goto err_after_rename;
@@ -166,7 +166,7 @@ err_after_open:
 	return ret;
 }
 
-int seg_read_header(struct uw_io *io, int fd, struct fmt_seg_hdr *h)
+int uw_seg_read_header(struct uw_io *io, int fd, struct fmt_seg_hdr *h)
 {
 	uint8_t hdr[FMT_SEG_HDR_SIZE];
 	ssize_t n = uw_io_pread(io, fd, hdr, sizeof(hdr), 0);
@@ -174,7 +174,7 @@ int seg_read_header(struct uw_io *io, int fd, struct fmt_seg_hdr *h)
 		return (int)n;
 	if (n < (ssize_t)sizeof(hdr))
 		return UWAL_ECORRUPT;
-	return fmt_seg_hdr_decode(hdr, h);
+	return uw_fmt_seg_hdr_decode(hdr, h);
 }
 
 /* A window over the file that frames are decoded from. */
@@ -207,8 +207,8 @@ static int window_fill(struct window *win, uint64_t off, size_t want, uint64_t f
 	return 0;
 }
 
-int seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn, void *ctx,
-	     struct seg_scan *out)
+int uw_seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn,
+		void *ctx, struct uw_seg_scan *out)
 {
 	struct window win = {.io = io, .fd = fd};
 	struct fmt_dec dec;
@@ -222,13 +222,13 @@ int seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_re
 		out->end = off;
 		return 0;
 	}
-	fmt_dec_init(&dec);
+	uw_fmt_dec_init(&dec);
 	ret = window_fill(&win, off, 1 << 20, file_size);
 	while (ret == 0 && off < file_size) {
 		size_t at = (size_t)(off - win.off);
 		size_t avail = win.len - at;
 		uint64_t left = file_size - off;
-		size_t flen = fmt_frame_peek_len(win.buf + at, avail);
+		size_t flen = uw_fmt_frame_peek_len(win.buf + at, avail);
 		/* Refill when the header or the whole frame is not in the
 		 * window but is in the file. */
 		if ((avail < FMT_FRAME_HDR_SIZE && left > avail) ||
@@ -242,7 +242,7 @@ int seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_re
 		if (max_len > UINT32_MAX)
 			max_len = UINT32_MAX;
 		enum fmt_frame_status st =
-			fmt_frame_decode(win.buf + at, avail, salt, (uint32_t)max_len, &f);
+			uw_fmt_frame_decode(win.buf + at, avail, salt, (uint32_t)max_len, &f);
 		if (st == FMT_FRAME_ZERO)
 			break;
 		if (st != FMT_FRAME_OK) {
@@ -257,7 +257,7 @@ int seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_re
 		}
 		if (f.type == FMT_FRAME_SEAL) {
 			uint64_t records;
-			if (fmt_seal_decode(&dec, &f, &records, &out->seal_next) < 0 ||
+			if (uw_fmt_seal_decode(&dec, &f, &records, &out->seal_next) < 0 ||
 			    records != out->records) {
 				out->bad_off = off;
 				break;
@@ -267,7 +267,7 @@ int seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_re
 			break;
 		}
 		struct fmt_rec r;
-		if (fmt_record_decode(&dec, &f, &r) < 0) {
+		if (uw_fmt_record_decode(&dec, &f, &r) < 0) {
 			out->bad_off = off;
 			break;
 		}
@@ -295,7 +295,7 @@ int seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_re
 		out->records -= open_recs;
 		out->cut_records = open_recs;
 	}
-	fmt_dec_destroy(&dec);
+	uw_fmt_dec_destroy(&dec);
 	free(win.buf);
 	return ret;
 }

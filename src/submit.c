@@ -64,7 +64,7 @@ static void wake_writer(struct uwal *w)
 	uw_io_eventfd_signal(w->io, w->wake_fd);
 }
 
-int pipe_submit(struct uwal *w, struct req *r)
+int uw_pipe_submit(struct uwal *w, struct req *r)
 {
 	int ret;
 
@@ -86,7 +86,7 @@ int pipe_submit(struct uwal *w, struct req *r)
 	}
 	unsigned start = (unsigned)uw_io_current_cpu() % w->nq;
 	for (unsigned k = 0;; k++) {
-		if (pq_push(&w->queues[(start + k) % w->nq], r))
+		if (uw_pq_push(&w->queues[(start + k) % w->nq], r))
 			break;
 		if (k + 1 >= w->nq) {
 			/* Every queue is full: let the writer catch up. */
@@ -98,7 +98,7 @@ int pipe_submit(struct uwal *w, struct req *r)
 	}
 	atomic_fetch_sub(&w->enqueuing, 1);
 	wake_writer(w);
-	req_wait(w, r);
+	uw_req_wait(w, r);
 	ret = r->result;
 	atomic_fetch_sub(&w->inside, 1);
 	return ret;

@@ -68,7 +68,7 @@ static int check_config(const uwal_config *c)
 	return 0;
 }
 
-void wal_log(const struct uwal *w, int level, const char *fmt, ...)
+void uw_wal_log(const struct uwal *w, int level, const char *fmt, ...)
 {
 	if (!w || !w->cfg.log_fn)
 		return;
@@ -99,11 +99,11 @@ static int take_lock(struct uw_io *io, int dirfd, const char *prefix, int *out)
 static void free_handle(struct uwal *w)
 {
 	for (size_t i = 0; i < w->nsegs; i++)
-		seg_unref(w->segs[i]);
+		uw_seg_unref(w->segs[i]);
 	free(w->segs);
 	if (w->queues) {
 		for (unsigned i = 0; i < w->nq; i++)
-			pq_destroy(&w->queues[i]);
+			uw_pq_destroy(&w->queues[i]);
 		free(w->queues);
 	}
 	free(w->prep.doomed);
@@ -134,7 +134,7 @@ static int init_queues(struct uwal *w)
 	while (cap < w->cfg.queue_capacity)
 		cap *= 2;
 	for (unsigned i = 0; i < w->nq; i++)
-		if (pq_init(&w->queues[i], cap) < 0)
+		if (uw_pq_init(&w->queues[i], cap) < 0)
 			return -ENOMEM;
 	return 0;
 }
@@ -180,7 +180,7 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	ret = take_lock(w->io, w->dirfd, w->prefix, &w->lockfd);
 	if (ret < 0)
 		goto err;
-	ret = rec_open_log(w);
+	ret = uw_rec_open_log(w);
 	if (ret < 0)
 		goto err;
 	ret = init_queues(w);
@@ -189,18 +189,18 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	ret = w->wake_fd = uw_io_eventfd(w->io);
 	if (ret < 0)
 		goto err;
-	ret = prep_start(w);
+	ret = uw_prep_start(w);
 	if (ret < 0)
 		goto err;
-	ret = pipe_start(w);
+	ret = uw_pipe_start(w);
 	if (ret < 0)
 		goto err_after_prep;
 	*out = w;
 	return 0;
 
 err_after_prep:
-	pipe_stop(w);
-	prep_stop(w);
+	uw_pipe_stop(w);
+	uw_prep_stop(w);
 err:
 	free_handle(w);
 	return ret;
@@ -210,8 +210,8 @@ int uwal_close(uwal *w)
 {
 	if (!w)
 		return UWAL_EINVAL;
-	pipe_stop(w);
-	prep_stop(w);
+	uw_pipe_stop(w);
+	uw_prep_stop(w);
 	int ret = w->close_err ? w->close_err : atomic_load(&w->poisoned) ? UWAL_EPOISONED : 0;
 	free_handle(w);
 	return ret;
@@ -225,7 +225,7 @@ static int check_record(const struct uwal *w, const uwal_record *r, size_t *byte
 		return UWAL_EINVAL;
 	if (r->key_len > w->seg_capacity || r->value_len > w->seg_capacity)
 		return UWAL_ETOOBIG;
-	*bytes += fmt_record_frame_size(r->index, r->key_len, r->value_len);
+	*bytes += uw_fmt_record_frame_size(r->index, r->key_len, r->value_len);
 	return *bytes > w->seg_capacity ? UWAL_ETOOBIG : 0;
 }
 
@@ -240,7 +240,7 @@ int uwal_write_sync(uwal *w, uint64_t index, const void *key, size_t key_len, co
 	int ret = check_record(w, &r.one, &r.bytes);
 	if (ret < 0)
 		return ret;
-	return pipe_submit(w, &r);
+	return uw_pipe_submit(w, &r);
 }
 
 int uwal_write(uwal *w, uint64_t index, const void *key, size_t key_len, const void *value,
@@ -261,7 +261,7 @@ int uwal_write_batch(uwal *w, const uwal_record *recs, size_t n, bool sync)
 		if (ret < 0)
 			return ret;
 	}
-	return pipe_submit(w, &r);
+	return uw_pipe_submit(w, &r);
 }
 
 /* ---- reads ------------------------------------------------------------- */
@@ -272,10 +272,10 @@ static struct seg *locate(struct uwal *w, uint64_t index, uint32_t *off, uint64_
 	struct seg *s = NULL;
 	pthread_rwlock_rdlock(&w->lock);
 	for (size_t i = w->nsegs; i-- > 0;) {
-		if (idx_find(&w->segs[i]->idx, index, off)) {
+		if (uw_idx_find(&w->segs[i]->idx, index, off)) {
 			s = w->segs[i];
 			*end = s->end;
-			seg_ref(s);
+			uw_seg_ref(s);
 			break;
 		}
 	}
@@ -302,7 +302,7 @@ static int read_frame(struct uwal *w, struct seg *s, uint32_t off, uint64_t end,
 	ssize_t n = uw_io_pread(s->io, s->fd, buf, want, off);
 	if (n < 0)
 		return (int)n;
-	size_t flen = fmt_frame_peek_len(buf, (size_t)n);
+	size_t flen = uw_fmt_frame_peek_len(buf, (size_t)n);
 	int ret = 0;
 	if (flen > (size_t)n && flen <= end - off) {
 		buf = malloc(flen);
@@ -317,11 +317,11 @@ static int read_frame(struct uwal *w, struct seg *s, uint32_t off, uint64_t end,
 	struct fmt_frame f;
 	struct fmt_rec rec;
 	struct fmt_dec dec;
-	fmt_dec_init(&dec);
-	if (fmt_frame_decode(buf, (size_t)n, s->salt, UINT32_MAX, &f) != FMT_FRAME_OK ||
-	    fmt_record_decode(&dec, &f, &rec) < 0) {
-		wal_log(w, UWAL_LOG_ERROR, "corrupt frame: %s/%s at offset %u", w->dir, s->name,
-			off);
+	uw_fmt_dec_init(&dec);
+	if (uw_fmt_frame_decode(buf, (size_t)n, s->salt, UINT32_MAX, &f) != FMT_FRAME_OK ||
+	    uw_fmt_record_decode(&dec, &f, &rec) < 0) {
+		uw_wal_log(w, UWAL_LOG_ERROR, "corrupt frame: %s/%s at offset %u", w->dir, s->name,
+			   off);
 		ret = UWAL_ECORRUPT;
 		goto out;
 	}
@@ -335,7 +335,7 @@ static int read_frame(struct uwal *w, struct seg *s, uint32_t off, uint64_t end,
 		ret = -ENOMEM;
 	}
 out:
-	fmt_dec_destroy(&dec);
+	uw_fmt_dec_destroy(&dec);
 	if (buf != small)
 		free(buf);
 	return ret;
@@ -352,7 +352,7 @@ int uwal_get(uwal *w, uint64_t index, uwal_record *out)
 		return UWAL_ENOTFOUND;
 	uwal_record rec = {0};
 	int ret = read_frame(w, s, off, end, &rec);
-	seg_unref(s);
+	uw_seg_unref(s);
 	if (ret == 0)
 		*out = rec;
 	return ret;
@@ -444,7 +444,7 @@ int uwal_unsafe_recover(const char *dir, const char *prefix, char ***removed, si
 	int lockfd;
 	int ret = take_lock(io, dirfd, prefix, &lockfd);
 	if (ret == 0) {
-		ret = rec_unsafe_recover(io, dirfd, prefix, removed, n_removed);
+		ret = uw_rec_unsafe_recover(io, dirfd, prefix, removed, n_removed);
 		uw_io_close(io, lockfd);
 	}
 	uw_io_close(io, dirfd);

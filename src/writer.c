@@ -61,13 +61,13 @@ static void finish_one(struct uwal *w, struct req *r, int res)
 {
 	r->result = res;
 	r->next = NULL;
-	req_complete_chain(w, r);
+	uw_req_complete_chain(w, r);
 }
 
 static bool queues_empty(struct uwal *w)
 {
 	for (unsigned i = 0; i < w->nq; i++)
-		if (!pq_empty(&w->queues[i]))
+		if (!uw_pq_empty(&w->queues[i]))
 			return false;
 	return true;
 }
@@ -78,7 +78,7 @@ static void drain(struct uwal *w, struct writer *wr)
 		struct pq *q = &w->queues[(wr->rr + k) % w->nq];
 		size_t lim = q->mask + 1;
 		struct req *r;
-		while (lim-- && (r = pq_pop(q)) != NULL) {
+		while (lim-- && (r = uw_pq_pop(q)) != NULL) {
 			r->next = NULL;
 			if (wr->pend_tail)
 				wr->pend_tail->next = r;
@@ -112,8 +112,8 @@ static void poison(struct uwal *w, int err)
 {
 	int zero = 0;
 	atomic_compare_exchange_strong(&w->poisoned, &zero, err);
-	wal_log(w, UWAL_LOG_ERROR, "log %s poisoned: %s; reopen it to go on", w->dir,
-		uwal_strerror(err));
+	uw_wal_log(w, UWAL_LOG_ERROR, "log %s poisoned: %s; reopen it to go on", w->dir,
+		   uwal_strerror(err));
 }
 
 /* Is index already in the log? Only the writer changes the index, so it
@@ -122,7 +122,7 @@ static bool published(struct uwal *w, uint64_t index)
 {
 	uint32_t off;
 	for (size_t i = w->nsegs; i-- > 0;)
-		if (idx_find(&w->segs[i]->idx, index, &off))
+		if (uw_idx_find(&w->segs[i]->idx, index, &off))
 			return true;
 	return false;
 }
@@ -146,13 +146,13 @@ static bool fits(struct uwal *w, struct writer *wr, const struct batch *b, const
 static int rotate(struct uwal *w, struct writer *wr)
 {
 	int err = 0;
-	struct seg *next = prep_take(w, &err);
+	struct seg *next = uw_prep_take(w, &err);
 	if (!next)
 		return err;
 
 	struct seg *old = wr->active;
 	uint8_t seal[FMT_SEAL_FRAME_MAX];
-	size_t n = fmt_seal_frame_encode(seal, old->salt, wr->wcount, next->seq);
+	size_t n = uw_fmt_seal_frame_encode(seal, old->salt, wr->wcount, next->seq);
 	err = uw_io_pwrite(w->io, old->fd, seal, n, wr->woff);
 	/* Give back the unused preallocation; the fdatasync below makes the
 	 * new size durable together with the seal. */
@@ -166,18 +166,18 @@ static int rotate(struct uwal *w, struct writer *wr)
 		poison(w, err);
 		/* The prepared file stays on disk without frames; the next open
 		 * removes it. */
-		seg_unref(next);
+		uw_seg_unref(next);
 		return err;
 	}
 
 	pthread_rwlock_wrlock(&w->lock);
 	old->sealed = true;
-	idx_shrink(&old->idx);
-	err = seg_list_push(&w->segs, &w->nsegs, &w->cap_segs, next);
+	uw_idx_shrink(&old->idx);
+	err = uw_seg_list_push(&w->segs, &w->nsegs, &w->cap_segs, next);
 	pthread_rwlock_unlock(&w->lock);
 	if (err < 0) {
 		poison(w, err);
-		seg_unref(next);
+		uw_seg_unref(next);
 		return err;
 	}
 	/* Retention: doom the oldest live segments. They stay in the index
@@ -185,8 +185,8 @@ static int rotate(struct uwal *w, struct writer *wr)
 	while (w->cfg.max_segments && w->nsegs - wr->n_doomed > w->cfg.max_segments) {
 		struct seg *s = w->segs[wr->n_doomed++];
 		s->doomed = true;
-		seg_ref(s); /* the preparer's */
-		prep_delete(w, s);
+		uw_seg_ref(s); /* the preparer's */
+		uw_prep_delete(w, s);
 	}
 	wr->active = next;
 	wr->woff = FMT_SEG_HDR_SIZE;
@@ -201,7 +201,7 @@ static int rotate(struct uwal *w, struct writer *wr)
 static void drop_gone(struct uwal *w, struct writer *wr)
 {
 	size_t n;
-	struct seg **v = prep_take_gone(w, &n);
+	struct seg **v = uw_prep_take_gone(w, &n);
 
 	pthread_rwlock_wrlock(&w->lock);
 	for (size_t i = 0; i < n; i++) {
@@ -212,7 +212,7 @@ static void drop_gone(struct uwal *w, struct writer *wr)
 				(w->nsegs - k - 1) * sizeof(*w->segs));
 			w->nsegs--;
 			wr->n_doomed--;
-			seg_unref(v[i]); /* the list's */
+			uw_seg_unref(v[i]); /* the list's */
 			break;
 		}
 	}
@@ -221,7 +221,7 @@ static void drop_gone(struct uwal *w, struct writer *wr)
 	atomic_fetch_add_explicit(&w->st_deleted, n, memory_order_relaxed);
 	pthread_rwlock_unlock(&w->lock);
 	for (size_t i = 0; i < n; i++)
-		seg_unref(v[i]); /* the preparer's */
+		uw_seg_unref(v[i]); /* the preparer's */
 	free(v);
 }
 
@@ -269,16 +269,16 @@ static int check_dups(struct uwal *w, struct writer *wr, const struct batch *b, 
 		uint64_t ix = r->recs[i].index;
 		if (ix > wr->max_ever) {
 			wr->max_ever = ix;
-			if (wr->set_live && bset_add(&wr->set, ix) < 0)
+			if (wr->set_live && uw_bset_add(&wr->set, ix) < 0)
 				err = -ENOMEM;
 			continue;
 		}
 		if (!wr->set_live) {
 			for (uint32_t k = 0; k < b->nrec && err == 0; k++)
-				if (bset_add(&wr->set, wr->ents[k].index) < 0)
+				if (uw_bset_add(&wr->set, wr->ents[k].index) < 0)
 					err = -ENOMEM;
 			for (uint32_t k = 0; k < i && err == 0; k++)
-				if (bset_add(&wr->set, r->recs[k].index) < 0)
+				if (uw_bset_add(&wr->set, r->recs[k].index) < 0)
 					err = -ENOMEM;
 			wr->set_live = true;
 			if (err)
@@ -286,13 +286,13 @@ static int check_dups(struct uwal *w, struct writer *wr, const struct batch *b, 
 		}
 		if (published(w, ix))
 			err = UWAL_EEXIST;
-		else if ((err = bset_add(&wr->set, ix)) >= 0)
+		else if ((err = uw_bset_add(&wr->set, ix)) >= 0)
 			err = err == 0 ? UWAL_EEXIST : 0;
 	}
 	if (err) {
 		wr->max_ever = saved_max;
 		if (wr->set_live)
-			bset_rollback(&wr->set, b->nrec);
+			uw_bset_rollback(&wr->set, b->nrec);
 	}
 	return err;
 }
@@ -305,9 +305,9 @@ static void encode(struct writer *wr, struct batch *b, const struct req *r)
 		 * so recovery can drop a batch cut short by a crash whole. */
 		uint8_t flags = i + 1 < r->n ? FMT_FRAME_MORE : 0;
 		wr->ents[b->nrec++] = (struct ent){rec->index, (uint32_t)(wr->woff + b->bytes)};
-		b->bytes += fmt_record_frame_encode(wr->buf + b->bytes, wr->active->salt, flags,
-						    rec->index, rec->key, rec->key_len, rec->value,
-						    rec->value_len);
+		b->bytes += uw_fmt_record_frame_encode(wr->buf + b->bytes, wr->active->salt, flags,
+						       rec->index, rec->key, rec->key_len,
+						       rec->value, rec->value_len);
 	}
 }
 
@@ -320,7 +320,7 @@ static void build(struct uwal *w, struct writer *wr, struct batch *b)
 {
 	memset(b, 0, sizeof(*b));
 	if (wr->set_live) {
-		bset_clear(&wr->set);
+		uw_bset_clear(&wr->set);
 		wr->set_live = false;
 	}
 	while (wr->pend_head) {
@@ -390,7 +390,7 @@ static int publish(struct uwal *w, struct writer *wr, const struct batch *b)
 
 	pthread_rwlock_wrlock(&w->lock);
 	for (uint32_t i = 0; i < b->nrec && err == 0; i++)
-		err = idx_add(&s->idx, wr->ents[i].index, wr->ents[i].off);
+		err = uw_idx_add(&s->idx, wr->ents[i].index, wr->ents[i].off);
 	s->end = wr->woff + b->bytes;
 	pthread_rwlock_unlock(&w->lock);
 	return err;
@@ -422,7 +422,7 @@ static void maybe_prepare(struct uwal *w, struct writer *wr)
 	    (used * 2 >= w->seg_capacity ||
 	     (w->cfg.segment_threshold && wr->wcount * 2 >= w->cfg.segment_threshold))) {
 		wr->prep_asked = true;
-		prep_request(w);
+		uw_prep_request(w);
 	}
 }
 
@@ -452,7 +452,7 @@ static void run_pending(struct uwal *w, struct writer *wr)
 		res = publish_batch(w, wr, &b);
 	if (res < 0)
 		poison(w, res);
-	req_complete_all(w, b.head, res);
+	uw_req_complete_all(w, b.head, res);
 	maybe_prepare(w, wr);
 }
 
@@ -517,10 +517,10 @@ static void *writer_main(void *arg)
 	if (w->writer_init_err < 0)
 		return NULL;
 	if (!w->ring_info.uring)
-		wal_log(w, UWAL_LOG_WARN,
-			"io_uring unavailable (%s): using pwrite + fdatasync from the writer "
-			"thread",
-			uwal_strerror(w->ring_info.setup_error));
+		uw_wal_log(w, UWAL_LOG_WARN,
+			   "io_uring unavailable (%s): using pwrite + fdatasync from the writer "
+			   "thread",
+			   uwal_strerror(w->ring_info.setup_error));
 
 	for (;;) {
 		if (atomic_load(&w->gone_pending))
@@ -551,12 +551,12 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-int pipe_start(struct uwal *w)
+int uw_pipe_start(struct uwal *w)
 {
 	struct writer *wr = calloc(1, sizeof(*wr));
 	if (!wr)
 		return -ENOMEM;
-	int e = bset_init(&wr->set, w->cfg.max_batch_size);
+	int e = uw_bset_init(&wr->set, w->cfg.max_batch_size);
 	if (e < 0) {
 		free(wr);
 		return e;
@@ -581,7 +581,7 @@ int pipe_start(struct uwal *w)
 
 /* Stop the writer after it drained everything; the final fdatasync's error,
  * if any, is left in w->close_err. */
-void pipe_stop(struct uwal *w)
+void uw_pipe_stop(struct uwal *w)
 {
 	struct writer *wr = w->wr;
 	if (!wr)
@@ -602,7 +602,7 @@ void pipe_stop(struct uwal *w)
 		uw_io_yield();
 	if (wr->ring)
 		uw_ring_close(wr->ring);
-	bset_free(&wr->set);
+	uw_bset_free(&wr->set);
 	free(wr->buf);
 	free(wr->ents);
 	free(wr);

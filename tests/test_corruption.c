@@ -635,12 +635,12 @@ TH_TEST(corruption, seal_with_wrong_record_count_is_refused)
 	size_t len;
 	unsigned char *file = th_read_file(p, &len);
 	struct fmt_seg_hdr h;
-	cr_assert_eq(fmt_seg_hdr_decode(file, &h), 0);
+	cr_assert_eq(uw_fmt_seg_hdr_decode(file, &h), 0);
 	free(file);
 	static const uint64_t counts[] = {0, THRESHOLD - 1, THRESHOLD + 1, 1000};
 	for (size_t i = 0; i < 4; i++) {
 		uint8_t seal[FMT_SEAL_FRAME_MAX];
-		size_t n = fmt_seal_frame_encode(seal, h.salt, counts[i], h.seq + 1);
+		size_t n = uw_fmt_seal_frame_encode(seal, h.salt, counts[i], h.seq + 1);
 		char what[512];
 		snprintf(what, sizeof(what), "seal claiming %llu records",
 			 (unsigned long long)counts[i]);
@@ -852,9 +852,9 @@ TH_TEST(corruption, duplicated_segment_with_a_valid_header_is_repairable)
 	size_t len;
 	unsigned char *buf = th_read_file(seg_path(from, sizeof(from), 1), &len);
 	struct fmt_seg_hdr h;
-	cr_assert_eq(fmt_seg_hdr_decode(buf, &h), 0);
+	cr_assert_eq(uw_fmt_seg_hdr_decode(buf, &h), 0);
 	h.seq = 5;
-	fmt_seg_hdr_encode(buf, &h);
+	uw_fmt_seg_hdr_encode(buf, &h);
 	char name[TH_NAME_MAX];
 	snprintf(name, sizeof(name), "segment_%020d", 5);
 	/* the copy follows the prepared segment 4: refused for its first
@@ -884,9 +884,9 @@ TH_TEST(corruption, duplicate_indexes_in_a_valid_segment_are_repairable)
 	/* the log becomes: 0, 1, 2 (sealed), 3 = a copy of 1 renumbered */
 	unsigned char *buf = th_read_file(seg_path(from, sizeof(from), 1), &len);
 	struct fmt_seg_hdr h;
-	cr_assert_eq(fmt_seg_hdr_decode(buf, &h), 0);
+	cr_assert_eq(uw_fmt_seg_hdr_decode(buf, &h), 0);
 	h.seq = 3;
-	fmt_seg_hdr_encode(buf, &h);
+	uw_fmt_seg_hdr_encode(buf, &h);
 	const th_frame *first = record_frame(1, 0);
 	struct dmg d = {"segment 3 replaced by a renumbered copy of 1",
 			MUST_CORRUPT,
@@ -969,8 +969,8 @@ static size_t make_frame(uint8_t *out, uint32_t salt, uint8_t type, const uint8_
 		out[i] = (uint8_t)(len >> (8 * i));
 	out[4] = type;
 	memcpy(out + FMT_FRAME_HDR_SIZE, payload, len);
-	uint32_t c = fmt_crc_update(salt ^ 0xFFFFFFFFu, out, 12);
-	c = fmt_crc_update(c, out + FMT_FRAME_HDR_SIZE, len) ^ 0xFFFFFFFFu;
+	uint32_t c = uw_fmt_crc_update(salt ^ 0xFFFFFFFFu, out, 12);
+	c = uw_fmt_crc_update(c, out + FMT_FRAME_HDR_SIZE, len) ^ 0xFFFFFFFFu;
 	for (int i = 0; i < 4; i++)
 		out[12 + i] = (uint8_t)(c >> (8 * i));
 	return FMT_FRAME_HDR_SIZE + len;
@@ -982,7 +982,7 @@ static uint32_t salt_of(size_t seg)
 	size_t len;
 	unsigned char *file = th_read_file(seg_path(p, sizeof(p), seg), &len);
 	struct fmt_seg_hdr h;
-	cr_assert_eq(fmt_seg_hdr_decode(file, &h), 0);
+	cr_assert_eq(uw_fmt_seg_hdr_decode(file, &h), 0);
 	free(file);
 	return h.salt;
 }
@@ -990,8 +990,8 @@ static uint32_t salt_of(size_t seg)
 /*
  * Regression (fixed by a shape check before unpacking in src/format.c): a
  * frame whose CRC is valid but whose payload is not what uwal
- * writes reaches msgpack_unpack_next() (fmt_record_decode and
- * fmt_seal_decode in src/format.c), which allocates 32 bytes per entry a
+ * writes reaches msgpack_unpack_next() (uw_fmt_record_decode and
+ * uw_fmt_seal_decode in src/format.c), which allocates 32 bytes per entry a
  * map32 header claims (16 per array32 entry) before checking that the
  * bytes exist: the 7-byte payload 93 01 df ff ff ff ff asks for 128 GiB.
  * Without a sanitizer malloc fails (or reserves untouched memory) and the

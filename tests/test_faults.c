@@ -1,9 +1,8 @@
 /*
- * test_faults.c - injected I/O failures (uio_fault_arm) on every write path:
- * UWAL_SYNC_NONE with pwrite, UWAL_SYNC_NONE with io_uring writes,
- * UWAL_SYNC_BATCH and UWAL_SYNC_ALWAYS, each with a failed write (-EIO), a
- * short write and a failed fdatasync; failures while sealing a segment and
- * at close; failures while preparing a new segment (fallocate, create,
+ * test_faults.c - injected I/O failures (the fault backend, tests/io/faultio.h) on every write
+ * path: UWAL_SYNC_NONE with pwrite, UWAL_SYNC_NONE with io_uring writes, UWAL_SYNC_BATCH and
+ * UWAL_SYNC_ALWAYS, each with a failed write (-EIO), a short write and a failed fdatasync; failures
+ * while sealing a segment and at close; failures while preparing a new segment (fallocate, create,
  * rename), which must fail only the requests that needed it.
  *
  * The rules checked (README, "Durability rules" 3-6): the failing call

@@ -5,7 +5,7 @@
  * instead of stopping at a checksum it cannot guess.
  *
  * The CRCs are computed here from the format's specification (format.c's
- * comment block) with fmt_crc_update(), the engine's CRC32C primitive.
+ * comment block) with uw_fmt_crc_update(), the engine's CRC32C primitive.
  */
 #ifndef UWAL_FUZZ_COMMON_H
 #define UWAL_FUZZ_COMMON_H
@@ -47,8 +47,8 @@ static inline size_t fz_fix_frame(uint8_t *buf, size_t avail, uint32_t salt)
 	uint32_t len = fz_le32(buf);
 	if (len > avail - FMT_FRAME_HDR_SIZE)
 		return 0;
-	uint32_t c = fmt_crc_update(salt ^ 0xFFFFFFFFu, buf, 12);
-	c = fmt_crc_update(c, buf + FMT_FRAME_HDR_SIZE, len);
+	uint32_t c = uw_fmt_crc_update(salt ^ 0xFFFFFFFFu, buf, 12);
+	c = uw_fmt_crc_update(c, buf + FMT_FRAME_HDR_SIZE, len);
 	fz_put32(buf + 12, c ^ 0xFFFFFFFFu);
 	return FMT_FRAME_HDR_SIZE + len;
 }
@@ -67,7 +67,7 @@ static inline void fz_fix_frames(uint8_t *buf, size_t size, size_t off, uint32_t
 /* Give a 32-byte segment header a valid CRC (bytes 28..31). */
 static inline void fz_fix_header(uint8_t *hdr)
 {
-	fz_put32(hdr + 28, ~fmt_crc_update(0xFFFFFFFFu, hdr, 28));
+	fz_put32(hdr + 28, ~uw_fmt_crc_update(0xFFFFFFFFu, hdr, 28));
 }
 
 #endif

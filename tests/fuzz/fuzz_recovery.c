@@ -113,7 +113,7 @@ static void lay_out(uint8_t flags, uint64_t seq, bool not_first, const uint8_t *
 					.flags = (flags & 32) && not_first ? FMT_SEG_AFTER_GAP : 0,
 					.seq = seq,
 					.salt = n >= 4 ? fz_le32(in) : 0x5EED};
-		fmt_seg_hdr_encode(buf, &h);
+		uw_fmt_seg_hdr_encode(buf, &h);
 	}
 	memcpy(buf + (gen ? FMT_SEG_HDR_SIZE : 0), in, n);
 	if ((flags & 8) && size >= FMT_SEG_HDR_SIZE)

@@ -1,5 +1,5 @@
 /*
- * fuzz_scan.c - libFuzzer target for the segment scanner (seg_scan in
+ * fuzz_scan.c - libFuzzer target for the segment scanner (uw_seg_scan in
  * src/segment.c), which recovery, unsafe recover and iterators share.
  *
  * Input: byte 0 = mode. Mode bit 0 set: the rest of the input is the
@@ -9,9 +9,9 @@
  * rules after them). Bit 2: append zeros, as preallocation leaves them. The file lives in a memfd.
  *
  * Properties checked beyond "no crash, no sanitizer report":
- * - seg_scan returns 0 (no I/O can fail on a memfd);
+ * - uw_seg_scan returns 0 (no I/O can fail on a memfd);
  * - the records it reports tile [32, end) back to back, in order, each a
- *   frame that fmt_frame_decode accepts; records counts them;
+ *   frame that uw_fmt_frame_decode accepts; records counts them;
  * - bad_off is 0 or equal to end; a sealed scan has no bad_off and its
  *   seal frame, valid, starts at end;
  * - end never passes the file's size; a scan that stopped without a seal
@@ -43,7 +43,7 @@ static int on_record(void *ctx, const struct fmt_rec *r, uint64_t off)
 	FUZZ_CHECK(off == s->next);
 	FUZZ_CHECK(off < s->size);
 	struct fmt_frame f;
-	FUZZ_CHECK(fmt_frame_decode(s->file + off, s->size - off, s->salt, UINT32_MAX, &f) ==
+	FUZZ_CHECK(uw_fmt_frame_decode(s->file + off, s->size - off, s->salt, UINT32_MAX, &f) ==
 		   FMT_FRAME_OK);
 	FUZZ_CHECK(f.type == FMT_FRAME_RECORD);
 	FUZZ_CHECK(r->index != 0);
@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t salt = 0;
 	const uint8_t *in;
 	if (whole) {
-		/* seg_scan's precondition, which its callers keep (they read the
+		/* uw_seg_scan's precondition, which its callers keep (they read the
 		 * 32-byte header first): the file holds at least a header */
 		if (size - 1 < FMT_SEG_HDR_SIZE)
 			return 0;
@@ -89,12 +89,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(file != NULL);
 	if (!whole) {
 		struct fmt_seg_hdr h = {.version = FMT_VERSION, .flags = 0, .seq = 7, .salt = salt};
-		fmt_seg_hdr_encode(file, &h);
+		uw_fmt_seg_hdr_encode(file, &h);
 	}
 	memcpy(file + hdr, in, body);
 	if (whole) {
 		struct fmt_seg_hdr h;
-		if (fsize >= FMT_SEG_HDR_SIZE && fmt_seg_hdr_decode(file, &h) == 0)
+		if (fsize >= FMT_SEG_HDR_SIZE && uw_fmt_seg_hdr_decode(file, &h) == 0)
 			salt = h.salt;
 		else if (fsize >= 16)
 			salt = fz_le32(file + 12);
@@ -106,14 +106,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(pwrite(g_fd, file, fsize, 0) == (ssize_t)fsize);
 	if (whole) {
 		struct fmt_seg_hdr h;
-		(void)seg_read_header(uw_io_system(), g_fd, &h);
+		(void)uw_seg_read_header(uw_io_system(), g_fd, &h);
 	}
 
 	struct seen s = {.file = file, .size = fsize, .salt = salt, .next = FMT_SEG_HDR_SIZE};
 	s.offs = malloc((fsize / FMT_FRAME_HDR_SIZE + 1) * sizeof(*s.offs));
 	FUZZ_CHECK(s.offs != NULL);
-	struct seg_scan out;
-	int ret = seg_scan(uw_io_system(), g_fd, salt, fsize, on_record, &s, &out);
+	struct uw_seg_scan out;
+	int ret = uw_seg_scan(uw_io_system(), g_fd, salt, fsize, on_record, &s, &out);
 	FUZZ_CHECK(ret == 0);
 	/* Records of a batch left unfinished at the end are called back, then
 	 * cut: the scan ends at the first of them. */
@@ -128,8 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (out.sealed) {
 		FUZZ_CHECK(out.bad_off == 0);
 		struct fmt_frame f;
-		FUZZ_CHECK(fmt_frame_decode(file + out.end, fsize - out.end, salt, UINT32_MAX,
-					    &f) == FMT_FRAME_OK);
+		FUZZ_CHECK(uw_fmt_frame_decode(file + out.end, fsize - out.end, salt, UINT32_MAX,
+					       &f) == FMT_FRAME_OK);
 		FUZZ_CHECK(f.type == FMT_FRAME_SEAL);
 	}
 	if (!out.sealed && out.bad_off == 0 && out.end < fsize) {
@@ -140,8 +140,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(file[out.end + i] == 0);
 	}
 	/* the scan without a callback agrees */
-	struct seg_scan out2;
-	FUZZ_CHECK(seg_scan(uw_io_system(), g_fd, salt, fsize, NULL, NULL, &out2) == 0);
+	struct uw_seg_scan out2;
+	FUZZ_CHECK(uw_seg_scan(uw_io_system(), g_fd, salt, fsize, NULL, NULL, &out2) == 0);
 	FUZZ_CHECK(out2.end == out.end && out2.bad_off == out.bad_off &&
 		   out2.records == out.records && out2.sealed == out.sealed &&
 		   out2.seal_next == out.seal_next && out2.cut_records == out.cut_records);
