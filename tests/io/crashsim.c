@@ -1065,7 +1065,8 @@ static int inode_image(struct inode *ino, struct rng *r, const struct fate *f)
 	uint8_t *buf = malloc(cap ? cap : 1);
 	if (!buf)
 		return -ENOMEM;
-	memcpy(buf, ino->dur, ino->dur_size);
+	if (ino->dur_size)
+		memcpy(buf, ino->dur, ino->dur_size);
 	/* Size changes survive as a prefix of their sequence. */
 	size_t nsize = 0, keep_sizes = 0;
 	for (size_t i = 0; i < ino->nev; i++)
