@@ -29,7 +29,17 @@ struct child {
 	const struct cw_plan *p;
 	uwal *w;
 	bool power_loss;
+	const struct cw_hooks *hooks;
+	_Atomic unsigned idle; /* threads done: budget spent, or failed */
+	unsigned nthreads;
 };
+
+/* A thread is done writing until the strike; the last one tells the hook. */
+static void thread_idle(struct child *c)
+{
+	if (atomic_fetch_add(&c->idle, 1) + 1 == c->nthreads && c->hooks && c->hooks->all_idle)
+		c->hooks->all_idle(c->hooks->arg);
+}
 
 struct thr_arg {
 	struct child *c;
@@ -87,6 +97,7 @@ static void wait_after_budget(struct child *c)
 	if (!c->power_loss)
 		for (;;)
 			pause();
+	thread_idle(c);
 	while (!atomic_load(&c->shm->shut))
 		usleep(500);
 }
@@ -162,6 +173,8 @@ static void *writer_thread(void *arg)
 			atomic_store(&th->err_sub_seq, sub);
 			atomic_store(&th->err_ret_seq, next_seq(shm));
 			atomic_store(&th->err, ret);
+			if (!last_call)
+				thread_idle(c);
 			break;
 		}
 		uint64_t ack_ns = now_ns();
@@ -188,14 +201,21 @@ static void *writer_thread(void *arg)
 
 void cw_child_run(struct cw_shm *shm, const struct cw_plan *p, const char *dir, bool power_loss)
 {
-	struct child c = {.shm = shm, .p = p, .power_loss = power_loss};
+	_exit(cw_child_work(shm, p, dir, power_loss, NULL));
+}
+
+int cw_child_work(struct cw_shm *shm, const struct cw_plan *p, const char *dir, bool power_loss,
+		  const struct cw_hooks *hooks)
+{
+	struct child c = {.shm = shm, .p = p, .power_loss = power_loss, .hooks = hooks};
 	uwal_config cfg;
 	cw_config(p, dir, &cfg);
 
 	int ret = uwal_open(&cfg, &c.w);
 	atomic_store(&shm->open_err, ret);
 	if (ret < 0)
-		_exit(3);
+		return 3;
+	c.nthreads = p->nthreads;
 
 	pthread_t tid[CW_MAX_THREADS];
 	struct thr_arg args[CW_MAX_THREADS];
@@ -207,6 +227,11 @@ void cw_child_run(struct cw_shm *shm, const struct cw_plan *p, const char *dir, 
 			break;
 		}
 		started++;
+	}
+	if (started < p->nthreads) {
+		/* Count the threads that never ran as done. */
+		atomic_fetch_add(&c.idle, p->nthreads - started - 1);
+		thread_idle(&c);
 	}
 	atomic_store(&shm->ready, 1);
 	for (unsigned t = 0; t < started; t++)
@@ -221,7 +246,7 @@ void cw_child_run(struct cw_shm *shm, const struct cw_plan *p, const char *dir, 
 	atomic_store(&shm->probe_err, uwal_write(c.w, CW_NEW_BASE - 1, &b, 1, &b, 1));
 	atomic_store(&shm->close_err, uwal_close(c.w));
 	atomic_store(&shm->closed, 1);
-	_exit(0);
+	return 0;
 }
 
 void cw_recoverer_run(struct cw_shm *shm, const struct cw_plan *p, const char *dir)

@@ -96,8 +96,54 @@ void cw_plan_make(struct cw_plan *p, uint64_t seed, bool power_loss)
 	p->rec_delay_us = cw_below(&r, 1500);
 }
 
+void cw_plan_make_sim(struct cw_plan *p, uint64_t seed)
+{
+	static const unsigned budget_kib[] = {4, 16, 48, 128};
+	static const unsigned thresholds[] = {0, 3, 8, 32};
+	struct cw_rng r;
+
+	cw_plan_make(p, seed, true);
+	cw_rng_init(&r, seed ^ 0x73696d756c617465ull);
+	p->sim = true;
+	/* Small logs: a cut costs little, so many of them fit in CI. */
+	p->nthreads = cw_below(&r, 2) ? 1 : 2 + cw_below(&r, CW_MAX_THREADS - 1);
+	p->large_pct = cw_below(&r, 4) ? 0 : 5;
+	p->segment_size = 64u << 10;
+	p->budget = (uint64_t)budget_kib[cw_below(&r, 4)] << 10;
+	p->segment_threshold = thresholds[cw_below(&r, 4)];
+	p->max_segments = cw_below(&r, 2) ? 0 : 2 + cw_below(&r, 3);
+	/* About two backend operations per call, a few dozen to open, a
+	 * dozen per rotation; now and then during uwal_open. */
+	uint64_t calls = p->budget / (CW_MAX_KEY + 32 + 55) + 1;
+	p->early = cw_below(&r, 10) == 0;
+	p->cut_ops = p->early ? cw_below(&r, 40) : cw_rand(&r) % (calls / 2 + 60);
+	p->rec_strike = cw_below(&r, 4) == 0;
+	p->rec_ops = cw_below(&r, 60);
+	p->delay_us = 0;
+	p->on_ack = false;
+	p->rec_delay_us = 0;
+}
+
 void cw_plan_print(const struct cw_plan *p, char *out, size_t n)
 {
+	if (p->sim) {
+		static const char *modes[] = {"NONE", "BATCH", "ALWAYS"};
+		char rec[48] = "";
+		if (p->rec_strike)
+			snprintf(rec, sizeof(rec), " recovery-cut=%llu",
+				 (unsigned long long)p->rec_ops);
+		snprintf(out, n,
+			 "mode=%s sync=%u%% batch=%u%% large=%u%% threads=%u budget=%lluK "
+			 "threshold=%llu max_segments=%u prealloc=%s write=%s max_batch=%u "
+			 "queue=%u cut=%llu%s",
+			 modes[p->mode], p->sync_pct, p->batch_pct, p->large_pct, p->nthreads,
+			 (unsigned long long)(p->budget >> 10),
+			 (unsigned long long)p->segment_threshold, p->max_segments,
+			 p->prealloc == UWAL_PREALLOC_ZERO ? "zero" : "fallocate",
+			 p->write_path == UWAL_WRITE_PWRITE ? "pwrite" : "uring", p->max_batch_size,
+			 p->queue_capacity, (unsigned long long)p->cut_ops, rec);
+		return;
+	}
 	static const char *modes[] = {"NONE", "BATCH", "ALWAYS"};
 	char rec[48];
 	snprintf(rec, sizeof(rec), " recovery-strike=+%uus", p->rec_delay_us);
@@ -124,6 +170,8 @@ void cw_config(const struct cw_plan *p, const char *dir, uwal_config *cfg)
 	cfg->queue_capacity = p->queue_capacity;
 	cfg->wait_spin_us = p->wait_spin_us;
 	cfg->ring_poll_us = p->ring_poll_us;
+	cfg->segment_threshold = p->segment_threshold;
+	cfg->max_segments = p->max_segments;
 }
 
 /* ---- diagnostics ------------------------------------------------------- */

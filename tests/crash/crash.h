@@ -89,6 +89,11 @@ struct cw_shm {
 	_Atomic int32_t close_err;     /* child's uwal_close result (1 = not yet) */
 	_Atomic uint32_t closed;
 	_Atomic int32_t rec_open_err; /* the recovering child's uwal_open (1 = not yet) */
+	/* Simulated power loss (sim.c): */
+	_Atomic uint64_t sim_ops;       /* backend operations before the cut */
+	_Atomic uint64_t sim_forgotten; /* operations the forget mode dropped */
+	_Atomic int32_t sim_layout_err; /* crashsim_layout's error, 0 if none */
+	char sim_note[400];             /* what the layouts chose */
 	struct cw_thr thr[CW_MAX_THREADS];
 	struct cw_ent ent[CW_MAX_THREADS][CW_MAX_RECS];
 };
@@ -114,6 +119,12 @@ struct cw_plan {
 	bool on_ack;           /* then strike the instant the next (durable) ack is recorded */
 	bool rec_strike;       /* strike again while a fresh process recovers the log */
 	uint32_t rec_delay_us; /* ... this long after forking it */
+	/* Simulated power loss only (cw_plan_make_sim; 0 otherwise): */
+	bool sim;
+	uint64_t segment_threshold; /* records per segment (rotation) */
+	uint32_t max_segments;      /* retention */
+	uint64_t cut_ops;           /* cut after this many backend operations */
+	uint64_t rec_ops;           /* rec_strike: ... of recovery */
 };
 
 static inline uint64_t cw_mix(uint64_t x)
@@ -164,11 +175,39 @@ static inline size_t cw_cost(const struct cw_plan *p, uint64_t index)
 }
 
 void cw_plan_make(struct cw_plan *p, uint64_t seed, bool power_loss);
+/* The plan of a simulated power cut (crashwal --mode sim): small logs,
+ * rotation and retention, a cut at an operation count. */
+void cw_plan_make_sim(struct cw_plan *p, uint64_t seed);
 void cw_plan_print(const struct cw_plan *p, char *out, size_t n);
 void cw_config(const struct cw_plan *p, const char *dir, uwal_config *cfg);
 
 /* The writer child: opens the log, runs the threads, never returns. */
 void cw_child_run(struct cw_shm *shm, const struct cw_plan *p, const char *dir, bool power_loss)
+	__attribute__((noreturn));
+
+/* What the simulated power loss needs from the writer. */
+struct cw_hooks {
+	/* Every thread spent its budget (or failed) before the strike: the
+	 * simulator cuts then. */
+	void (*all_idle)(void *arg);
+	void *arg;
+};
+
+/* cw_child_run's work; returns its exit status (3: uwal_open failed). A
+ * process crash never returns. */
+int cw_child_work(struct cw_shm *shm, const struct cw_plan *p, const char *dir, bool power_loss,
+		  const struct cw_hooks *hooks);
+
+/* Simulated power loss: where the child works and lays out its images. */
+struct cw_sim_dirs {
+	const char *live; /* the live tree (the log is live/log) */
+	const char *img;  /* the image after the cut (img/log) */
+	const char *img2; /* ... after a second cut during recovery */
+	int forget;       /* enum crashsim_forget: a deliberately broken engine */
+};
+
+/* The writer child on the crash simulator (sim.c); never returns. */
+void cw_sim_child(struct cw_shm *shm, const struct cw_plan *p, const struct cw_sim_dirs *d)
 	__attribute__((noreturn));
 
 /* The recovering child: uwal_open (recovery), report, uwal_close, exit. */
@@ -193,6 +232,7 @@ struct cw_totals {
 	uint64_t partial_tail;   /* logs that ended in an unjudged batch cut short */
 	uint64_t lost_unjudged;  /* durable acks taken during the shutdown, lost */
 	uint64_t lost_after_cut; /* ... of which recorded after the ioctl returned */
+	uint64_t retention_gone; /* judged records absent because retention dropped them */
 };
 int cw_verify(const struct cw_shm *shm, const struct cw_plan *p, const char *dir, uint64_t snap_seq,
 	      bool power_loss, const char *what, struct cw_totals *st);

@@ -16,6 +16,17 @@
  *       child to see its errors and exit on its own, remounts and judges
  *       the durable acknowledgments taken before the shutdown began.
  *
+ *   crashwal --mode sim [--forget MODE] [--dir DIR] [--iterations N] ...
+ *       Simulated power loss (no root): the writer child runs on the
+ *       crash-simulating backend (tests/io/crashsim.c, sim.c), which cuts
+ *       the power after a seeded number of operations and lays out the
+ *       files as the power loss left them; the parent judges that image
+ *       like a power loss, every durable acknowledgment included (the cut
+ *       is instantaneous). --forget MODE runs a deliberately broken engine
+ *       (crashsim_forget_name()); --expect-failures then exits 0 only if
+ *       some iteration failed. DIR defaults to /dev/shm (fdatasync is free
+ *       there), else $UWAL_TEST_DIR.
+ *
  * Everything random (configuration, workload, record contents, when to
  * strike) comes from the iteration's seed, mix(S + I), so a failure is
  * reproduced with --seed S --start I --iterations 1 (only thread timing
@@ -23,6 +34,7 @@
  * last line says "<mode>: N passed, M failed".
  */
 #include "crash.h"
+#include "crashsim.h"
 #include "fs.h"
 
 #include <errno.h>
@@ -46,6 +58,9 @@
 
 struct opts {
 	bool power;
+	bool sim;
+	int forget;
+	bool expect_failures;
 	long iterations;
 	long start;
 	uint64_t seed;
@@ -78,7 +93,9 @@ static void usage(void)
 		"[--keep-going] "
 		"[-v]\n"
 		"       crashwal --power-loss --fs ext4|xfs --image PATH --mnt DIR [--dev DEV]\n"
-		"                [--image-mb M] [--iterations N] [--seed S] [--start I] [-v]\n");
+		"                [--image-mb M] [--iterations N] [--seed S] [--start I] [-v]\n"
+		"       crashwal --mode sim [--forget MODE [--expect-failures]] [--dir DIR]\n"
+		"                [--iterations N] [--seed S] [--start I] [--keep-going] [-v]\n");
 	exit(2);
 }
 
@@ -96,6 +113,9 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"dev", required_argument, 0, 'D'},
 		{"image-mb", required_argument, 0, 'M'},
 		{"keep-going", no_argument, 0, 'k'},
+		{"mode", required_argument, 0, 'o'},
+		{"forget", required_argument, 0, 'F'},
+		{"expect-failures", no_argument, 0, 'E'},
 		{"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -142,6 +162,28 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'k':
 			o->keep_going = true;
 			break;
+		case 'o':
+			if (!strcmp(optarg, "sim"))
+				o->sim = true;
+			else if (!strcmp(optarg, "power"))
+				o->power = true;
+			else if (strcmp(optarg, "crash"))
+				usage();
+			break;
+		case 'F':
+			o->forget = crashsim_forget_parse(optarg);
+			if (o->forget < 0) {
+				fprintf(stderr, "crashwal: unknown --forget %s; one of:", optarg);
+				for (int i = 0; crashsim_forget_name(i); i++)
+					fprintf(stderr, " %s", crashsim_forget_name(i));
+				fputc('\n', stderr);
+				exit(2);
+			}
+			break;
+		case 'E':
+			o->expect_failures = true;
+			o->keep_going = true;
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -149,10 +191,11 @@ static void parse(int argc, char **argv, struct opts *o)
 			usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || (o->sim && o->power) ||
+	    ((o->forget || o->expect_failures) && !o->sim))
 		usage();
 	if (o->iterations < 0)
-		o->iterations = o->power ? 100 : 200;
+		o->iterations = o->power ? 100 : o->sim ? 5000 : 200;
 	if (!seeded)
 		o->seed = cw_mix((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));
 	if (o->power) {
@@ -160,6 +203,10 @@ static void parse(int argc, char **argv, struct opts *o)
 			usage();
 		if (!o->fs.mnt || (!o->fs.image && !o->fs.dev[0]))
 			usage();
+	} else if (!o->dir && o->sim && access("/dev/shm", W_OK) == 0) {
+		static char buf[4096];
+		snprintf(buf, sizeof(buf), "/dev/shm/crashwal-sim-%d", (int)getpid());
+		o->dir = buf;
 	} else if (!o->dir) {
 		const char *t = getenv("UWAL_TEST_DIR");
 		static char buf[4096];
@@ -249,6 +296,8 @@ struct iter_ctx {
 	uint64_t early_open_failed;
 	uint64_t rec_strikes, rec_during_open;
 	long max_exit_ms;
+	uint64_t sim_ops, sim_forgotten, sim_idle_cuts;
+	long sim_kept; /* failed images kept */
 };
 
 static void ifail(struct iter_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -564,6 +613,92 @@ static int power_iteration(struct iter_ctx *c)
 	return rm_rf(c->dir);
 }
 
+/* Keep a failed iteration's image (a few of them) for a look. */
+static void sim_keep(struct iter_ctx *c, const char *img)
+{
+	char to[4200];
+	if (c->sim_kept >= 8)
+		return;
+	snprintf(to, sizeof(to), "%s/fail-%ld", c->o->dir, c->i);
+	rm_rf(to);
+	if (rename(img, to) == 0) {
+		c->sim_kept++;
+		fprintf(stderr, "  the image is kept in %s\n", to);
+	}
+}
+
+static int sim_iteration(struct iter_ctx *c)
+{
+	struct cw_shm *shm = c->shm;
+	char live[2048], img[2048], img2[2048];
+	struct cw_sim_dirs d = {live, img, img2, c->o->forget};
+	int st = 0;
+
+	snprintf(live, sizeof(live), "%s/live", c->o->dir);
+	snprintf(img, sizeof(img), "%s/img", c->o->dir);
+	snprintf(img2, sizeof(img2), "%s/img2", c->o->dir);
+	if (rm_rf(live) < 0 || rm_rf(img) < 0 || rm_rf(img2) < 0 || mkdir(live, 0755) < 0) {
+		ifail(c, "cannot clean %s", c->o->dir);
+		return -2;
+	}
+	reset_shm(shm);
+	atomic_store(&shm->rec_open_err, 1);
+	fflush(NULL);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		ifail(c, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		die_with_parent(parent);
+		cw_sim_child(shm, &c->plan, &d);
+	}
+	if (wait_exit(pid, &st, READY_TIMEOUT_MS) < 0) {
+		ifail(c, "the simulated writer still runs %d ms later (cut: %s)", READY_TIMEOUT_MS,
+		      atomic_load(&shm->shut) ? "yes" : "no");
+		print_threads(shm, &c->plan);
+		kill_wait(pid);
+		return -1;
+	}
+	uint64_t cut = atomic_load(&shm->cut_seq);
+	c->sim_ops += atomic_load(&shm->sim_ops);
+	c->sim_forgotten += atomic_load(&shm->sim_forgotten);
+	c->sim_idle_cuts += atomic_load(&shm->sim_ops) < c->plan.cut_ops;
+	if (c->o->verbose)
+		fprintf(stderr, "  layout: %s\n", shm->sim_note);
+	if (!atomic_load(&shm->shut)) {
+		ifail(c, "the power was never cut (writer status 0x%x, uwal_open: %s)", st,
+		      uwal_strerror(shm->open_err));
+		print_threads(shm, &c->plan);
+		return -1;
+	}
+	int rc = judge_child(c, cut, cut, st);
+	count_acks(c);
+	if (rc == 0 && shm->sim_layout_err) {
+		ifail(c, "crashsim_layout: %s", strerror(-shm->sim_layout_err));
+		rc = -1;
+	}
+	if (rc == 0 && c->plan.rec_strike) {
+		int oe = atomic_load(&shm->rec_open_err);
+		c->rec_strikes++;
+		c->rec_during_open += oe != 0;
+	}
+	const char *judged_img = c->plan.rec_strike ? img2 : img;
+	snprintf(c->dir, sizeof(c->dir), "%s/log", judged_img);
+	/* Every durable acknowledgment is judged: at an instantaneous cut
+	 * none can be in a race with it. */
+	if (rc == 0 && cw_verify(shm, &c->plan, c->dir, UINT64_MAX, true, c->what, &c->tot) < 0) {
+		print_threads(shm, &c->plan);
+		rc = -1;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "  layout: %s\n", shm->sim_note);
+		sim_keep(c, judged_img);
+	}
+	return rc;
+}
+
 static void on_signal(int sig)
 {
 	if (g_fs)
@@ -578,6 +713,7 @@ int main(int argc, char **argv)
 	parse(argc, argv, &o);
 	const char *mode =
 		o.power ? (strcmp(o.fs.type, "xfs") ? "power-loss ext4" : "power-loss xfs")
+		: o.sim ? "sim"
 			: "crash";
 
 	struct cw_shm *shm =
@@ -606,6 +742,8 @@ int main(int argc, char **argv)
 		}
 		snprintf(c.dir, sizeof(c.dir), "%s/log", o.dir);
 	}
+	if (o.sim && o.forget)
+		printf("sim: a broken engine: it forgets %s\n", crashsim_forget_name(o.forget));
 	printf("%s: seed 0x%016" PRIx64 ", iterations %ld..%ld (reproduce one: --seed 0x%016" PRIx64
 	       " --start I --iterations 1)\n",
 	       mode, o.seed, o.start, o.start + o.iterations - 1, o.seed);
@@ -617,12 +755,17 @@ int main(int argc, char **argv)
 		uint64_t it0 = now_ms();
 		char plan[256];
 		c.i = i;
-		cw_plan_make(&c.plan, cw_mix(o.seed + (uint64_t)i), o.power);
+		if (o.sim)
+			cw_plan_make_sim(&c.plan, cw_mix(o.seed + (uint64_t)i));
+		else
+			cw_plan_make(&c.plan, cw_mix(o.seed + (uint64_t)i), o.power);
 		cw_plan_print(&c.plan, plan, sizeof(plan));
 		snprintf(c.what, sizeof(c.what), "seed=0x%016" PRIx64 " iteration=%ld", o.seed, i);
 		cw_log_reset();
 		uint64_t acked0 = c.acked, durable0 = c.durable, present0 = c.tot.present;
-		int r = o.power ? power_iteration(&c) : crash_iteration(&c);
+		int r = o.power ? power_iteration(&c)
+			: o.sim ? sim_iteration(&c)
+				: crash_iteration(&c);
 		if (r == 0) {
 			passed++;
 		} else {
@@ -650,11 +793,25 @@ int main(int argc, char **argv)
 		       "%lu umount EBUSY retries, %lu waits for the device after umount",
 		       c.tot.lost_unjudged, c.tot.lost_after_cut, c.early_open_failed,
 		       c.close_ok_after_shutdown, c.max_exit_ms, o.fs.ebusy_retries, o.fs.sb_waits);
+	if (o.sim)
+		printf(", %" PRIu64 " backend operations before the cuts, %" PRIu64
+		       " cuts during uwal_open, %" PRIu64
+		       " cuts once the writers were idle, %" PRIu64
+		       " judged records dropped by retention, %" PRIu64 " operations forgotten",
+		       c.sim_ops, c.early_open_failed, c.sim_idle_cuts, c.tot.retention_gone,
+		       c.sim_forgotten);
 	printf(", %" PRIu64 " strikes during recovery (%" PRIu64 " before uwal_open succeeded)",
 	       c.rec_strikes, c.rec_during_open);
 	printf("; %.1f s\n", (double)(now_ms() - t0) / 1000.0);
 	if (o.power)
 		fs_teardown(&o.fs);
 	printf("%s: %ld passed, %ld failed\n", mode, passed, failed);
+	if (o.sim && !failed && c.sim_kept == 0)
+		rm_rf(o.dir);
+	if (o.expect_failures) {
+		printf("%s: the broken engine (%s) was %s\n", mode, crashsim_forget_name(o.forget),
+		       failed ? "caught" : "NOT caught");
+		return failed ? 0 : 1;
+	}
 	return failed ? 1 : 0;
 }

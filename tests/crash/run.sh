@@ -2,7 +2,8 @@
 # tests/crash/run.sh - uwal's crash, power-loss and fault testing (crashwal).
 #
 #   tests/crash/run.sh [--iterations N] [--crash-iterations N] [--power-iterations N]
-#                      [--seed S] [--build DIR] [--only crash|ext4|xfs]
+#                      [--sim-iterations N] [--seed S] [--build DIR]
+#                      [--only crash|sim|ext4|xfs]
 #
 # Runs crashwal's process-crash mode (default 200 iterations), then its
 # power-loss mode on ext4 and on xfs (default 100 iterations each) on a
@@ -10,7 +11,9 @@
 # (e.g. --iterations 10000 for the long version); --crash-iterations and
 # --power-iterations set one side only. Power loss is skipped,
 # with a "SKIP:" line and success, when not root, or when loop devices,
-# mkfs.ext4/mkfs.xfs or the filesystem are unavailable.
+# mkfs.ext4/mkfs.xfs or the filesystem are unavailable. Simulated power
+# loss (crashwal --mode sim, no root) runs 5000 iterations by default (and
+# N with --iterations); --sim-iterations N sets it alone, 0 skips it.
 #
 # The crashwal binary: --build DIR, else $UWAL_BUILD_DIR (set by ctest),
 # else the repository's build/; it is DIR/tests/crashwal. Scratch space: $UWAL_TEST_DIR
@@ -22,6 +25,7 @@ set -uo pipefail
 iterations=""
 crash_n=""
 power_n=""
+sim_n=""
 seed=""
 build="${UWAL_BUILD_DIR:-}"
 only=""
@@ -30,10 +34,11 @@ while [ $# -gt 0 ]; do
 	--iterations) iterations="$2"; shift 2 ;;
 	--crash-iterations) crash_n="$2"; shift 2 ;;
 	--power-iterations) power_n="$2"; shift 2 ;;
+	--sim-iterations) sim_n="$2"; shift 2 ;;
 	--seed) seed="$2"; shift 2 ;;
 	--build) build="$2"; shift 2 ;;
 	--only) only="$2"; shift 2 ;;
-	-h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,25p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -50,6 +55,7 @@ mkdir -p "$work"
 common=(--seed "$seed")
 [ -n "$crash_n" ] || crash_n="${iterations:-200}"
 [ -n "$power_n" ] || power_n="${iterations:-100}"
+[ -n "$sim_n" ] || sim_n="${iterations:-5000}"
 
 # Unmount and detach everything of ours, even if crashwal died.
 cleanup() {
@@ -81,6 +87,11 @@ run() {
 
 if [ -z "$only" ] || [ "$only" = crash ]; then
 	run "$crashwal" --iterations "$crash_n" --dir "$work/proc" "${common[@]}"
+fi
+
+if { [ -z "$only" ] || [ "$only" = sim ]; } && [ "$sim_n" != 0 ]; then
+	# In /dev/shm (crashwal's default for sim) where it is writable.
+	run "$crashwal" --mode sim --iterations "$sim_n" --keep-going "${common[@]}"
 fi
 
 power_skip() {
