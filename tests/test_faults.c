@@ -13,16 +13,13 @@
  * every acknowledged record, no record refused as poisoned, and any record
  * of the failed batch it does find is intact.
  *
- * Some tests hold the handle's index lock (struct uwal, internal.h) for a
- * moment: the writer then stops right after a batch's write, before it
- * publishes it, which lets a known set of requests pile up behind it and
- * form the next batch, the one the fault hits.
+ * Some tests pause the writer in the fault backend at the last operation
+ * of a batch (tio_pause): a known set of requests then piles up behind it
+ * and forms the next batch, the one the fault hits. They know that every
+ * request is queued when its thread sleeps in the backend's futex_wait,
+ * waiting for its acknowledgment (tio_wait_sleeping).
  */
 #include "helpers.h"
-
-#include <stdatomic.h>
-
-#include "internal.h"
 
 TH_SUITE(faults, 120);
 
@@ -282,11 +279,13 @@ static void *one_thread(void *p)
 }
 
 /*
- * The writer is stopped after writing request A (we hold its index lock).
- * IN_BATCH requests queue up behind it; the fault is armed for the next
- * write (or fdatasync); the lock is released. Those requests form the
- * failing batch (in UWAL_SYNC_ALWAYS, IN_BATCH batches of one), then
- * IN_BATCH more requests come after it.
+ * The writer is paused at the last operation of request A's batch (its
+ * write, or its fdatasync when the batch is durable). IN_BATCH requests
+ * queue up behind it; once every submitter sleeps waiting for its
+ * acknowledgment, the fault is armed for the next write (or fdatasync) and
+ * the writer released. Those requests form the failing batch (in
+ * UWAL_SYNC_ALWAYS, IN_BATCH batches of one), then IN_BATCH more requests
+ * come after it.
  */
 static void batch_failure(const struct variant *v, const struct fault *f)
 {
@@ -300,19 +299,17 @@ static void batch_failure(const struct variant *v, const struct fault *f)
 		o[n++] = (struct outcome){i, false, 0};
 		cr_assert_eq(th_write_std(w, i, false), 0);
 	}
+	uint64_t batches0 = th_stats(w).batches;
 
-	/* A: written, then held before it is published */
+	/* A: its batch held at its last operation */
 	bool a_sync = v->mode != UWAL_SYNC_NONE;
-	uint64_t w0 = tio_count(TIO_PWRITE, NULL), f0 = tio_count(TIO_FDATASYNC, NULL);
-	cr_assert_eq(pthread_rwlock_rdlock(&w->lock), 0);
+	tio_pause(a_sync ? TIO_FDATASYNC : TIO_PWRITE, "segment_*[0-9]", 1);
 	struct outcome *oa = &o[n++];
 	*oa = (struct outcome){100, false, 1};
 	struct one_arg aa = {w, oa};
 	pthread_t ta;
 	cr_assert_eq(pthread_create(&ta, NULL, one_thread, &aa), 0);
-	wait_count(TIO_PWRITE, w0);
-	if (a_sync)
-		wait_count(TIO_FDATASYNC, f0);
+	cr_assert(tio_wait_paused(20000), "the writer never reached A's batch");
 
 	/* the batch that will fail: mixed sync flags in UWAL_SYNC_NONE for an
 	 * fdatasync fault (one sync request makes the whole batch durable) */
@@ -324,15 +321,11 @@ static void batch_failure(const struct variant *v, const struct fault *f)
 		args[i] = (struct one_arg){w, &o[n++]};
 		cr_assert_eq(pthread_create(&t[i], NULL, one_thread, &args[i]), 0);
 	}
-	/* all of them queued: inside the library, none still pushing */
-	for (int i = 0; i < 20000; i++) {
-		if (atomic_load(&w->inside) == IN_BATCH + 1 && atomic_load(&w->enqueuing) == 0)
-			break;
-		th_sleep_ms(1);
-	}
-	cr_assert_eq(atomic_load(&w->inside), IN_BATCH + 1);
+	/* all of them queued: A's submitter and IN_BATCH more wait asleep */
+	cr_assert(tio_wait_sleeping(IN_BATCH + 1, 20000), "only %u of %d submitters wait",
+		  tio_sleeping(), IN_BATCH + 1);
 	tio_arm(f->op, NULL, 1, f->err);
-	cr_assert_eq(pthread_rwlock_unlock(&w->lock), 0);
+	tio_release();
 	pthread_join(ta, NULL);
 	for (int i = 0; i < IN_BATCH; i++)
 		pthread_join(t[i], NULL);
@@ -355,6 +348,8 @@ static void batch_failure(const struct variant *v, const struct fault *f)
 			failed, IN_BATCH,
 			"%s, %s: only %d of the %d requests of the failing batch failed with it",
 			v->name, f->name, failed, IN_BATCH);
+	/* A's batch was the last one written */
+	cr_assert_eq(th_stats(w).batches, batches0 + 1);
 
 	/* IN_BATCH more requests, after the failure */
 	for (int i = 0; i < IN_BATCH; i++) {
