@@ -179,6 +179,18 @@ TH_TEST(io_faults, open_fails_when_a_segment_cannot_be_opened)
 	open_failure(TIO_OPEN, SEGS, 2, -EMFILE, -EMFILE);
 }
 
+/* Guards against an open that scans a segment whose size it does not know
+ * (and repairs the tail to a size it made up). */
+TH_TEST(io_faults, open_fails_when_a_segment_size_is_unknown)
+{
+	open_failure(TIO_FILE_SIZE, SEGS, 1, -EIO, -EIO);
+}
+
+TH_TEST(io_faults, open_fails_when_the_tail_size_is_unknown)
+{
+	open_failure(TIO_FILE_SIZE, SEGS, 4, -EIO, -EIO);
+}
+
 /* Guards against a failed header read being taken for a corrupt segment. */
 TH_TEST(io_faults, open_fails_when_a_segment_header_cannot_be_read)
 {
@@ -246,6 +258,13 @@ TH_TEST(io_faults, open_fails_when_the_tail_cannot_be_zeroed)
 TH_TEST(io_faults, open_fails_when_the_repaired_tail_cannot_be_synced)
 {
 	tail_repair_failure(TIO_FDATASYNC, false);
+}
+
+/* Guards against an open that scans a tail it does not know the size of:
+ * one that ends right after its last frame was scanned for ever. */
+TH_TEST(io_faults, open_fails_when_the_size_of_a_cut_tail_is_unknown)
+{
+	tail_repair_failure(TIO_FILE_SIZE, true);
 }
 
 /* ---- removing an unused prepared segment at open -------------------------- */
