@@ -2,8 +2,9 @@
  * test_faults.c - injected I/O failures (the fault backend, tests/io/faultio.h) on every write
  * path: UWAL_SYNC_NONE with pwrite, UWAL_SYNC_NONE with io_uring writes, UWAL_SYNC_BATCH and
  * UWAL_SYNC_ALWAYS, each with a failed write (-EIO), a short write and a failed fdatasync; failures
- * while sealing a segment and at close; failures while preparing a new segment (fallocate, create,
- * rename), which must fail only the requests that needed it.
+ * while sealing a segment (its write, ftruncate, fdatasync) and at close; failures while preparing
+ * a new segment (create, fallocate, write, fdatasync, rename, the directory's fsync), which must
+ * fail only the requests that needed it. Other operations: test_io_faults.c.
  *
  * The rules checked (README, "Durability rules" 3-6): the failing call
  * returns the error; every request batched with it fails; every request
@@ -40,11 +41,20 @@ struct fault {
 	const char *name;
 	enum tio_kind op;
 	int err;
+	const char *files; /* NULL: the kind's usual files; THE_DIR: the log's directory */
 };
 
-static const struct fault WRITE_EIO = {"write -EIO", TIO_PWRITE, -EIO};
-static const struct fault WRITE_SHORT = {"short write", TIO_PWRITE, TIO_SHORT};
-static const struct fault FSYNC_EIO = {"fdatasync -EIO", TIO_FDATASYNC, -EIO};
+#define SEGS "segment_*[0-9]"
+static const char THE_DIR[] = "(the log's directory)";
+
+static const char *fault_files(const struct fault *f)
+{
+	return f->files == THE_DIR ? strrchr(g_dir, '/') + 1 : f->files;
+}
+
+static const struct fault WRITE_EIO = {"write -EIO", TIO_PWRITE, -EIO, NULL};
+static const struct fault WRITE_SHORT = {"short write", TIO_PWRITE, TIO_SHORT, NULL};
+static const struct fault FSYNC_EIO = {"fdatasync -EIO", TIO_FDATASYNC, -EIO, NULL};
 
 /* Every failure reaches the caller as -EIO (a short write is one too). */
 #define FAIL_RC (-EIO)
@@ -523,7 +533,7 @@ static void seal_failure(const struct variant *v, const struct fault *f)
 	/* the next segment is prepared (its rename is its last step), so the
 	 * fault cannot hit the preparer's own header write */
 	wait_count(TIO_RENAME, r0 + 1);
-	tio_arm(f->op, NULL, 1, f->err);
+	tio_arm(f->op, fault_files(f), 1, f->err);
 	int rc = th_write_std(w, 5, false);
 	tio_clear();
 	o[4] = (struct outcome){5, false, rc};
@@ -549,6 +559,20 @@ TH_TEST(faults, failed_seal_write_poisons_none_pwrite)
 TH_TEST(faults, short_seal_write_poisons_batch)
 {
 	seal_failure(&BATCH, &WRITE_SHORT);
+}
+
+/* Guards against a failed cut of the unused preallocation being ignored
+ * (the seal's fdatasync would not cover the size it leaves). */
+static const struct fault SEAL_FTRUNCATE = {"ftruncate -EIO", TIO_FTRUNCATE, -EIO, SEGS};
+
+TH_TEST(faults, failed_seal_ftruncate_poisons_none_pwrite)
+{
+	seal_failure(&NONE_PWRITE, &SEAL_FTRUNCATE);
+}
+
+TH_TEST(faults, failed_seal_ftruncate_poisons_batch)
+{
+	seal_failure(&BATCH, &SEAL_FTRUNCATE);
 }
 
 /* Guards against a failed seal fdatasync being ignored or retried. */
@@ -585,10 +609,13 @@ TH_TEST(faults, failed_fdatasync_at_close_is_reported_none_mode)
 
 /* ---- preparing a new segment ---------------------------------------------- */
 
-static const struct fault PREP_FALLOCATE = {"fallocate -ENOSPC", TIO_FALLOCATE, -ENOSPC};
-static const struct fault PREP_OPEN = {"create -EMFILE", TIO_OPEN, -EMFILE};
-static const struct fault PREP_OPEN_EACCES = {"create -EACCES", TIO_OPEN, -EACCES};
-static const struct fault PREP_RENAME = {"rename -EIO", TIO_RENAME, -EIO};
+static const struct fault PREP_FALLOCATE = {"fallocate -ENOSPC", TIO_FALLOCATE, -ENOSPC, NULL};
+static const struct fault PREP_OPEN = {"create -EMFILE", TIO_OPEN, -EMFILE, NULL};
+static const struct fault PREP_OPEN_EACCES = {"create -EACCES", TIO_OPEN, -EACCES, NULL};
+static const struct fault PREP_RENAME = {"rename -EIO", TIO_RENAME, -EIO, NULL};
+static const struct fault PREP_DIRSYNC = {"directory fsync -EIO", TIO_DIRSYNC, -EIO, THE_DIR};
+static const struct fault PREP_WRITE = {"write -EIO", TIO_PWRITE, -EIO, "*.tmp"};
+static const struct fault PREP_FDATASYNC = {"fdatasync -EIO", TIO_FDATASYNC, -EIO, "*.tmp"};
 
 /*
  * threshold 4: the preparer starts on the next segment after the second
@@ -604,7 +631,7 @@ static void prepare_failure(const struct variant *v, const struct fault *f)
 	cfg.segment_size = 64u << 10;
 	cfg.segment_threshold = 4;
 	uwal *w = th_open(&cfg);
-	tio_arm(f->op, NULL, 1, f->err);
+	tio_arm(f->op, fault_files(f), 1, f->err);
 	for (uint64_t i = 1; i <= 4; i++)
 		cr_assert_eq(th_write_std(w, i, false), 0, "write %llu", (unsigned long long)i);
 	int rc = th_write_std(w, 5, false);
@@ -648,6 +675,13 @@ PREP(batch, BATCH, create_eacces, PREP_OPEN_EACCES)
 PREP(batch, BATCH, rename_eio, PREP_RENAME)
 PREP(always, ALWAYS, fallocate_enospc, PREP_FALLOCATE)
 PREP(none_uring, NONE_URING, rename_eio, PREP_RENAME)
+/* Guards against a segment used before its name is durable, and against
+ * a failed write or sync of a new segment being taken for a write failure
+ * (poisoning) instead of a preparation failure. */
+PREP(none_pwrite, NONE_PWRITE, dirsync_eio, PREP_DIRSYNC)
+PREP(batch, BATCH, dirsync_eio, PREP_DIRSYNC)
+PREP(batch, BATCH, write_eio, PREP_WRITE)
+PREP(always, ALWAYS, fdatasync_eio, PREP_FDATASYNC)
 
 enum { PREP_T = 8, PREP_PER = 24 };
 
