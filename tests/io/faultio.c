@@ -446,8 +446,10 @@ static int inner_run(struct fault_ring *r, const struct uw_io_op *ops, unsigned 
 /*
  * Check each op of the chain in order. The ops before a failing one run as
  * a chain of their own; a failing op gets its error and cancels the rest;
- * a "short" write runs the chain with that write halved, so the ring
- * itself breaks the link. A pause blocks before any op of the chain runs.
+ * a "short" write runs the chain up to it with that write halved and
+ * cancels the rest, as the kernel does: what a short write's link cancels
+ * never starts (nor is counted). A pause blocks before any op of the chain
+ * runs.
  */
 static int f_ring_run(struct uw_ring *base, const struct uw_io_op *ops, unsigned n, int *res,
 		      unsigned flags)
@@ -461,15 +463,21 @@ static int f_ring_run(struct uw_ring *base, const struct uw_io_op *ops, unsigned
 		if (e == 0)
 			continue;
 		if (e == TIO_SHORT && ops[i].kind == UW_IO_OP_WRITE) {
+			/* Run the chain up to this write, halved; the kernel
+			 * never starts what a short write's link cancels. */
 			struct uw_io_op v[8];
-			unsigned m = n - done;
+			unsigned m = i + 1 - done;
 			if (m > 8)
 				return -EINVAL; /* the engine's chains are two ops long */
 			memcpy(v, ops + done, m * sizeof(*v));
-			if (v[i - done].len > 1)
-				v[i - done].len /= 2;
+			if (v[m - 1].len > 1)
+				v[m - 1].len /= 2;
 			int ret = inner_run(r, v, m, res + done, flags);
-			return ret;
+			if (ret < 0)
+				return ret;
+			for (unsigned j = i + 1; j < n; j++)
+				res[j] = -ECANCELED;
+			return 0;
 		}
 		int ret = inner_run(r, ops + done, i - done, res + done, flags);
 		if (ret < 0)
