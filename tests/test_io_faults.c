@@ -310,11 +310,16 @@ TH_TEST(io_faults, open_fails_when_an_unused_segment_removal_cannot_be_synced)
 
 /* ---- retention ------------------------------------------------------------- */
 
-/* Wait (bounded) until log_fn got a message containing needle. */
-static void wait_log(th_log *log, const char *needle)
+/* Wait (bounded) until log_fn got a message containing needle. What uwal's
+ * own threads say reaches log_fn when a call returns on the caller's
+ * thread: uwal_stats_get is such a call. */
+static void wait_log(uwal *w, th_log *log, const char *needle)
 {
-	for (int i = 0; i < 20000 && !th_log_has(log, needle); i++)
+	uwal_stats st;
+	for (int i = 0; i < 20000 && !th_log_has(log, needle); i++) {
 		th_sleep_ms(1);
+		uwal_stats_get(w, &st);
+	}
 	cr_assert(th_log_has(log, needle), "log_fn never said \"%s\"; got:\n%s", needle, log->buf);
 }
 
@@ -345,7 +350,7 @@ static void retention_failure(const uwal_config *cfg, th_log *log, enum tio_kind
 	wait_count(TIO_DIRSYNC, dir_name(), d0 + 3);
 	tio_arm(kind, files, 1, -EIO);
 	cr_assert_eq(th_write_std(w, 9, false), 0);
-	wait_log(log, said);
+	wait_log(w, log, said);
 	tio_clear();
 	/* Record 10 asks for the fourth segment: once it is made, the preparer
 	 * is done with the failed removal; two more writes and the writer has
