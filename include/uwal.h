@@ -132,8 +132,10 @@ enum uwal_write_path { UWAL_WRITE_PWRITE = 0, UWAL_WRITE_URING = 1 };
  *                      written range durable before the write completes
  *                      (one operation instead of two; on ext4 one hop to
  *                      an io_uring worker instead of two).
- * Both give the same guarantee. The seal and the final sync at close are
- * always an fdatasync.
+ * Both give the same guarantee. RWF_DSYNC makes only the written range
+ * durable, so a durable batch that follows unsynced ones in its segment
+ * (UWAL_SYNC_NONE with sync = true) is always written linked. The seal and
+ * the final sync at close are always an fdatasync.
  */
 enum uwal_durable_write { UWAL_DURABLE_LINKED = 0, UWAL_DURABLE_DSYNC = 1 };
 

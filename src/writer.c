@@ -363,7 +363,10 @@ static int write_batch(struct uwal *w, struct writer *wr, const struct batch *b)
 		{.kind = UW_IO_OP_FDATASYNC, .fd = fd},
 	};
 	unsigned n = b->sync ? 2 : 1;
-	if (b->sync && w->cfg.durable_write == UWAL_DURABLE_DSYNC) {
+	/* RWF_DSYNC makes only the written range durable: earlier unsynced
+	 * writes to the segment (wr->dirty) need the fdatasync, or a record
+	 * acknowledged durable could outlive one acknowledged before it. */
+	if (b->sync && w->cfg.durable_write == UWAL_DURABLE_DSYNC && !wr->dirty) {
 		ops[0].flags = UW_IO_OP_DSYNC;
 		n = 1;
 	}
