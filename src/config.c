@@ -33,6 +33,7 @@ static void defaults(uwal_config *cfg)
 	cfg->ring_entries = 64;
 	cfg->prealloc = UWAL_PREALLOC_ZERO;
 	cfg->write_path = UWAL_WRITE_PWRITE;
+	cfg->durable_write = UWAL_DURABLE_DSYNC; /* perf/durable-write.fio */
 	cfg->writer_spin_us = 50;
 	cfg->wait_spin_us = 200;
 }

@@ -30,12 +30,23 @@ struct variant {
 	const char *name;
 	enum uwal_sync_mode mode;
 	enum uwal_write_path path;
+	enum uwal_durable_write durable; /* 0: linked write + fdatasync */
 };
 
-static const struct variant NONE_PWRITE = {"none/pwrite", UWAL_SYNC_NONE, UWAL_WRITE_PWRITE};
-static const struct variant NONE_URING = {"none/uring", UWAL_SYNC_NONE, UWAL_WRITE_URING};
-static const struct variant BATCH = {"batch", UWAL_SYNC_BATCH, UWAL_WRITE_PWRITE};
-static const struct variant ALWAYS = {"always", UWAL_SYNC_ALWAYS, UWAL_WRITE_PWRITE};
+static const struct variant NONE_PWRITE = {"none/pwrite", UWAL_SYNC_NONE, UWAL_WRITE_PWRITE,
+					   UWAL_DURABLE_LINKED};
+static const struct variant NONE_URING = {"none/uring", UWAL_SYNC_NONE, UWAL_WRITE_URING,
+					  UWAL_DURABLE_LINKED};
+static const struct variant BATCH = {"batch", UWAL_SYNC_BATCH, UWAL_WRITE_PWRITE,
+				     UWAL_DURABLE_LINKED};
+static const struct variant ALWAYS = {"always", UWAL_SYNC_ALWAYS, UWAL_WRITE_PWRITE,
+				      UWAL_DURABLE_LINKED};
+/* Durable batches as one RWF_DSYNC write (the default): the write is the
+ * batch's only operation, so its failure is the fdatasync's too. */
+static const struct variant BATCH_DSYNC = {"batch/dsync", UWAL_SYNC_BATCH, UWAL_WRITE_PWRITE,
+					   UWAL_DURABLE_DSYNC};
+static const struct variant ALWAYS_DSYNC = {"always/dsync", UWAL_SYNC_ALWAYS, UWAL_WRITE_PWRITE,
+					    UWAL_DURABLE_DSYNC};
 
 struct fault {
 	const char *name;
@@ -71,6 +82,7 @@ static void variant_config(uwal_config *cfg, const struct variant *v, th_log *lo
 	th_config(cfg, g_dir);
 	cfg->sync_mode = v->mode;
 	cfg->write_path = v->path;
+	cfg->durable_write = v->durable;
 	if (log) {
 		cfg->log_fn = th_log_fn;
 		cfg->log_ctx = log;
@@ -271,6 +283,10 @@ SINGLE(batch, BATCH, fdatasync_eio, FSYNC_EIO)
 SINGLE(always, ALWAYS, write_eio, WRITE_EIO)
 SINGLE(always, ALWAYS, short_write, WRITE_SHORT)
 SINGLE(always, ALWAYS, fdatasync_eio, FSYNC_EIO)
+SINGLE(batch_dsync, BATCH_DSYNC, write_eio, WRITE_EIO)
+SINGLE(batch_dsync, BATCH_DSYNC, short_write, WRITE_SHORT)
+SINGLE(always_dsync, ALWAYS_DSYNC, write_eio, WRITE_EIO)
+SINGLE(always_dsync, ALWAYS_DSYNC, short_write, WRITE_SHORT)
 
 /* ---- a known set of requests in the failing batch ------------------------ */
 
@@ -312,7 +328,7 @@ static void batch_failure(const struct variant *v, const struct fault *f)
 	uint64_t batches0 = th_stats(w).batches;
 
 	/* A: its batch held at its last operation */
-	bool a_sync = v->mode != UWAL_SYNC_NONE;
+	bool a_sync = v->mode != UWAL_SYNC_NONE && v->durable == UWAL_DURABLE_LINKED;
 	tio_pause(a_sync ? TIO_FDATASYNC : TIO_PWRITE, "segment_*[0-9]", 1);
 	struct outcome *oa = &o[n++];
 	*oa = (struct outcome){100, false, 1};
@@ -400,6 +416,9 @@ BATCHED(batch, BATCH, fdatasync_eio, FSYNC_EIO)
 BATCHED(always, ALWAYS, write_eio, WRITE_EIO)
 BATCHED(always, ALWAYS, short_write, WRITE_SHORT)
 BATCHED(always, ALWAYS, fdatasync_eio, FSYNC_EIO)
+BATCHED(batch_dsync, BATCH_DSYNC, write_eio, WRITE_EIO)
+BATCHED(batch_dsync, BATCH_DSYNC, short_write, WRITE_SHORT)
+BATCHED(always_dsync, ALWAYS_DSYNC, write_eio, WRITE_EIO)
 
 /* ---- many threads, free running ------------------------------------------ */
 
@@ -504,6 +523,11 @@ TH_TEST(faults, many_threads_fdatasync_eio_batch)
 TH_TEST(faults, many_threads_short_write_always)
 {
 	free_running_failure(&ALWAYS, &WRITE_SHORT, 50);
+}
+
+TH_TEST(faults, many_threads_write_eio_batch_dsync)
+{
+	free_running_failure(&BATCH_DSYNC, &WRITE_EIO, 12);
 }
 
 TH_TEST(faults, many_threads_fdatasync_eio_always)
