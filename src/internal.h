@@ -133,6 +133,11 @@ struct uwal {
 	_Atomic int writer_sleeping;
 	_Atomic int wake_pending;
 	_Atomic int poisoned;     /* 0, or the error that poisoned the handle */
+	/* Where the writer and the latest submitter run (relaxed hints): a
+	 * thread never spins waiting for one that shares its CPU, since the
+	 * spin only keeps the other from running. */
+	_Atomic int writer_cpu;
+	_Atomic int submit_cpu;
 	_Atomic int gone_pending; /* the preparer has segments in prep.gone */
 	int close_err;            /* the final fdatasync's error at close */
 

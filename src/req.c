@@ -50,6 +50,11 @@ void uw_req_wait(struct uwal *w, struct req *r)
 	 * stayed ahead, 5.4k-10.2k against 4.6k-5.2k). */
 	if (durable && (unsigned)atomic_load_explicit(&w->inside, memory_order_relaxed) >= w->ncpu)
 		limit = 0;
+	/* On the writer's CPU, spinning only delays the writer: sleep now
+	 * (one CPU busy with another process put both on the other: an
+	 * unsynced writer made 30.7k records/s spinning, 303k sleeping). */
+	if (limit && uw_io_current_cpu() == atomic_load_explicit(&w->writer_cpu, memory_order_relaxed))
+		limit = 0;
 	uint64_t t0 = limit ? uw_io_now_ns() : 0;
 
 	for (unsigned i = 0; limit; i++) {

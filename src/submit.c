@@ -84,7 +84,12 @@ int uw_pipe_submit(struct uwal *w, struct req *r)
 		ret = UWAL_EPOISONED;
 		goto out_enqueuing;
 	}
-	unsigned start = (unsigned)uw_io_current_cpu() % w->nq;
+	int cpu = uw_io_current_cpu();
+	/* Relaxed, and written only when it changes (one cache line all
+	 * submitters share): a hint for the writer's idle spin. */
+	if (atomic_load_explicit(&w->submit_cpu, memory_order_relaxed) != cpu)
+		atomic_store_explicit(&w->submit_cpu, cpu, memory_order_relaxed);
+	unsigned start = (unsigned)cpu % w->nq;
 	for (unsigned k = 0;; k++) {
 		if (uw_pq_push(&w->queues[(start + k) % w->nq], r))
 			break;

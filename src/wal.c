@@ -152,6 +152,8 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	w->cfg = c;
 	cfg = &w->cfg;
 	w->io = uw_io_select();
+	atomic_init(&w->writer_cpu, -1);
+	atomic_init(&w->submit_cpu, -1);
 	w->dirfd = w->lockfd = w->wake_fd = -1;
 	w->dir = strdup(cfg->dir);
 	w->prefix = strdup(cfg->prefix);

@@ -507,6 +507,10 @@ static void wait_for_batch_fill(struct uwal *w, struct writer *wr)
 static void idle_wait(struct uwal *w, struct writer *wr)
 {
 	uint64_t limit = (uint64_t)w->cfg.writer_spin_us * 1000u;
+	/* The next request comes from a submitter on this CPU: spinning would
+	 * only keep it from running. */
+	if (uw_io_current_cpu() == atomic_load_explicit(&w->submit_cpu, memory_order_relaxed))
+		limit = 0;
 	uint64_t t0 = uw_io_now_ns();
 
 	for (unsigned i = 0; limit; i++) {
@@ -563,6 +567,7 @@ static void *writer_main(void *arg)
 			   uwal_strerror(w->ring_info.setup_error));
 
 	for (;;) {
+		atomic_store_explicit(&w->writer_cpu, uw_io_current_cpu(), memory_order_relaxed);
 		if (atomic_load(&w->gone_pending))
 			drop_gone(w, wr);
 		drain(w, wr);
