@@ -217,7 +217,11 @@ typedef struct uwal_config {
 				       call any uwal function on the handle except
 				       uwal_close(); msg is valid during the call. */
 	void *log_ctx;                                         /* passed to log_fn */
-	enum uwal_durable_write durable_write;                 /* default UWAL_DURABLE_LINKED */
+	enum uwal_durable_write durable_write;                 /* default UWAL_DURABLE_DSYNC */
+	uint32_t wait_nap_pct; /* a durable waiter that would spin first sleeps on a
+				  timer for this share (0..100 %) of the recent
+				  write + fdatasync time, then spins the rest;
+				  default 0 (spin from the start) */
 } uwal_config;
 
 /*

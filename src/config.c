@@ -165,6 +165,7 @@ static int check(const uwal_config *c)
 	RANGE(prealloc, UWAL_PREALLOC_ZERO, UWAL_PREALLOC_FALLOCATE);
 	RANGE(write_path, UWAL_WRITE_PWRITE, UWAL_WRITE_URING);
 	RANGE(durable_write, UWAL_DURABLE_LINKED, UWAL_DURABLE_DSYNC);
+	RANGE(wait_nap_pct, 0, 100);
 	RANGE(max_batch_size, 1, 65536);
 	RANGE(max_batch_delay_us, 0, 1000000);
 	RANGE(queue_capacity, 2, 1u << 20);

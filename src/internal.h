@@ -132,11 +132,14 @@ struct uwal {
 	_Atomic int inside;
 	_Atomic int writer_sleeping;
 	_Atomic int wake_pending;
-	_Atomic int poisoned;     /* 0, or the error that poisoned the handle */
+	_Atomic int poisoned; /* 0, or the error that poisoned the handle */
 	/* Where the writer and the latest submitter run (relaxed hints): a
 	 * thread never spins waiting for one that shares its CPU, since the
 	 * spin only keeps the other from running. */
 	_Atomic int writer_cpu;
+	/* Average time of a durable batch's write + fdatasync (ns), for
+	 * wait_nap_pct; the writer updates it, waiters read it (relaxed). */
+	_Atomic uint64_t sync_avg_ns;
 	_Atomic int submit_cpu;
 	_Atomic int gone_pending; /* the preparer has segments in prep.gone */
 	int close_err;            /* the final fdatasync's error at close */

@@ -34,6 +34,36 @@ void uw_req_complete_chain(struct uwal *w, struct req *r)
 	}
 }
 
+/*
+ * wait_nap_pct: before spinning for an fdatasync, sleep on a timer for that
+ * share of the recent write + fdatasync time (the writer's average), so
+ * that the spin covers only the end of the wait. The request is SLEEPING
+ * meanwhile: a completion in that time wakes us as it would any sleeper
+ * and hands us the rest of the chain. Returns 1 to go on waiting (back to
+ * PENDING), 0 if r is complete, -1 if r is complete and the chain after it
+ * was handed on to us (done here).
+ */
+static int nap(struct uwal *w, struct req *r)
+{
+	uint64_t ns = atomic_load_explicit(&w->sync_avg_ns, memory_order_relaxed) *
+		      w->cfg.wait_nap_pct / 100u;
+	if (ns < 20000)
+		return 1; /* too short to be worth a timer */
+	uint32_t exp = REQ_PENDING;
+	/* As in uw_req_wait: acq_rel, the writer's exchange sees SLEEPING. */
+	if (!atomic_compare_exchange_strong_explicit(&r->state, &exp, REQ_SLEEPING,
+						     memory_order_acq_rel, memory_order_acquire))
+		return 0;
+	uw_io_futex_wait_for(w->io, (uint32_t *)&r->state, REQ_SLEEPING, ns);
+	exp = REQ_SLEEPING;
+	if (atomic_compare_exchange_strong_explicit(&r->state, &exp, REQ_PENDING,
+						    memory_order_acq_rel, memory_order_acquire))
+		return 1;
+	/* Completed while SLEEPING: the rest of the chain is ours. */
+	uw_req_complete_chain(w, r->next);
+	return -1;
+}
+
 void uw_req_wait(struct uwal *w, struct req *r)
 {
 	/* A waiter for an fdatasync (~100 us) spins only while the waiting
@@ -53,8 +83,14 @@ void uw_req_wait(struct uwal *w, struct req *r)
 	/* On the writer's CPU, spinning only delays the writer: sleep now
 	 * (one CPU busy with another process put both on the other: an
 	 * unsynced writer made 30.7k records/s spinning, 303k sleeping). */
-	if (limit && uw_io_current_cpu() == atomic_load_explicit(&w->writer_cpu, memory_order_relaxed))
+	if (limit &&
+	    uw_io_current_cpu() == atomic_load_explicit(&w->writer_cpu, memory_order_relaxed))
 		limit = 0;
+	if (limit && durable && w->cfg.wait_nap_pct) {
+		int e = nap(w, r);
+		if (e <= 0)
+			return; /* completed (and, if e < 0, the chain after r handed on) */
+	}
 	uint64_t t0 = limit ? uw_io_now_ns() : 0;
 
 	for (unsigned i = 0; limit; i++) {

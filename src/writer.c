@@ -382,6 +382,10 @@ static int write_batch(struct uwal *w, struct writer *wr, const struct batch *b)
 	if (b->sync) {
 		uint64_t dt = uw_io_now_ns() - t0;
 		atomic_fetch_add_explicit(&w->st_sync_ns, dt, memory_order_relaxed);
+		/* An average over about the last eight batches. */
+		uint64_t avg = atomic_load_explicit(&w->sync_avg_ns, memory_order_relaxed);
+		atomic_store_explicit(&w->sync_avg_ns, avg - avg / 8 + dt / 8,
+				      memory_order_relaxed);
 		atomic_fetch_add_explicit(&w->st_sync_hist[uwal_hist_bucket(dt)], 1,
 					  memory_order_relaxed);
 	}

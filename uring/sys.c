@@ -307,6 +307,15 @@ static void sys_futex_wait(struct uw_io *io, uint32_t *addr, uint32_t val)
 	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
 }
 
+static void sys_futex_wait_for(struct uw_io *io, uint32_t *addr, uint32_t val, uint64_t timeout_ns)
+{
+	(void)io;
+	/* FUTEX_WAIT's timeout is relative. */
+	struct timespec ts = {.tv_sec = (time_t)(timeout_ns / 1000000000u),
+			      .tv_nsec = (long)(timeout_ns % 1000000000u)};
+	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
+}
+
 static void sys_futex_wake(struct uw_io *io, uint32_t *addr, int n)
 {
 	(void)io;
@@ -365,6 +374,7 @@ static const struct uw_io_ops sys_ops = {
 	.ring_idle = uw_ring_sys_idle,
 	.ring_close = uw_ring_sys_close,
 	.futex_wait = sys_futex_wait,
+	.futex_wait_for = sys_futex_wait_for,
 	.futex_wake = sys_futex_wake,
 	.eventfd = sys_eventfd,
 	.eventfd_signal = sys_eventfd_signal,

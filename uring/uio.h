@@ -142,6 +142,8 @@ struct uw_io_ops {
 	/* Sleep while *addr == val (private futex); returns on wake, value
 	 * change or signal: callers re-check their condition. */
 	void (*futex_wait)(struct uw_io *io, uint32_t *addr, uint32_t val);
+	/* The same, for at most timeout_ns. */
+	void (*futex_wait_for)(struct uw_io *io, uint32_t *addr, uint32_t val, uint64_t timeout_ns);
 	void (*futex_wake)(struct uw_io *io, uint32_t *addr, int n);
 	/* A blocking, close-on-exec eventfd. */
 	int (*eventfd)(struct uw_io *io);
@@ -251,6 +253,11 @@ static inline void uw_ring_close(struct uw_ring *r)
 static inline void uw_io_futex_wait(struct uw_io *io, uint32_t *addr, uint32_t val)
 {
 	io->ops->futex_wait(io, addr, val);
+}
+static inline void uw_io_futex_wait_for(struct uw_io *io, uint32_t *addr, uint32_t val,
+					uint64_t timeout_ns)
+{
+	io->ops->futex_wait_for(io, addr, val, timeout_ns);
 }
 static inline void uw_io_futex_wake(struct uw_io *io, uint32_t *addr, int n)
 {

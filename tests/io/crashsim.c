@@ -865,6 +865,12 @@ static void sim_futex_wait(struct uw_io *io, uint32_t *addr, uint32_t val)
 	sim->lower->ops->futex_wait(sim->lower, addr, val);
 }
 
+static void sim_futex_wait_for(struct uw_io *io, uint32_t *addr, uint32_t val, uint64_t timeout_ns)
+{
+	struct crashsim *sim = sim_of(io);
+	sim->lower->ops->futex_wait_for(sim->lower, addr, val, timeout_ns);
+}
+
 static void sim_futex_wake(struct uw_io *io, uint32_t *addr, int n)
 {
 	struct crashsim *sim = sim_of(io);
@@ -904,6 +910,7 @@ static const struct uw_io_ops sim_ops = {
 	.ring_idle = sim_ring_idle,
 	.ring_close = sim_ring_close,
 	.futex_wait = sim_futex_wait,
+	.futex_wait_for = sim_futex_wait_for,
 	.futex_wake = sim_futex_wake,
 	.eventfd = sim_eventfd,
 	.eventfd_signal = sim_eventfd_signal,

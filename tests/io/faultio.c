@@ -525,6 +525,13 @@ static void f_futex_wait(struct uw_io *io, uint32_t *addr, uint32_t val)
 	atomic_fetch_sub(&sleeping, 1);
 }
 
+/* A timed wait is a waiter's nap before it spins: not counted as asleep. */
+static void f_futex_wait_for(struct uw_io *io, uint32_t *addr, uint32_t val, uint64_t timeout_ns)
+{
+	(void)io;
+	uw_io_futex_wait_for(sys(), addr, val, timeout_ns);
+}
+
 static void f_futex_wake(struct uw_io *io, uint32_t *addr, int n)
 {
 	(void)io;
@@ -564,6 +571,7 @@ static const struct uw_io_ops fault_ops = {
 	.ring_idle = f_ring_idle,
 	.ring_close = f_ring_close,
 	.futex_wait = f_futex_wait,
+	.futex_wait_for = f_futex_wait_for,
 	.futex_wake = f_futex_wake,
 	.eventfd = f_eventfd,
 	.eventfd_signal = f_eventfd_signal,
