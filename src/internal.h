@@ -83,6 +83,9 @@ struct uw_seg_scan {
 	 * leaves its records out, and fn was called for the cut_records last
 	 * ones anyway (the caller drops them). */
 	uint64_t cut_records;
+	/* Where the scan stopped: the first invalid (or zero) frame header,
+	 * before end was moved back over an unfinished batch. */
+	uint64_t stop;
 };
 int uw_seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn,
 		void *ctx, struct uw_seg_scan *out);

@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,10 +34,18 @@ static int cmp_found(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* A temporary file of uwal's own segment preparation: "<prefix><20 digits>.tmp",
+ * and nothing else (a name like "<prefix>my-backup-of-the-log.tmp" is not
+ * uwal's to remove). */
 static bool is_tmp_name(const char *name, const char *prefix)
 {
 	size_t pl = strlen(prefix), l = strlen(name);
-	return l == pl + 24 && strcmp(name + pl + 20, ".tmp") == 0;
+	if (l != pl + 24 || strncmp(name, prefix, pl) != 0 || strcmp(name + pl + 20, ".tmp") != 0)
+		return false;
+	for (size_t i = pl; i < pl + 20; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+	return true;
 }
 
 static void free_found(struct found *v, size_t n)
@@ -165,53 +174,76 @@ static int inspect(struct uw_io *io, int dirfd, const struct found *f, const cha
 	return ret;
 }
 
-/* 1 if [from, to) of fd holds only zero bytes, 0 if not, or -errno. */
-static int all_zero(struct uw_io *io, int fd, uint64_t from, uint64_t to)
+/*
+ * The offset just past the last nonzero byte of [from, to) of fd, or from
+ * if that range holds only zeros, into *out. Read from the end backwards:
+ * the preallocation's zeros lie there. 0 or -errno.
+ */
+static int last_nonzero(struct uw_io *io, int fd, uint64_t from, uint64_t to, uint64_t *out)
 {
 	enum { CHUNK = 1 << 20 };
-	uint64_t *buf = malloc(CHUNK);
+	uint8_t *buf = malloc(CHUNK);
 	if (!buf)
 		return -ENOMEM;
-	int ret = 1;
-	while (ret == 1 && from < to) {
+	int ret = 0;
+	*out = from;
+	while (to > from) {
 		size_t want = to - from < CHUNK ? (size_t)(to - from) : CHUNK;
-		ssize_t n = uw_io_pread(io, fd, buf, want, from);
-		if (n <= 0) {
-			ret = n < 0 ? (int)n : 0;
+		uint64_t at = to - want;
+		ssize_t n = uw_io_pread(io, fd, buf, want, at);
+		if (n < 0) {
+			ret = (int)n;
 			break;
 		}
-		const uint8_t *b = (const uint8_t *)buf;
-		for (ssize_t i = 0; i < n; i++)
-			if (b[i]) {
-				ret = 0;
-				break;
-			}
-		from += (uint64_t)n;
+		size_t i = (size_t)n; /* short only past the end of the file: zeros */
+		while (i > 0 && !buf[i - 1])
+			i--;
+		if (i > 0) {
+			*out = at + i;
+			break;
+		}
+		to = at;
 	}
 	free(buf);
 	return ret;
 }
 
-/* Bring the tail segment to a clean state at its cut point. */
+/* What cutting the tail at in->scan.end drops, in words, into buf. */
+static void describe_cut(char *buf, size_t n, const struct insp *in, uint64_t frames_end)
+{
+	uint64_t whole = in->scan.cut_records;
+	uint64_t torn = frames_end > in->scan.stop ? 1 : 0;
+	snprintf(buf, n,
+		 "%llu record%s dropped (%llu whole, of a uwal_write_batch() call cut short; "
+		 "%llu torn frame%s), %llu bytes of frames",
+		 (unsigned long long)(whole + torn), whole + torn == 1 ? "" : "s",
+		 (unsigned long long)whole, (unsigned long long)torn, torn == 1 ? "" : "s",
+		 (unsigned long long)(frames_end - in->scan.end));
+}
+
+/*
+ * Bring the tail segment to a clean state at its cut point: everything
+ * after the last whole frame (and whole batch) is dropped, and the file is
+ * preallocated again to the configured size. Nothing is written when the
+ * tail is already clean (only zeros after the last frame, full size).
+ */
 static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
 {
 	uint64_t cut = in->scan.end;
 	uint64_t size = w->cfg.segment_size;
-	int ret;
+	uint64_t frames_end;
+	char what[256];
 
-	/* A clean tail (only zeros after the last frame, preallocated to the
-	 * configured size) has nothing to cut: reading is cheaper than
-	 * writing the preallocation again. */
-	if (!in->scan.bad_off && (uint64_t)in->size == size) {
-		ret = all_zero(s->io, s->fd, cut, size);
-		if (ret != 0)
-			return ret < 0 ? ret : 0; /* error, or already clean */
+	int ret = last_nonzero(s->io, s->fd, cut, (uint64_t)in->size, &frames_end);
+	if (ret < 0)
+		return ret;
+	if (frames_end == cut && (uint64_t)in->size == size)
+		return 0;
+	if (frames_end > cut) {
+		describe_cut(what, sizeof(what), in, frames_end);
+		uw_wal_log(w, UWAL_LOG_WARN, "torn tail cut: %s/%s at offset %llu: %s", w->dir,
+			   s->name, (unsigned long long)cut, what);
 	}
-
-	if (in->scan.bad_off)
-		uw_wal_log(w, UWAL_LOG_WARN,
-			   "torn tail cut: %s/%s at offset %llu (%lld bytes dropped)", w->dir,
-			   s->name, (unsigned long long)cut, (long long)((uint64_t)in->size - cut));
 	/* Truncating destroys whatever lies past the cut, so no stale frame
 	 * of this segment can validate behind new writes later. */
 	ret = uw_io_ftruncate(w->io, s->fd, cut);

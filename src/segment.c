@@ -219,7 +219,7 @@ int uw_seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg
 	memset(out, 0, sizeof(*out));
 	if (file_size <= off) {
 		/* Nothing after the header (callers check the header first). */
-		out->end = off;
+		out->end = out->stop = off;
 		return 0;
 	}
 	uw_fmt_dec_init(&dec);
@@ -288,6 +288,7 @@ int uw_seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg
 		off += FMT_FRAME_HDR_SIZE + f.len;
 	}
 	out->end = off;
+	out->stop = off;
 	if (ret == 0 && open_off) {
 		/* The log ends inside a batch: cut it whole. */
 		out->end = open_off;

@@ -1,0 +1,153 @@
+/*
+ * test_hardening.c - what a hostile or merely unlucky environment does to
+ * an open log, and what uwal must make of it: more segments than file
+ * descriptors, a retention unlink that fails, a lock file removed under a
+ * live handle, files in the directory that look like uwal's but are not,
+ * and the diagnostics of a cut tail.
+ */
+#include <sys/resource.h>
+
+#include "helpers.h"
+
+TH_SUITE(hardening, 120);
+
+/* Scan every frame of a segment file into a heap array. */
+static th_frame *scan_all(const char *path, size_t *n)
+{
+	size_t cap = 1u << 14;
+	th_frame *f = calloc(cap, sizeof(*f));
+	cr_assert_not_null(f);
+	*n = th_scan(path, f, cap, NULL);
+	return f;
+}
+
+/* The offset just past the last nonzero byte of the file. */
+static uint64_t last_nonzero(const char *path)
+{
+	size_t len;
+	unsigned char *b = th_read_file(path, &len);
+	while (len > 0 && !b[len - 1])
+		len--;
+	free(b);
+	return len;
+}
+
+/* ---- names uwal does not own ---------------------------------------------- */
+
+/*
+ * Guards against open deleting any "<prefix><20 characters>.tmp": only a
+ * name of uwal's own preparation (prefix, 20 digits, .tmp) is a leftover.
+ */
+TH_TEST(hardening, open_keeps_a_tmp_file_whose_name_is_not_uwals)
+{
+	char mine[4352], theirs[4352];
+	th_join(theirs, sizeof(theirs), g_dir, "segment_my-backup-of-the-log.tmp");
+	th_join(mine, sizeof(mine), g_dir, "segment_00000000000000000003.tmp");
+	th_create_file(theirs, "precious", 8);
+	th_create_file(mine, "partial", 7);
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	th_close(w);
+	cr_assert(th_exists(theirs), "open removed %s, a file uwal did not create", theirs);
+	cr_assert_not(th_exists(mine), "open kept its own leftover %s", mine);
+	size_t len;
+	unsigned char *b = th_read_file(theirs, &len);
+	cr_assert(len == 8 && memcmp(b, "precious", 8) == 0, "the foreign file was changed");
+	free(b);
+}
+
+/* ---- what a cut says ---------------------------------------------------- */
+
+static void write_log(uint64_t n, bool batch_at_end)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= n; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	if (batch_at_end) {
+		uwal_record r[3];
+		for (int i = 0; i < 3; i++)
+			r[i] = (uwal_record){n + 1 + (uint64_t)i, "k", 1, "value-of-a-batch", 16};
+		cr_assert_eq(uwal_write_batch(w, r, 3, false), 0);
+	}
+	th_close(w);
+}
+
+/*
+ * Guards against the torn-tail message counting the preallocated zeros
+ * ("4294967235 bytes dropped" for one partial frame): it says how many
+ * records were dropped and how many bytes of frames.
+ */
+TH_TEST(hardening, torn_tail_message_counts_records_and_bytes_of_frames)
+{
+	write_log(5, false);
+	char path[4352];
+	th_last_data_segment(g_dir, "segment_", path, sizeof(path));
+	size_t n;
+	th_frame *f = scan_all(path, &n);
+	uint64_t end = f[n - 1].off + TH_FRAME_HEADER + f[n - 1].len;
+	free(f);
+	/* A partial frame: a header announcing 100 bytes, 45 of them there. */
+	unsigned char torn[61];
+	memset(torn, 0xab, sizeof(torn));
+	torn[0] = 100;
+	torn[1] = torn[2] = torn[3] = 0;
+	torn[4] = TH_FRAME_RECORD;
+	torn[5] = torn[6] = torn[7] = 0;
+	th_write_at(path, end, torn, sizeof(torn));
+
+	th_log log;
+	th_log_init(&log);
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.log_fn = th_log_fn;
+	cfg.log_ctx = &log;
+	uwal *w = th_open(&cfg);
+	cr_assert_eq(uwal_last_index(w), 5);
+	th_close(w);
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "at offset %llu: 1 record dropped (0 whole, of a uwal_write_batch() call cut "
+		 "short; 1 torn frame), 61 bytes of frames",
+		 (unsigned long long)end);
+	cr_assert(th_log_has(&log, want), "want \"%s\" in:\n%s", want, log.buf);
+	th_log_destroy(&log);
+}
+
+/* Guards against a batch cut short being reported as one torn frame. */
+TH_TEST(hardening, cut_of_an_unfinished_batch_counts_its_whole_records)
+{
+	write_log(4, true);
+	char path[4352];
+	th_last_data_segment(g_dir, "segment_", path, sizeof(path));
+	size_t n;
+	th_frame *f = scan_all(path, &n);
+	cr_assert_eq(f[n - 1].index, 7);
+	uint64_t first = f[n - 3].off; /* record 5, the batch's first frame */
+	/* Zero the second half of the batch's last frame. */
+	uint32_t half = f[n - 1].len / 2;
+	uint64_t from = f[n - 1].off + TH_FRAME_HEADER + half;
+	unsigned char z[256] = {0};
+	th_write_at(path, from, z, f[n - 1].len - half);
+	free(f);
+	uint64_t frames_end = last_nonzero(path);
+
+	th_log log;
+	th_log_init(&log);
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.log_fn = th_log_fn;
+	cfg.log_ctx = &log;
+	uwal *w = th_open(&cfg);
+	cr_assert_eq(uwal_last_index(w), 4, "the batch was not dropped whole");
+	th_close(w);
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "at offset %llu: 3 records dropped (2 whole, of a uwal_write_batch() call cut "
+		 "short; 1 torn frame), %llu bytes of frames",
+		 (unsigned long long)first, (unsigned long long)(frames_end - first));
+	cr_assert(th_log_has(&log, want), "want \"%s\" in:\n%s", want, log.buf);
+	th_log_destroy(&log);
+}
