@@ -256,8 +256,11 @@ UWAL_API void uwal_config_init_sized(uwal_config *cfg, size_t size);
  * whole: any bad frame in them fails the open with UWAL_ECORRUPT, and log_fn
  * names the file and offset. In the last segment the log ends at the first
  * frame that fails its check (a torn tail after a crash); everything after
- * it is cut off durably before the open returns. Leftover temporary files of
- * an interrupted segment preparation are removed.
+ * it is cut off durably before the open returns, and log_fn names the file,
+ * the offset of the cut, how many records it dropped (whole records of a
+ * uwal_write_batch() call cut short, and the torn frame) and how many bytes
+ * of frames. Leftover temporary files of an interrupted segment preparation
+ * ("<prefix><20 digits>.tmp", and no other name) are removed.
  *
  * The directory is locked (flock on "<prefix>lock" in it) for the life of
  * the handle; a second open of the same dir and prefix, from this or any
