@@ -158,7 +158,12 @@ typedef struct uwal_config {
 					    records stay readable and its indexes taken
 					    until the removal is durable (unlink, then
 					    directory fsync), so a crash can never bring
-					    back a file whose indexes were written again. */
+					    back a file whose indexes were written again.
+					    Removal goes strictly oldest first and stops at
+					    the first segment it cannot remove (log_fn says
+					    which and why): it and the newer ones stay in
+					    the log, readable, and are tried again at the
+					    next rotation, so no gap is ever left. */
 	enum uwal_sync_mode sync_mode;   /* default UWAL_SYNC_NONE */
 	uint32_t max_batch_size;         /* records per batch; default 1024, 1..65536 */
 	uint32_t max_batch_delay_us;     /* default 0: adaptive group commit (a batch goes

@@ -107,6 +107,9 @@ struct prep {
 	size_t n_doomed, cap_doomed;
 	struct seg **gone; /* unlinked durably, to drop from the index */
 	size_t n_gone, cap_gone;
+	struct seg **kept; /* a round's segments left in place after a failure */
+	size_t n_kept, cap_kept;
+	bool lost; /* a round's result could not be handed back: no more rounds */
 };
 
 /* A diagnostic from one of uwal's threads, waiting for a caller's thread. */
@@ -197,10 +200,14 @@ void uw_prep_request(struct uwal *w);
 /* Wait for the prepared segment; NULL and *err on failure (then the
  * preparer retries on the next request). */
 struct seg *uw_prep_take(struct uwal *w, int *err);
-/* Queue a segment dropped by retention for unlinking; takes a reference. */
-void uw_prep_delete(struct uwal *w, struct seg *s);
-/* Take the segments whose removal is durable now. */
-struct seg **uw_prep_take_gone(struct uwal *w, size_t *n);
+/* Hand one round of segments dropped by retention (oldest first, one
+ * reference each, the malloc'd array v) to the preparer, which removes
+ * them strictly in order and stops at the first failure. One round at a
+ * time. 0, or -ENOMEM (nothing taken). */
+int uw_prep_delete(struct uwal *w, struct seg **v, size_t n);
+/* Take the result of the last round: the segments whose removal is
+ * durable now, and (*kept) the ones left in place after a failure. */
+struct seg **uw_prep_take_gone(struct uwal *w, size_t *n, struct seg ***kept, size_t *n_kept);
 
 /* submit.c */
 int uw_pipe_submit(struct uwal *w, struct req *r);

@@ -151,3 +151,64 @@ TH_TEST(hardening, cut_of_an_unfinished_batch_counts_its_whole_records)
 	cr_assert(th_log_has(&log, want), "want \"%s\" in:\n%s", want, log.buf);
 	th_log_destroy(&log);
 }
+
+/* ---- retention ------------------------------------------------------------ */
+
+/* Assert that the segment files of g_dir carry consecutive numbers. */
+static void check_no_gap(void)
+{
+	th_seglist *l = th_segments(g_dir, "segment_");
+	for (size_t i = 1; i < l->n; i++) {
+		unsigned long long a = strtoull(l->name[i - 1] + 8, NULL, 10);
+		unsigned long long b = strtoull(l->name[i] + 8, NULL, 10);
+		cr_assert_eq(b, a + 1, "gap in the segments: %s then %s", l->name[i - 1],
+			     l->name[i]);
+	}
+	free(l);
+}
+
+/*
+ * Guards against retention going on to unlink newer segments when it
+ * cannot unlink the oldest: that leaves a gap that makes the log
+ * unopenable (UWAL_ECORRUPT). Removal goes oldest first, stops at the
+ * failure and is retried at the next rotation.
+ */
+TH_TEST(hardening, retention_that_cannot_remove_the_oldest_segment_leaves_no_gap)
+{
+	th_log log;
+	th_log_init(&log);
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_size = 64u << 10;
+	cfg.segment_threshold = 4;
+	cfg.max_segments = 2;
+	cfg.log_fn = th_log_fn;
+	cfg.log_ctx = &log;
+	tio_arm(TIO_UNLINK, "segment_00000000000000000000", 1, -EACCES);
+	uwal *w = th_open(&cfg);
+	/* Three segments: the first round (segment 0) fails. */
+	for (uint64_t i = 1; i <= 9; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	for (int k = 0; k < 200 && !th_log_has(&log, "cannot remove"); k++) {
+		th_sleep_ms(5);
+		th_stats(w); /* hands the preparer's diagnostics to log_fn */
+	}
+	cr_assert(th_log_has(&log, "cannot remove"), "the failure was not reported:\n%s", log.buf);
+	/* More rotations: the next rounds must go oldest first again. */
+	for (uint64_t i = 10; i <= 40; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	check_no_gap();
+	th_close(w);
+	check_no_gap();
+	cr_assert_not(
+		th_exists(th_join((char[4352]){0}, 4352, g_dir, "segment_00000000000000000000")),
+		"segment 0 was never removed: retention did not retry");
+
+	uwal *r = th_open(&cfg);
+	uint64_t first = uwal_first_index(r);
+	cr_assert_eq(uwal_last_index(r), 40);
+	for (uint64_t i = first; i <= 40; i++)
+		th_check_std(r, i);
+	th_close(r);
+	th_log_destroy(&log);
+}
