@@ -269,7 +269,19 @@ UWAL_API void uwal_config_init_sized(uwal_config *cfg, size_t size);
  *
  * The directory is locked (flock on "<prefix>lock" in it) for the life of
  * the handle; a second open of the same dir and prefix, from this or any
- * other process, fails with UWAL_ELOCKED.
+ * other process, fails with UWAL_ELOCKED. The lock is per prefix: logs of
+ * different prefixes may share a directory.
+ *
+ * The lock holds only while "<prefix>lock" is the file that is locked. If
+ * it is removed or replaced while the log is open, a second open cannot
+ * tell (it creates and locks a new file, and succeeds); both handles may
+ * then append at the same offsets of the same segment until the first one
+ * notices. It checks the name (st_dev, st_ino against its locked
+ * descriptor) right after taking the lock and at every rotation, before
+ * the seal: there the write calls that needed the rotation fail with
+ * UWAL_ELOCKED, the handle is poisoned, and log_fn names the lock file.
+ * Records either handle wrote in between may be lost or damaged: never
+ * touch the lock file of an open log.
  *
  * io_uring: probed at open. If the kernel refuses io_uring_setup (old
  * kernel, seccomp, sysctl kernel.io_uring_disabled), uwal falls back to
@@ -323,6 +335,9 @@ UWAL_API int uwal_write(uwal *w, uint64_t index, const void *key, size_t key_len
  *                   the log is unchanged
  *   UWAL_ESHUTDOWN  uwal_close() has begun and the record was not taken
  *   UWAL_EPOISONED  an earlier write or fdatasync failed
+ *   UWAL_ELOCKED    the rotation this record needed found the lock file
+ *                   removed or replaced (see uwal_open()); the handle is
+ *                   now poisoned
  *   -errno          the write or fdatasync of this record failed (the handle
  *                   is now poisoned), or the next segment could not be
  *                   prepared (-ENOSPC, ...; the handle is not poisoned)

@@ -20,6 +20,8 @@
 #include "uwal.h"
 
 #define SEG_NAME_MAX 96
+#define UW_MAX_PREFIX 64
+#define UW_LOCK_NAME_MAX (UW_MAX_PREFIX + 8)
 /* The most bytes Linux transfers in one read or write call (MAX_RW_COUNT). */
 #define UW_MAX_IO_BYTES 0x7ffff000u
 /* Bytes of a segment that frames can use: header and room for the seal. */
@@ -123,6 +125,7 @@ struct uwal {
 	uwal_config cfg;
 	struct uw_io *io; /* the backend every operation goes through */
 	char *dir, *prefix;
+	char lock_name[UW_LOCK_NAME_MAX]; /* "<prefix>lock" */
 	int dirfd, lockfd, wake_fd;
 	uint64_t seg_capacity;
 	uint64_t max_request; /* bytes one write call may encode to */
@@ -173,7 +176,6 @@ struct uwal {
 };
 
 /* config.c */
-#define UW_MAX_PREFIX 64
 bool uw_cfg_prefix_ok(const char *prefix);
 /* Read the caller's config (of whatever size it has, see config.c) into
  * *out with defaults for what it lacks, and check it; UWAL_EINVAL, with
@@ -187,6 +189,10 @@ void uw_wal_mark_thread(void);
 void uw_wal_flush_log(struct uwal *w);
 void uw_wal_log(const struct uwal *w, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* 0 if "<prefix>lock" in the directory is still the file the handle has
+ * locked; UWAL_ELOCKED (said through log_fn) if it was removed or
+ * replaced; -errno if that cannot be told. */
+int uw_wal_check_lock(struct uwal *w);
 
 /* recovery.c */
 int uw_rec_open_log(struct uwal *w);

@@ -77,20 +77,71 @@ void uw_wal_flush_log(struct uwal *w)
 	}
 }
 
+/* The lock file's name, "<prefix>lock", into out[UW_LOCK_NAME_MAX]. */
+static void lock_name(char *out, const char *prefix)
+{
+	snprintf(out, UW_LOCK_NAME_MAX, "%slock", prefix);
+}
+
+/*
+ * Whether the name of the lock file in dirfd still refers to the file fd
+ * holds the flock on: 0 if it does, UWAL_ELOCKED if the name is gone or
+ * refers to another file (then a second handle can take "the" lock while
+ * this one writes), -errno if it cannot be told.
+ */
+static int lock_is_ours(struct uw_io *io, int dirfd, const char *name, int fd)
+{
+	struct uw_file_id mine, named;
+	int ret = uw_io_file_id(io, fd, NULL, &mine);
+	if (ret < 0)
+		return ret;
+	ret = uw_io_file_id(io, dirfd, name, &named);
+	if (ret == -ENOENT)
+		return UWAL_ELOCKED;
+	if (ret < 0)
+		return ret;
+	return mine.dev == named.dev && mine.ino == named.ino ? 0 : UWAL_ELOCKED;
+}
+
+int uw_wal_check_lock(struct uwal *w)
+{
+	int ret = lock_is_ours(w->io, w->dirfd, w->lock_name, w->lockfd);
+	if (ret == UWAL_ELOCKED)
+		uw_wal_log(w, UWAL_LOG_ERROR,
+			   "lock file %s/%s was removed or replaced while the log was open: "
+			   "another handle may have opened the log and be writing to it",
+			   w->dir, w->lock_name);
+	return ret;
+}
+
+/*
+ * Take the flock on "<prefix>lock" (per prefix: logs of several prefixes
+ * may share a directory). The lock only means something while the name
+ * refers to the locked file: if another process replaced the file between
+ * our open and our flock, try again with the new one.
+ */
 static int take_lock(struct uw_io *io, int dirfd, const char *prefix, int *out)
 {
-	char name[UW_MAX_PREFIX + 8];
-	snprintf(name, sizeof(name), "%slock", prefix);
-	int fd = uw_io_openat(io, dirfd, name, O_RDWR | O_CREAT, 0644);
-	if (fd < 0)
-		return fd;
-	int ret = uw_io_flock_ex(io, fd);
-	if (ret < 0) {
+	char name[UW_LOCK_NAME_MAX];
+	lock_name(name, prefix);
+	int ret = UWAL_ELOCKED;
+	for (int tries = 0; tries < 8 && ret == UWAL_ELOCKED; tries++) {
+		int fd = uw_io_openat(io, dirfd, name, O_RDWR | O_CREAT, 0644);
+		if (fd < 0)
+			return fd;
+		ret = uw_io_flock_ex(io, fd);
+		if (ret < 0) {
+			uw_io_close(io, fd);
+			return ret == -EWOULDBLOCK ? UWAL_ELOCKED : ret;
+		}
+		ret = lock_is_ours(io, dirfd, name, fd);
+		if (ret == 0) {
+			*out = fd;
+			return 0;
+		}
 		uw_io_close(io, fd);
-		return ret == -EWOULDBLOCK ? UWAL_ELOCKED : ret;
 	}
-	*out = fd;
-	return 0;
+	return ret;
 }
 
 static void free_handle(struct uwal *w)
@@ -181,6 +232,7 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	ret = w->dirfd = uw_io_open_dir(w->io, w->dir);
 	if (ret < 0)
 		goto err;
+	lock_name(w->lock_name, w->prefix);
 	ret = take_lock(w->io, w->dirfd, w->prefix, &w->lockfd);
 	if (ret < 0)
 		goto err;

@@ -172,12 +172,20 @@ static void retain(struct uwal *w, struct writer *wr)
 
 /*
  * Seal the active segment and make the prepared one active. Nothing is in
- * flight. Returns 0, the preparation error (handle not poisoned), or the
- * seal's I/O error (handle poisoned).
+ * flight. Returns 0, the preparation error (handle not poisoned), the
+ * seal's I/O error (handle poisoned), or UWAL_ELOCKED if the lock file was
+ * removed or replaced (handle poisoned).
  */
 static int rotate(struct uwal *w, struct writer *wr)
 {
-	int err = 0;
+	/* The flock guards the log only while "<prefix>lock" is the locked
+	 * file: if someone removed or replaced it, a second handle may be
+	 * appending at the same offsets. Stop writing before the seal. */
+	int err = uw_wal_check_lock(w);
+	if (err < 0) {
+		poison(w, err);
+		return err;
+	}
 	struct seg *next = uw_prep_take(w, &err);
 	if (!next)
 		return err;

@@ -212,3 +212,87 @@ TH_TEST(hardening, retention_that_cannot_remove_the_oldest_segment_leaves_no_gap
 	th_close(r);
 	th_log_destroy(&log);
 }
+
+/* ---- the lock file -------------------------------------------------------- */
+
+/*
+ * Guards against a handle writing on after "<prefix>lock" was unlinked
+ * under it: a second open then takes a fresh lock file and both append at
+ * the same offsets. The second open cannot know (its lock is real); the
+ * first handle finds out at its next rotation and is poisoned.
+ */
+TH_TEST(hardening, unlinked_lock_file_poisons_the_handle_at_its_next_rotation)
+{
+	th_log log;
+	th_log_init(&log);
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_size = 64u << 10;
+	cfg.segment_threshold = 4;
+	cfg.log_fn = th_log_fn;
+	cfg.log_ctx = &log;
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 2; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	char lock[4352];
+	cr_assert_eq(unlink(th_join(lock, sizeof(lock), g_dir, "segment_lock")), 0);
+
+	/* What is not detectable: the second open succeeds. */
+	uwal *w2 = th_open(&cfg);
+	th_close(w2);
+
+	int rc = 0;
+	uint64_t i = 3;
+	for (; i <= 8 && rc == 0; i++)
+		rc = th_write_std(w, i, false);
+	cr_assert_eq(rc, UWAL_ELOCKED, "write %llu across the rotation: %d (%s)",
+		     (unsigned long long)(i - 1), rc, uwal_strerror(rc));
+	cr_assert_eq(i - 1, 5, "the rotation was not where the lock was checked");
+	cr_assert_eq(th_write_std(w, 100, false), UWAL_EPOISONED);
+	cr_assert(th_log_has(&log, "segment_lock was removed or replaced"),
+		  "no diagnostic about the lock file:\n%s", log.buf);
+	cr_assert_eq(uwal_close(w), UWAL_EPOISONED);
+	th_log_destroy(&log);
+}
+
+/* Guards against a lock file replaced by another file going unnoticed. */
+TH_TEST(hardening, replaced_lock_file_poisons_the_handle_at_its_next_rotation)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_size = 64u << 10;
+	cfg.segment_threshold = 2;
+	uwal *w = th_open(&cfg);
+	cr_assert_eq(th_write_std(w, 1, false), 0);
+	char lock[4352], other[4352];
+	th_join(lock, sizeof(lock), g_dir, "segment_lock");
+	th_join(other, sizeof(other), g_dir, "other");
+	th_create_file(other, "", 0);
+	cr_assert_eq(rename(other, lock), 0);
+	int rc = 0;
+	for (uint64_t i = 2; i <= 4 && rc == 0; i++)
+		rc = th_write_std(w, i, false);
+	cr_assert_eq(rc, UWAL_ELOCKED);
+	cr_assert_eq(uwal_close(w), UWAL_EPOISONED);
+}
+
+/* Guards against the lock check confusing logs of two prefixes in one directory. */
+TH_TEST(hardening, logs_of_two_prefixes_share_a_directory_and_rotate)
+{
+	uwal_config a, b;
+	th_config(&a, g_dir);
+	th_config(&b, g_dir);
+	a.segment_size = b.segment_size = 64u << 10;
+	a.segment_threshold = b.segment_threshold = 3;
+	b.prefix = "other_";
+	uwal *wa = th_open(&a);
+	uwal *wb = th_open(&b);
+	for (uint64_t i = 1; i <= 20; i++) {
+		cr_assert_eq(th_write_std(wa, i, false), 0);
+		cr_assert_eq(th_write_std(wb, i, false), 0);
+	}
+	cr_assert_gt(th_stats(wa).rotations, 3);
+	cr_assert_gt(th_stats(wb).rotations, 3);
+	th_close(wa);
+	th_close(wb);
+}

@@ -183,6 +183,18 @@ static int sys_flock_ex(struct uw_io *io, int fd)
 	return 0;
 }
 
+static int sys_file_id(struct uw_io *io, int fd, const char *name, struct uw_file_id *id)
+{
+	(void)io;
+	struct stat st;
+	int r = name ? fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) : fstat(fd, &st);
+	if (r < 0)
+		return -errno;
+	id->dev = (uint64_t)st.st_dev;
+	id->ino = (uint64_t)st.st_ino;
+	return 0;
+}
+
 static int sys_list(struct uw_io *io, int dirfd, const char *prefix, char ***names, size_t *n)
 {
 	(void)io;
@@ -356,6 +368,7 @@ static const struct uw_io_ops sys_ops = {
 	.renameat = sys_renameat,
 	.unlinkat = sys_unlinkat,
 	.flock_ex = sys_flock_ex,
+	.file_id = sys_file_id,
 	.list = sys_list,
 	.ring_open = uw_ring_sys_open,
 	.ring_run = uw_ring_sys_run,

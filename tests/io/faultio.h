@@ -36,6 +36,7 @@ enum tio_kind {
 	TIO_OPEN_DIR,
 	TIO_MKDIR,
 	TIO_CLOSE,
+	TIO_FILE_ID, /* fstat/fstatat identity; matched against the name (or fd's) */
 	TIO_KIND__COUNT
 };
 
