@@ -159,14 +159,17 @@ static void retain(struct uwal *w, struct writer *wr)
 		v[i] = w->segs[i];
 		uw_seg_ref(v[i]); /* the preparer's */
 	}
+	/* v belongs to the preparer once handed over: mark the round first. */
+	for (size_t i = 0; i < n; i++)
+		v[i]->doomed = true;
 	if (uw_prep_delete(w, v, n) < 0) {
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			v[i]->doomed = false;
 			uw_seg_unref(v[i]);
+		}
 		free(v);
 		return;
 	}
-	for (size_t i = 0; i < n; i++)
-		v[i]->doomed = true;
 	wr->n_doomed = n;
 }
 
