@@ -283,6 +283,18 @@ UWAL_API void uwal_config_init_sized(uwal_config *cfg, size_t size);
  * Records either handle wrote in between may be lost or damaged: never
  * touch the lock file of an open log.
  *
+ * File descriptors: the handle keeps the active segment's descriptor open,
+ * and those of sealed segments in a bounded cache (at most 64, or a
+ * quarter of RLIMIT_NOFILE's soft limit at open if that is less, at least
+ * 4): a sealed segment is opened on demand when read, and the least
+ * recently used idle descriptor is closed when the cache is full, or all
+ * idle ones when the process runs out of descriptors (EMFILE). uwal_get()
+ * and each iterator hold the descriptor of the segment they read while
+ * they read it, so it is never closed under them. A log may therefore have
+ * any number of segments. Besides the cache a handle holds the directory,
+ * the lock file, an eventfd, the ring, the segment being prepared and
+ * those that retention is removing (a removed file cannot be reopened).
+ *
  * io_uring: probed at open. If the kernel refuses io_uring_setup (old
  * kernel, seccomp, sysctl kernel.io_uring_disabled), uwal falls back to
  * pwrite + fdatasync from the writer thread with the same guarantees, says
@@ -303,7 +315,9 @@ UWAL_API void uwal_config_init_sized(uwal_config *cfg, size_t size);
  *   UWAL_ELOCKED   the log is open elsewhere
  *   UWAL_ECORRUPT  a sealed segment, a segment header, or the sequence of
  *                  segments failed a check (see uwal_unsafe_recover())
- *   -errno         from the system: -EACCES, -ENOTDIR, -ENOSPC, -ENOMEM, ...
+ *   -errno         from the system: -EACCES, -ENOTDIR, -ENOSPC, -ENOMEM, ...;
+ *                  -EMFILE / -ENFILE (out of file descriptors) is also said
+ *                  through log_fn
  * Thread safety: may be called from any thread. The handle's threads
  * (a writer and a segment preparer) run until uwal_close().
  */
@@ -399,7 +413,9 @@ UWAL_API void uwal_record_free(uwal_record *rec);
  * Open an iterator over the records acknowledged when this is called, in
  * log order. Records written later are not seen. The iterator pins the
  * segments it will read: retention may delete their files from the
- * directory, but the iterator still reads them to the end.
+ * directory, but the iterator still reads them to the end. It holds one
+ * file descriptor at a time, the one of the segment it is reading (see
+ * "File descriptors" at uwal_open()).
  *
  * Parameters:
  *   w    the handle

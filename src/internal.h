@@ -29,10 +29,22 @@
 
 /* ---- segments ---------------------------------------------------------- */
 
+struct uw_fdc;
+
 struct seg {
 	struct uw_io *io; /* the handle's backend */
 	uint64_t seq;
+	/* The descriptor, -1 while closed; see fdcache.c. Pinned: open for
+	 * the segment's life (active, prepared, dropped by retention).
+	 * Otherwise owned by the cache, which may close it while no one
+	 * uses it (fd_users). Guarded by fdc->mu, except that a pinned fd
+	 * never changes. */
 	int fd;
+	struct uw_fdc *fdc; /* NULL: fd is open for the segment's life */
+	unsigned fd_users;
+	bool fd_pinned;
+	bool fd_idle; /* on the cache's idle list */
+	struct seg *lru_prev, *lru_next;
 	uint32_t salt;
 	uint16_t hdr_flags;
 	bool sealed;
@@ -94,6 +106,39 @@ int uw_seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg
 /* Read and check the header of an open segment file. */
 int uw_seg_read_header(struct uw_io *io, int fd, struct fmt_seg_hdr *h);
 
+/* ---- segment descriptors (fdcache.c) ------------------------------------ */
+
+/* The most sealed segments' descriptors a handle keeps open. */
+#define UW_FDC_MAX 64
+
+struct uw_fdc {
+	pthread_mutex_t mu;
+	struct uw_io *io;
+	int dirfd;
+	int open_flags;          /* how a cached descriptor is opened */
+	unsigned max;            /* cached descriptors kept open */
+	unsigned n;              /* cached descriptors open, used or idle */
+	struct seg *head, *tail; /* idle ones, most recently used first */
+};
+
+void uw_fdc_init(struct uw_fdc *c, struct uw_io *io, int dirfd, int open_flags, unsigned max);
+void uw_fdc_destroy(struct uw_fdc *c);
+/* The bound of a handle's cache: a quarter of RLIMIT_NOFILE, 4..UW_FDC_MAX. */
+unsigned uw_fdc_bound(void);
+/* Put s under the cache; its descriptor, if open, is pinned. */
+void uw_fdc_attach(struct uw_fdc *c, struct seg *s);
+/* Take s's descriptor for a read (opening it if needed); every get that
+ * returns 0 is matched by one put. 0 or -errno. */
+int uw_seg_fd_get(struct seg *s, int *fd);
+void uw_seg_fd_put(struct seg *s);
+/* Keep s's descriptor open for the segment's life (opening it if needed):
+ * before its file is unlinked. 0 or -errno. */
+int uw_seg_fd_pin(struct seg *s);
+/* Hand s's pinned descriptor to the cache (a sealed segment). */
+void uw_seg_fd_unpin(struct seg *s);
+/* Close s's descriptor now, whatever its state (the last unref). */
+void uw_seg_fd_close(struct seg *s);
+
 /* ---- the handle ------------------------------------------------------ */
 
 struct prep {
@@ -154,6 +199,7 @@ struct uwal {
 	/* Segments and index: the writer changes them under lock (write);
 	 * readers look up under lock (read). */
 	pthread_rwlock_t lock;
+	struct uw_fdc fdc; /* the segments' descriptors */
 	struct seg **segs; /* by seq; the last one is the active segment */
 	size_t nsegs, cap_segs;
 

@@ -98,6 +98,8 @@ static void *prep_main(void *arg)
 			struct seg *s = NULL;
 			int e = uw_seg_create(w->io, w->dirfd, w->prefix, seq, w->cfg.segment_size,
 					      w->cfg.prealloc, &s);
+			if (e == 0)
+				uw_fdc_attach(&w->fdc, s); /* pinned: it will be active */
 			if (e < 0)
 				uw_wal_log(w, UWAL_LOG_ERROR,
 					   "cannot prepare segment %llu in %s: %s",

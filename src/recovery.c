@@ -294,6 +294,12 @@ int uw_rec_open_log(struct uwal *w)
 		if (ret < 0)
 			break;
 		struct seg *s = in[i].seg;
+		/* A sealed segment's descriptor goes to the cache (which keeps
+		 * a bounded number open), so a log of more segments than the
+		 * process may open descriptors still opens. */
+		uw_fdc_attach(&w->fdc, s);
+		if (s->sealed)
+			uw_seg_fd_unpin(s);
 		if (i > 0 && f[i].seq != f[i - 1].seq + 1 && !(s->hdr_flags & FMT_SEG_AFTER_GAP)) {
 			ret = corrupt(w, f[i].name, 0, "the segment before it is missing");
 			break;
@@ -337,6 +343,7 @@ int uw_rec_open_log(struct uwal *w)
 				    w->cfg.prealloc, &s);
 		if (ret < 0)
 			return ret;
+		uw_fdc_attach(&w->fdc, s);
 		ret = uw_seg_list_push(&w->segs, &w->nsegs, &w->cap_segs, s);
 		if (ret < 0) {
 			uw_seg_unref(s);
@@ -352,17 +359,22 @@ int uw_rec_open_log(struct uwal *w)
 
 /* ---- unsafe recover ------------------------------------------------- */
 
-static int set_after_gap(const struct seg *s)
+static int set_after_gap(struct seg *s)
 {
+	int fd;
+	int ret = uw_seg_fd_get(s, &fd);
+	if (ret < 0)
+		return ret;
 	uint8_t hdr[FMT_SEG_HDR_SIZE];
 	struct fmt_seg_hdr h = {.version = FMT_VERSION,
 				.flags = (uint16_t)(s->hdr_flags | FMT_SEG_AFTER_GAP),
 				.seq = s->seq,
 				.salt = s->salt};
 	uw_fmt_seg_hdr_encode(hdr, &h);
-	int ret = uw_io_pwrite(s->io, s->fd, hdr, sizeof(hdr), 0);
+	ret = uw_io_pwrite(s->io, fd, hdr, sizeof(hdr), 0);
 	if (ret == 0)
-		ret = uw_io_fdatasync(s->io, s->fd);
+		ret = uw_io_fdatasync(s->io, fd);
+	uw_seg_fd_put(s);
 	return ret;
 }
 
@@ -385,6 +397,7 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, char 
 	size_t n, nrm = 0;
 	char **rm = NULL;
 	struct seg **accepted = NULL;
+	bool fdc_live = false;
 	int ret = list_segments(io, dirfd, prefix, true, &f, &n);
 	if (ret < 0)
 		return ret;
@@ -401,6 +414,11 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, char 
 	}
 	size_t last_with_data = n, nacc = 0;
 	struct scan_ctx ctx = {.prev = accepted};
+	/* Descriptors through a cache, as in a handle (a segment may get its
+	 * header rewritten: read-write). */
+	struct uw_fdc fdc;
+	uw_fdc_init(&fdc, io, dirfd, O_RDWR, uw_fdc_bound());
+	fdc_live = true;
 	for (size_t i = 0; i < n; i++) {
 		/* A segment repeating an index of an earlier one is the damaged
 		 * copy (a renumbered duplicate): the earlier one is kept. */
@@ -409,6 +427,10 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, char 
 		if (e < 0 && e != UWAL_ECORRUPT) {
 			ret = e;
 			goto out;
+		}
+		if (in[i].seg) {
+			uw_fdc_attach(&fdc, in[i].seg);
+			uw_seg_fd_unpin(in[i].seg);
 		}
 		bad[i] = !in[i].seg || e == UWAL_ECORRUPT;
 		if (!bad[i]) {
@@ -452,6 +474,8 @@ out:
 	free(accepted);
 	if (in)
 		drop_insp(in, n);
+	if (fdc_live)
+		uw_fdc_destroy(&fdc);
 	free(bad);
 	free_found(f, n);
 	if (ret < 0) {

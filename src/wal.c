@@ -149,6 +149,7 @@ static void free_handle(struct uwal *w)
 	for (size_t i = 0; i < w->nsegs; i++)
 		uw_seg_unref(w->segs[i]);
 	free(w->segs);
+	uw_fdc_destroy(&w->fdc);
 	if (w->queues) {
 		for (unsigned i = 0; i < w->nq; i++)
 			uw_pq_destroy(&w->queues[i]);
@@ -220,6 +221,8 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&w->prep.mu, NULL);
 	pthread_mutex_init(&w->log_mu, NULL);
+	/* Sealed segments are only read. */
+	uw_fdc_init(&w->fdc, w->io, -1, O_RDONLY, uw_fdc_bound());
 	pthread_cond_init(&w->prep.cv, NULL);
 	if (!w->dir || !w->prefix) {
 		ret = -ENOMEM;
@@ -232,6 +235,7 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	ret = w->dirfd = uw_io_open_dir(w->io, w->dir);
 	if (ret < 0)
 		goto err;
+	w->fdc.dirfd = w->dirfd;
 	lock_name(w->lock_name, w->prefix);
 	ret = take_lock(w->io, w->dirfd, w->prefix, &w->lockfd);
 	if (ret < 0)
@@ -260,6 +264,11 @@ err_after_prep:
 	uw_prep_stop(w);
 	uw_wal_flush_log(w);
 err:
+	if (ret == -EMFILE || ret == -ENFILE)
+		uw_wal_log(w, UWAL_LOG_ERROR,
+			   "cannot open the log in %s: out of file descriptors (%s); raise "
+			   "RLIMIT_NOFILE",
+			   w->dir ? w->dir : cfg->dir, uwal_strerror(ret));
 	free_handle(w);
 	return ret;
 }
@@ -357,12 +366,13 @@ static void *dup_buf(const void *p, size_t len)
 	return b;
 }
 
-static int read_frame(struct uwal *w, struct seg *s, uint32_t off, uint64_t end, uwal_record *out)
+static int read_frame(struct uwal *w, struct seg *s, int fd, uint32_t off, uint64_t end,
+		      uwal_record *out)
 {
 	uint8_t small[4096];
 	uint8_t *buf = small;
 	size_t want = end - off < sizeof(small) ? (size_t)(end - off) : sizeof(small);
-	ssize_t n = uw_io_pread(s->io, s->fd, buf, want, off);
+	ssize_t n = uw_io_pread(s->io, fd, buf, want, off);
 	if (n < 0)
 		return (int)n;
 	size_t flen = uw_fmt_frame_peek_len(buf, (size_t)n);
@@ -371,7 +381,7 @@ static int read_frame(struct uwal *w, struct seg *s, uint32_t off, uint64_t end,
 		buf = malloc(flen);
 		if (!buf)
 			return -ENOMEM;
-		n = uw_io_pread(s->io, s->fd, buf, flen, off);
+		n = uw_io_pread(s->io, fd, buf, flen, off);
 		if (n < 0) {
 			free(buf);
 			return (int)n;
@@ -414,7 +424,12 @@ int uwal_get(uwal *w, uint64_t index, uwal_record *out)
 	if (!s)
 		return UWAL_ENOTFOUND;
 	uwal_record rec = {0};
-	int ret = read_frame(w, s, off, end, &rec);
+	int fd;
+	int ret = uw_seg_fd_get(s, &fd);
+	if (ret == 0) {
+		ret = read_frame(w, s, fd, off, end, &rec);
+		uw_seg_fd_put(s);
+	}
 	uw_seg_unref(s);
 	if (ret == 0)
 		*out = rec;

@@ -155,6 +155,24 @@ static void retain(struct uwal *w, struct writer *wr)
 	struct seg **v = malloc(n * sizeof(*v));
 	if (!v)
 		return; /* tried again at the next rotation */
+	/* Once unlinked, a file cannot be opened again by name, and readers
+	 * and iterators may still need it: its descriptor stays open. The
+	 * round ends before a segment whose descriptor cannot be had. */
+	for (size_t i = 0; i < n; i++) {
+		int e = uw_seg_fd_pin(w->segs[i]);
+		if (e < 0) {
+			uw_wal_log(w, UWAL_LOG_WARN,
+				   "retention: cannot open %s/%s (kept, retried at the next "
+				   "rotation): %s",
+				   w->dir, w->segs[i]->name, uwal_strerror(e));
+			n = i;
+			break;
+		}
+	}
+	if (n == 0) {
+		free(v);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		v[i] = w->segs[i];
 		uw_seg_ref(v[i]); /* the preparer's */
@@ -223,6 +241,8 @@ static int rotate(struct uwal *w, struct writer *wr)
 		uw_seg_unref(next);
 		return err;
 	}
+	/* Sealed: its descriptor is the cache's now, which may close it. */
+	uw_seg_fd_unpin(old);
 	wr->active = next;
 	wr->woff = FMT_SEG_HDR_SIZE;
 	wr->wcount = 0;

@@ -296,3 +296,105 @@ TH_TEST(hardening, logs_of_two_prefixes_share_a_directory_and_rotate)
 	th_close(wa);
 	th_close(wb);
 }
+
+/* ---- file descriptors ----------------------------------------------------- */
+
+/* Lower this process's RLIMIT_NOFILE soft limit (each test is its own process). */
+static void limit_fds(rlim_t n)
+{
+	struct rlimit rl;
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = n;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0, "setrlimit: %s", strerror(errno));
+}
+
+/* Descriptors open in this process now. */
+static unsigned open_fds(void)
+{
+	unsigned n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	cr_assert_not_null(d);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* the DIR's own */
+}
+
+static void read_all(uwal *w, uint64_t last)
+{
+	for (uint64_t i = 1; i <= last; i++)
+		th_check_std(w, i);
+	uwal_iter *it;
+	cr_assert_eq(uwal_iter_open(w, &it), 0);
+	uwal_record r;
+	uint64_t want = 1;
+	int rc;
+	while ((rc = uwal_iter_next(it, &r)) == 1)
+		th_check_std_rec(&r, want++);
+	cr_assert_eq(rc, 0, "iterator: %d %s", rc, uwal_strerror(rc));
+	cr_assert_eq(want, last + 1);
+	uwal_iter_close(it);
+}
+
+/*
+ * Guards against every segment keeping a descriptor open: a log of more
+ * segments than RLIMIT_NOFILE allows could neither rotate (-EMFILE) nor
+ * be reopened. Sealed segments' descriptors are opened on demand through
+ * a bounded cache.
+ */
+TH_TEST(hardening, log_of_more_segments_than_descriptors_rotates_reads_and_reopens)
+{
+	limit_fds(64);
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_size = 64u << 10;
+	cfg.segment_threshold = 2;
+	cfg.prealloc = UWAL_PREALLOC_FALLOCATE;
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 300; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0, "write %llu", (unsigned long long)i);
+	cr_assert_gt(th_stats(w).segments, 140);
+	read_all(w, 300);
+	cr_assert_lt(open_fds(), 64);
+	/* A second iterator and reads while the first is half way. */
+	uwal_iter *it;
+	cr_assert_eq(uwal_iter_open(w, &it), 0);
+	uwal_record r;
+	for (int k = 0; k < 150; k++)
+		cr_assert_eq(uwal_iter_next(it, &r), 1);
+	read_all(w, 300);
+	cr_assert_eq(uwal_iter_next(it, &r), 1);
+	th_check_std_rec(&r, 151);
+	uwal_iter_close(it);
+	th_close(w);
+
+	w = th_open(&cfg);
+	read_all(w, 300);
+	for (uint64_t i = 301; i <= 320; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0, "write %llu", (unsigned long long)i);
+	read_all(w, 320);
+	th_close(w);
+	char **rm = NULL;
+	size_t nrm = 9;
+	cr_assert_eq(uwal_unsafe_recover(g_dir, NULL, &rm, &nrm), 0);
+	cr_assert_eq(nrm, 0);
+}
+
+/* Guards against an open that runs out of descriptors failing silently. */
+TH_TEST(hardening, open_out_of_descriptors_says_so)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	th_close(w);
+	th_log log;
+	th_log_init(&log);
+	cfg.log_fn = th_log_fn;
+	cfg.log_ctx = &log;
+	limit_fds(open_fds() + 1);
+	int rc = uwal_open(&cfg, &w);
+	cr_assert_eq(rc, -EMFILE, "uwal_open: %d %s", rc, uwal_strerror(rc));
+	cr_assert(th_log_has(&log, "out of file descriptors"), "log_fn was silent:\n%s", log.buf);
+	th_log_destroy(&log);
+}

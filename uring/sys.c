@@ -19,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
@@ -303,6 +304,15 @@ unsigned uw_io_cpus_online(void)
 {
 	int n = get_nprocs();
 	return n > 0 ? (unsigned)n : 1;
+}
+
+unsigned uw_io_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > (1u << 30))
+		return 1u << 30;
+	return rl.rlim_cur ? (unsigned)rl.rlim_cur : 1;
 }
 
 /* ---- futexes and eventfds ------------------------------------------- */

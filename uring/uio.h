@@ -297,5 +297,6 @@ uint64_t uw_io_now_ns(void);          /* CLOCK_MONOTONIC (vDSO) */
 void uw_io_sleep_ns(uint64_t ns);     /* nanosleep (signals end it early) */
 unsigned uw_io_cpus_configured(void); /* get_nprocs_conf, at least 1 */
 unsigned uw_io_cpus_online(void);     /* get_nprocs, at least 1 */
+unsigned uw_io_fd_limit(void);        /* RLIMIT_NOFILE's soft limit (capped), at least 1 */
 
 #endif /* UWAL_UIO_H */
