@@ -81,6 +81,7 @@ enum uwal_error {
 	UWAL_EAGAIN = -30009,     /* try again later (e.g. a full submission window) */
 	UWAL_ETRUNCATED = -30010, /* the position was removed by a truncation */
 	UWAL_EVERSION = -30011,   /* a file of a newer format than this library knows */
+	UWAL_EREADONLY = -30012,  /* the handle was opened with UWAL_OPEN_READONLY */
 };
 
 /* Opaque handle of one open log. */
@@ -120,6 +121,45 @@ enum uwal_prealloc {
  * UWAL_WRITE_URING:  an io_uring write SQE.
  */
 enum uwal_write_path { UWAL_WRITE_PWRITE = 0, UWAL_WRITE_URING = 1 };
+
+/*
+ * Flags of uwal_config.open_flags (OR them; 0, the default, is a normal
+ * open that takes the lock, repairs a torn tail and writes).
+ *
+ * UWAL_OPEN_READONLY: open without the lock, so that it can sit beside a
+ *   live writer (in this or another process), and change nothing: no
+ *   directory is created, no torn tail is cut, no leftover is removed, no
+ *   segment is created, no byte of the directory is written. Reads by
+ *   index and iterators work; the write calls return UWAL_EREADONLY.
+ *   What it sees is a snapshot taken at open: the records whose frames
+ *   were whole in the files when uwal_open() read them, in log order, up
+ *   to the first incomplete frame (and whole uwal_write_batch() calls
+ *   only). Every record acknowledged before uwal_open() was called is in
+ *   it, in any sync mode; records acknowledged while it ran may or may not
+ *   be; records written later never are (open again to see them). If
+ *   the writer seals the segment the open just read and goes on into the
+ *   next, the open reads that segment again (sealed now) and goes on; a
+ *   segment that stays unsealed with records after it is damage
+ *   (UWAL_ECORRUPT), as in a normal open. If the writer's retention removes a segment
+ *   of the snapshot, reading it later fails with -ENOENT; so does the
+ *   open if the removal happens while it lists the files. Without a
+ *   writer, a read-only open of a healthy log sees exactly what a normal
+ *   open would; a torn tail is left in place and hidden.
+ * UWAL_OPEN_NO_REPAIR: refuse (UWAL_ECORRUPT) instead of cutting a torn
+ *   tail; log_fn names the file and offset of the cut it would make and
+ *   the records and bytes of frames that cut would drop. Nothing is
+ *   changed. Also with UWAL_OPEN_READONLY: then a log whose tail is
+ *   being written may be refused.
+ * UWAL_OPEN_VERIFY: check every frame of every segment (CRC, framing,
+ *   seals, duplicate indexes) before the open returns. This is what every
+ *   open does now; the flag says it is wanted, for when a faster open that
+ *   checks less is added.
+ */
+enum uwal_open_flag {
+	UWAL_OPEN_READONLY = 1u << 0,
+	UWAL_OPEN_NO_REPAIR = 1u << 1,
+	UWAL_OPEN_VERIFY = 1u << 2,
+};
 
 /* Levels passed to log_fn. */
 enum uwal_log_level { UWAL_LOG_ERROR = 0, UWAL_LOG_WARN = 1, UWAL_LOG_INFO = 2 };
@@ -204,6 +244,8 @@ typedef struct uwal_config {
 				       call any uwal function on the handle except
 				       uwal_close(); msg is valid during the call. */
 	void *log_ctx;                                         /* passed to log_fn */
+	uint32_t open_flags; /* UWAL_OPEN_* flags, OR'ed; default 0. Unknown bits
+				are refused (UWAL_EINVAL). */
 } uwal_config;
 
 /*
@@ -255,6 +297,9 @@ UWAL_API void uwal_config_init_sized(uwal_config *cfg, size_t size);
 
 /*
  * Open (creating if needed) the log in cfg->dir and recover it.
+ * cfg->open_flags changes this (see enum uwal_open_flag): UWAL_OPEN_READONLY
+ * opens an existing log for reading only, takes no lock and writes nothing;
+ * UWAL_OPEN_NO_REPAIR refuses to cut a torn tail.
  *
  * Recovery reads every segment, checks every frame's CRC and rebuilds the
  * in-memory index. Sealed segments (all but the last written one) must be
@@ -312,9 +357,13 @@ UWAL_API void uwal_config_init_sized(uwal_config *cfg, size_t size);
  *                  DEFER_TASKRUN (not with SQPOLL nor with ring_poll_us);
  *                  other flags (IOPOLL, R_DISABLED, NO_SQARRAY, ...) hang or
  *                  break the write path and are refused by name
- *   UWAL_ELOCKED   the log is open elsewhere
+ *   UWAL_ELOCKED   the log is open elsewhere (never with UWAL_OPEN_READONLY,
+ *                  which takes no lock)
  *   UWAL_ECORRUPT  a sealed segment, a segment header, or the sequence of
- *                  segments failed a check (see uwal_unsafe_recover())
+ *                  segments failed a check (see uwal_unsafe_recover()); or,
+ *                  with UWAL_OPEN_NO_REPAIR, the tail would have to be cut
+ *   -ENOENT        with UWAL_OPEN_READONLY: the directory does not exist (it
+ *                  is not created)
  *   -errno         from the system: -EACCES, -ENOTDIR, -ENOSPC, -ENOMEM, ...;
  *                  -EMFILE / -ENFILE (out of file descriptors) is also said
  *                  through log_fn
@@ -348,6 +397,7 @@ UWAL_API int uwal_write(uwal *w, uint64_t index, const void *key, size_t key_len
  *   UWAL_EEXIST     the index is in the log or in a write still in flight;
  *                   the log is unchanged
  *   UWAL_ESHUTDOWN  uwal_close() has begun and the record was not taken
+ *   UWAL_EREADONLY  the handle was opened with UWAL_OPEN_READONLY
  *   UWAL_EPOISONED  an earlier write or fdatasync failed
  *   UWAL_ELOCKED    the rotation this record needed found the lock file
  *                   removed or replaced (see uwal_open()); the handle is

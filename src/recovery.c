@@ -142,10 +142,10 @@ static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
 
 /* Open, check the header of and scan one segment file. */
 static int inspect(struct uw_io *io, int dirfd, const struct found *f, const char *prefix,
-		   struct scan_ctx *ctx, struct insp *in)
+		   int open_flags, struct scan_ctx *ctx, struct insp *in)
 {
 	memset(in, 0, sizeof(*in));
-	int fd = uw_io_openat(io, dirfd, f->name, O_RDWR, 0);
+	int fd = uw_io_openat(io, dirfd, f->name, open_flags, 0);
 	if (fd < 0)
 		return in->err = fd;
 	struct fmt_seg_hdr h;
@@ -209,14 +209,15 @@ static int last_nonzero(struct uw_io *io, int fd, uint64_t from, uint64_t to, ui
 }
 
 /* What cutting the tail at in->scan.end drops, in words, into buf. */
-static void describe_cut(char *buf, size_t n, const struct insp *in, uint64_t frames_end)
+static void describe_cut(char *buf, size_t n, const struct insp *in, uint64_t frames_end,
+			 const char *verb)
 {
 	uint64_t whole = in->scan.cut_records;
 	uint64_t torn = frames_end > in->scan.stop ? 1 : 0;
 	snprintf(buf, n,
-		 "%llu record%s dropped (%llu whole, of a uwal_write_batch() call cut short; "
+		 "%llu record%s %s (%llu whole, of a uwal_write_batch() call cut short; "
 		 "%llu torn frame%s), %llu bytes of frames",
-		 (unsigned long long)(whole + torn), whole + torn == 1 ? "" : "s",
+		 (unsigned long long)(whole + torn), whole + torn == 1 ? "" : "s", verb,
 		 (unsigned long long)whole, (unsigned long long)torn, torn == 1 ? "" : "s",
 		 (unsigned long long)(frames_end - in->scan.end));
 }
@@ -226,6 +227,8 @@ static void describe_cut(char *buf, size_t n, const struct insp *in, uint64_t fr
  * after the last whole frame (and whole batch) is dropped, and the file is
  * preallocated again to the configured size. Nothing is written when the
  * tail is already clean (only zeros after the last frame, full size).
+ * UWAL_OPEN_NO_REPAIR refuses a cut that would drop anything; a read-only
+ * open leaves the file alone (its view ends at the cut).
  */
 static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
 {
@@ -233,14 +236,28 @@ static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
 	uint64_t size = w->cfg.segment_size;
 	uint64_t frames_end;
 	char what[256];
+	bool ro = w->cfg.open_flags & UWAL_OPEN_READONLY;
+	bool no_repair = w->cfg.open_flags & UWAL_OPEN_NO_REPAIR;
 
-	int ret = last_nonzero(s->io, s->fd, cut, (uint64_t)in->size, &frames_end);
+	int fd;
+	int ret = uw_seg_fd_get(s, &fd);
 	if (ret < 0)
 		return ret;
-	if (frames_end == cut && (uint64_t)in->size == size)
+	ret = last_nonzero(s->io, fd, cut, (uint64_t)in->size, &frames_end);
+	uw_seg_fd_put(s);
+	if (ret < 0)
+		return ret;
+	if (frames_end > cut && no_repair) {
+		describe_cut(what, sizeof(what), in, frames_end, "would be dropped");
+		uw_wal_log(w, UWAL_LOG_ERROR,
+			   "torn tail not cut (UWAL_OPEN_NO_REPAIR): %s/%s at offset %llu: %s",
+			   w->dir, s->name, (unsigned long long)cut, what);
+		return UWAL_ECORRUPT;
+	}
+	if (ro || (frames_end == cut && (uint64_t)in->size == size))
 		return 0;
 	if (frames_end > cut) {
-		describe_cut(what, sizeof(what), in, frames_end);
+		describe_cut(what, sizeof(what), in, frames_end, "dropped");
 		uw_wal_log(w, UWAL_LOG_WARN, "torn tail cut: %s/%s at offset %llu: %s", w->dir,
 			   s->name, (unsigned long long)cut, what);
 	}
@@ -271,11 +288,43 @@ static int corrupt(struct uwal *w, const char *name, uint64_t off, const char *w
 	return UWAL_ECORRUPT;
 }
 
+/*
+ * A read-only open found records after the tail: read the tail again. If
+ * it is sealed now (a live writer rotated meanwhile), it replaces the first
+ * reading, in the handle's list and in *in, and 1 is returned; 0 if it is
+ * still unsealed (damage), or -errno.
+ */
+static int reread_tail(struct uwal *w, const struct found *f, struct scan_ctx *ctx, struct insp *in)
+{
+	struct insp again;
+	ctx->prev = w->segs;
+	ctx->nprev = w->nsegs - 1; /* without the first reading */
+	int ret = inspect(w->io, w->dirfd, f, w->prefix, O_RDONLY, ctx, &again);
+	if (ret < 0 || !again.seg->sealed) {
+		if (again.seg)
+			uw_seg_unref(again.seg);
+		return ret == UWAL_ECORRUPT ? 0 : ret;
+	}
+	uw_fdc_attach(&w->fdc, again.seg);
+	uw_seg_fd_unpin(again.seg);
+	pthread_rwlock_wrlock(&w->lock);
+	uw_seg_unref(w->segs[w->nsegs - 1]); /* the list's */
+	w->segs[w->nsegs - 1] = again.seg;
+	uw_seg_ref(again.seg);
+	pthread_rwlock_unlock(&w->lock);
+	uw_seg_unref(in->seg);
+	*in = again;
+	return 1;
+}
+
 int uw_rec_open_log(struct uwal *w)
 {
 	struct found *f;
 	size_t n;
-	int ret = list_segments(w->io, w->dirfd, w->prefix, true, &f, &n);
+	bool ro = w->cfg.open_flags & UWAL_OPEN_READONLY;
+	bool no_repair = w->cfg.open_flags & UWAL_OPEN_NO_REPAIR;
+	/* NO_REPAIR changes nothing until the log is known to need no cut. */
+	int ret = list_segments(w->io, w->dirfd, w->prefix, !ro && !no_repair, &f, &n);
 	if (ret < 0)
 		return ret;
 	struct insp *in = calloc(n ? n : 1, sizeof(*in));
@@ -288,7 +337,13 @@ int uw_rec_open_log(struct uwal *w)
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		ctx.prev = w->segs;
 		ctx.nprev = w->nsegs;
-		ret = inspect(w->io, w->dirfd, &f[i], w->prefix, &ctx, &in[i]);
+		ret = inspect(w->io, w->dirfd, &f[i], w->prefix, ro ? O_RDONLY : O_RDWR, &ctx,
+			      &in[i]);
+		if (ro && ret == -ENOENT && w->nsegs == 0) {
+			/* A live writer's retention removed it after the listing. */
+			ret = 0;
+			continue;
+		}
 		if (ret == UWAL_ECORRUPT && !in[i].seg)
 			ret = corrupt(w, f[i].name, 0, "bad segment header");
 		if (ret < 0)
@@ -298,11 +353,22 @@ int uw_rec_open_log(struct uwal *w)
 		 * a bounded number open), so a log of more segments than the
 		 * process may open descriptors still opens. */
 		uw_fdc_attach(&w->fdc, s);
-		if (s->sealed)
+		if (s->sealed || ro)
 			uw_seg_fd_unpin(s);
 		if (i > 0 && f[i].seq != f[i - 1].seq + 1 && !(s->hdr_flags & FMT_SEG_AFTER_GAP)) {
 			ret = corrupt(w, f[i].name, 0, "the segment before it is missing");
 			break;
+		}
+		if (tail < n && ro && (in[i].scan.records || in[i].scan.sealed)) {
+			/* Beside a live writer: it may have sealed the tail and
+			 * gone on after the tail was read. Then the tail reads
+			 * as sealed now; if not, this is damage. */
+			ret = reread_tail(w, &f[tail], &ctx, &in[tail]);
+			if (ret < 0)
+				break;
+			if (ret == 1)
+				tail = n;
+			ret = 0;
 		}
 		if (tail < n) {
 			/* After the tail: only an empty prepared segment. */
@@ -322,18 +388,26 @@ int uw_rec_open_log(struct uwal *w)
 			break;
 		uw_seg_ref(s); /* the list holds one, in[] another */
 	}
+	if (ret == 0 && tail < n)
+		ret = repair_tail(w, in[tail].seg, &in[tail]);
 	/* Remove the empty segments after the tail (prepared, never used). */
-	for (size_t i = tail + 1; ret == 0 && i < n; i++) {
+	for (size_t i = tail + 1; ret == 0 && !ro && i < n; i++) {
 		ret = uw_io_unlinkat(w->io, w->dirfd, f[i].name);
 		if (ret == 0 && i + 1 == n)
 			ret = uw_io_dirsync(w->io, w->dirfd);
 	}
+	if (ret == 0 && no_repair && !ro) {
+		/* Now the leftovers of a preparation may go. */
+		struct found *again;
+		size_t m;
+		ret = list_segments(w->io, w->dirfd, w->prefix, true, &again, &m);
+		if (ret == 0)
+			free_found(again, m);
+	}
 	uint64_t next_seq = n ? f[n - 1].seq + 1 : 0;
-	if (ret == 0 && tail < n)
-		ret = repair_tail(w, in[tail].seg, &in[tail]);
 	free_found(f, n);
 	drop_insp(in, n);
-	if (ret < 0)
+	if (ret < 0 || ro)
 		return ret;
 
 	if (tail == n) {
@@ -423,7 +497,7 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, char 
 		/* A segment repeating an index of an earlier one is the damaged
 		 * copy (a renumbered duplicate): the earlier one is kept. */
 		ctx.nprev = nacc;
-		int e = inspect(io, dirfd, &f[i], prefix, &ctx, &in[i]);
+		int e = inspect(io, dirfd, &f[i], prefix, O_RDWR, &ctx, &in[i]);
 		if (e < 0 && e != UWAL_ECORRUPT) {
 			ret = e;
 			goto out;

@@ -229,20 +229,31 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 		goto err;
 	}
 
-	ret = uw_io_mkdir_p(w->io, w->dir);
-	if (ret < 0)
-		goto err;
+	/* Read-only: no directory is made, no lock taken, no thread started,
+	 * nothing written (see UWAL_OPEN_READONLY). */
+	bool ro = cfg->open_flags & UWAL_OPEN_READONLY;
+	if (!ro) {
+		ret = uw_io_mkdir_p(w->io, w->dir);
+		if (ret < 0)
+			goto err;
+	}
 	ret = w->dirfd = uw_io_open_dir(w->io, w->dir);
 	if (ret < 0)
 		goto err;
 	w->fdc.dirfd = w->dirfd;
 	lock_name(w->lock_name, w->prefix);
-	ret = take_lock(w->io, w->dirfd, w->prefix, &w->lockfd);
-	if (ret < 0)
-		goto err;
+	if (!ro) {
+		ret = take_lock(w->io, w->dirfd, w->prefix, &w->lockfd);
+		if (ret < 0)
+			goto err;
+	}
 	ret = uw_rec_open_log(w);
 	if (ret < 0)
 		goto err;
+	if (ro) {
+		*out = w;
+		return 0;
+	}
 	ret = init_queues(w);
 	if (ret < 0)
 		goto err;
@@ -302,6 +313,8 @@ int uwal_write_sync(uwal *w, uint64_t index, const void *key, size_t key_len, co
 {
 	if (!w)
 		return UWAL_EINVAL;
+	if (w->cfg.open_flags & UWAL_OPEN_READONLY)
+		return UWAL_EREADONLY;
 	struct req r = {.sync = sync, .n = 1};
 	r.one = (uwal_record){index, key, key_len, value, value_len};
 	r.recs = &r.one;
@@ -323,6 +336,8 @@ int uwal_write_batch(uwal *w, const uwal_record *recs, size_t n, bool sync)
 {
 	if (!w || !recs || n == 0)
 		return UWAL_EINVAL;
+	if (w->cfg.open_flags & UWAL_OPEN_READONLY)
+		return UWAL_EREADONLY;
 	if (n > UINT32_MAX)
 		return UWAL_ETOOBIG;
 	struct req r = {.sync = sync, .n = (uint32_t)n, .recs = recs};
