@@ -487,6 +487,13 @@ void fmt_num(char *buf, size_t len, double v, unsigned base, const char *unit);
 /* A duration: "850ns", "12.3us", "180us", "15.2ms", "1.20s". */
 void fmt_ns(char *buf, size_t len, double ns);
 
+/* The p-th percentile (0 < p <= 100) of a uwal_stats.sync_hist, as the top
+ * of its bucket (never below the true value, at most ~19% above); 0 when
+ * empty. */
+uint64_t sync_hist_percentile(const uwal_stats *st, double p);
+/* Number of timed chains in the histogram. */
+uint64_t sync_hist_count(const uwal_stats *st);
+
 /* ---- terse.c: --output-format=terse ------------------------------------- */
 
 /* fio's terse version 3 line for one job: 121 ';'-separated fields, 130 when

@@ -9,6 +9,7 @@
  * v, so walking the array in order walks the values in order.
  */
 #include "hist.h"
+#include "bench.h"
 
 #include <math.h>
 #include <string.h>
@@ -109,4 +110,30 @@ double hist_stddev(const struct hist *h)
 	double mean = (double)h->sum / n;
 	double var = h->sumsq / n - mean * mean;
 	return var > 0 ? sqrt(var) : 0.0;
+}
+
+uint64_t sync_hist_count(const uwal_stats *st)
+{
+	uint64_t n = 0;
+	for (unsigned b = 0; b < UWAL_HIST_BUCKETS; b++)
+		n += st->sync_hist[b];
+	return n;
+}
+
+uint64_t sync_hist_percentile(const uwal_stats *st, double p)
+{
+	uint64_t n = sync_hist_count(st);
+	if (n == 0)
+		return 0;
+	uint64_t rank = (uint64_t)ceil(p / 100.0 * (double)n);
+	if (rank < 1)
+		rank = 1;
+	uint64_t seen = 0;
+	for (unsigned b = 0; b < UWAL_HIST_BUCKETS; b++) {
+		seen += st->sync_hist[b];
+		if (seen >= rank)
+			return b + 1 < UWAL_HIST_BUCKETS ? uwal_hist_bucket_low(b + 1) - 1
+							 : uwal_hist_bucket_low(b);
+	}
+	return 0;
 }

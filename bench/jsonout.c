@@ -235,6 +235,10 @@ static void uwal_obj(struct jsonw *w, const struct job *job, const struct job_re
 	jw_u64(w, "ring_enters", st->ring_enters);
 	jw_double(w, "ring_enters_per_record", per(st->ring_enters, st->records));
 	jw_u64(w, "writer_wakeups", st->writer_wakeups);
+	jw_u64(w, "writer_sleeps", st->writer_sleeps);
+	jw_u64(w, "waiter_sleeps", st->waiter_sleeps);
+	jw_u64(w, "waiter_wakes", st->waiter_wakes);
+	jw_double(w, "waiter_sleeps_per_record", per(st->waiter_sleeps, st->records));
 	jw_u64(w, "queue_full", st->queue_full);
 	jw_u64(w, "rotations", st->rotations);
 	jw_u64(w, "prealloc_waits", st->prealloc_waits);
@@ -334,8 +338,27 @@ static void job_obj(struct jsonw *w, const struct json_doc *d, size_t i)
 	jw_object(w, "sync");
 	jw_u64(w, "total_ios", res->stats.fsyncs);
 	jw_object(w, "lat_ns");
-	jw_u64(w, "N", res->stats.fsyncs);
-	jw_bool(w, "timed", false);
+	{
+		/* uwal times each durable batch's write + fdatasync chain
+		 * (uwal_stats.sync_hist): fio's sync latency is the fdatasync
+		 * alone, this one includes the batch's write. */
+		const uwal_stats *st = &res->stats;
+		uint64_t n = sync_hist_count(st);
+		jw_u64(w, "N", n);
+		jw_bool(w, "timed", n > 0);
+		jw_bool(w, "includes_write", true);
+		if (n) {
+			jw_double(w, "mean", (double)st->sync_ns / (double)n);
+			jw_object(w, "percentile");
+			static const double ps[] = {1, 5, 10, 50, 90, 99, 99.9, 99.99};
+			for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
+				char k[32];
+				snprintf(k, sizeof(k), "%f", ps[i]);
+				jw_u64(w, k, sync_hist_percentile(st, ps[i]));
+			}
+			jw_end_object(w);
+		}
+	}
 	jw_end_object(w);
 	jw_end_object(w);
 	double s = secs(res);

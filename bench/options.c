@@ -352,6 +352,17 @@ static int set_write_path(struct job *job, const char *v)
 	return 0;
 }
 
+static int set_durable_write(struct job *job, const char *v)
+{
+	if (!strcmp(v, "linked"))
+		job->cfg.durable_write = UWAL_DURABLE_LINKED;
+	else if (!strcmp(v, "dsync"))
+		job->cfg.durable_write = UWAL_DURABLE_DSYNC;
+	else
+		return -1;
+	return 0;
+}
+
 /* "sqpoll", "sqpoll,coop_taskrun", "0x2", "0" */
 static int set_ring_flags(struct job *job, const char *v)
 {
@@ -477,6 +488,9 @@ static const struct opt_def opts[] = {
 	 "zero (fallocate + zero-fill, default) | fallocate"},
 	{"write_path", NULL, OT_CUSTOM, 0, 0, 0, 0, set_write_path,
 	 "pwrite (default) | uring: how unsynced batches are written"},
+	{"durable_write", NULL, OT_CUSTOM, 0, 0, 0, 0, set_durable_write,
+	 "linked (default: write + linked fdatasync) | dsync (one RWF_DSYNC write): how durable "
+	 "batches are written"},
 	{"writer_spin", "writer_spin_us", OT_USEC, C(writer_spin_us), 0, 0, 10000000, NULL,
 	 "how long the idle writer polls before it sleeps (default 50us)"},
 	{"wait_spin", "wait_spin_us", OT_USEC, C(wait_spin_us), 0, 0, 10000000, NULL,

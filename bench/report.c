@@ -277,10 +277,20 @@ static void uwal_lines(FILE *f, const struct job *job, const struct job_result *
 		(unsigned long long)res->records, r, job->records_per_call,
 		(unsigned long long)st->batches, per(st->records, st->batches));
 	fmt_num(r, sizeof(r), s > 0 ? (double)st->fsyncs / s : 0, 1000, "");
-	fprintf(f,
-		"  uwal sync    : fdatasyncs=%llu (%s/s), records/fdatasync=%.2f "
-		"(counted by uwal_stats, not timed)\n",
+	fprintf(f, "  uwal sync    : fdatasyncs=%llu (%s/s), records/fdatasync=%.2f",
 		(unsigned long long)st->fsyncs, r, per(st->records, st->fsyncs));
+	if (sync_hist_count(st))
+		fprintf(f, "; write+fdatasync p50=%.1fus p99=%.1fus p99.9=%.1fus",
+			(double)sync_hist_percentile(st, 50) / 1e3,
+			(double)sync_hist_percentile(st, 99) / 1e3,
+			(double)sync_hist_percentile(st, 99.9) / 1e3);
+	fputc('\n', f);
+	fprintf(f,
+		"  uwal waits   : writer sleeps=%llu (%.3f/record), waiter sleeps=%llu "
+		"(%.3f/record), waiter wakes=%llu\n",
+		(unsigned long long)st->writer_sleeps, per(st->writer_sleeps, st->records),
+		(unsigned long long)st->waiter_sleeps, per(st->waiter_sleeps, st->records),
+		(unsigned long long)st->waiter_wakes);
 	fprintf(f,
 		"  uwal ring    : io_uring_enter=%llu (%.3f/record), writer wakeups=%llu, "
 		"queue_full=%llu, io_uring=%s (setup flags 0x%x)\n",

@@ -411,6 +411,12 @@ static void stats_delta(const uwal_stats *a, const uwal_stats *b, uwal_stats *d)
 	d->queue_full = b->queue_full - a->queue_full;
 	d->prealloc_waits = b->prealloc_waits - a->prealloc_waits;
 	d->deleted_segments = b->deleted_segments - a->deleted_segments;
+	d->waiter_sleeps = b->waiter_sleeps - a->waiter_sleeps;
+	d->waiter_wakes = b->waiter_wakes - a->waiter_wakes;
+	d->writer_sleeps = b->writer_sleeps - a->writer_sleeps;
+	d->sync_ns = b->sync_ns - a->sync_ns;
+	for (unsigned i = 0; i < UWAL_HIST_BUCKETS; i++)
+		d->sync_hist[i] = b->sync_hist[i] - a->sync_hist[i];
 }
 
 /* The CPU set thread i gets, or NULL for no pinning. */

@@ -84,6 +84,9 @@ enum uwal_error {
 	UWAL_EREADONLY = -30012,  /* the handle was opened with UWAL_OPEN_READONLY */
 };
 
+/* Buckets of uwal_stats.sync_hist (up to about 2^40 ns, 18 minutes). */
+#define UWAL_HIST_BUCKETS 160
+
 /* Opaque handle of one open log. */
 typedef struct uwal uwal;
 /* Opaque iterator over the records of a log. */
@@ -121,6 +124,21 @@ enum uwal_prealloc {
  * UWAL_WRITE_URING:  an io_uring write SQE.
  */
 enum uwal_write_path { UWAL_WRITE_PWRITE = 0, UWAL_WRITE_URING = 1 };
+
+/*
+ * How a durable batch is made durable, on the ring.
+ * UWAL_DURABLE_LINKED: a write SQE and an fdatasync SQE linked after it
+ *                      (default).
+ * UWAL_DURABLE_DSYNC:  one write SQE with RWF_DSYNC: the kernel makes the
+ *                      written range durable before the write completes
+ *                      (one operation instead of two; on ext4 one hop to
+ *                      an io_uring worker instead of two).
+ * Both give the same guarantee. RWF_DSYNC makes only the written range
+ * durable, so a durable batch that follows unsynced ones in its segment
+ * (UWAL_SYNC_NONE with sync = true) is always written linked. The seal and
+ * the final sync at close are always an fdatasync.
+ */
+enum uwal_durable_write { UWAL_DURABLE_LINKED = 0, UWAL_DURABLE_DSYNC = 1 };
 
 /*
  * Flags of uwal_config.open_flags (OR them; 0, the default, is a normal
@@ -244,6 +262,7 @@ typedef struct uwal_config {
 				       call any uwal function on the handle except
 				       uwal_close(); msg is valid during the call. */
 	void *log_ctx;                                         /* passed to log_fn */
+	enum uwal_durable_write durable_write;                 /* default UWAL_DURABLE_LINKED */
 	uint32_t open_flags; /* UWAL_OPEN_* flags, OR'ed; default 0. Unknown bits
 				are refused (UWAL_EINVAL). */
 } uwal_config;
@@ -284,7 +303,42 @@ typedef struct uwal_stats {
 	bool uring;                /* true if durable batches go through io_uring; false
 				      if io_uring was unavailable and uwal fell back to
 				      pwrite + fdatasync from the writer thread */
+	/* Where the time and the wake-ups go (per record: divide by records). */
+	uint64_t waiter_sleeps; /* submitters that slept on their futex for an
+				   acknowledgment (instead of seeing it while spinning) */
+	uint64_t waiter_wakes;  /* futex wake-ups of sleeping submitters, by the
+				   writer or by a woken submitter passing the chain on */
+	uint64_t writer_sleeps; /* times the idle writer went to sleep */
+	uint64_t sync_ns;       /* total time of durable batches' write + fdatasync
+				   chains, from submission to completion */
+	/* Histogram of those chains' times: sync_hist[b] counts chains whose
+	 * time t (ns) has uwal_hist_bucket(t) == b: 4 buckets per power of two
+	 * (about 19% wide), see uwal_hist_bucket_low(). */
+	uint64_t sync_hist[UWAL_HIST_BUCKETS];
 } uwal_stats;
+
+/*
+ * The histogram buckets of uwal_stats.sync_hist: values below 4 have their
+ * own bucket; above, bucket 4*(k-1) + the two bits after the top one, where
+ * k = floor(log2(v)). uwal_hist_bucket_low(b) is the smallest value of
+ * bucket b (the next bucket's low is one past its largest).
+ */
+static inline unsigned uwal_hist_bucket(uint64_t v)
+{
+	if (v < 4)
+		return (unsigned)v;
+	unsigned k = 63u - (unsigned)__builtin_clzll(v);
+	unsigned b = 4u * (k - 1u) + (unsigned)((v >> (k - 2u)) & 3u);
+	return b < UWAL_HIST_BUCKETS ? b : UWAL_HIST_BUCKETS - 1u;
+}
+
+static inline uint64_t uwal_hist_bucket_low(unsigned b)
+{
+	if (b < 4)
+		return b;
+	unsigned k = b / 4u + 1u;
+	return (uint64_t)(4u + b % 4u) << (k - 2u);
+}
 
 /*
  * Fill *cfg with the defaults listed in struct uwal_config (dir = NULL) and

@@ -33,6 +33,7 @@ static void defaults(uwal_config *cfg)
 	cfg->ring_entries = 64;
 	cfg->prealloc = UWAL_PREALLOC_ZERO;
 	cfg->write_path = UWAL_WRITE_PWRITE;
+	cfg->durable_write = UWAL_DURABLE_DSYNC; /* perf/durable-write.fio */
 	cfg->writer_spin_us = 50;
 	cfg->wait_spin_us = 200;
 }
@@ -163,6 +164,7 @@ static int check(const uwal_config *c)
 	RANGE(sync_mode, UWAL_SYNC_NONE, UWAL_SYNC_ALWAYS);
 	RANGE(prealloc, UWAL_PREALLOC_ZERO, UWAL_PREALLOC_FALLOCATE);
 	RANGE(write_path, UWAL_WRITE_PWRITE, UWAL_WRITE_URING);
+	RANGE(durable_write, UWAL_DURABLE_LINKED, UWAL_DURABLE_DSYNC);
 	RANGE(max_batch_size, 1, 65536);
 	RANGE(max_batch_delay_us, 0, 1000000);
 	RANGE(queue_capacity, 2, 1u << 20);

@@ -157,6 +157,10 @@ static int inspect(struct uw_io *io, int dirfd, const struct found *f, const cha
 		return in->err = ret;
 	}
 	in->size = uw_io_file_size(io, fd);
+	if (in->size < 0) {
+		uw_io_close(io, fd);
+		return in->err = (int)in->size;
+	}
 	in->seg = uw_seg_new(io, f->seq, fd, h.salt, h.flags, prefix);
 	if (!in->seg) {
 		uw_io_close(io, fd);

@@ -26,6 +26,7 @@ void uw_req_complete_chain(struct uwal *w, struct req *r)
 		 * acquire orders our read of next before the owner's reuse. */
 		uint32_t old = atomic_exchange_explicit(&r->state, REQ_DONE, memory_order_acq_rel);
 		if (old == REQ_SLEEPING) {
+			atomic_fetch_add_explicit(&w->st_waiter_wakes, 1, memory_order_relaxed);
 			uw_io_futex_wake(w->io, (uint32_t *)&r->state, 1);
 			return;
 		}
@@ -67,6 +68,7 @@ void uw_req_wait(struct uwal *w, struct req *r)
 	if (!atomic_compare_exchange_strong_explicit(&r->state, &exp, REQ_SLEEPING,
 						     memory_order_acq_rel, memory_order_acquire))
 		return;
+	atomic_fetch_add_explicit(&w->st_waiter_sleeps, 1, memory_order_relaxed);
 	while (atomic_load_explicit(&r->state, memory_order_acquire) != REQ_DONE)
 		uw_io_futex_wait(w->io, (uint32_t *)&r->state, REQ_SLEEPING);
 	/* We were asleep when completed: the rest of the chain is ours. */

@@ -508,6 +508,12 @@ int uwal_stats_get_sized(uwal *w, uwal_stats *user, size_t size)
 	out->queue_full = LD(st_qfull);
 	out->prealloc_waits = LD(st_prep_waits);
 	out->deleted_segments = LD(st_deleted);
+	out->waiter_sleeps = LD(st_waiter_sleeps);
+	out->waiter_wakes = LD(st_waiter_wakes);
+	out->writer_sleeps = LD(st_writer_sleeps);
+	out->sync_ns = LD(st_sync_ns);
+	for (unsigned b = 0; b < UWAL_HIST_BUCKETS; b++)
+		out->sync_hist[b] = LD(st_sync_hist[b]);
 #undef LD
 	pthread_rwlock_rdlock(&w->lock);
 	out->segments = w->nsegs;

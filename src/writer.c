@@ -431,6 +431,13 @@ static int write_batch(struct uwal *w, struct writer *wr, const struct batch *b)
 		{.kind = UW_IO_OP_FDATASYNC, .fd = fd},
 	};
 	unsigned n = b->sync ? 2 : 1;
+	/* RWF_DSYNC makes only the written range durable: earlier unsynced
+	 * writes to the segment (wr->dirty) need the fdatasync, or a record
+	 * acknowledged durable could outlive one acknowledged before it. */
+	if (b->sync && w->cfg.durable_write == UWAL_DURABLE_DSYNC && !wr->dirty) {
+		ops[0].flags = UW_IO_OP_DSYNC;
+		n = 1;
+	}
 	int res[2] = {0, 0};
 	/* Poll for the completion only while the waiting threads fit on the
 	 * CPUs: otherwise they need the CPU more than this thread does. */
@@ -438,7 +445,14 @@ static int write_batch(struct uwal *w, struct writer *wr, const struct batch *b)
 	if ((unsigned)atomic_load_explicit(&w->inside, memory_order_relaxed) <= w->ncpu)
 		flags |= UW_RING_POLL;
 	uint64_t enters = wr->ring->enters;
+	uint64_t t0 = b->sync ? uw_io_now_ns() : 0;
 	int ret = uw_ring_run(wr->ring, ops, n, res, flags);
+	if (b->sync) {
+		uint64_t dt = uw_io_now_ns() - t0;
+		atomic_fetch_add_explicit(&w->st_sync_ns, dt, memory_order_relaxed);
+		atomic_fetch_add_explicit(&w->st_sync_hist[uwal_hist_bucket(dt)], 1,
+					  memory_order_relaxed);
+	}
 	atomic_fetch_add_explicit(&w->st_enters, wr->ring->enters - enters, memory_order_relaxed);
 	if (ret < 0)
 		return ret; /* the ring itself failed: treat as an I/O failure */
@@ -446,7 +460,7 @@ static int write_batch(struct uwal *w, struct writer *wr, const struct batch *b)
 		return res[0];
 	if ((size_t)res[0] != b->bytes)
 		return -EIO; /* short write: its fdatasync was cancelled */
-	if (b->sync && res[1] < 0)
+	if (n == 2 && res[1] < 0)
 		return res[1];
 	return 0;
 }
@@ -579,6 +593,7 @@ static void idle_wait(struct uwal *w, struct writer *wr)
 	atomic_thread_fence(memory_order_seq_cst);
 	if (queues_empty(w) && !atomic_load(&w->closing) && !atomic_load(&w->gone_pending)) {
 		uint64_t enters = wr->ring->enters;
+		atomic_fetch_add_explicit(&w->st_writer_sleeps, 1, memory_order_relaxed);
 		int e = uw_ring_idle(wr->ring);
 		atomic_fetch_add_explicit(&w->st_enters, wr->ring->enters - enters,
 					  memory_order_relaxed);

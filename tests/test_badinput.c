@@ -18,8 +18,6 @@
 #include <sys/mount.h>
 #include <sys/wait.h>
 
-#include "internal.h"
-
 static char *g_dir;
 
 static void setup(void)
@@ -734,17 +732,20 @@ static uint64_t race_base(int t)
 }
 
 /*
- * Each thread writes until it gets UWAL_ESHUTDOWN. To keep its calls from
- * reaching the handle after uwal_close() returned (undefined), it holds a
- * count in the handle's "threads inside the library" counter (struct uwal,
- * internal.h) from before the close begins until its last call returned:
- * uwal_close() waits for that counter to drop to zero before it frees the
- * handle, as it does for any caller still inside a write.
+ * Each thread writes until it gets UWAL_ESHUTDOWN, so some of its calls
+ * begin while uwal_close() runs. What is defined (include/uwal.h): a call
+ * in progress when uwal_close() begins returns 0 or UWAL_ESHUTDOWN, and a
+ * call that begins after uwal_close() began but before it returned is
+ * refused with UWAL_ESHUTDOWN; a call after uwal_close() returned is
+ * undefined. To keep every call before that return, the test holds the
+ * close in the fault backend at the writer's last step, the end of its
+ * ring (after it wrote every request it took, before uwal_close() waits
+ * for the callers still inside and frees the handle), and lets the close
+ * go on only once every thread has returned from its last call.
  */
 static void *race_thread(void *p)
 {
 	struct race_arg *a = p;
-	atomic_fetch_add(&a->w->inside, 1);
 	atomic_store(&a->started, 1);
 	for (int i = 1; i < RACE_MAX; i++) {
 		int rc = th_write_std(a->w, race_base(a->t) + (uint64_t)i, a->sync);
@@ -758,7 +759,18 @@ static void *race_thread(void *p)
 			a->bad_rc = rc;
 		break;
 	}
-	atomic_fetch_sub(&a->w->inside, 1);
+	return NULL;
+}
+
+struct close_arg {
+	uwal *w;
+	int rc;
+};
+
+static void *close_thread(void *p)
+{
+	struct close_arg *c = p;
+	c->rc = uwal_close(c->w);
 	return NULL;
 }
 
@@ -782,9 +794,16 @@ static void close_race(enum uwal_sync_mode mode)
 		while (!atomic_load(&a[i].started))
 			sched_yield();
 	th_sleep_ms(20); /* let them write */
-	int crc = uwal_close(w);
+	tio_pause(TIO_RING_CLOSE, NULL, 1);
+	struct close_arg ca = {w, 1};
+	pthread_t tc;
+	cr_assert_eq(pthread_create(&tc, NULL, close_thread, &ca), 0);
+	cr_assert(tio_wait_paused(20000), "uwal_close never stopped the writer");
 	for (int i = 0; i < RACE_T; i++)
 		pthread_join(t[i], NULL);
+	tio_release();
+	pthread_join(tc, NULL);
+	int crc = ca.rc;
 	cr_assert_eq(crc, 0, "uwal_close while writing: %d (%s)", crc, uwal_strerror(crc));
 
 	uint64_t *extra = calloc(RACE_T * RACE_MAX, sizeof(*extra));

@@ -2,8 +2,9 @@
  * test_faults.c - injected I/O failures (the fault backend, tests/io/faultio.h) on every write
  * path: UWAL_SYNC_NONE with pwrite, UWAL_SYNC_NONE with io_uring writes, UWAL_SYNC_BATCH and
  * UWAL_SYNC_ALWAYS, each with a failed write (-EIO), a short write and a failed fdatasync; failures
- * while sealing a segment and at close; failures while preparing a new segment (fallocate, create,
- * rename), which must fail only the requests that needed it.
+ * while sealing a segment (its write, ftruncate, fdatasync) and at close; failures while preparing
+ * a new segment (create, fallocate, write, fdatasync, rename, the directory's fsync), which must
+ * fail only the requests that needed it. Other operations: test_io_faults.c.
  *
  * The rules checked (README, "Durability rules" 3-6): the failing call
  * returns the error; every request batched with it fails; every request
@@ -13,16 +14,13 @@
  * every acknowledged record, no record refused as poisoned, and any record
  * of the failed batch it does find is intact.
  *
- * Some tests hold the handle's index lock (struct uwal, internal.h) for a
- * moment: the writer then stops right after a batch's write, before it
- * publishes it, which lets a known set of requests pile up behind it and
- * form the next batch, the one the fault hits.
+ * Some tests pause the writer in the fault backend at the last operation
+ * of a batch (tio_pause): a known set of requests then piles up behind it
+ * and forms the next batch, the one the fault hits. They know that every
+ * request is queued when its thread sleeps in the backend's futex_wait,
+ * waiting for its acknowledgment (tio_wait_sleeping).
  */
 #include "helpers.h"
-
-#include <stdatomic.h>
-
-#include "internal.h"
 
 TH_SUITE(faults, 120);
 
@@ -32,22 +30,42 @@ struct variant {
 	const char *name;
 	enum uwal_sync_mode mode;
 	enum uwal_write_path path;
+	enum uwal_durable_write durable; /* 0: linked write + fdatasync */
 };
 
-static const struct variant NONE_PWRITE = {"none/pwrite", UWAL_SYNC_NONE, UWAL_WRITE_PWRITE};
-static const struct variant NONE_URING = {"none/uring", UWAL_SYNC_NONE, UWAL_WRITE_URING};
-static const struct variant BATCH = {"batch", UWAL_SYNC_BATCH, UWAL_WRITE_PWRITE};
-static const struct variant ALWAYS = {"always", UWAL_SYNC_ALWAYS, UWAL_WRITE_PWRITE};
+static const struct variant NONE_PWRITE = {"none/pwrite", UWAL_SYNC_NONE, UWAL_WRITE_PWRITE,
+					   UWAL_DURABLE_LINKED};
+static const struct variant NONE_URING = {"none/uring", UWAL_SYNC_NONE, UWAL_WRITE_URING,
+					  UWAL_DURABLE_LINKED};
+static const struct variant BATCH = {"batch", UWAL_SYNC_BATCH, UWAL_WRITE_PWRITE,
+				     UWAL_DURABLE_LINKED};
+static const struct variant ALWAYS = {"always", UWAL_SYNC_ALWAYS, UWAL_WRITE_PWRITE,
+				      UWAL_DURABLE_LINKED};
+/* Durable batches as one RWF_DSYNC write (the default): the write is the
+ * batch's only operation, so its failure is the fdatasync's too. */
+static const struct variant BATCH_DSYNC = {"batch/dsync", UWAL_SYNC_BATCH, UWAL_WRITE_PWRITE,
+					   UWAL_DURABLE_DSYNC};
+static const struct variant ALWAYS_DSYNC = {"always/dsync", UWAL_SYNC_ALWAYS, UWAL_WRITE_PWRITE,
+					    UWAL_DURABLE_DSYNC};
 
 struct fault {
 	const char *name;
 	enum tio_kind op;
 	int err;
+	const char *files; /* NULL: the kind's usual files; THE_DIR: the log's directory */
 };
 
-static const struct fault WRITE_EIO = {"write -EIO", TIO_PWRITE, -EIO};
-static const struct fault WRITE_SHORT = {"short write", TIO_PWRITE, TIO_SHORT};
-static const struct fault FSYNC_EIO = {"fdatasync -EIO", TIO_FDATASYNC, -EIO};
+#define SEGS "segment_*[0-9]"
+static const char THE_DIR[] = "(the log's directory)";
+
+static const char *fault_files(const struct fault *f)
+{
+	return f->files == THE_DIR ? strrchr(g_dir, '/') + 1 : f->files;
+}
+
+static const struct fault WRITE_EIO = {"write -EIO", TIO_PWRITE, -EIO, NULL};
+static const struct fault WRITE_SHORT = {"short write", TIO_PWRITE, TIO_SHORT, NULL};
+static const struct fault FSYNC_EIO = {"fdatasync -EIO", TIO_FDATASYNC, -EIO, NULL};
 
 /* Every failure reaches the caller as -EIO (a short write is one too). */
 #define FAIL_RC (-EIO)
@@ -64,6 +82,7 @@ static void variant_config(uwal_config *cfg, const struct variant *v, th_log *lo
 	th_config(cfg, g_dir);
 	cfg->sync_mode = v->mode;
 	cfg->write_path = v->path;
+	cfg->durable_write = v->durable;
 	if (log) {
 		cfg->log_fn = th_log_fn;
 		cfg->log_ctx = log;
@@ -264,6 +283,10 @@ SINGLE(batch, BATCH, fdatasync_eio, FSYNC_EIO)
 SINGLE(always, ALWAYS, write_eio, WRITE_EIO)
 SINGLE(always, ALWAYS, short_write, WRITE_SHORT)
 SINGLE(always, ALWAYS, fdatasync_eio, FSYNC_EIO)
+SINGLE(batch_dsync, BATCH_DSYNC, write_eio, WRITE_EIO)
+SINGLE(batch_dsync, BATCH_DSYNC, short_write, WRITE_SHORT)
+SINGLE(always_dsync, ALWAYS_DSYNC, write_eio, WRITE_EIO)
+SINGLE(always_dsync, ALWAYS_DSYNC, short_write, WRITE_SHORT)
 
 /* ---- a known set of requests in the failing batch ------------------------ */
 
@@ -282,11 +305,13 @@ static void *one_thread(void *p)
 }
 
 /*
- * The writer is stopped after writing request A (we hold its index lock).
- * IN_BATCH requests queue up behind it; the fault is armed for the next
- * write (or fdatasync); the lock is released. Those requests form the
- * failing batch (in UWAL_SYNC_ALWAYS, IN_BATCH batches of one), then
- * IN_BATCH more requests come after it.
+ * The writer is paused at the last operation of request A's batch (its
+ * write, or its fdatasync when the batch is durable). IN_BATCH requests
+ * queue up behind it; once every submitter sleeps waiting for its
+ * acknowledgment, the fault is armed for the next write (or fdatasync) and
+ * the writer released. Those requests form the failing batch (in
+ * UWAL_SYNC_ALWAYS, IN_BATCH batches of one), then IN_BATCH more requests
+ * come after it.
  */
 static void batch_failure(const struct variant *v, const struct fault *f)
 {
@@ -300,19 +325,17 @@ static void batch_failure(const struct variant *v, const struct fault *f)
 		o[n++] = (struct outcome){i, false, 0};
 		cr_assert_eq(th_write_std(w, i, false), 0);
 	}
+	uint64_t batches0 = th_stats(w).batches;
 
-	/* A: written, then held before it is published */
-	bool a_sync = v->mode != UWAL_SYNC_NONE;
-	uint64_t w0 = tio_count(TIO_PWRITE, NULL), f0 = tio_count(TIO_FDATASYNC, NULL);
-	cr_assert_eq(pthread_rwlock_rdlock(&w->lock), 0);
+	/* A: its batch held at its last operation */
+	bool a_sync = v->mode != UWAL_SYNC_NONE && v->durable == UWAL_DURABLE_LINKED;
+	tio_pause(a_sync ? TIO_FDATASYNC : TIO_PWRITE, "segment_*[0-9]", 1);
 	struct outcome *oa = &o[n++];
 	*oa = (struct outcome){100, false, 1};
 	struct one_arg aa = {w, oa};
 	pthread_t ta;
 	cr_assert_eq(pthread_create(&ta, NULL, one_thread, &aa), 0);
-	wait_count(TIO_PWRITE, w0);
-	if (a_sync)
-		wait_count(TIO_FDATASYNC, f0);
+	cr_assert(tio_wait_paused(20000), "the writer never reached A's batch");
 
 	/* the batch that will fail: mixed sync flags in UWAL_SYNC_NONE for an
 	 * fdatasync fault (one sync request makes the whole batch durable) */
@@ -324,15 +347,11 @@ static void batch_failure(const struct variant *v, const struct fault *f)
 		args[i] = (struct one_arg){w, &o[n++]};
 		cr_assert_eq(pthread_create(&t[i], NULL, one_thread, &args[i]), 0);
 	}
-	/* all of them queued: inside the library, none still pushing */
-	for (int i = 0; i < 20000; i++) {
-		if (atomic_load(&w->inside) == IN_BATCH + 1 && atomic_load(&w->enqueuing) == 0)
-			break;
-		th_sleep_ms(1);
-	}
-	cr_assert_eq(atomic_load(&w->inside), IN_BATCH + 1);
+	/* all of them queued: A's submitter and IN_BATCH more wait asleep */
+	cr_assert(tio_wait_sleeping(IN_BATCH + 1, 20000), "only %u of %d submitters wait",
+		  tio_sleeping(), IN_BATCH + 1);
 	tio_arm(f->op, NULL, 1, f->err);
-	cr_assert_eq(pthread_rwlock_unlock(&w->lock), 0);
+	tio_release();
 	pthread_join(ta, NULL);
 	for (int i = 0; i < IN_BATCH; i++)
 		pthread_join(t[i], NULL);
@@ -355,6 +374,8 @@ static void batch_failure(const struct variant *v, const struct fault *f)
 			failed, IN_BATCH,
 			"%s, %s: only %d of the %d requests of the failing batch failed with it",
 			v->name, f->name, failed, IN_BATCH);
+	/* A's batch was the last one written */
+	cr_assert_eq(th_stats(w).batches, batches0 + 1);
 
 	/* IN_BATCH more requests, after the failure */
 	for (int i = 0; i < IN_BATCH; i++) {
@@ -395,6 +416,9 @@ BATCHED(batch, BATCH, fdatasync_eio, FSYNC_EIO)
 BATCHED(always, ALWAYS, write_eio, WRITE_EIO)
 BATCHED(always, ALWAYS, short_write, WRITE_SHORT)
 BATCHED(always, ALWAYS, fdatasync_eio, FSYNC_EIO)
+BATCHED(batch_dsync, BATCH_DSYNC, write_eio, WRITE_EIO)
+BATCHED(batch_dsync, BATCH_DSYNC, short_write, WRITE_SHORT)
+BATCHED(always_dsync, ALWAYS_DSYNC, write_eio, WRITE_EIO)
 
 /* ---- many threads, free running ------------------------------------------ */
 
@@ -501,6 +525,11 @@ TH_TEST(faults, many_threads_short_write_always)
 	free_running_failure(&ALWAYS, &WRITE_SHORT, 50);
 }
 
+TH_TEST(faults, many_threads_write_eio_batch_dsync)
+{
+	free_running_failure(&BATCH_DSYNC, &WRITE_EIO, 12);
+}
+
 TH_TEST(faults, many_threads_fdatasync_eio_always)
 {
 	free_running_failure(&ALWAYS, &FSYNC_EIO, 50);
@@ -528,7 +557,7 @@ static void seal_failure(const struct variant *v, const struct fault *f)
 	/* the next segment is prepared (its rename is its last step), so the
 	 * fault cannot hit the preparer's own header write */
 	wait_count(TIO_RENAME, r0 + 1);
-	tio_arm(f->op, NULL, 1, f->err);
+	tio_arm(f->op, fault_files(f), 1, f->err);
 	int rc = th_write_std(w, 5, false);
 	tio_clear();
 	o[4] = (struct outcome){5, false, rc};
@@ -554,6 +583,20 @@ TH_TEST(faults, failed_seal_write_poisons_none_pwrite)
 TH_TEST(faults, short_seal_write_poisons_batch)
 {
 	seal_failure(&BATCH, &WRITE_SHORT);
+}
+
+/* Guards against a failed cut of the unused preallocation being ignored
+ * (the seal's fdatasync would not cover the size it leaves). */
+static const struct fault SEAL_FTRUNCATE = {"ftruncate -EIO", TIO_FTRUNCATE, -EIO, SEGS};
+
+TH_TEST(faults, failed_seal_ftruncate_poisons_none_pwrite)
+{
+	seal_failure(&NONE_PWRITE, &SEAL_FTRUNCATE);
+}
+
+TH_TEST(faults, failed_seal_ftruncate_poisons_batch)
+{
+	seal_failure(&BATCH, &SEAL_FTRUNCATE);
 }
 
 /* Guards against a failed seal fdatasync being ignored or retried. */
@@ -590,10 +633,13 @@ TH_TEST(faults, failed_fdatasync_at_close_is_reported_none_mode)
 
 /* ---- preparing a new segment ---------------------------------------------- */
 
-static const struct fault PREP_FALLOCATE = {"fallocate -ENOSPC", TIO_FALLOCATE, -ENOSPC};
-static const struct fault PREP_OPEN = {"create -EMFILE", TIO_OPEN, -EMFILE};
-static const struct fault PREP_OPEN_EACCES = {"create -EACCES", TIO_OPEN, -EACCES};
-static const struct fault PREP_RENAME = {"rename -EIO", TIO_RENAME, -EIO};
+static const struct fault PREP_FALLOCATE = {"fallocate -ENOSPC", TIO_FALLOCATE, -ENOSPC, NULL};
+static const struct fault PREP_OPEN = {"create -EMFILE", TIO_OPEN, -EMFILE, NULL};
+static const struct fault PREP_OPEN_EACCES = {"create -EACCES", TIO_OPEN, -EACCES, NULL};
+static const struct fault PREP_RENAME = {"rename -EIO", TIO_RENAME, -EIO, NULL};
+static const struct fault PREP_DIRSYNC = {"directory fsync -EIO", TIO_DIRSYNC, -EIO, THE_DIR};
+static const struct fault PREP_WRITE = {"write -EIO", TIO_PWRITE, -EIO, "*.tmp"};
+static const struct fault PREP_FDATASYNC = {"fdatasync -EIO", TIO_FDATASYNC, -EIO, "*.tmp"};
 
 /*
  * threshold 4: the preparer starts on the next segment after the second
@@ -609,7 +655,7 @@ static void prepare_failure(const struct variant *v, const struct fault *f)
 	cfg.segment_size = 64u << 10;
 	cfg.segment_threshold = 4;
 	uwal *w = th_open(&cfg);
-	tio_arm(f->op, NULL, 1, f->err);
+	tio_arm(f->op, fault_files(f), 1, f->err);
 	for (uint64_t i = 1; i <= 4; i++)
 		cr_assert_eq(th_write_std(w, i, false), 0, "write %llu", (unsigned long long)i);
 	int rc = th_write_std(w, 5, false);
@@ -653,6 +699,13 @@ PREP(batch, BATCH, create_eacces, PREP_OPEN_EACCES)
 PREP(batch, BATCH, rename_eio, PREP_RENAME)
 PREP(always, ALWAYS, fallocate_enospc, PREP_FALLOCATE)
 PREP(none_uring, NONE_URING, rename_eio, PREP_RENAME)
+/* Guards against a segment used before its name is durable, and against
+ * a failed write or sync of a new segment being taken for a write failure
+ * (poisoning) instead of a preparation failure. */
+PREP(none_pwrite, NONE_PWRITE, dirsync_eio, PREP_DIRSYNC)
+PREP(batch, BATCH, dirsync_eio, PREP_DIRSYNC)
+PREP(batch, BATCH, write_eio, PREP_WRITE)
+PREP(always, ALWAYS, fdatasync_eio, PREP_FDATASYNC)
 
 enum { PREP_T = 8, PREP_PER = 24 };
 

@@ -227,6 +227,10 @@ static void poison_case(enum uwal_sync_mode mode, enum uwal_write_path path, enu
 	th_config(&cfg, g_dir);
 	cfg.sync_mode = mode;
 	cfg.write_path = path;
+	/* A failed fdatasync needs one to fail: the linked chain (a failed
+	 * RWF_DSYNC write is a failed write, covered in test_faults.c). */
+	if (op == TIO_FDATASYNC)
+		cfg.durable_write = UWAL_DURABLE_LINKED;
 	th_log log;
 	th_log_init(&log);
 	cfg.log_fn = th_log_fn;

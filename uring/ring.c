@@ -118,8 +118,8 @@ static void run_sync(const struct uw_io_op *ops, unsigned n, int *res)
 		}
 		if (ops[i].kind == UW_IO_OP_WRITE) {
 			/* A short write is reported short, as the kernel does. */
-			res[i] =
-				(int)uw_sys_pwrite_n(ops[i].fd, ops[i].buf, ops[i].len, ops[i].off);
+			res[i] = (int)uw_sys_pwrite_n(ops[i].fd, ops[i].buf, ops[i].len, ops[i].off,
+						      ops[i].flags & UW_IO_OP_DSYNC);
 		} else {
 			res[i] = uw_sys_fdatasync(ops[i].fd);
 		}
@@ -167,7 +167,8 @@ int uw_ring_sys_run(struct uw_ring *base, const struct uw_io_op *ops, unsigned n
 
 	if (n == 0)
 		return 0;
-	if (!r->uring || (n == 1 && ops[0].kind == UW_IO_OP_WRITE && r->unsynced_pwrite)) {
+	if (!r->uring || (n == 1 && ops[0].kind == UW_IO_OP_WRITE &&
+			  !(ops[0].flags & UW_IO_OP_DSYNC) && r->unsynced_pwrite)) {
 		run_sync(ops, n, res);
 		return 0;
 	}

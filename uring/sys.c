@@ -25,6 +25,7 @@
 #include <sys/sysinfo.h>
 #include <time.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* ---- files ---------------------------------------------------------- */
@@ -73,18 +74,20 @@ static int sys_close(struct uw_io *io, int fd)
 	return close(fd) < 0 ? -errno : 0;
 }
 
-ssize_t uw_sys_pwrite_n(int fd, const void *buf, size_t len, uint64_t off)
+ssize_t uw_sys_pwrite_n(int fd, const void *buf, size_t len, uint64_t off, bool dsync)
 {
+	struct iovec v = {.iov_base = (void *)buf, .iov_len = len};
 	ssize_t n;
 	do
-		n = pwrite(fd, buf, len, (off_t)off);
+		n = dsync ? pwritev2(fd, &v, 1, (off_t)off, RWF_DSYNC)
+			  : pwrite(fd, buf, len, (off_t)off);
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? -errno : n;
 }
 
 int uw_sys_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 {
-	ssize_t n = uw_sys_pwrite_n(fd, buf, len, off);
+	ssize_t n = uw_sys_pwrite_n(fd, buf, len, off, false);
 	if (n < 0)
 		return (int)n;
 	/* A short write is never retried: the caller treats it as failure. */

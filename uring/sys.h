@@ -8,8 +8,8 @@
 
 #include "uio.h"
 
-/* Bytes written (possibly short) or -errno. */
-ssize_t uw_sys_pwrite_n(int fd, const void *buf, size_t len, uint64_t off);
+/* Bytes written (possibly short) or -errno; dsync: RWF_DSYNC. */
+ssize_t uw_sys_pwrite_n(int fd, const void *buf, size_t len, uint64_t off, bool dsync);
 /* All of buf, or -errno (-EIO for a short write). */
 int uw_sys_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 int uw_sys_fdatasync(int fd);

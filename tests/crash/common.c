@@ -94,6 +94,8 @@ void cw_plan_make(struct cw_plan *p, uint64_t seed, bool power_loss)
 	 * being struck too. Its open takes a few milliseconds here. */
 	p->rec_strike = cw_below(&r, 4) == 0;
 	p->rec_delay_us = cw_below(&r, 1500);
+	/* Drawn last, so that the plans of older seeds stay as they were. */
+	p->durable_write = cw_below(&r, 4) == 0 ? UWAL_DURABLE_DSYNC : UWAL_DURABLE_LINKED;
 }
 
 void cw_plan_make_sim(struct cw_plan *p, uint64_t seed)
@@ -134,13 +136,14 @@ void cw_plan_print(const struct cw_plan *p, char *out, size_t n)
 				 (unsigned long long)p->rec_ops);
 		snprintf(out, n,
 			 "mode=%s sync=%u%% batch=%u%% large=%u%% threads=%u budget=%lluK "
-			 "threshold=%llu max_segments=%u prealloc=%s write=%s max_batch=%u "
+			 "threshold=%llu max_segments=%u prealloc=%s write=%s%s max_batch=%u "
 			 "queue=%u cut=%llu%s",
 			 modes[p->mode], p->sync_pct, p->batch_pct, p->large_pct, p->nthreads,
 			 (unsigned long long)(p->budget >> 10),
 			 (unsigned long long)p->segment_threshold, p->max_segments,
 			 p->prealloc == UWAL_PREALLOC_ZERO ? "zero" : "fallocate",
-			 p->write_path == UWAL_WRITE_PWRITE ? "pwrite" : "uring", p->max_batch_size,
+			 p->write_path == UWAL_WRITE_PWRITE ? "pwrite" : "uring",
+			 p->durable_write == UWAL_DURABLE_DSYNC ? "+dsync" : "", p->max_batch_size,
 			 p->queue_capacity, (unsigned long long)p->cut_ops, rec);
 		return;
 	}
@@ -149,11 +152,12 @@ void cw_plan_print(const struct cw_plan *p, char *out, size_t n)
 	snprintf(rec, sizeof(rec), " recovery-strike=+%uus", p->rec_delay_us);
 	snprintf(out, n,
 		 "mode=%s sync=%u%% batch=%u%% large=%u%% threads=%u seg=%lluK prealloc=%s "
-		 "write=%s max_batch=%u queue=%u spin=%u poll=%u strike=%s+%uus%s%s",
+		 "write=%s%s max_batch=%u queue=%u spin=%u poll=%u strike=%s+%uus%s%s",
 		 modes[p->mode], p->sync_pct, p->batch_pct, p->large_pct, p->nthreads,
 		 (unsigned long long)(p->segment_size >> 10),
 		 p->prealloc == UWAL_PREALLOC_ZERO ? "zero" : "fallocate",
-		 p->write_path == UWAL_WRITE_PWRITE ? "pwrite" : "uring", p->max_batch_size,
+		 p->write_path == UWAL_WRITE_PWRITE ? "pwrite" : "uring",
+		 p->durable_write == UWAL_DURABLE_DSYNC ? "+dsync" : "", p->max_batch_size,
 		 p->queue_capacity, p->wait_spin_us, p->ring_poll_us, p->early ? "fork" : "ready",
 		 p->delay_us, p->on_ack ? "+next-ack" : "", p->rec_strike ? rec : "");
 }
@@ -166,6 +170,7 @@ void cw_config(const struct cw_plan *p, const char *dir, uwal_config *cfg)
 	cfg->sync_mode = p->mode;
 	cfg->prealloc = p->prealloc;
 	cfg->write_path = p->write_path;
+	cfg->durable_write = p->durable_write;
 	cfg->max_batch_size = p->max_batch_size;
 	cfg->queue_capacity = p->queue_capacity;
 	cfg->wait_spin_us = p->wait_spin_us;

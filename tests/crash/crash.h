@@ -109,6 +109,7 @@ struct cw_plan {
 	uint64_t segment_size;
 	enum uwal_prealloc prealloc;
 	enum uwal_write_path write_path;
+	enum uwal_durable_write durable_write;
 	uint32_t max_batch_size;
 	uint32_t queue_capacity;
 	uint32_t wait_spin_us;

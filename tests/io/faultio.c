@@ -2,7 +2,8 @@
  * faultio.c - the tests' fault backend (faultio.h): every operation goes
  * through check(), which counts it by kind and file, applies the first
  * armed rule that matches (fail, short write, pause), and otherwise
- * forwards it to the system backend.
+ * forwards it to the system backend. futex_wait is forwarded with a count
+ * of the threads sleeping in it (tio_sleeping).
  *
  * One mutex guards the rules, the counts and the descriptor names: the
  * tests' I/O is not fast enough for it to matter.
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,7 @@ struct rule {
 	char files[NAME_MAX_LEN]; /* "" = the kind's usual target */
 	uint64_t left;            /* matching operations until it fires */
 	int err;
+	uint64_t armed; /* arm_seq when it was armed */
 };
 
 struct count {
@@ -44,6 +47,8 @@ static struct count *counts;
 static size_t n_counts, cap_counts;
 static char *fd_names[MAX_FDS];
 static bool paused, released;
+static uint64_t arm_seq; /* rules armed so far */
+static atomic_uint sleeping;
 
 static struct uw_io *sys(void)
 {
@@ -143,9 +148,11 @@ static int check_name(enum tio_kind kind, const char *name)
 	int err = 0;
 	pthread_mutex_lock(&mu);
 	count(kind, name);
+	/* Rules armed while this operation is paused below do not see it. */
+	uint64_t seen = arm_seq;
 	for (int i = 0; i < MAX_RULES; i++) {
 		struct rule *r = &rules[i];
-		if (!r->live || r->kind != kind || !match(kind, r->files, name))
+		if (!r->live || r->armed > seen || r->kind != kind || !match(kind, r->files, name))
 			continue;
 		if (--r->left > 0)
 			continue;
@@ -179,8 +186,12 @@ static void arm(enum tio_kind kind, const char *files, uint64_t nth, int err, bo
 		struct rule *r = &rules[i];
 		if (r->live)
 			continue;
-		*r = (struct rule){
-			.live = true, .pause = pause, .kind = kind, .left = nth, .err = err};
+		*r = (struct rule){.live = true,
+				   .pause = pause,
+				   .kind = kind,
+				   .left = nth,
+				   .err = err,
+				   .armed = ++arm_seq};
 		snprintf(r->files, sizeof(r->files), "%s", files ? files : "");
 		break;
 	}
@@ -231,6 +242,19 @@ void tio_clear(void)
 	released = true;
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);
+}
+
+unsigned tio_sleeping(void)
+{
+	return atomic_load(&sleeping);
+}
+
+bool tio_wait_sleeping(unsigned n, int timeout_ms)
+{
+	struct timespec ms = {0, 1000000L};
+	for (int i = 0; i < timeout_ms && atomic_load(&sleeping) < n; i++)
+		nanosleep(&ms, NULL);
+	return atomic_load(&sleeping) >= n;
 }
 
 uint64_t tio_count(enum tio_kind kind, const char *files)
@@ -429,8 +453,10 @@ static int inner_run(struct fault_ring *r, const struct uw_io_op *ops, unsigned 
 /*
  * Check each op of the chain in order. The ops before a failing one run as
  * a chain of their own; a failing op gets its error and cancels the rest;
- * a "short" write runs the chain with that write halved, so the ring
- * itself breaks the link. A pause blocks before any op of the chain runs.
+ * a "short" write runs the chain up to it with that write halved and
+ * cancels the rest, as the kernel does: what a short write's link cancels
+ * never starts (nor is counted). A pause blocks before any op of the chain
+ * runs.
  */
 static int f_ring_run(struct uw_ring *base, const struct uw_io_op *ops, unsigned n, int *res,
 		      unsigned flags)
@@ -444,15 +470,21 @@ static int f_ring_run(struct uw_ring *base, const struct uw_io_op *ops, unsigned
 		if (e == 0)
 			continue;
 		if (e == TIO_SHORT && ops[i].kind == UW_IO_OP_WRITE) {
+			/* Run the chain up to this write, halved; the kernel
+			 * never starts what a short write's link cancels. */
 			struct uw_io_op v[8];
-			unsigned m = n - done;
+			unsigned m = i + 1 - done;
 			if (m > 8)
 				return -EINVAL; /* the engine's chains are two ops long */
 			memcpy(v, ops + done, m * sizeof(*v));
-			if (v[i - done].len > 1)
-				v[i - done].len /= 2;
+			if (v[m - 1].len > 1)
+				v[m - 1].len /= 2;
 			int ret = inner_run(r, v, m, res + done, flags);
-			return ret;
+			if (ret < 0)
+				return ret;
+			for (unsigned j = i + 1; j < n; j++)
+				res[j] = -ECANCELED;
+			return 0;
 		}
 		int ret = inner_run(r, ops + done, i - done, res + done, flags);
 		if (ret < 0)
@@ -485,16 +517,19 @@ static int f_ring_idle(struct uw_ring *base)
 static void f_ring_close(struct uw_ring *base)
 {
 	struct fault_ring *r = (struct fault_ring *)base;
+	check_name(TIO_RING_CLOSE, ""); /* cannot fail: only counts and pauses */
 	uw_ring_close(r->inner);
 	free(r);
 }
 
-/* ---- waiting (forwarded as they are) ------------------------------------ */
+/* ---- waiting (forwarded; futex sleepers are counted) --------------------- */
 
 static void f_futex_wait(struct uw_io *io, uint32_t *addr, uint32_t val)
 {
 	(void)io;
+	atomic_fetch_add(&sleeping, 1);
 	uw_io_futex_wait(sys(), addr, val);
+	atomic_fetch_sub(&sleeping, 1);
 }
 
 static void f_futex_wake(struct uw_io *io, uint32_t *addr, int n)

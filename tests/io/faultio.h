@@ -11,6 +11,9 @@
  * NULL means the kind's usual target: for writes and fdatasyncs every file
  * but a segment being prepared ("!*.tmp"), for the other kinds every file.
  * Ring operations count as the writes and fdatasyncs they are.
+ *
+ * A rule sees only the operations that begin after it was armed: a rule
+ * armed while an operation is paused counts from the next one.
  */
 #ifndef UWAL_TESTS_FAULTIO_H
 #define UWAL_TESTS_FAULTIO_H
@@ -36,6 +39,8 @@ enum tio_kind {
 	TIO_OPEN_DIR,
 	TIO_MKDIR,
 	TIO_CLOSE,
+	TIO_RING_CLOSE, /* the end of a ring (its owner's last operation on it); no
+			   file, cannot fail: pause and count only */
 	TIO_FILE_ID, /* fstat/fstatat identity; matched against the name (or fd's) */
 	TIO_KIND__COUNT
 };
@@ -63,6 +68,15 @@ void tio_clear(void);
 /* How many operations of kind on matching files ran since the process
  * started (failed ones included). */
 uint64_t tio_count(enum tio_kind kind, const char *files);
+
+/*
+ * How many threads sleep in the backend's futex_wait now: a thread waiting
+ * for its request's acknowledgment sleeps there once it stopped spinning.
+ * tio_wait_sleeping() waits (up to timeout_ms) until at least n do; true
+ * if they do.
+ */
+unsigned tio_sleeping(void);
+bool tio_wait_sleeping(unsigned n, int timeout_ms);
 
 /* The fault backend itself (forwards to the system backend). */
 struct uw_io *tio_fault_io(void);
