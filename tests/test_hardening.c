@@ -398,3 +398,17 @@ TH_TEST(hardening, open_out_of_descriptors_says_so)
 	cr_assert(th_log_has(&log, "out of file descriptors"), "log_fn was silent:\n%s", log.buf);
 	th_log_destroy(&log);
 }
+
+/* Guards against an open going on when it cannot tell whether the lock
+ * file it locked is the one the directory names. */
+TH_TEST(hardening, open_fails_when_the_lock_file_identity_cannot_be_read)
+{
+	tio_arm(TIO_FILE_ID, "segment_lock", 1, -EIO);
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	uwal *w = NULL;
+	cr_assert_eq(uwal_open(&cfg, &w), -EIO);
+	cr_assert_null(w);
+	w = th_open(&cfg);
+	th_close(w);
+}
