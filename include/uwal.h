@@ -81,6 +81,7 @@ enum uwal_error {
 	UWAL_EAGAIN = -30009,     /* try again later (e.g. a full submission window) */
 	UWAL_ETRUNCATED = -30010, /* the position was removed by a truncation */
 	UWAL_EVERSION = -30011,   /* a file of a newer format than this library knows */
+	UWAL_EREADONLY = -30012,  /* the handle was opened with UWAL_OPEN_READONLY */
 };
 
 /* Buckets of uwal_stats.sync_hist (up to about 2^40 ns, 18 minutes). */
@@ -139,6 +140,45 @@ enum uwal_write_path { UWAL_WRITE_PWRITE = 0, UWAL_WRITE_URING = 1 };
  */
 enum uwal_durable_write { UWAL_DURABLE_LINKED = 0, UWAL_DURABLE_DSYNC = 1 };
 
+/*
+ * Flags of uwal_config.open_flags (OR them; 0, the default, is a normal
+ * open that takes the lock, repairs a torn tail and writes).
+ *
+ * UWAL_OPEN_READONLY: open without the lock, so that it can sit beside a
+ *   live writer (in this or another process), and change nothing: no
+ *   directory is created, no torn tail is cut, no leftover is removed, no
+ *   segment is created, no byte of the directory is written. Reads by
+ *   index and iterators work; the write calls return UWAL_EREADONLY.
+ *   What it sees is a snapshot taken at open: the records whose frames
+ *   were whole in the files when uwal_open() read them, in log order, up
+ *   to the first incomplete frame (and whole uwal_write_batch() calls
+ *   only). Every record acknowledged before uwal_open() was called is in
+ *   it, in any sync mode; records acknowledged while it ran may or may not
+ *   be; records written later never are (open again to see them). If
+ *   the writer seals the segment the open just read and goes on into the
+ *   next, the open reads that segment again (sealed now) and goes on; a
+ *   segment that stays unsealed with records after it is damage
+ *   (UWAL_ECORRUPT), as in a normal open. If the writer's retention removes a segment
+ *   of the snapshot, reading it later fails with -ENOENT; so does the
+ *   open if the removal happens while it lists the files. Without a
+ *   writer, a read-only open of a healthy log sees exactly what a normal
+ *   open would; a torn tail is left in place and hidden.
+ * UWAL_OPEN_NO_REPAIR: refuse (UWAL_ECORRUPT) instead of cutting a torn
+ *   tail; log_fn names the file and offset of the cut it would make and
+ *   the records and bytes of frames that cut would drop. Nothing is
+ *   changed. Also with UWAL_OPEN_READONLY: then a log whose tail is
+ *   being written may be refused.
+ * UWAL_OPEN_VERIFY: check every frame of every segment (CRC, framing,
+ *   seals, duplicate indexes) before the open returns. This is what every
+ *   open does now; the flag says it is wanted, for when a faster open that
+ *   checks less is added.
+ */
+enum uwal_open_flag {
+	UWAL_OPEN_READONLY = 1u << 0,
+	UWAL_OPEN_NO_REPAIR = 1u << 1,
+	UWAL_OPEN_VERIFY = 1u << 2,
+};
+
 /* Levels passed to log_fn. */
 enum uwal_log_level { UWAL_LOG_ERROR = 0, UWAL_LOG_WARN = 1, UWAL_LOG_INFO = 2 };
 
@@ -176,7 +216,12 @@ typedef struct uwal_config {
 					    records stay readable and its indexes taken
 					    until the removal is durable (unlink, then
 					    directory fsync), so a crash can never bring
-					    back a file whose indexes were written again. */
+					    back a file whose indexes were written again.
+					    Removal goes strictly oldest first and stops at
+					    the first segment it cannot remove (log_fn says
+					    which and why): it and the newer ones stay in
+					    the log, readable, and are tried again at the
+					    next rotation, so no gap is ever left. */
 	enum uwal_sync_mode sync_mode;   /* default UWAL_SYNC_NONE */
 	uint32_t max_batch_size;         /* records per batch; default 1024, 1..65536 */
 	uint32_t max_batch_delay_us;     /* default 0: adaptive group commit (a batch goes
@@ -222,6 +267,8 @@ typedef struct uwal_config {
 				  timer for this share (0..100 %) of the recent
 				  write + fdatasync time, then spins the rest;
 				  default 0 (spin from the start) */
+	uint32_t open_flags;   /* UWAL_OPEN_* flags, OR'ed; default 0. Unknown bits
+				  are refused (UWAL_EINVAL). */
 } uwal_config;
 
 /*
@@ -308,18 +355,48 @@ UWAL_API void uwal_config_init_sized(uwal_config *cfg, size_t size);
 
 /*
  * Open (creating if needed) the log in cfg->dir and recover it.
+ * cfg->open_flags changes this (see enum uwal_open_flag): UWAL_OPEN_READONLY
+ * opens an existing log for reading only, takes no lock and writes nothing;
+ * UWAL_OPEN_NO_REPAIR refuses to cut a torn tail.
  *
  * Recovery reads every segment, checks every frame's CRC and rebuilds the
  * in-memory index. Sealed segments (all but the last written one) must be
  * whole: any bad frame in them fails the open with UWAL_ECORRUPT, and log_fn
  * names the file and offset. In the last segment the log ends at the first
  * frame that fails its check (a torn tail after a crash); everything after
- * it is cut off durably before the open returns. Leftover temporary files of
- * an interrupted segment preparation are removed.
+ * it is cut off durably before the open returns, and log_fn names the file,
+ * the offset of the cut, how many records it dropped (whole records of a
+ * uwal_write_batch() call cut short, and the torn frame) and how many bytes
+ * of frames. Leftover temporary files of an interrupted segment preparation
+ * ("<prefix><20 digits>.tmp", and no other name) are removed.
  *
  * The directory is locked (flock on "<prefix>lock" in it) for the life of
  * the handle; a second open of the same dir and prefix, from this or any
- * other process, fails with UWAL_ELOCKED.
+ * other process, fails with UWAL_ELOCKED. The lock is per prefix: logs of
+ * different prefixes may share a directory.
+ *
+ * The lock holds only while "<prefix>lock" is the file that is locked. If
+ * it is removed or replaced while the log is open, a second open cannot
+ * tell (it creates and locks a new file, and succeeds); both handles may
+ * then append at the same offsets of the same segment until the first one
+ * notices. It checks the name (st_dev, st_ino against its locked
+ * descriptor) right after taking the lock and at every rotation, before
+ * the seal: there the write calls that needed the rotation fail with
+ * UWAL_ELOCKED, the handle is poisoned, and log_fn names the lock file.
+ * Records either handle wrote in between may be lost or damaged: never
+ * touch the lock file of an open log.
+ *
+ * File descriptors: the handle keeps the active segment's descriptor open,
+ * and those of sealed segments in a bounded cache (at most 64, or a
+ * quarter of RLIMIT_NOFILE's soft limit at open if that is less, at least
+ * 4): a sealed segment is opened on demand when read, and the least
+ * recently used idle descriptor is closed when the cache is full, or all
+ * idle ones when the process runs out of descriptors (EMFILE). uwal_get()
+ * and each iterator hold the descriptor of the segment they read while
+ * they read it, so it is never closed under them. A log may therefore have
+ * any number of segments. Besides the cache a handle holds the directory,
+ * the lock file, an eventfd, the ring, the segment being prepared and
+ * those that retention is removing (a removed file cannot be reopened).
  *
  * io_uring: probed at open. If the kernel refuses io_uring_setup (old
  * kernel, seccomp, sysctl kernel.io_uring_disabled), uwal falls back to
@@ -338,10 +415,16 @@ UWAL_API void uwal_config_init_sized(uwal_config *cfg, size_t size);
  *                  DEFER_TASKRUN (not with SQPOLL nor with ring_poll_us);
  *                  other flags (IOPOLL, R_DISABLED, NO_SQARRAY, ...) hang or
  *                  break the write path and are refused by name
- *   UWAL_ELOCKED   the log is open elsewhere
+ *   UWAL_ELOCKED   the log is open elsewhere (never with UWAL_OPEN_READONLY,
+ *                  which takes no lock)
  *   UWAL_ECORRUPT  a sealed segment, a segment header, or the sequence of
- *                  segments failed a check (see uwal_unsafe_recover())
- *   -errno         from the system: -EACCES, -ENOTDIR, -ENOSPC, -ENOMEM, ...
+ *                  segments failed a check (see uwal_unsafe_recover()); or,
+ *                  with UWAL_OPEN_NO_REPAIR, the tail would have to be cut
+ *   -ENOENT        with UWAL_OPEN_READONLY: the directory does not exist (it
+ *                  is not created)
+ *   -errno         from the system: -EACCES, -ENOTDIR, -ENOSPC, -ENOMEM, ...;
+ *                  -EMFILE / -ENFILE (out of file descriptors) is also said
+ *                  through log_fn
  * Thread safety: may be called from any thread. The handle's threads
  * (a writer and a segment preparer) run until uwal_close().
  */
@@ -372,7 +455,11 @@ UWAL_API int uwal_write(uwal *w, uint64_t index, const void *key, size_t key_len
  *   UWAL_EEXIST     the index is in the log or in a write still in flight;
  *                   the log is unchanged
  *   UWAL_ESHUTDOWN  uwal_close() has begun and the record was not taken
+ *   UWAL_EREADONLY  the handle was opened with UWAL_OPEN_READONLY
  *   UWAL_EPOISONED  an earlier write or fdatasync failed
+ *   UWAL_ELOCKED    the rotation this record needed found the lock file
+ *                   removed or replaced (see uwal_open()); the handle is
+ *                   now poisoned
  *   -errno          the write or fdatasync of this record failed (the handle
  *                   is now poisoned), or the next segment could not be
  *                   prepared (-ENOSPC, ...; the handle is not poisoned)
@@ -434,7 +521,9 @@ UWAL_API void uwal_record_free(uwal_record *rec);
  * Open an iterator over the records acknowledged when this is called, in
  * log order. Records written later are not seen. The iterator pins the
  * segments it will read: retention may delete their files from the
- * directory, but the iterator still reads them to the end.
+ * directory, but the iterator still reads them to the end. It holds one
+ * file descriptor at a time, the one of the segment it is reading (see
+ * "File descriptors" at uwal_open()).
  *
  * Parameters:
  *   w    the handle

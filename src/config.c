@@ -171,6 +171,14 @@ static int check(const uwal_config *c)
 	RANGE(queue_capacity, 2, 1u << 20);
 	RANGE(ring_entries, 8, 4096);
 	RANGE(ring_poll_us, 0, 1000000);
+	uint32_t known = UWAL_OPEN_READONLY | UWAL_OPEN_NO_REPAIR | UWAL_OPEN_VERIFY;
+	if (c->open_flags & ~known) {
+		say(c,
+		    "invalid config: open_flags = 0x%x has unknown bits 0x%x; allowed: "
+		    "UWAL_OPEN_READONLY, UWAL_OPEN_NO_REPAIR, UWAL_OPEN_VERIFY",
+		    c->open_flags, c->open_flags & ~known);
+		return UWAL_EINVAL;
+	}
 	return check_ring_flags(c);
 }
 

@@ -34,6 +34,8 @@ const char *uwal_strerror(int err)
 		return "the position was removed by a truncation of the log";
 	case UWAL_EVERSION:
 		return "a log file has a newer format version than this library knows";
+	case UWAL_EREADONLY:
+		return "the log was opened read-only";
 	default:
 		break;
 	}

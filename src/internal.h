@@ -20,6 +20,8 @@
 #include "uwal.h"
 
 #define SEG_NAME_MAX 96
+#define UW_MAX_PREFIX 64
+#define UW_LOCK_NAME_MAX (UW_MAX_PREFIX + 8)
 /* The most bytes Linux transfers in one read or write call (MAX_RW_COUNT). */
 #define UW_MAX_IO_BYTES 0x7ffff000u
 /* Bytes of a segment that frames can use: header and room for the seal. */
@@ -27,10 +29,22 @@
 
 /* ---- segments ---------------------------------------------------------- */
 
+struct uw_fdc;
+
 struct seg {
 	struct uw_io *io; /* the handle's backend */
 	uint64_t seq;
+	/* The descriptor, -1 while closed; see fdcache.c. Pinned: open for
+	 * the segment's life (active, prepared, dropped by retention).
+	 * Otherwise owned by the cache, which may close it while no one
+	 * uses it (fd_users). Guarded by fdc->mu, except that a pinned fd
+	 * never changes. */
 	int fd;
+	struct uw_fdc *fdc; /* NULL: fd is open for the segment's life */
+	unsigned fd_users;
+	bool fd_pinned;
+	bool fd_idle; /* on the cache's idle list */
+	struct seg *lru_prev, *lru_next;
 	uint32_t salt;
 	uint16_t hdr_flags;
 	bool sealed;
@@ -83,11 +97,47 @@ struct uw_seg_scan {
 	 * leaves its records out, and fn was called for the cut_records last
 	 * ones anyway (the caller drops them). */
 	uint64_t cut_records;
+	/* Where the scan stopped: the first invalid (or zero) frame header,
+	 * before end was moved back over an unfinished batch. */
+	uint64_t stop;
 };
 int uw_seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn,
 		void *ctx, struct uw_seg_scan *out);
 /* Read and check the header of an open segment file. */
 int uw_seg_read_header(struct uw_io *io, int fd, struct fmt_seg_hdr *h);
+
+/* ---- segment descriptors (fdcache.c) ------------------------------------ */
+
+/* The most sealed segments' descriptors a handle keeps open. */
+#define UW_FDC_MAX 64
+
+struct uw_fdc {
+	pthread_mutex_t mu;
+	struct uw_io *io;
+	int dirfd;
+	int open_flags;          /* how a cached descriptor is opened */
+	unsigned max;            /* cached descriptors kept open */
+	unsigned n;              /* cached descriptors open, used or idle */
+	struct seg *head, *tail; /* idle ones, most recently used first */
+};
+
+void uw_fdc_init(struct uw_fdc *c, struct uw_io *io, int dirfd, int open_flags, unsigned max);
+void uw_fdc_destroy(struct uw_fdc *c);
+/* The bound of a handle's cache: a quarter of RLIMIT_NOFILE, 4..UW_FDC_MAX. */
+unsigned uw_fdc_bound(void);
+/* Put s under the cache; its descriptor, if open, is pinned. */
+void uw_fdc_attach(struct uw_fdc *c, struct seg *s);
+/* Take s's descriptor for a read (opening it if needed); every get that
+ * returns 0 is matched by one put. 0 or -errno. */
+int uw_seg_fd_get(struct seg *s, int *fd);
+void uw_seg_fd_put(struct seg *s);
+/* Keep s's descriptor open for the segment's life (opening it if needed):
+ * before its file is unlinked. 0 or -errno. */
+int uw_seg_fd_pin(struct seg *s);
+/* Hand s's pinned descriptor to the cache (a sealed segment). */
+void uw_seg_fd_unpin(struct seg *s);
+/* Close s's descriptor now, whatever its state (the last unref). */
+void uw_seg_fd_close(struct seg *s);
 
 /* ---- the handle ------------------------------------------------------ */
 
@@ -104,6 +154,9 @@ struct prep {
 	size_t n_doomed, cap_doomed;
 	struct seg **gone; /* unlinked durably, to drop from the index */
 	size_t n_gone, cap_gone;
+	struct seg **kept; /* a round's segments left in place after a failure */
+	size_t n_kept, cap_kept;
+	bool lost; /* a round's result could not be handed back: no more rounds */
 };
 
 /* A diagnostic from one of uwal's threads, waiting for a caller's thread. */
@@ -117,6 +170,7 @@ struct uwal {
 	uwal_config cfg;
 	struct uw_io *io; /* the backend every operation goes through */
 	char *dir, *prefix;
+	char lock_name[UW_LOCK_NAME_MAX]; /* "<prefix>lock" */
 	int dirfd, lockfd, wake_fd;
 	uint64_t seg_capacity;
 	uint64_t max_request; /* bytes one write call may encode to */
@@ -153,6 +207,7 @@ struct uwal {
 	/* Segments and index: the writer changes them under lock (write);
 	 * readers look up under lock (read). */
 	pthread_rwlock_t lock;
+	struct uw_fdc fdc; /* the segments' descriptors */
 	struct seg **segs; /* by seq; the last one is the active segment */
 	size_t nsegs, cap_segs;
 
@@ -177,7 +232,6 @@ struct uwal {
 };
 
 /* config.c */
-#define UW_MAX_PREFIX 64
 bool uw_cfg_prefix_ok(const char *prefix);
 /* Read the caller's config (of whatever size it has, see config.c) into
  * *out with defaults for what it lacks, and check it; UWAL_EINVAL, with
@@ -191,6 +245,10 @@ void uw_wal_mark_thread(void);
 void uw_wal_flush_log(struct uwal *w);
 void uw_wal_log(const struct uwal *w, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* 0 if "<prefix>lock" in the directory is still the file the handle has
+ * locked; UWAL_ELOCKED (said through log_fn) if it was removed or
+ * replaced; -errno if that cannot be told. */
+int uw_wal_check_lock(struct uwal *w);
 
 /* recovery.c */
 int uw_rec_open_log(struct uwal *w);
@@ -204,10 +262,14 @@ void uw_prep_request(struct uwal *w);
 /* Wait for the prepared segment; NULL and *err on failure (then the
  * preparer retries on the next request). */
 struct seg *uw_prep_take(struct uwal *w, int *err);
-/* Queue a segment dropped by retention for unlinking; takes a reference. */
-void uw_prep_delete(struct uwal *w, struct seg *s);
-/* Take the segments whose removal is durable now. */
-struct seg **uw_prep_take_gone(struct uwal *w, size_t *n);
+/* Hand one round of segments dropped by retention (oldest first, one
+ * reference each, the malloc'd array v) to the preparer, which removes
+ * them strictly in order and stops at the first failure. One round at a
+ * time. 0, or -ENOMEM (nothing taken). */
+int uw_prep_delete(struct uwal *w, struct seg **v, size_t n);
+/* Take the result of the last round: the segments whose removal is
+ * durable now, and (*kept) the ones left in place after a failure. */
+struct seg **uw_prep_take_gone(struct uwal *w, size_t *n, struct seg ***kept, size_t *n_kept);
 
 /* submit.c */
 int uw_pipe_submit(struct uwal *w, struct req *r);

@@ -2,7 +2,9 @@
  * iter.c - iterators: the records acknowledged when the iterator opened,
  * in log order, read sequentially from the segment files with their CRCs
  * checked. The iterator holds a reference on each segment it will read,
- * so retention can unlink the files but not close them under it.
+ * so retention can unlink the files but not free them under it, and the
+ * descriptor of the segment it is reading (fdcache.c), so the cache does
+ * not close it in between.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@ struct uwal_iter {
 	struct seg **segs;
 	uint64_t *ends; /* published end of each segment at open */
 	size_t n, cur;
+	int fd; /* the current segment's descriptor, -1 until taken */
 	uint64_t off;
 	uint8_t *buf;
 	size_t cap;
@@ -34,6 +37,7 @@ int uwal_iter_open(uwal *w, uwal_iter **out)
 	if (!it)
 		return -ENOMEM;
 	it->w = w;
+	it->fd = -1;
 	it->off = FMT_SEG_HDR_SIZE;
 	uw_fmt_dec_init(&it->dec);
 	pthread_rwlock_rdlock(&w->lock);
@@ -62,6 +66,15 @@ static int window(struct uwal_iter *it, struct seg *s, uint64_t end, size_t need
 {
 	if (it->blen && it->off >= it->boff && it->off + need <= it->boff + it->blen)
 		return 0;
+	if (it->fd < 0) {
+		/* Held until the iterator leaves the segment: the cache never
+		 * closes it under the iterator. */
+		int ret = uw_seg_fd_get(s, &it->fd);
+		if (ret < 0) {
+			it->fd = -1;
+			return ret;
+		}
+	}
 	size_t want = need > WINDOW ? need : WINDOW;
 	if (want > it->cap) {
 		uint8_t *b = realloc(it->buf, want);
@@ -71,12 +84,21 @@ static int window(struct uwal_iter *it, struct seg *s, uint64_t end, size_t need
 		it->cap = want;
 	}
 	size_t len = end - it->off < want ? (size_t)(end - it->off) : want;
-	ssize_t r = uw_io_pread(s->io, s->fd, it->buf, len, it->off);
+	ssize_t r = uw_io_pread(s->io, it->fd, it->buf, len, it->off);
 	if (r < 0)
 		return (int)r;
 	it->boff = it->off;
 	it->blen = (size_t)r;
 	return it->blen >= need ? 0 : UWAL_ECORRUPT;
+}
+
+/* Give the current segment's descriptor back to the cache. */
+static void release_fd(struct uwal_iter *it)
+{
+	if (it->fd >= 0) {
+		uw_seg_fd_put(it->segs[it->cur]);
+		it->fd = -1;
+	}
 }
 
 static int bad(struct uwal_iter *it, struct seg *s)
@@ -94,6 +116,7 @@ static int step(struct uwal_iter *it, uwal_record *rec)
 		struct seg *s = it->segs[it->cur];
 		uint64_t end = it->ends[it->cur];
 		if (it->off >= end) {
+			release_fd(it);
 			it->cur++;
 			it->off = FMT_SEG_HDR_SIZE;
 			it->blen = 0;
@@ -142,6 +165,8 @@ void uwal_iter_close(uwal_iter *it)
 {
 	if (!it)
 		return;
+	if (it->cur < it->n)
+		release_fd(it);
 	for (size_t i = 0; i < it->n; i++)
 		uw_seg_unref(it->segs[i]);
 	free(it->segs);

@@ -15,50 +15,61 @@
 #include "internal.h"
 
 /*
- * Unlink the segments retention dropped, fsync the directory, and only
- * then hand them back to the writer, which removes them from the index:
- * until their removal is durable their indexes must stay taken, or a crash
- * could bring a file back whose indexes were meanwhile written again.
- * A segment that cannot be removed stays in the log (and readable).
+ * Unlink one round of segments that retention dropped, strictly oldest
+ * first, fsync the directory, and only then hand them back to the writer,
+ * which removes them from the index: until their removal is durable their
+ * indexes must stay taken, or a crash could bring a file back whose
+ * indexes were meanwhile written again.
+ *
+ * The first segment that cannot be removed stops the round: it and every
+ * newer one of the round stay in the log (and readable), handed back as
+ * kept, and the writer tries again at its next rotation. Removing a newer
+ * segment while an older one stays would leave a gap that no open accepts.
  */
 static void unlink_doomed(struct uwal *w, struct seg **v, size_t n)
 {
 	struct prep *p = &w->prep;
-	bool ok[n ? n : 1];
-	bool any = false;
+	size_t ngone = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		int e = uw_io_unlinkat(w->io, w->dirfd, v[i]->name);
-		ok[i] = e == 0 || e == -ENOENT;
-		any |= ok[i];
-		if (!ok[i])
-			uw_wal_log(w, UWAL_LOG_WARN, "retention: cannot remove %s/%s (kept): %s",
-				   w->dir, v[i]->name, uwal_strerror(e));
+	while (ngone < n) {
+		int e = uw_io_unlinkat(w->io, w->dirfd, v[ngone]->name);
+		if (e < 0 && e != -ENOENT) {
+			uw_wal_log(
+				w, UWAL_LOG_WARN,
+				"retention: cannot remove %s/%s: %s; it and %zu newer segment(s) "
+				"kept, retried at the next rotation",
+				w->dir, v[ngone]->name, uwal_strerror(e), n - ngone - 1);
+			break;
+		}
+		ngone++;
 	}
-	if (any) {
+	if (ngone) {
 		int e = uw_io_dirsync(w->io, w->dirfd);
 		if (e < 0) {
 			uw_wal_log(w, UWAL_LOG_WARN,
 				   "retention: fsync of %s failed (segments kept in the index): %s",
 				   w->dir, uwal_strerror(e));
-			any = false;
-			for (size_t i = 0; i < n; i++)
-				ok[i] = false;
+			ngone = 0;
 		}
 	}
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < n; i++) {
-		if (ok[i] && uw_seg_list_push(&p->gone, &p->n_gone, &p->cap_gone, v[i]) == 0)
-			continue;
-		uw_seg_unref(v[i]);
+		struct seg ***list = i < ngone ? &p->gone : &p->kept;
+		size_t *len = i < ngone ? &p->n_gone : &p->n_kept;
+		size_t *cap = i < ngone ? &p->cap_gone : &p->cap_kept;
+		if (uw_seg_list_push(list, len, cap, v[i]) < 0) {
+			/* The writer cannot learn of it: it stays doomed, in the
+			 * index, and no later round starts (nothing newer is
+			 * removed). The next open finds the file again. */
+			uw_seg_unref(v[i]);
+			p->lost = true;
+		}
 	}
 	pthread_mutex_unlock(&p->mu);
 	free(v);
-	if (any) {
-		/* seq_cst store: pairs with the writer's load at its loop top. */
-		atomic_store(&w->gone_pending, 1);
-		uw_io_eventfd_signal(w->io, w->wake_fd);
-	}
+	/* seq_cst store: pairs with the writer's load at its loop top. */
+	atomic_store(&w->gone_pending, 1);
+	uw_io_eventfd_signal(w->io, w->wake_fd);
 }
 
 static void *prep_main(void *arg)
@@ -87,6 +98,8 @@ static void *prep_main(void *arg)
 			struct seg *s = NULL;
 			int e = uw_seg_create(w->io, w->dirfd, w->prefix, seq, w->cfg.segment_size,
 					      w->cfg.prealloc, &s);
+			if (e == 0)
+				uw_fdc_attach(&w->fdc, s); /* pinned: it will be active */
 			if (e < 0)
 				uw_wal_log(w, UWAL_LOG_ERROR,
 					   "cannot prepare segment %llu in %s: %s",
@@ -135,13 +148,16 @@ void uw_prep_stop(struct uwal *w)
 		uw_seg_unref(p->ready);
 		p->ready = NULL;
 	}
-	/* Removed durably, but the writer is gone: the handle's list still
-	 * holds them and frees them at close. */
+	/* Removed durably (or kept), but the writer is gone: the handle's
+	 * list still holds them and frees them at close. */
 	for (size_t i = 0; i < p->n_gone; i++)
 		uw_seg_unref(p->gone[i]);
+	for (size_t i = 0; i < p->n_kept; i++)
+		uw_seg_unref(p->kept[i]);
 	free(p->gone);
-	p->gone = NULL;
-	p->n_gone = p->cap_gone = 0;
+	free(p->kept);
+	p->gone = p->kept = NULL;
+	p->n_gone = p->cap_gone = p->n_kept = p->cap_kept = 0;
 }
 
 void uw_prep_request(struct uwal *w)
@@ -182,30 +198,32 @@ struct seg *uw_prep_take(struct uwal *w, int *err)
 	return s;
 }
 
-void uw_prep_delete(struct uwal *w, struct seg *s)
+int uw_prep_delete(struct uwal *w, struct seg **v, size_t n)
 {
 	struct prep *p = &w->prep;
 	pthread_mutex_lock(&p->mu);
-	if (uw_seg_list_push(&p->doomed, &p->n_doomed, &p->cap_doomed, s) < 0) {
-		/* Cannot queue it: it stays doomed in the index (readable, its
-		 * indexes taken) and the next open finds the file again. */
+	if (p->lost) {
 		pthread_mutex_unlock(&p->mu);
-		uw_wal_log(w, UWAL_LOG_WARN, "retention: out of memory, %s kept", s->name);
-		uw_seg_unref(s);
-		return;
+		return -ENOMEM;
 	}
+	/* One round at a time (the writer waits for the last one's result). */
+	p->doomed = v;
+	p->n_doomed = p->cap_doomed = n;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+	return 0;
 }
 
-struct seg **uw_prep_take_gone(struct uwal *w, size_t *n)
+struct seg **uw_prep_take_gone(struct uwal *w, size_t *n, struct seg ***kept, size_t *n_kept)
 {
 	struct prep *p = &w->prep;
 	pthread_mutex_lock(&p->mu);
 	struct seg **v = p->gone;
 	*n = p->n_gone;
-	p->gone = NULL;
-	p->n_gone = p->cap_gone = 0;
+	*kept = p->kept;
+	*n_kept = p->n_kept;
+	p->gone = p->kept = NULL;
+	p->n_gone = p->cap_gone = p->n_kept = p->cap_kept = 0;
 	atomic_store(&w->gone_pending, 0);
 	pthread_mutex_unlock(&p->mu);
 	return v;

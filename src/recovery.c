@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,10 +34,18 @@ static int cmp_found(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* A temporary file of uwal's own segment preparation: "<prefix><20 digits>.tmp",
+ * and nothing else (a name like "<prefix>my-backup-of-the-log.tmp" is not
+ * uwal's to remove). */
 static bool is_tmp_name(const char *name, const char *prefix)
 {
 	size_t pl = strlen(prefix), l = strlen(name);
-	return l == pl + 24 && strcmp(name + pl + 20, ".tmp") == 0;
+	if (l != pl + 24 || strncmp(name, prefix, pl) != 0 || strcmp(name + pl + 20, ".tmp") != 0)
+		return false;
+	for (size_t i = pl; i < pl + 20; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+	return true;
 }
 
 static void free_found(struct found *v, size_t n)
@@ -133,10 +142,10 @@ static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
 
 /* Open, check the header of and scan one segment file. */
 static int inspect(struct uw_io *io, int dirfd, const struct found *f, const char *prefix,
-		   struct scan_ctx *ctx, struct insp *in)
+		   int open_flags, struct scan_ctx *ctx, struct insp *in)
 {
 	memset(in, 0, sizeof(*in));
-	int fd = uw_io_openat(io, dirfd, f->name, O_RDWR, 0);
+	int fd = uw_io_openat(io, dirfd, f->name, open_flags, 0);
 	if (fd < 0)
 		return in->err = fd;
 	struct fmt_seg_hdr h;
@@ -169,53 +178,93 @@ static int inspect(struct uw_io *io, int dirfd, const struct found *f, const cha
 	return ret;
 }
 
-/* 1 if [from, to) of fd holds only zero bytes, 0 if not, or -errno. */
-static int all_zero(struct uw_io *io, int fd, uint64_t from, uint64_t to)
+/*
+ * The offset just past the last nonzero byte of [from, to) of fd, or from
+ * if that range holds only zeros, into *out. Read from the end backwards:
+ * the preallocation's zeros lie there. 0 or -errno.
+ */
+static int last_nonzero(struct uw_io *io, int fd, uint64_t from, uint64_t to, uint64_t *out)
 {
 	enum { CHUNK = 1 << 20 };
-	uint64_t *buf = malloc(CHUNK);
+	uint8_t *buf = malloc(CHUNK);
 	if (!buf)
 		return -ENOMEM;
-	int ret = 1;
-	while (ret == 1 && from < to) {
+	int ret = 0;
+	*out = from;
+	while (to > from) {
 		size_t want = to - from < CHUNK ? (size_t)(to - from) : CHUNK;
-		ssize_t n = uw_io_pread(io, fd, buf, want, from);
-		if (n <= 0) {
-			ret = n < 0 ? (int)n : 0;
+		uint64_t at = to - want;
+		ssize_t n = uw_io_pread(io, fd, buf, want, at);
+		if (n < 0) {
+			ret = (int)n;
 			break;
 		}
-		const uint8_t *b = (const uint8_t *)buf;
-		for (ssize_t i = 0; i < n; i++)
-			if (b[i]) {
-				ret = 0;
-				break;
-			}
-		from += (uint64_t)n;
+		size_t i = (size_t)n; /* short only past the end of the file: zeros */
+		while (i > 0 && !buf[i - 1])
+			i--;
+		if (i > 0) {
+			*out = at + i;
+			break;
+		}
+		to = at;
 	}
 	free(buf);
 	return ret;
 }
 
-/* Bring the tail segment to a clean state at its cut point. */
+/* What cutting the tail at in->scan.end drops, in words, into buf. */
+static void describe_cut(char *buf, size_t n, const struct insp *in, uint64_t frames_end,
+			 const char *verb)
+{
+	uint64_t whole = in->scan.cut_records;
+	uint64_t torn = frames_end > in->scan.stop ? 1 : 0;
+	snprintf(buf, n,
+		 "%llu record%s %s (%llu whole, of a uwal_write_batch() call cut short; "
+		 "%llu torn frame%s), %llu bytes of frames",
+		 (unsigned long long)(whole + torn), whole + torn == 1 ? "" : "s", verb,
+		 (unsigned long long)whole, (unsigned long long)torn, torn == 1 ? "" : "s",
+		 (unsigned long long)(frames_end - in->scan.end));
+}
+
+/*
+ * Bring the tail segment to a clean state at its cut point: everything
+ * after the last whole frame (and whole batch) is dropped, and the file is
+ * preallocated again to the configured size. Nothing is written when the
+ * tail is already clean (only zeros after the last frame, full size).
+ * UWAL_OPEN_NO_REPAIR refuses a cut that would drop anything; a read-only
+ * open leaves the file alone (its view ends at the cut).
+ */
 static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
 {
 	uint64_t cut = in->scan.end;
 	uint64_t size = w->cfg.segment_size;
-	int ret;
+	uint64_t frames_end;
+	char what[256];
+	bool ro = w->cfg.open_flags & UWAL_OPEN_READONLY;
+	bool no_repair = w->cfg.open_flags & UWAL_OPEN_NO_REPAIR;
 
-	/* A clean tail (only zeros after the last frame, preallocated to the
-	 * configured size) has nothing to cut: reading is cheaper than
-	 * writing the preallocation again. */
-	if (!in->scan.bad_off && (uint64_t)in->size == size) {
-		ret = all_zero(s->io, s->fd, cut, size);
-		if (ret != 0)
-			return ret < 0 ? ret : 0; /* error, or already clean */
+	int fd;
+	int ret = uw_seg_fd_get(s, &fd);
+	if (ret < 0)
+		return ret;
+	ret = last_nonzero(s->io, fd, cut, (uint64_t)in->size, &frames_end);
+	uw_seg_fd_put(s);
+	if (ret < 0)
+		return ret;
+	if (frames_end > cut && no_repair) {
+		describe_cut(what, sizeof(what), in, frames_end, "would be dropped");
+		uw_wal_log(w, UWAL_LOG_ERROR,
+			   "torn tail not cut (UWAL_OPEN_NO_REPAIR): %s/%s at offset %llu: %s",
+			   w->dir, s->name, (unsigned long long)cut, what);
+		return UWAL_ECORRUPT;
 	}
-
-	if (in->scan.bad_off)
-		uw_wal_log(w, UWAL_LOG_WARN,
-			   "torn tail cut: %s/%s at offset %llu (%lld bytes dropped)", w->dir,
-			   s->name, (unsigned long long)cut, (long long)((uint64_t)in->size - cut));
+	if (ro || (frames_end == cut && (uint64_t)in->size == size))
+		return 0;
+	if (frames_end > cut) {
+		describe_cut(what, sizeof(what), in, frames_end, "dropped");
+		uw_wal_log(w, UWAL_LOG_WARN, "torn tail cut: %s/%s at offset %llu: %s", w->dir,
+			   s->name, (unsigned long long)cut, what);
+	}
 	/* Truncating destroys whatever lies past the cut, so no stale frame
 	 * of this segment can validate behind new writes later. */
 	ret = uw_io_ftruncate(w->io, s->fd, cut);
@@ -243,11 +292,43 @@ static int corrupt(struct uwal *w, const char *name, uint64_t off, const char *w
 	return UWAL_ECORRUPT;
 }
 
+/*
+ * A read-only open found records after the tail: read the tail again. If
+ * it is sealed now (a live writer rotated meanwhile), it replaces the first
+ * reading, in the handle's list and in *in, and 1 is returned; 0 if it is
+ * still unsealed (damage), or -errno.
+ */
+static int reread_tail(struct uwal *w, const struct found *f, struct scan_ctx *ctx, struct insp *in)
+{
+	struct insp again;
+	ctx->prev = w->segs;
+	ctx->nprev = w->nsegs - 1; /* without the first reading */
+	int ret = inspect(w->io, w->dirfd, f, w->prefix, O_RDONLY, ctx, &again);
+	if (ret < 0 || !again.seg->sealed) {
+		if (again.seg)
+			uw_seg_unref(again.seg);
+		return ret == UWAL_ECORRUPT ? 0 : ret;
+	}
+	uw_fdc_attach(&w->fdc, again.seg);
+	uw_seg_fd_unpin(again.seg);
+	pthread_rwlock_wrlock(&w->lock);
+	uw_seg_unref(w->segs[w->nsegs - 1]); /* the list's */
+	w->segs[w->nsegs - 1] = again.seg;
+	uw_seg_ref(again.seg);
+	pthread_rwlock_unlock(&w->lock);
+	uw_seg_unref(in->seg);
+	*in = again;
+	return 1;
+}
+
 int uw_rec_open_log(struct uwal *w)
 {
 	struct found *f;
 	size_t n;
-	int ret = list_segments(w->io, w->dirfd, w->prefix, true, &f, &n);
+	bool ro = w->cfg.open_flags & UWAL_OPEN_READONLY;
+	bool no_repair = w->cfg.open_flags & UWAL_OPEN_NO_REPAIR;
+	/* NO_REPAIR changes nothing until the log is known to need no cut. */
+	int ret = list_segments(w->io, w->dirfd, w->prefix, !ro && !no_repair, &f, &n);
 	if (ret < 0)
 		return ret;
 	struct insp *in = calloc(n ? n : 1, sizeof(*in));
@@ -260,15 +341,38 @@ int uw_rec_open_log(struct uwal *w)
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		ctx.prev = w->segs;
 		ctx.nprev = w->nsegs;
-		ret = inspect(w->io, w->dirfd, &f[i], w->prefix, &ctx, &in[i]);
+		ret = inspect(w->io, w->dirfd, &f[i], w->prefix, ro ? O_RDONLY : O_RDWR, &ctx,
+			      &in[i]);
+		if (ro && ret == -ENOENT && w->nsegs == 0) {
+			/* A live writer's retention removed it after the listing. */
+			ret = 0;
+			continue;
+		}
 		if (ret == UWAL_ECORRUPT && !in[i].seg)
 			ret = corrupt(w, f[i].name, 0, "bad segment header");
 		if (ret < 0)
 			break;
 		struct seg *s = in[i].seg;
+		/* A sealed segment's descriptor goes to the cache (which keeps
+		 * a bounded number open), so a log of more segments than the
+		 * process may open descriptors still opens. */
+		uw_fdc_attach(&w->fdc, s);
+		if (s->sealed || ro)
+			uw_seg_fd_unpin(s);
 		if (i > 0 && f[i].seq != f[i - 1].seq + 1 && !(s->hdr_flags & FMT_SEG_AFTER_GAP)) {
 			ret = corrupt(w, f[i].name, 0, "the segment before it is missing");
 			break;
+		}
+		if (tail < n && ro && (in[i].scan.records || in[i].scan.sealed)) {
+			/* Beside a live writer: it may have sealed the tail and
+			 * gone on after the tail was read. Then the tail reads
+			 * as sealed now; if not, this is damage. */
+			ret = reread_tail(w, &f[tail], &ctx, &in[tail]);
+			if (ret < 0)
+				break;
+			if (ret == 1)
+				tail = n;
+			ret = 0;
 		}
 		if (tail < n) {
 			/* After the tail: only an empty prepared segment. */
@@ -288,18 +392,26 @@ int uw_rec_open_log(struct uwal *w)
 			break;
 		uw_seg_ref(s); /* the list holds one, in[] another */
 	}
+	if (ret == 0 && tail < n)
+		ret = repair_tail(w, in[tail].seg, &in[tail]);
 	/* Remove the empty segments after the tail (prepared, never used). */
-	for (size_t i = tail + 1; ret == 0 && i < n; i++) {
+	for (size_t i = tail + 1; ret == 0 && !ro && i < n; i++) {
 		ret = uw_io_unlinkat(w->io, w->dirfd, f[i].name);
 		if (ret == 0 && i + 1 == n)
 			ret = uw_io_dirsync(w->io, w->dirfd);
 	}
+	if (ret == 0 && no_repair && !ro) {
+		/* Now the leftovers of a preparation may go. */
+		struct found *again;
+		size_t m;
+		ret = list_segments(w->io, w->dirfd, w->prefix, true, &again, &m);
+		if (ret == 0)
+			free_found(again, m);
+	}
 	uint64_t next_seq = n ? f[n - 1].seq + 1 : 0;
-	if (ret == 0 && tail < n)
-		ret = repair_tail(w, in[tail].seg, &in[tail]);
 	free_found(f, n);
 	drop_insp(in, n);
-	if (ret < 0)
+	if (ret < 0 || ro)
 		return ret;
 
 	if (tail == n) {
@@ -309,6 +421,7 @@ int uw_rec_open_log(struct uwal *w)
 				    w->cfg.prealloc, &s);
 		if (ret < 0)
 			return ret;
+		uw_fdc_attach(&w->fdc, s);
 		ret = uw_seg_list_push(&w->segs, &w->nsegs, &w->cap_segs, s);
 		if (ret < 0) {
 			uw_seg_unref(s);
@@ -324,17 +437,22 @@ int uw_rec_open_log(struct uwal *w)
 
 /* ---- unsafe recover ------------------------------------------------- */
 
-static int set_after_gap(const struct seg *s)
+static int set_after_gap(struct seg *s)
 {
+	int fd;
+	int ret = uw_seg_fd_get(s, &fd);
+	if (ret < 0)
+		return ret;
 	uint8_t hdr[FMT_SEG_HDR_SIZE];
 	struct fmt_seg_hdr h = {.version = FMT_VERSION,
 				.flags = (uint16_t)(s->hdr_flags | FMT_SEG_AFTER_GAP),
 				.seq = s->seq,
 				.salt = s->salt};
 	uw_fmt_seg_hdr_encode(hdr, &h);
-	int ret = uw_io_pwrite(s->io, s->fd, hdr, sizeof(hdr), 0);
+	ret = uw_io_pwrite(s->io, fd, hdr, sizeof(hdr), 0);
 	if (ret == 0)
-		ret = uw_io_fdatasync(s->io, s->fd);
+		ret = uw_io_fdatasync(s->io, fd);
+	uw_seg_fd_put(s);
 	return ret;
 }
 
@@ -357,6 +475,7 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, char 
 	size_t n, nrm = 0;
 	char **rm = NULL;
 	struct seg **accepted = NULL;
+	bool fdc_live = false;
 	int ret = list_segments(io, dirfd, prefix, true, &f, &n);
 	if (ret < 0)
 		return ret;
@@ -373,14 +492,23 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, char 
 	}
 	size_t last_with_data = n, nacc = 0;
 	struct scan_ctx ctx = {.prev = accepted};
+	/* Descriptors through a cache, as in a handle (a segment may get its
+	 * header rewritten: read-write). */
+	struct uw_fdc fdc;
+	uw_fdc_init(&fdc, io, dirfd, O_RDWR, uw_fdc_bound());
+	fdc_live = true;
 	for (size_t i = 0; i < n; i++) {
 		/* A segment repeating an index of an earlier one is the damaged
 		 * copy (a renumbered duplicate): the earlier one is kept. */
 		ctx.nprev = nacc;
-		int e = inspect(io, dirfd, &f[i], prefix, &ctx, &in[i]);
+		int e = inspect(io, dirfd, &f[i], prefix, O_RDWR, &ctx, &in[i]);
 		if (e < 0 && e != UWAL_ECORRUPT) {
 			ret = e;
 			goto out;
+		}
+		if (in[i].seg) {
+			uw_fdc_attach(&fdc, in[i].seg);
+			uw_seg_fd_unpin(in[i].seg);
 		}
 		bad[i] = !in[i].seg || e == UWAL_ECORRUPT;
 		if (!bad[i]) {
@@ -424,6 +552,8 @@ out:
 	free(accepted);
 	if (in)
 		drop_insp(in, n);
+	if (fdc_live)
+		uw_fdc_destroy(&fdc);
 	free(bad);
 	free_found(f, n);
 	if (ret < 0) {

@@ -45,6 +45,7 @@ struct seg *uw_seg_new(struct uw_io *io, uint64_t seq, int fd, uint32_t salt, ui
 	s->io = io;
 	s->seq = seq;
 	s->fd = fd;
+	s->fd_pinned = fd >= 0;
 	s->salt = salt;
 	s->hdr_flags = flags;
 	s->end = FMT_SEG_HDR_SIZE;
@@ -83,8 +84,7 @@ void uw_seg_unref(struct seg *s)
 	 * standalone fences. */
 	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	if (s->fd >= 0)
-		uw_io_close(s->io, s->fd);
+	uw_seg_fd_close(s);
 	uw_idx_free(&s->idx);
 	free(s);
 }
@@ -219,7 +219,7 @@ int uw_seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg
 	memset(out, 0, sizeof(*out));
 	if (file_size <= off) {
 		/* Nothing after the header (callers check the header first). */
-		out->end = off;
+		out->end = out->stop = off;
 		return 0;
 	}
 	uw_fmt_dec_init(&dec);
@@ -288,6 +288,7 @@ int uw_seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg
 		off += FMT_FRAME_HDR_SIZE + f.len;
 	}
 	out->end = off;
+	out->stop = off;
 	if (ret == 0 && open_off) {
 		/* The log ends inside a batch: cut it whole. */
 		out->end = open_off;

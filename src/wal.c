@@ -77,20 +77,71 @@ void uw_wal_flush_log(struct uwal *w)
 	}
 }
 
+/* The lock file's name, "<prefix>lock", into out[UW_LOCK_NAME_MAX]. */
+static void lock_name(char *out, const char *prefix)
+{
+	snprintf(out, UW_LOCK_NAME_MAX, "%slock", prefix);
+}
+
+/*
+ * Whether the name of the lock file in dirfd still refers to the file fd
+ * holds the flock on: 0 if it does, UWAL_ELOCKED if the name is gone or
+ * refers to another file (then a second handle can take "the" lock while
+ * this one writes), -errno if it cannot be told.
+ */
+static int lock_is_ours(struct uw_io *io, int dirfd, const char *name, int fd)
+{
+	struct uw_file_id mine, named;
+	int ret = uw_io_file_id(io, fd, NULL, &mine);
+	if (ret < 0)
+		return ret;
+	ret = uw_io_file_id(io, dirfd, name, &named);
+	if (ret == -ENOENT)
+		return UWAL_ELOCKED;
+	if (ret < 0)
+		return ret;
+	return mine.dev == named.dev && mine.ino == named.ino ? 0 : UWAL_ELOCKED;
+}
+
+int uw_wal_check_lock(struct uwal *w)
+{
+	int ret = lock_is_ours(w->io, w->dirfd, w->lock_name, w->lockfd);
+	if (ret == UWAL_ELOCKED)
+		uw_wal_log(w, UWAL_LOG_ERROR,
+			   "lock file %s/%s was removed or replaced while the log was open: "
+			   "another handle may have opened the log and be writing to it",
+			   w->dir, w->lock_name);
+	return ret;
+}
+
+/*
+ * Take the flock on "<prefix>lock" (per prefix: logs of several prefixes
+ * may share a directory). The lock only means something while the name
+ * refers to the locked file: if another process replaced the file between
+ * our open and our flock, try again with the new one.
+ */
 static int take_lock(struct uw_io *io, int dirfd, const char *prefix, int *out)
 {
-	char name[UW_MAX_PREFIX + 8];
-	snprintf(name, sizeof(name), "%slock", prefix);
-	int fd = uw_io_openat(io, dirfd, name, O_RDWR | O_CREAT, 0644);
-	if (fd < 0)
-		return fd;
-	int ret = uw_io_flock_ex(io, fd);
-	if (ret < 0) {
+	char name[UW_LOCK_NAME_MAX];
+	lock_name(name, prefix);
+	int ret = UWAL_ELOCKED;
+	for (int tries = 0; tries < 8 && ret == UWAL_ELOCKED; tries++) {
+		int fd = uw_io_openat(io, dirfd, name, O_RDWR | O_CREAT, 0644);
+		if (fd < 0)
+			return fd;
+		ret = uw_io_flock_ex(io, fd);
+		if (ret < 0) {
+			uw_io_close(io, fd);
+			return ret == -EWOULDBLOCK ? UWAL_ELOCKED : ret;
+		}
+		ret = lock_is_ours(io, dirfd, name, fd);
+		if (ret == 0) {
+			*out = fd;
+			return 0;
+		}
 		uw_io_close(io, fd);
-		return ret == -EWOULDBLOCK ? UWAL_ELOCKED : ret;
 	}
-	*out = fd;
-	return 0;
+	return ret;
 }
 
 static void free_handle(struct uwal *w)
@@ -98,6 +149,7 @@ static void free_handle(struct uwal *w)
 	for (size_t i = 0; i < w->nsegs; i++)
 		uw_seg_unref(w->segs[i]);
 	free(w->segs);
+	uw_fdc_destroy(&w->fdc);
 	if (w->queues) {
 		for (unsigned i = 0; i < w->nq; i++)
 			uw_pq_destroy(&w->queues[i]);
@@ -171,24 +223,39 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&w->prep.mu, NULL);
 	pthread_mutex_init(&w->log_mu, NULL);
+	/* Sealed segments are only read. */
+	uw_fdc_init(&w->fdc, w->io, -1, O_RDONLY, uw_fdc_bound());
 	pthread_cond_init(&w->prep.cv, NULL);
 	if (!w->dir || !w->prefix) {
 		ret = -ENOMEM;
 		goto err;
 	}
 
-	ret = uw_io_mkdir_p(w->io, w->dir);
-	if (ret < 0)
-		goto err;
+	/* Read-only: no directory is made, no lock taken, no thread started,
+	 * nothing written (see UWAL_OPEN_READONLY). */
+	bool ro = cfg->open_flags & UWAL_OPEN_READONLY;
+	if (!ro) {
+		ret = uw_io_mkdir_p(w->io, w->dir);
+		if (ret < 0)
+			goto err;
+	}
 	ret = w->dirfd = uw_io_open_dir(w->io, w->dir);
 	if (ret < 0)
 		goto err;
-	ret = take_lock(w->io, w->dirfd, w->prefix, &w->lockfd);
-	if (ret < 0)
-		goto err;
+	w->fdc.dirfd = w->dirfd;
+	lock_name(w->lock_name, w->prefix);
+	if (!ro) {
+		ret = take_lock(w->io, w->dirfd, w->prefix, &w->lockfd);
+		if (ret < 0)
+			goto err;
+	}
 	ret = uw_rec_open_log(w);
 	if (ret < 0)
 		goto err;
+	if (ro) {
+		*out = w;
+		return 0;
+	}
 	ret = init_queues(w);
 	if (ret < 0)
 		goto err;
@@ -210,6 +277,11 @@ err_after_prep:
 	uw_prep_stop(w);
 	uw_wal_flush_log(w);
 err:
+	if (ret == -EMFILE || ret == -ENFILE)
+		uw_wal_log(w, UWAL_LOG_ERROR,
+			   "cannot open the log in %s: out of file descriptors (%s); raise "
+			   "RLIMIT_NOFILE",
+			   w->dir ? w->dir : cfg->dir, uwal_strerror(ret));
 	free_handle(w);
 	return ret;
 }
@@ -243,6 +315,8 @@ int uwal_write_sync(uwal *w, uint64_t index, const void *key, size_t key_len, co
 {
 	if (!w)
 		return UWAL_EINVAL;
+	if (w->cfg.open_flags & UWAL_OPEN_READONLY)
+		return UWAL_EREADONLY;
 	struct req r = {.sync = sync, .n = 1};
 	r.one = (uwal_record){index, key, key_len, value, value_len};
 	r.recs = &r.one;
@@ -264,6 +338,8 @@ int uwal_write_batch(uwal *w, const uwal_record *recs, size_t n, bool sync)
 {
 	if (!w || !recs || n == 0)
 		return UWAL_EINVAL;
+	if (w->cfg.open_flags & UWAL_OPEN_READONLY)
+		return UWAL_EREADONLY;
 	if (n > UINT32_MAX)
 		return UWAL_ETOOBIG;
 	struct req r = {.sync = sync, .n = (uint32_t)n, .recs = recs};
@@ -307,12 +383,13 @@ static void *dup_buf(const void *p, size_t len)
 	return b;
 }
 
-static int read_frame(struct uwal *w, struct seg *s, uint32_t off, uint64_t end, uwal_record *out)
+static int read_frame(struct uwal *w, struct seg *s, int fd, uint32_t off, uint64_t end,
+		      uwal_record *out)
 {
 	uint8_t small[4096];
 	uint8_t *buf = small;
 	size_t want = end - off < sizeof(small) ? (size_t)(end - off) : sizeof(small);
-	ssize_t n = uw_io_pread(s->io, s->fd, buf, want, off);
+	ssize_t n = uw_io_pread(s->io, fd, buf, want, off);
 	if (n < 0)
 		return (int)n;
 	size_t flen = uw_fmt_frame_peek_len(buf, (size_t)n);
@@ -321,7 +398,7 @@ static int read_frame(struct uwal *w, struct seg *s, uint32_t off, uint64_t end,
 		buf = malloc(flen);
 		if (!buf)
 			return -ENOMEM;
-		n = uw_io_pread(s->io, s->fd, buf, flen, off);
+		n = uw_io_pread(s->io, fd, buf, flen, off);
 		if (n < 0) {
 			free(buf);
 			return (int)n;
@@ -364,7 +441,12 @@ int uwal_get(uwal *w, uint64_t index, uwal_record *out)
 	if (!s)
 		return UWAL_ENOTFOUND;
 	uwal_record rec = {0};
-	int ret = read_frame(w, s, off, end, &rec);
+	int fd;
+	int ret = uw_seg_fd_get(s, &fd);
+	if (ret == 0) {
+		ret = read_frame(w, s, fd, off, end, &rec);
+		uw_seg_fd_put(s);
+	}
 	uw_seg_unref(s);
 	if (ret == 0)
 		*out = rec;

@@ -139,13 +139,74 @@ static bool fits(struct uwal *w, struct writer *wr, const struct batch *b, const
 }
 
 /*
+ * Retention: doom the oldest segments beyond max_segments and hand them to
+ * the preparer as one round. They stay in the index (their indexes taken)
+ * until the preparer removed them durably. One round is in flight at a
+ * time, and the preparer removes it strictly oldest first, stopping at the
+ * first failure: a newer segment is never removed while an older one
+ * stays, which would leave a gap no open accepts.
+ */
+static void retain(struct uwal *w, struct writer *wr)
+{
+	size_t keep = w->cfg.max_segments;
+	if (!keep || wr->n_doomed || w->nsegs <= keep)
+		return;
+	size_t n = w->nsegs - keep;
+	struct seg **v = malloc(n * sizeof(*v));
+	if (!v)
+		return; /* tried again at the next rotation */
+	/* Once unlinked, a file cannot be opened again by name, and readers
+	 * and iterators may still need it: its descriptor stays open. The
+	 * round ends before a segment whose descriptor cannot be had. */
+	for (size_t i = 0; i < n; i++) {
+		int e = uw_seg_fd_pin(w->segs[i]);
+		if (e < 0) {
+			uw_wal_log(w, UWAL_LOG_WARN,
+				   "retention: cannot open %s/%s (kept, retried at the next "
+				   "rotation): %s",
+				   w->dir, w->segs[i]->name, uwal_strerror(e));
+			n = i;
+			break;
+		}
+	}
+	if (n == 0) {
+		free(v);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		v[i] = w->segs[i];
+		uw_seg_ref(v[i]); /* the preparer's */
+	}
+	/* v belongs to the preparer once handed over: mark the round first. */
+	for (size_t i = 0; i < n; i++)
+		v[i]->doomed = true;
+	if (uw_prep_delete(w, v, n) < 0) {
+		for (size_t i = 0; i < n; i++) {
+			v[i]->doomed = false;
+			uw_seg_unref(v[i]);
+		}
+		free(v);
+		return;
+	}
+	wr->n_doomed = n;
+}
+
+/*
  * Seal the active segment and make the prepared one active. Nothing is in
- * flight. Returns 0, the preparation error (handle not poisoned), or the
- * seal's I/O error (handle poisoned).
+ * flight. Returns 0, the preparation error (handle not poisoned), the
+ * seal's I/O error (handle poisoned), or UWAL_ELOCKED if the lock file was
+ * removed or replaced (handle poisoned).
  */
 static int rotate(struct uwal *w, struct writer *wr)
 {
-	int err = 0;
+	/* The flock guards the log only while "<prefix>lock" is the locked
+	 * file: if someone removed or replaced it, a second handle may be
+	 * appending at the same offsets. Stop writing before the seal. */
+	int err = uw_wal_check_lock(w);
+	if (err < 0) {
+		poison(w, err);
+		return err;
+	}
 	struct seg *next = uw_prep_take(w, &err);
 	if (!next)
 		return err;
@@ -180,28 +241,24 @@ static int rotate(struct uwal *w, struct writer *wr)
 		uw_seg_unref(next);
 		return err;
 	}
-	/* Retention: doom the oldest live segments. They stay in the index
-	 * (their indexes taken) until the preparer removed them durably. */
-	while (w->cfg.max_segments && w->nsegs - wr->n_doomed > w->cfg.max_segments) {
-		struct seg *s = w->segs[wr->n_doomed++];
-		s->doomed = true;
-		uw_seg_ref(s); /* the preparer's */
-		uw_prep_delete(w, s);
-	}
+	/* Sealed: its descriptor is the cache's now, which may close it. */
+	uw_seg_fd_unpin(old);
 	wr->active = next;
 	wr->woff = FMT_SEG_HDR_SIZE;
 	wr->wcount = 0;
 	wr->prep_asked = false;
 	wr->dirty = false;
 	atomic_fetch_add_explicit(&w->st_rotations, 1, memory_order_relaxed);
+	retain(w, wr);
 	return 0;
 }
 
 /* Drop from the index the segments whose removal the preparer made durable. */
 static void drop_gone(struct uwal *w, struct writer *wr)
 {
-	size_t n;
-	struct seg **v = uw_prep_take_gone(w, &n);
+	size_t n, nkept;
+	struct seg **kept;
+	struct seg **v = uw_prep_take_gone(w, &n, &kept, &nkept);
 
 	pthread_rwlock_wrlock(&w->lock);
 	for (size_t i = 0; i < n; i++) {
@@ -223,6 +280,17 @@ static void drop_gone(struct uwal *w, struct writer *wr)
 	for (size_t i = 0; i < n; i++)
 		uw_seg_unref(v[i]); /* the preparer's */
 	free(v);
+	/* Left in place after a failed removal: live again, retried at the
+	 * next rotation. */
+	for (size_t i = 0; i < nkept; i++) {
+		kept[i]->doomed = false;
+		wr->n_doomed--;
+		uw_seg_unref(kept[i]); /* the preparer's */
+	}
+	free(kept);
+	/* A clean round: segments that rotations added meanwhile go now. */
+	if (!nkept)
+		retain(w, wr);
 }
 
 static int reserve(struct writer *wr, size_t bytes, size_t recs)

@@ -19,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
@@ -186,6 +187,18 @@ static int sys_flock_ex(struct uw_io *io, int fd)
 	return 0;
 }
 
+static int sys_file_id(struct uw_io *io, int fd, const char *name, struct uw_file_id *id)
+{
+	(void)io;
+	struct stat st;
+	int r = name ? fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) : fstat(fd, &st);
+	if (r < 0)
+		return -errno;
+	id->dev = (uint64_t)st.st_dev;
+	id->ino = (uint64_t)st.st_ino;
+	return 0;
+}
+
 static int sys_list(struct uw_io *io, int dirfd, const char *prefix, char ***names, size_t *n)
 {
 	(void)io;
@@ -296,6 +309,15 @@ unsigned uw_io_cpus_online(void)
 	return n > 0 ? (unsigned)n : 1;
 }
 
+unsigned uw_io_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > (1u << 30))
+		return 1u << 30;
+	return rl.rlim_cur ? (unsigned)rl.rlim_cur : 1;
+}
+
 /* ---- futexes and eventfds ------------------------------------------- */
 
 static void sys_futex_wait(struct uw_io *io, uint32_t *addr, uint32_t val)
@@ -368,6 +390,7 @@ static const struct uw_io_ops sys_ops = {
 	.renameat = sys_renameat,
 	.unlinkat = sys_unlinkat,
 	.flock_ex = sys_flock_ex,
+	.file_id = sys_file_id,
 	.list = sys_list,
 	.ring_open = uw_ring_sys_open,
 	.ring_run = uw_ring_sys_run,

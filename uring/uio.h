@@ -80,6 +80,12 @@ struct uw_ring {
 
 /* ---- the backend --------------------------------------------------------- */
 
+/* Which file a name or descriptor refers to (uw_io_ops.file_id). */
+struct uw_file_id {
+	uint64_t dev;
+	uint64_t ino;
+};
+
 /*
  * The operations of a backend. A test backend forwards to the system
  * backend and may fail, shorten or pause any of them; the names of the
@@ -112,6 +118,10 @@ struct uw_io_ops {
 	int (*unlinkat)(struct uw_io *io, int dirfd, const char *name);
 	/* An exclusive, non-blocking flock; -EWOULDBLOCK if held elsewhere. */
 	int (*flock_ex)(struct uw_io *io, int fd);
+	/* The identity (st_dev, st_ino) of the file fd is open on (name NULL),
+	 * or of the file called name in the directory fd (fstatat, following
+	 * no symlink); -ENOENT if there is none. */
+	int (*file_id)(struct uw_io *io, int fd, const char *name, struct uw_file_id *id);
 	/* The regular files of dirfd whose names start with prefix: *names
 	 * gets a malloc'd array of malloc'd names (free: uw_io_free_names). */
 	int (*list)(struct uw_io *io, int dirfd, const char *prefix, char ***names, size_t *n);
@@ -226,6 +236,10 @@ static inline int uw_io_flock_ex(struct uw_io *io, int fd)
 {
 	return io->ops->flock_ex(io, fd);
 }
+static inline int uw_io_file_id(struct uw_io *io, int fd, const char *name, struct uw_file_id *id)
+{
+	return io->ops->file_id(io, fd, name, id);
+}
 static inline int uw_io_list(struct uw_io *io, int dirfd, const char *prefix, char ***names,
 			     size_t *n)
 {
@@ -290,5 +304,6 @@ uint64_t uw_io_now_ns(void);          /* CLOCK_MONOTONIC (vDSO) */
 void uw_io_sleep_ns(uint64_t ns);     /* nanosleep (signals end it early) */
 unsigned uw_io_cpus_configured(void); /* get_nprocs_conf, at least 1 */
 unsigned uw_io_cpus_online(void);     /* get_nprocs, at least 1 */
+unsigned uw_io_fd_limit(void);        /* RLIMIT_NOFILE's soft limit (capped), at least 1 */
 
 #endif /* UWAL_UIO_H */

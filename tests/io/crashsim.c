@@ -771,6 +771,15 @@ static int sim_flock_ex(struct uw_io *io, int fd)
 	return ret;
 }
 
+static int sim_file_id(struct uw_io *io, int fd, const char *name, struct uw_file_id *id)
+{
+	struct crashsim *sim = sim_of(io);
+	pthread_mutex_lock(&sim->mu);
+	int ret = op_begin(sim) ? LOWER(sim, file_id, fd, name, id) : -EIO;
+	pthread_mutex_unlock(&sim->mu);
+	return ret;
+}
+
 static int sim_list(struct uw_io *io, int dirfd, const char *prefix, char ***names, size_t *n)
 {
 	struct crashsim *sim = sim_of(io);
@@ -904,6 +913,7 @@ static const struct uw_io_ops sim_ops = {
 	.renameat = sim_renameat,
 	.unlinkat = sim_unlinkat,
 	.flock_ex = sim_flock_ex,
+	.file_id = sim_file_id,
 	.list = sim_list,
 	.ring_open = sim_ring_open,
 	.ring_run = sim_ring_run,

@@ -401,6 +401,13 @@ static int f_flock_ex(struct uw_io *io, int fd)
 	return e < 0 ? e : uw_io_flock_ex(sys(), fd);
 }
 
+static int f_file_id(struct uw_io *io, int fd, const char *name, struct uw_file_id *id)
+{
+	(void)io;
+	int e = name ? check_name(TIO_FILE_ID, base(name)) : check_fd(TIO_FILE_ID, fd);
+	return e < 0 ? e : uw_io_file_id(sys(), fd, name, id);
+}
+
 static int f_list(struct uw_io *io, int dirfd, const char *prefix, char ***names, size_t *n)
 {
 	(void)io;
@@ -565,6 +572,7 @@ static const struct uw_io_ops fault_ops = {
 	.renameat = f_renameat,
 	.unlinkat = f_unlinkat,
 	.flock_ex = f_flock_ex,
+	.file_id = f_file_id,
 	.list = f_list,
 	.ring_open = f_ring_open,
 	.ring_run = f_ring_run,
