@@ -8,6 +8,7 @@
 #define UWAL_INTERNAL_H
 
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -180,23 +181,30 @@ struct uwal {
 	unsigned nq;
 	unsigned ncpu; /* CPUs online at open */
 	/* seq_cst handshakes, see submit.c and writer.c: closing/enqueuing (close), and
-	 * writer_sleeping/wake_pending (waking the writer). */
-	_Atomic int closing;
+	 * writer_sleeping/wake_pending (waking the writer).
+	 *
+	 * Three cache lines, by who writes: every submitter read-modify-
+	 * writes inside and enqueuing on each call, the writer polls the
+	 * flags of the second line while idle, and the writer's own hints sit
+	 * on a third. Sharing one line made it bounce between the two CPUs
+	 * several times per record. */
+	alignas(64) _Atomic int inside;
 	_Atomic int enqueuing;
-	_Atomic int inside;
+	alignas(64) _Atomic int closing;
 	_Atomic int writer_sleeping;
 	_Atomic int wake_pending;
-	_Atomic int poisoned; /* 0, or the error that poisoned the handle */
-	/* Where the writer and the latest submitter run (relaxed hints): a
-	 * thread never spins waiting for one that shares its CPU, since the
-	 * spin only keeps the other from running. */
-	_Atomic int writer_cpu;
-	/* Average time of a durable batch's write + fdatasync (ns), for
-	 * wait_nap_pct; the writer updates it, waiters read it (relaxed). */
-	_Atomic uint64_t sync_avg_ns;
-	_Atomic int submit_cpu;
+	_Atomic int poisoned;     /* 0, or the error that poisoned the handle */
 	_Atomic int gone_pending; /* the preparer has segments in prep.gone */
-	int close_err;            /* the final fdatasync's error at close */
+	/* Where the latest submitter runs: stored only when it changes. */
+	_Atomic int submit_cpu;
+	/* Where the writer runs (stored only when it changes), and the average
+	 * time of a durable batch's write + fdatasync (ns, for wait_nap_pct):
+	 * the writer's hints, read by waiters (relaxed). A thread never spins
+	 * waiting for one that shares its CPU: the spin only keeps the other
+	 * from running. */
+	alignas(64) _Atomic int writer_cpu;
+	_Atomic uint64_t sync_avg_ns;
+	alignas(64) int close_err; /* the final fdatasync's error at close */
 
 	pthread_t writer;
 	bool writer_started;

@@ -49,6 +49,7 @@ struct writer {
 	size_t n_doomed;   /* doomed segments at the front of w->segs */
 	unsigned rr;
 	int close_err;
+	int cpu; /* the CPU last stored in w->writer_cpu */
 };
 
 struct batch {
@@ -639,7 +640,13 @@ static void *writer_main(void *arg)
 			   uwal_strerror(w->ring_info.setup_error));
 
 	for (;;) {
-		atomic_store_explicit(&w->writer_cpu, uw_io_current_cpu(), memory_order_relaxed);
+		int cpu = uw_io_current_cpu();
+		/* Only this thread stores it: compare with what it stored, and
+		 * leave the line alone while the writer stays put. */
+		if (cpu != wr->cpu) {
+			wr->cpu = cpu;
+			atomic_store_explicit(&w->writer_cpu, cpu, memory_order_relaxed);
+		}
 		if (atomic_load(&w->gone_pending))
 			drop_gone(w, wr);
 		drain(w, wr);
@@ -673,6 +680,7 @@ int uw_pipe_start(struct uwal *w)
 	struct writer *wr = calloc(1, sizeof(*wr));
 	if (!wr)
 		return -ENOMEM;
+	wr->cpu = -1;
 	int e = uw_bset_init(&wr->set, w->cfg.max_batch_size);
 	if (e < 0) {
 		free(wr);
