@@ -826,6 +826,10 @@ static void readers_during_writes(uint32_t max_segments)
 		cr_assert_eq(ra[i].iter_bad, 0, "reader %d: %ld bad iterations (last rc %d %s)", i,
 			     ra[i].iter_bad, ra[i].bad_rc, uwal_strerror(ra[i].bad_rc));
 	}
+	/* Retention removes segments in the background (a segment counts as
+	 * deleted once its removal is durable): wait for it, bounded. */
+	for (int i = 0; max_segments && i < 10000 && th_stats(w).deleted_segments == 0; i++)
+		th_sleep_ms(1);
 	if (max_segments)
 		cr_assert_gt(th_stats(w).deleted_segments, 0, "retention never ran");
 	th_close(w);
