@@ -613,6 +613,169 @@ UWAL_API int uwal_unsafe_recover(const char *dir, const char *prefix, char ***re
 /* Free a list returned by uwal_unsafe_recover(). NULL is ignored. */
 UWAL_API void uwal_free_list(char **list, size_t n);
 
+/* ---- Inspection --------------------------------------------------------
+ *
+ * What operating a log needs to see: its segments one by one, where a
+ * record lies, whether another handle holds the lock, and what unsafe
+ * recover would do before it does it. The uwal(1) tool is built on these.
+ */
+
+/*
+ * One segment file, as uwal_segments() and uwal_unsafe_recover_ex() see it.
+ *
+ * The struct can grow in later versions without breaking programs: both
+ * functions are macros that pass sizeof(uwal_segment_info) as the
+ * program was compiled, and the library allocates the array with that
+ * stride, fills as many bytes of each element as the program's struct
+ * has and zeroes the fields it has none for. (An array the library
+ * allocates does not avoid the problem by itself: the program indexes it
+ * with its own struct's size.)
+ */
+typedef struct uwal_segment_info {
+	uint64_t seq;         /* segment number (the file name's 20 digits) */
+	char name[96];        /* file name, no directory part, NUL-terminated */
+	uint64_t file_size;   /* bytes of the file now, preallocation included */
+	uint64_t frame_bytes; /* bytes of the whole record frames after the
+				 header (the seal frame and the zeros of the
+				 preallocation not counted) */
+	uint64_t records;     /* whole records in those frames */
+	uint64_t first_index; /* smallest index among them; 0 if none */
+	uint64_t last_index;  /* largest index among them; 0 if none */
+	uint64_t tail_bytes;  /* bytes after the last whole frame of the
+				 active segment that are not zeros: a torn
+				 tail, or beside a live writer frames still
+				 being written. Seen only by a read-only
+				 handle (a normal open has cut them); 0 in
+				 sealed segments */
+	uint32_t version;     /* format version of its header; 0 if the
+				 header could not be read */
+	bool sealed;          /* ends with a seal frame; false for the active
+				 segment (the last one) */
+	bool after_gap;       /* its header says the segment before it was
+				 removed by unsafe recover */
+	/* Set only by uwal_unsafe_recover_ex(): */
+	bool removed;        /* true: the file is (or, in a dry run, would be)
+				removed, and its records with it. false:
+				the file is kept and its header flagged
+				after_gap, because the segment before it is
+				missing or removed */
+	uint64_t bad_offset; /* file offset of what is wrong (0: the header) */
+	const char *damage;  /* what is wrong, in words; a static string.
+				NULL in uwal_segments()'s answers */
+} uwal_segment_info;
+
+/*
+ * A snapshot of the segments of an open log, oldest first: the ones the
+ * handle reads (a read-only handle: those of its snapshot; a normal one:
+ * those in the log now, the active one last). A macro: it passes
+ * sizeof **out to uwal_segments_sized() (see uwal_segment_info).
+ *
+ * Parameters:
+ *   w     the handle (normal or UWAL_OPEN_READONLY)
+ *   out   receives a malloc'd array of *n elements, NULL if *n is 0; free
+ *         it with uwal_segments_free(). Untouched on failure.
+ *   n     receives the number of segments; untouched on failure.
+ *   size  sizeof(uwal_segment_info) as the caller was compiled (the macro
+ *         passes it)
+ * Returns 0, or:
+ *   UWAL_EINVAL  w, out or n is NULL, or size is 0
+ *   -ENOMEM      out of memory
+ *   -errno       a segment's size could not be read (-ENOENT: beside a
+ *                live writer, its retention removed a file of a read-only
+ *                handle's snapshot)
+ * Each element is consistent in itself; the active segment of a normal
+ * handle may take writes meanwhile, so totals over elements are a moment's
+ * view, not a transaction.
+ * Thread safety: any thread, any time, alongside writers and iterators.
+ */
+#define uwal_segments(w, out, n) uwal_segments_sized((w), (out), (n), sizeof(**(out)))
+UWAL_API int uwal_segments_sized(uwal *w, uwal_segment_info **out, size_t *n, size_t size);
+
+/* Free an array from uwal_segments() or uwal_unsafe_recover_ex(). NULL is
+ * ignored. */
+UWAL_API void uwal_segments_free(uwal_segment_info *v);
+
+/*
+ * Where the record the last uwal_iter_next() call returned lies: its
+ * segment's number and the file offset of its frame (the frame header's
+ * first byte).
+ *
+ * Parameters:
+ *   it      the iterator
+ *   seq     receives the segment number; may be NULL
+ *   offset  receives the offset in that segment file; may be NULL
+ * Returns 0, or:
+ *   UWAL_EINVAL     it is NULL
+ *   UWAL_ENOTFOUND  the last uwal_iter_next() call did not return 1 (or
+ *                   there was none); *seq and *offset are untouched
+ * Thread safety: as uwal_iter_next(): the iterator's one thread.
+ */
+UWAL_API int uwal_iter_position(uwal_iter *it, uint64_t *seq, uint64_t *offset);
+
+/*
+ * Whether a handle, in this process or another, holds the log's lock now,
+ * so that uwal_open() without UWAL_OPEN_READONLY would fail with
+ * UWAL_ELOCKED. Changes nothing: a missing lock file is not created (the
+ * log is then not locked). To tell, it takes the lock for an instant and
+ * releases it: a normal uwal_open() of the same log at that very moment
+ * may fail with UWAL_ELOCKED.
+ *
+ * Parameters:
+ *   dir, prefix  the log's directory and segment prefix (NULL prefix =
+ *                "segment_")
+ * Returns 1 (locked), 0 (not locked), or:
+ *   UWAL_EINVAL  dir is NULL, or prefix is invalid
+ *   -ENOENT      the directory does not exist
+ *   -errno       from the system (-ENOTDIR, -EACCES, ...)
+ * Thread safety: any thread. The answer may be stale when it returns.
+ */
+UWAL_API int uwal_locked(const char *dir, const char *prefix);
+
+/* Flags of uwal_unsafe_recover_ex(). */
+enum uwal_recover_flag {
+	/* Change nothing: report what would be removed and flagged. */
+	UWAL_RECOVER_DRY_RUN = 1u << 0,
+};
+
+/*
+ * uwal_unsafe_recover() that reports, file by file, what it does: every
+ * file it removes (removed = true: why, where, and the whole records it
+ * held before the damage, which are lost with it) and every file whose
+ * header it flags after_gap (removed = false). The checks and the actions
+ * are those of uwal_unsafe_recover(). A macro: it passes sizeof **out to
+ * uwal_unsafe_recover_sized() (see uwal_segment_info).
+ *
+ * With UWAL_RECOVER_DRY_RUN nothing is changed (no file removed, created
+ * or written, not even the lock file or a leftover ".tmp" file): the
+ * report says what a run without the flag would do now. The lock is
+ * checked as uwal_locked() does, and a locked log is refused as in a real
+ * run.
+ *
+ * Parameters:
+ *   dir, prefix  the log's directory and segment prefix (NULL prefix =
+ *                "segment_")
+ *   flags        0 or UWAL_RECOVER_DRY_RUN
+ *   out          receives a malloc'd array of *n elements in segment
+ *                order, NULL if nothing is (or would be) done; free it with
+ *                uwal_segments_free(). On failure *out is NULL and *n 0.
+ *   n            receives the number of elements
+ *   size         sizeof(uwal_segment_info) as the caller was compiled
+ * Returns 0, or:
+ *   UWAL_EINVAL   dir, out or n is NULL, prefix is invalid, size is 0,
+ *                 or flags has an unknown bit
+ *   UWAL_ELOCKED  the log is open
+ *   -ENOENT       the directory does not exist
+ *   -errno        from the system. A real run that fails part way may
+ *                 have removed or flagged some files already (run it
+ *                 again: what is left is done then)
+ * Thread safety: must not run while the log is open (it takes the lock;
+ * a dry run takes it for an instant, as uwal_locked()).
+ */
+#define uwal_unsafe_recover_ex(dir, prefix, flags, out, n)                                         \
+	uwal_unsafe_recover_sized((dir), (prefix), (flags), (out), (n), sizeof(**(out)))
+UWAL_API int uwal_unsafe_recover_sized(const char *dir, const char *prefix, unsigned flags,
+				       uwal_segment_info **out, size_t *n, size_t size);
+
 /*
  * A static, human-readable description of err: uwal's own codes and any
  * -errno. Never NULL. Thread safe.

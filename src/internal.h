@@ -58,6 +58,9 @@ struct seg {
 	uint64_t end;
 	struct idx idx;
 	char name[SEG_NAME_MAX];
+	/* A read-only handle's tail: nonzero bytes after end, hidden from it
+	 * (recovery.c); set once at open, 0 otherwise. */
+	uint64_t tail_bytes;
 };
 
 void uw_seg_name(char *out, const char *prefix, uint64_t seq, bool tmp);
@@ -257,11 +260,20 @@ void uw_wal_log(const struct uwal *w, int level, const char *fmt, ...)
  * locked; UWAL_ELOCKED (said through log_fn) if it was removed or
  * replaced; -errno if that cannot be told. */
 int uw_wal_check_lock(struct uwal *w);
+/* Take the flock on "<prefix>lock" in dirfd, creating the file: its
+ * descriptor into *out, or UWAL_ELOCKED, or -errno. */
+int uw_wal_take_lock(struct uw_io *io, int dirfd, const char *prefix, int *out);
+/* "<prefix>lock" into out[UW_LOCK_NAME_MAX]. */
+void uw_wal_lock_name(char *out, const char *prefix);
 
 /* recovery.c */
 int uw_rec_open_log(struct uwal *w);
-int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, char ***removed,
-			  size_t *n_removed);
+/* Unsafe recover in dirfd (whose lock the caller holds, or, with
+ * UWAL_RECOVER_DRY_RUN, checked): remove the files that fail the open's
+ * checks and flag the next survivors after_gap, or with the flag only say
+ * so. *report gets one element per file acted on (malloc'd, NULL if none). */
+int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, unsigned flags,
+			  uwal_segment_info **report, size_t *n_report);
 
 /* prepare.c */
 int uw_prep_start(struct uwal *w);

@@ -27,6 +27,9 @@ struct uwal_iter {
 	size_t blen;
 	struct fmt_dec dec;
 	int err; /* sticky error */
+	/* Where the record the last step returned lies (uwal_iter_position). */
+	bool have_pos;
+	uint64_t pos_seq, pos_off;
 };
 
 int uwal_iter_open(uwal *w, uwal_iter **out)
@@ -139,6 +142,9 @@ static int step(struct uwal_iter *it, uwal_record *rec)
 			    FMT_FRAME_OK ||
 		    uw_fmt_record_decode(&it->dec, &f, &r) < 0)
 			return bad(it, s);
+		it->have_pos = true;
+		it->pos_seq = s->seq;
+		it->pos_off = it->off;
 		it->off += flen;
 		rec->index = r.index;
 		rec->key = r.key;
@@ -153,12 +159,26 @@ int uwal_iter_next(uwal_iter *it, uwal_record *rec)
 {
 	if (!it || !rec)
 		return UWAL_EINVAL;
+	it->have_pos = false;
 	if (it->err)
 		return it->err;
 	int ret = step(it, rec);
 	if (ret < 0)
 		it->err = ret;
 	return ret;
+}
+
+int uwal_iter_position(uwal_iter *it, uint64_t *seq, uint64_t *offset)
+{
+	if (!it)
+		return UWAL_EINVAL;
+	if (!it->have_pos)
+		return UWAL_ENOTFOUND;
+	if (seq)
+		*seq = it->pos_seq;
+	if (offset)
+		*offset = it->pos_off;
+	return 0;
 }
 
 void uwal_iter_close(uwal_iter *it)

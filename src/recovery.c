@@ -115,6 +115,7 @@ struct scan_ctx {
 	struct seg *seg;
 	uint64_t max_seen;
 	bool any_seen;
+	uint64_t dup_off; /* where a duplicate index was found */
 };
 
 static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
@@ -127,6 +128,7 @@ static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
 		for (size_t i = 0; !dup && i < c->nprev; i++)
 			dup = uw_idx_find(&c->prev[i]->idx, r->index, &o);
 		if (dup) {
+			c->dup_off = off;
 			uw_wal_log(c->w, UWAL_LOG_ERROR,
 				   "corrupt log: %s/%s: duplicate index %llu at offset %llu",
 				   c->dir, c->seg->name, (unsigned long long)r->index,
@@ -258,7 +260,12 @@ static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
 			   w->dir, s->name, (unsigned long long)cut, what);
 		return UWAL_ECORRUPT;
 	}
-	if (ro || (frames_end == cut && (uint64_t)in->size == size))
+	if (ro) {
+		s->tail_bytes =
+			frames_end - cut; /* hidden from this handle, shown by uwal_segments() */
+		return 0;
+	}
+	if (frames_end == cut && (uint64_t)in->size == size)
 		return 0;
 	if (frames_end > cut) {
 		describe_cut(what, sizeof(what), in, frames_end, "dropped");
@@ -456,52 +463,86 @@ static int set_after_gap(struct seg *s)
 	return ret;
 }
 
-static int push_name(char ***list, size_t *n, const char *name)
+/* What unsafe recover says about the file of in (of f), into *e. */
+static void report(uwal_segment_info *e, const struct found *f, const struct insp *in, bool removed,
+		   uint64_t bad_off, const char *damage)
 {
-	char **v = realloc(*list, (*n + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	*list = v;
-	if (!(v[*n] = strdup(name)))
-		return -ENOMEM;
-	(*n)++;
-	return 0;
+	memset(e, 0, sizeof(*e));
+	e->seq = f->seq;
+	snprintf(e->name, sizeof(e->name), "%s", f->name);
+	e->file_size = in->size > 0 ? (uint64_t)in->size : 0;
+	e->removed = removed;
+	e->bad_offset = bad_off;
+	e->damage = damage;
+	const struct seg *s = in->seg;
+	if (!s)
+		return;           /* a bad header: nothing of the file was read */
+	e->version = FMT_VERSION; /* the header decoder accepts no other */
+	e->frame_bytes = in->scan.end - FMT_SEG_HDR_SIZE;
+	e->records = s->idx.n;
+	e->first_index = s->idx.n ? s->idx.min : 0;
+	e->last_index = s->idx.n ? s->idx.max : 0;
+	e->sealed = in->scan.sealed;
+	/* A kept file is reported as it is after the run: flagged. */
+	e->after_gap = !removed || (s->hdr_flags & FMT_SEG_AFTER_GAP);
 }
 
-int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, char ***removed,
-			  size_t *n_removed)
+/* Why unsafe recover removes the file of in, and where that is. */
+static const char *damage_of(const struct insp *in, int err, const struct scan_ctx *ctx,
+			     uint64_t *off)
+{
+	*off = 0;
+	if (!in->seg)
+		return "bad segment header (or one naming another segment number)";
+	if (err == UWAL_ECORRUPT) {
+		*off = ctx->dup_off;
+		return "an index already present in an earlier segment (a damaged copy)";
+	}
+	if (in->scan.bad_off) {
+		*off = in->scan.bad_off;
+		return "bad frame in a segment that later segments follow";
+	}
+	*off = in->scan.end;
+	return "no seal in a segment that later segments follow";
+}
+
+int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, unsigned flags,
+			  uwal_segment_info **report_out, size_t *n_report)
 {
 	struct found *f;
-	size_t n, nrm = 0;
-	char **rm = NULL;
+	size_t n, nrep = 0;
 	struct seg **accepted = NULL;
+	uwal_segment_info *rep = NULL;
 	bool fdc_live = false;
-	int ret = list_segments(io, dirfd, prefix, true, &f, &n);
+	bool dry = flags & UWAL_RECOVER_DRY_RUN;
+	int oflags = dry ? O_RDONLY : O_RDWR;
+	*report_out = NULL;
+	*n_report = 0;
+	int ret = list_segments(io, dirfd, prefix, !dry, &f, &n);
 	if (ret < 0)
 		return ret;
 	struct insp *in = calloc(n ? n : 1, sizeof(*in));
 	bool *bad = calloc(n ? n : 1, sizeof(*bad));
-	if (!in || !bad) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	uint64_t *bad_off = calloc(n ? n : 1, sizeof(*bad_off));
+	const char **why = calloc(n ? n : 1, sizeof(*why));
 	accepted = calloc(n ? n : 1, sizeof(*accepted));
-	if (!accepted) {
+	rep = calloc(n ? n : 1, sizeof(*rep)); /* at most one element per file */
+	if (!in || !bad || !bad_off || !why || !accepted || !rep) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	size_t last_with_data = n, nacc = 0;
 	struct scan_ctx ctx = {.prev = accepted};
 	/* Descriptors through a cache, as in a handle (a segment may get its
-	 * header rewritten: read-write). */
+	 * header rewritten: read-write, unless this is a dry run). */
 	struct uw_fdc fdc;
-	uw_fdc_init(&fdc, io, dirfd, O_RDWR, uw_fdc_bound());
+	uw_fdc_init(&fdc, io, dirfd, oflags, uw_fdc_bound());
 	fdc_live = true;
 	for (size_t i = 0; i < n; i++) {
 		/* A segment repeating an index of an earlier one is the damaged
 		 * copy (a renumbered duplicate): the earlier one is kept. */
 		ctx.nprev = nacc;
-		int e = inspect(io, dirfd, &f[i], prefix, O_RDWR, &ctx, &in[i]);
+		int e = inspect(io, dirfd, &f[i], prefix, oflags, &ctx, &in[i]);
 		if (e < 0 && e != UWAL_ECORRUPT) {
 			ret = e;
 			goto out;
@@ -511,7 +552,9 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, char 
 			uw_seg_fd_unpin(in[i].seg);
 		}
 		bad[i] = !in[i].seg || e == UWAL_ECORRUPT;
-		if (!bad[i]) {
+		if (bad[i]) {
+			why[i] = damage_of(&in[i], e, &ctx, &bad_off[i]);
+		} else {
 			accepted[nacc++] = in[i].seg;
 			if (in[i].scan.records || in[i].scan.sealed)
 				last_with_data = i;
@@ -519,34 +562,37 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, char 
 	}
 	/* An unsealed segment with data is only allowed as the last one with
 	 * data (the tail); earlier ones lost frames or their seal. */
-	for (size_t i = 0; i < n; i++)
-		if (!bad[i] && last_with_data < n && i < last_with_data && !in[i].seg->sealed)
+	for (size_t i = 0; i < n; i++) {
+		if (!bad[i] && last_with_data < n && i < last_with_data && !in[i].seg->sealed) {
 			bad[i] = true;
+			why[i] = damage_of(&in[i], 0, &ctx, &bad_off[i]);
+		}
+	}
 	bool gap = false;
 	uint64_t prev = 0;
 	bool have_prev = false;
 	for (size_t i = 0; i < n; i++) {
 		if (bad[i]) {
-			ret = uw_io_unlinkat(io, dirfd, f[i].name);
-			if (ret == 0)
-				ret = push_name(&rm, &nrm, f[i].name);
-			if (ret < 0)
+			if (!dry && (ret = uw_io_unlinkat(io, dirfd, f[i].name)) < 0)
 				goto out;
+			report(&rep[nrep++], &f[i], &in[i], true, bad_off[i], why[i]);
 			gap = true;
 			continue;
 		}
 		if (have_prev && f[i].seq != prev + 1)
 			gap = true;
 		if (gap && have_prev && !(in[i].seg->hdr_flags & FMT_SEG_AFTER_GAP)) {
-			ret = set_after_gap(in[i].seg);
-			if (ret < 0)
+			if (!dry && (ret = set_after_gap(in[i].seg)) < 0)
 				goto out;
+			report(&rep[nrep++], &f[i], &in[i], false, 0,
+			       "the segment before it is missing or removed: its header is "
+			       "flagged after_gap, so the log opens with the gap");
 		}
 		gap = false;
 		prev = f[i].seq;
 		have_prev = true;
 	}
-	if (nrm)
+	if (!dry && nrep)
 		ret = uw_io_dirsync(io, dirfd);
 out:
 	free(accepted);
@@ -555,16 +601,14 @@ out:
 	if (fdc_live)
 		uw_fdc_destroy(&fdc);
 	free(bad);
+	free(bad_off);
+	free(why);
 	free_found(f, n);
-	if (ret < 0) {
-		uwal_free_list(rm, nrm);
+	if (ret < 0 || nrep == 0) {
+		free(rep);
 		return ret;
 	}
-	if (removed)
-		*removed = rm;
-	else
-		uwal_free_list(rm, nrm);
-	if (n_removed)
-		*n_removed = nrm;
+	*report_out = rep;
+	*n_report = nrep;
 	return 0;
 }

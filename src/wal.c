@@ -77,8 +77,7 @@ void uw_wal_flush_log(struct uwal *w)
 	}
 }
 
-/* The lock file's name, "<prefix>lock", into out[UW_LOCK_NAME_MAX]. */
-static void lock_name(char *out, const char *prefix)
+void uw_wal_lock_name(char *out, const char *prefix)
 {
 	snprintf(out, UW_LOCK_NAME_MAX, "%slock", prefix);
 }
@@ -120,10 +119,10 @@ int uw_wal_check_lock(struct uwal *w)
  * refers to the locked file: if another process replaced the file between
  * our open and our flock, try again with the new one.
  */
-static int take_lock(struct uw_io *io, int dirfd, const char *prefix, int *out)
+int uw_wal_take_lock(struct uw_io *io, int dirfd, const char *prefix, int *out)
 {
 	char name[UW_LOCK_NAME_MAX];
-	lock_name(name, prefix);
+	uw_wal_lock_name(name, prefix);
 	int ret = UWAL_ELOCKED;
 	for (int tries = 0; tries < 8 && ret == UWAL_ELOCKED; tries++) {
 		int fd = uw_io_openat(io, dirfd, name, O_RDWR | O_CREAT, 0644);
@@ -246,9 +245,9 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	if (ret < 0)
 		goto err;
 	w->fdc.dirfd = w->dirfd;
-	lock_name(w->lock_name, w->prefix);
+	uw_wal_lock_name(w->lock_name, w->prefix);
 	if (!ro) {
-		ret = take_lock(w->io, w->dirfd, w->prefix, &w->lockfd);
+		ret = uw_wal_take_lock(w->io, w->dirfd, w->prefix, &w->lockfd);
 		if (ret < 0)
 			goto err;
 	}
@@ -532,37 +531,4 @@ int uwal_stats_get_sized(uwal *w, uwal_stats *user, size_t size)
 	if (size > n)
 		memset((uint8_t *)user + n, 0, size - n);
 	return 0;
-}
-
-/* ---- unsafe recover ------------------------------------------------- */
-
-int uwal_unsafe_recover(const char *dir, const char *prefix, char ***removed, size_t *n_removed)
-{
-	if (removed)
-		*removed = NULL;
-	if (n_removed)
-		*n_removed = 0;
-	if (!dir)
-		return UWAL_EINVAL;
-	if (!prefix)
-		prefix = "segment_";
-	if (!uw_cfg_prefix_ok(prefix))
-		return UWAL_EINVAL;
-	struct uw_io *io = uw_io_select();
-	int dirfd = uw_io_open_dir(io, dir);
-	if (dirfd < 0)
-		return dirfd;
-	int lockfd;
-	int ret = take_lock(io, dirfd, prefix, &lockfd);
-	if (ret == 0) {
-		ret = uw_rec_unsafe_recover(io, dirfd, prefix, removed, n_removed);
-		uw_io_close(io, lockfd);
-	}
-	uw_io_close(io, dirfd);
-	return ret;
-}
-
-void uwal_free_list(char **list, size_t n)
-{
-	uw_io_free_names(list, n); /* the same shape: malloc'd array of malloc'd names */
 }

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * common.c - what uwal(1)'s subcommands share: diagnostics captured from
+ * log_fn, the read-only open, errors in words, and bytes written as text,
+ * hex or JSON.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool.h"
+
+void uw_tool_log_fn(void *ctx, int level, const char *msg)
+{
+	struct uw_tool_log *l = ctx;
+	if (l->n == UW_TOOL_LOG_MAX || !(l->msg[l->n] = strdup(msg))) {
+		l->dropped++;
+		return;
+	}
+	l->level[l->n++] = level;
+}
+
+void uw_tool_log_free(struct uw_tool_log *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->msg[i]);
+	l->n = l->dropped = 0;
+}
+
+int uw_tool_open(const char *dir, const char *prefix, unsigned extra, struct uw_tool_log *log,
+		 uwal **out)
+{
+	uwal_config cfg;
+	uwal_config_init(&cfg);
+	cfg.dir = dir;
+	if (prefix)
+		cfg.prefix = prefix;
+	cfg.open_flags = UWAL_OPEN_READONLY | extra;
+	cfg.log_fn = uw_tool_log_fn;
+	cfg.log_ctx = log;
+	return uwal_open(&cfg, out);
+}
+
+const char *uw_tool_errname(int err)
+{
+	switch (err) {
+	case UWAL_EINVAL:
+		return "UWAL_EINVAL";
+	case UWAL_EEXIST:
+		return "UWAL_EEXIST";
+	case UWAL_ENOTFOUND:
+		return "UWAL_ENOTFOUND";
+	case UWAL_ETOOBIG:
+		return "UWAL_ETOOBIG";
+	case UWAL_ESHUTDOWN:
+		return "UWAL_ESHUTDOWN";
+	case UWAL_ELOCKED:
+		return "UWAL_ELOCKED";
+	case UWAL_ECORRUPT:
+		return "UWAL_ECORRUPT";
+	case UWAL_EPOISONED:
+		return "UWAL_EPOISONED";
+	case UWAL_EAGAIN:
+		return "UWAL_EAGAIN";
+	case UWAL_ETRUNCATED:
+		return "UWAL_ETRUNCATED";
+	case UWAL_EVERSION:
+		return "UWAL_EVERSION";
+	case UWAL_EREADONLY:
+		return "UWAL_EREADONLY";
+	}
+	const char *name = err < 0 ? strerrorname_np(-err) : NULL;
+	return name ? name : "unknown error";
+}
+
+const char *uw_tool_explain(int err, char *buf, size_t n)
+{
+	const char *what;
+	switch (err) {
+	case UWAL_ELOCKED:
+		what = "the log is open in another process";
+		break;
+	case UWAL_ECORRUPT:
+		what = "the log is damaged";
+		break;
+	case -ENOENT:
+		what = "no such directory";
+		break;
+	case -ENOTDIR:
+		what = "not a directory";
+		break;
+	default:
+		what = uwal_strerror(err);
+		break;
+	}
+	snprintf(buf, n, "%s (%s)", what, uw_tool_errname(err));
+	return buf;
+}
+
+bool uw_tool_parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*end || errno)
+		return false;
+	*out = v;
+	return true;
+}
+
+void uw_tool_put_text(FILE *f, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < len; i++) {
+		if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '\\')
+			fputc(b[i], f);
+		else
+			fprintf(f, "\\x%02x", b[i]);
+	}
+}
+
+void uw_tool_put_hex(FILE *f, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < len; i++)
+		fprintf(f, "%02x", b[i]);
+}
+
+/* Whether p[0..len) is UTF-8 with no NUL (which many JSON readers refuse
+ * inside a string even when escaped). */
+static bool is_utf8(const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		unsigned char c = p[i];
+		size_t k = c < 0x80             ? 0
+			   : (c & 0xe0) == 0xc0 ? 1
+			   : (c & 0xf0) == 0xe0 ? 2
+			   : (c & 0xf8) == 0xf0 ? 3
+						: 9;
+		if (c == 0 || k == 9 || (k == 1 && c < 0xc2) || i + k >= len)
+			return false;
+		uint32_t cp = k == 0 ? c : c & (0x3f >> k);
+		for (size_t j = 1; j <= k; j++) {
+			if ((p[i + j] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (p[i + j] & 0x3f);
+		}
+		if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
+		    (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		i += k + 1;
+	}
+	return true;
+}
+
+static void put_json_chars(FILE *f, const unsigned char *p, size_t len)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = p[i];
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+void uw_tool_put_json_str(FILE *f, const char *s)
+{
+	put_json_chars(f, (const unsigned char *)s, strlen(s));
+}
+
+void uw_tool_put_json_bytes(FILE *f, const char *name, const void *p, size_t len)
+{
+	if (is_utf8(p, len)) {
+		fprintf(f, "\"%s\":", name);
+		put_json_chars(f, p, len);
+	} else {
+		fprintf(f, "\"%s_hex\":\"", name);
+		uw_tool_put_hex(f, p, len);
+		fputc('"', f);
+	}
+}
+
+bool uw_tool_msg_file(const char *msg, const char *dir, char *name, size_t n)
+{
+	size_t dl = strlen(dir);
+	for (const char *p = strstr(msg, dir); p; p = strstr(p + 1, dir)) {
+		if (p[dl] != '/')
+			continue;
+		const char *s = p + dl + 1;
+		size_t l = strcspn(s, " :,");
+		if (l == 0 || l >= n)
+			return false;
+		memcpy(name, s, l);
+		name[l] = '\0';
+		return true;
+	}
+	return false;
+}
+
+bool uw_tool_msg_offset(const char *msg, uint64_t *off)
+{
+	const char *p = strstr(msg, "at offset ");
+	if (!p)
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(p + 10, &end, 10);
+	if (end == p + 10 || errno)
+		return false;
+	*off = v;
+	return true;
+}
+
+void uw_tool_put_json_log(FILE *f, const struct uw_tool_log *log, const char *dir)
+{
+	static const char *const levels[] = {"error", "warning", "info"};
+	fputc('[', f);
+	for (size_t i = 0; i < log->n; i++) {
+		const char *m = log->msg[i];
+		int lv = log->level[i];
+		fprintf(f, "%s{\"level\":\"%s\",\"message\":", i ? "," : "",
+			lv >= 0 && lv <= 2 ? levels[lv] : "error");
+		uw_tool_put_json_str(f, m);
+		char name[256];
+		uint64_t off;
+		if (uw_tool_msg_file(m, dir, name, sizeof(name))) {
+			fputs(",\"file\":", f);
+			uw_tool_put_json_str(f, name);
+		}
+		if (uw_tool_msg_offset(m, &off))
+			fprintf(f, ",\"offset\":%" PRIu64, off);
+		fputc('}', f);
+	}
+	fputc(']', f);
+}
+
+void uw_tool_put_json_action(FILE *f, const uwal_segment_info *e)
+{
+	fprintf(f, "{\"seq\":%" PRIu64 ",\"name\":", e->seq);
+	uw_tool_put_json_str(f, e->name);
+	fprintf(f,
+		",\"action\":\"%s\",\"records_lost\":%" PRIu64 ",\"first_index\":%" PRIu64
+		",\"last_index\":%" PRIu64 ",\"file_size\":%" PRIu64 ",\"bad_offset\":%" PRIu64
+		",\"damage\":",
+		e->removed ? "remove" : "flag_after_gap", e->removed ? e->records : 0,
+		e->first_index, e->last_index, e->file_size, e->bad_offset);
+	uw_tool_put_json_str(f, e->damage ? e->damage : "");
+	fputc('}', f);
+}
+
+void uw_tool_put_action(FILE *f, const uwal_segment_info *e, bool dry)
+{
+	if (e->removed) {
+		fprintf(f, "%s %s: %" PRIu64 " whole record%s before the damage lost",
+			dry ? "would remove" : "removed", e->name, e->records,
+			e->records == 1 ? "" : "s");
+		if (e->records)
+			fprintf(f, " (index %" PRIu64 "..%" PRIu64 ")", e->first_index,
+				e->last_index);
+		if (e->version)
+			fprintf(f, ", with whatever follows it");
+		fprintf(f, "\n    %s, at offset %" PRIu64 "\n", e->damage, e->bad_offset);
+	} else {
+		fprintf(f, "%s %s after_gap\n    %s\n", dry ? "would flag" : "flagged", e->name,
+			e->damage);
+	}
+}
+
+int uw_tool_fail(bool json, const char *cmd, const char *dir, const char *code, const char *message,
+		 const struct uw_tool_log *log)
+{
+	if (json) {
+		fputs("{\"dir\":", stdout);
+		uw_tool_put_json_str(stdout, dir);
+		fputs(",\"ok\":false,\"error\":", stdout);
+		uw_tool_put_json_str(stdout, code);
+		fputs(",\"message\":", stdout);
+		uw_tool_put_json_str(stdout, message);
+		fputs(",\"diagnostics\":", stdout);
+		uw_tool_put_json_log(stdout, log ? log : &(struct uw_tool_log){0}, dir);
+		fputs("}\n", stdout);
+		return UW_TOOL_FAIL;
+	}
+	for (size_t i = 0; log && i < log->n; i++)
+		fprintf(stderr, "uwal %s: %s\n", cmd, log->msg[i]);
+	fprintf(stderr, "uwal %s: %s: %s\n", cmd, dir, message);
+	return UW_TOOL_FAIL;
+}
+
+int uw_tool_fail_err(bool json, const char *cmd, const char *dir, int err,
+		     const struct uw_tool_log *log)
+{
+	char buf[160];
+	return uw_tool_fail(json, cmd, dir, uw_tool_errname(err),
+			    uw_tool_explain(err, buf, sizeof(buf)), log);
+}
+
+int uw_tool_not_a_log(bool json, const char *cmd, const char *dir, const char *prefix)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "not a uwal log: no segment files named %s<20 digits>",
+		 prefix ? prefix : "segment_");
+	return uw_tool_fail(json, cmd, dir, "not_a_log", buf, NULL);
+}

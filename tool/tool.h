@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * tool.h - the uwal(1) command: what its subcommands share (common.c):
+ * option parsing, opening a log read-only with its diagnostics captured,
+ * words for errors, and writing bytes as text, hex or JSON. Only the
+ * public API (uwal.h) is used.
+ *
+ * Exit statuses: UW_TOOL_OK, UW_TOOL_FAIL (damage found, or the operation
+ * failed), UW_TOOL_USAGE.
+ */
+#ifndef UWAL_TOOL_H
+#define UWAL_TOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <uwal.h>
+
+enum { UW_TOOL_OK = 0, UW_TOOL_FAIL = 1, UW_TOOL_USAGE = 2 };
+
+/* The subcommands: argv[0] is the subcommand's name. */
+int uw_tool_stat(int argc, char **argv);
+int uw_tool_dump(int argc, char **argv);
+int uw_tool_verify(int argc, char **argv);
+int uw_tool_recover(int argc, char **argv);
+
+/* Diagnostics of uwal calls (log_fn), kept in order (the first ones, if
+ * there are very many). */
+#define UW_TOOL_LOG_MAX 64
+struct uw_tool_log {
+	size_t n, dropped;
+	int level[UW_TOOL_LOG_MAX];
+	char *msg[UW_TOOL_LOG_MAX];
+};
+void uw_tool_log_fn(void *ctx, int level, const char *msg);
+void uw_tool_log_free(struct uw_tool_log *l);
+
+/* Open dir read-only (UWAL_OPEN_READONLY | extra flags), diagnostics into
+ * log. 0 or the error of uwal_open(). */
+int uw_tool_open(const char *dir, const char *prefix, unsigned extra, struct uw_tool_log *log,
+		 uwal **out);
+
+/* An error of a uwal call in words ("the log is open in another process
+ * (UWAL_ELOCKED)", "no such directory (ENOENT)"), into buf. */
+const char *uw_tool_explain(int err, char *buf, size_t n);
+/* The name of an error code: "UWAL_ECORRUPT", "ENOENT", ... */
+const char *uw_tool_errname(int err);
+
+/* Parse a decimal uint64; false if s is not one. */
+bool uw_tool_parse_u64(const char *s, uint64_t *out);
+
+/* Bytes as text (printable ASCII, others and '\\' as \xNN), as hex. */
+void uw_tool_put_text(FILE *f, const void *p, size_t len);
+void uw_tool_put_hex(FILE *f, const void *p, size_t len);
+/* A JSON string of s (NUL-terminated), quotes included. */
+void uw_tool_put_json_str(FILE *f, const char *s);
+/* "name":"<bytes>" when they are UTF-8, else "name_hex":"<hex>". */
+void uw_tool_put_json_bytes(FILE *f, const char *name, const void *p, size_t len);
+
+/* Where a diagnostic says the damage is: the file name after "dir/" and
+ * the number after "at offset "; false for what it does not say. */
+bool uw_tool_msg_file(const char *msg, const char *dir, char *name, size_t n);
+bool uw_tool_msg_offset(const char *msg, uint64_t *off);
+/* The diagnostics as a JSON array of {level, message, file, offset}. */
+void uw_tool_put_json_log(FILE *f, const struct uw_tool_log *log, const char *dir);
+
+/* One element of a recover report, as JSON and as a line of text. */
+void uw_tool_put_json_action(FILE *f, const uwal_segment_info *e);
+void uw_tool_put_action(FILE *f, const uwal_segment_info *e, bool dry);
+
+/* Report a failure and return UW_TOOL_FAIL: on stderr (the diagnostics,
+ * then "uwal CMD: DIR: message"), or with json a JSON object on stdout
+ * {dir, ok: false, error: code, message, diagnostics}. */
+int uw_tool_fail(bool json, const char *cmd, const char *dir, const char *code, const char *message,
+		 const struct uw_tool_log *log);
+/* The same for an error code of a uwal call. */
+int uw_tool_fail_err(bool json, const char *cmd, const char *dir, int err,
+		     const struct uw_tool_log *log);
+/* The same for a directory without segment files (code "not_a_log"). */
+int uw_tool_not_a_log(bool json, const char *cmd, const char *dir, const char *prefix);
+
+#endif
