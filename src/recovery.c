@@ -405,7 +405,7 @@ static int remove_void_front(struct uwal *w)
 		if (ret == 0)
 			ret = uw_io_dirsync(w->io, w->dirfd);
 	}
-	if (ret < 0)
+	if (ret < 0 || gone == 0)
 		return ret;
 	for (size_t i = 0; i < gone; i++)
 		uw_seg_unref(w->segs[i]);

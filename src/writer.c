@@ -11,6 +11,9 @@
  *   publish  the batch's records in the index (only once written);
  *   complete its requests in log order.
  *
+ * A truncation request (truncate.c) is a barrier: the batch before it is
+ * written first, then it runs alone in place of build/write/publish.
+ *
  * The flow and failure modes of the whole append path are described at
  * the top of submit.c.
  */
