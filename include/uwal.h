@@ -540,6 +540,8 @@ UWAL_API int uwal_iter_open(uwal *w, uwal_iter **out);
  * Returns 1 and fills *rec (its buffers belong to the iterator and stay
  * valid until the next call or uwal_iter_close()), 0 at the end, or:
  *   UWAL_EINVAL    it or rec is NULL
+ *   UWAL_ETRUNCATED  uwal_truncate_back() removed the record the iterator
+ *                  was to return next (and what follows); it stops
  *   UWAL_ECORRUPT  a frame failed its check on disk; the iterator stops
  *   -errno         a read failed
  */
@@ -555,6 +557,73 @@ UWAL_API void uwal_iter_close(uwal_iter *it);
  */
 UWAL_API uint64_t uwal_first_index(uwal *w);
 UWAL_API uint64_t uwal_last_index(uwal *w);
+
+/* ---- Truncation -------------------------------------------------------- */
+
+/*
+ * Drop every record before the record `index` in log order; `index` stays
+ * and becomes the first record. With an index above every index in the
+ * log, the log is emptied (and new writes go on as usual).
+ *
+ * Ordered like a write: the call is a request in the writer's queue, so a
+ * write acknowledged before the call is before it, a write submitted after
+ * it returns is after it, and one in flight meanwhile is on one side of it,
+ * the same side for every reader and after any reopen. Durable when it
+ * returns 0, in any sync_mode: a FRONT frame is written into the active
+ * segment and fdatasynced (that is the only fdatasync other writers wait
+ * for), and no sealed segment is rewritten. A crash before the return
+ * leaves the log as before or as after the call, never in between.
+ * Segments left without a live record are then removed in the background,
+ * as retention removes them (unlink, directory fsync). On return
+ * uwal_first_index(), uwal_get() and new iterators see the new front;
+ * an open iterator still returns what it held (its segments are pinned).
+ * The dropped indexes are free to be written again.
+ *
+ * Parameters:
+ *   w      the handle
+ *   index  the record that is to be the first one; any value above every
+ *          index in the log empties it
+ * Returns 0 (also when nothing was before `index`, or the log was empty),
+ * or:
+ *   UWAL_EINVAL     w is NULL or index is 0
+ *   UWAL_ENOTFOUND  index is not in the log, and some index in the log is
+ *                   larger; the log is unchanged
+ *   UWAL_EREADONLY  the handle was opened with UWAL_OPEN_READONLY
+ *   UWAL_ESHUTDOWN  uwal_close() has begun
+ *   UWAL_EPOISONED  an earlier write or fdatasync failed
+ *   -errno          the frame's write or fdatasync failed (the handle is
+ *                   now poisoned; after a reopen the log is as before or as
+ *                   after the call), or the segment it needed could not be
+ *                   prepared (the handle is not poisoned, nothing changed)
+ * Thread safety: any thread, concurrently with writers and readers.
+ * Blocks the caller like a durable write.
+ */
+UWAL_API int uwal_truncate_front(uwal *w, uint64_t index);
+
+/*
+ * Remove the record `index` and every record after it in log order. The
+ * removed indexes are free to be written again.
+ *
+ * Ordered and durable like uwal_truncate_front(). If the record is in the
+ * active segment, the file is truncated there, preallocated again and
+ * fdatasynced; if it is in a sealed segment (never rewritten), a BACK
+ * frame saying "from that record up to here is void" is written into the
+ * active segment and fdatasynced. On return uwal_last_index(), uwal_get()
+ * and new iterators agree; an open iterator that has yet to read a removed
+ * record returns UWAL_ETRUNCATED from uwal_iter_next() from there on.
+ *
+ * Parameters:
+ *   w      the handle
+ *   index  the first record to remove
+ * Returns 0, or:
+ *   UWAL_EINVAL     w is NULL or index is 0
+ *   UWAL_ENOTFOUND  index is not in the log; the log is unchanged
+ *   UWAL_EREADONLY, UWAL_ESHUTDOWN, UWAL_EPOISONED, -errno
+ *                   as for uwal_truncate_front() (a failed ftruncate,
+ *                   fallocate, write or fdatasync poisons the handle)
+ * Thread safety: as uwal_truncate_front().
+ */
+UWAL_API int uwal_truncate_back(uwal *w, uint64_t index);
 
 /*
  * Copy the handle's counters into *out. A macro: it passes sizeof *out to

@@ -8,7 +8,8 @@
  *
  *   offset size  field
  *   0      8     magic "UWALSEG1"
- *   8      2     format version, 1
+ *   8      2     format version: 2 (new segments); 1 is read too, and a
+ *                version 1 segment holds no truncation frames
  *   10     2     flags: 0x0001 AFTER_GAP = the segment before this one was
  *                removed by uwal_unsafe_recover(), so the number gap is
  *                expected
@@ -22,18 +23,18 @@
  *
  *   offset size  field
  *   0      4     len: payload length in bytes, >= 1
- *   4      1     type: 1 = record, 2 = seal
+ *   4      1     type: 1 = record, 2 = seal, 3 = front, 4 = back
  *   5      1     flags: 0x01 MORE (record frames only) = the next frame
  *                belongs to the same uwal_write_batch() call; other bits 0
  *   6      2     reserved, 0
- *   8      4     epoch: 0 in version 1; reserved so that truncating the
- *                front or back of the log can later mark frames as
- *                superseded without rewriting sealed segments
+ *   8      4     epoch: 0, reserved (writers write 0, readers ignore it)
  *   12     4     crc
  *   16     len   payload, msgpack:
  *                  record: array(3) [uint index, bin key, bin value]
  *                  seal:   array(2) [uint records in segment,
  *                                    uint number of the next segment]
+ *                  front:  array(3) [uint index, uint segment, uint offset]
+ *                  back:   array(3) [uint index, uint segment, uint offset]
  *
  * The crc covers the frame header's first 12 bytes and the payload, seeded
  * with the segment's salt. In terms of isa-l's crc32_iscsi(buf, len, init),
@@ -68,6 +69,31 @@
  * pages may have reached the disk in any order, so what follows is a torn
  * tail, which recovery cuts off by truncating the file there (and
  * preallocating it again).
+ *
+ * Positions: a frame's position in log order is (segment number, offset),
+ * compared segment first. A truncation frame names a position P = (segment,
+ * offset) and, there, the record `index` (it must be that record, when that
+ * segment is still in the log). Truncation frames are written into the
+ * active segment (never after a MORE frame) and fdatasynced before the call
+ * returns; they carry no record and do not count in a seal's records.
+ *
+ *   front (uwal_truncate_front): every record before P is void. index 0
+ *          names no record: P is then this frame's own position (the
+ *          whole log before it is void).
+ *   back  (uwal_truncate_back): every record from P up to this frame is
+ *          void. P lies in an earlier segment than the frame (a cut inside
+ *          the active segment truncates the file at P instead, and writes
+ *          no frame).
+ *
+ * Recovery applies the truncation frames in log order, as it meets them:
+ * a record is live if no truncation frame after it voids it. A record's
+ * index must be unique among the live records at the moment it is read;
+ * so after a back frame the indexes it voided may appear again, and the
+ * later copy (the only live one) is the record. Segments whose records are
+ * all void and that precede every segment with a live record are removed
+ * at open (what the frames say about them is then moot: a frame only ever
+ * voids records before it). Each segment's live records form one range:
+ * [after its last back frame or the front position, before a back cut).
  */
 #include "format.h"
 
@@ -149,7 +175,7 @@ int uw_fmt_seg_hdr_decode(const uint8_t in[FMT_SEG_HDR_SIZE], struct fmt_seg_hdr
 	if (get32(in + 28) != ~uw_fmt_crc_update(0xFFFFFFFFu, in, 28))
 		return UWAL_ECORRUPT;
 	h->version = get16(in + 8);
-	if (h->version != FMT_VERSION)
+	if (h->version < FMT_VERSION_MIN || h->version > FMT_VERSION)
 		return UWAL_ECORRUPT;
 	h->flags = get16(in + 10);
 	h->salt = get32(in + 12);
@@ -238,6 +264,20 @@ size_t uw_fmt_seal_frame_encode(uint8_t *out, uint32_t salt, uint64_t records, u
 	return finish_frame(out, c.p, FMT_FRAME_SEAL, 0, salt);
 }
 
+size_t uw_fmt_trunc_frame_encode(uint8_t *out, uint32_t salt, uint8_t type,
+				 const struct fmt_trunc *t)
+{
+	struct cursor c = {out + FMT_FRAME_HDR_SIZE};
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, &c, cursor_write);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint64(&pk, t->index);
+	msgpack_pack_uint64(&pk, t->seq);
+	msgpack_pack_uint64(&pk, t->off);
+	return finish_frame(out, c.p, type, 0, salt);
+}
+
 size_t uw_fmt_frame_peek_len(const uint8_t *in, size_t avail)
 {
 	if (avail < FMT_FRAME_HDR_SIZE)
@@ -258,7 +298,7 @@ enum fmt_frame_status uw_fmt_frame_decode(const uint8_t *in, size_t avail, uint3
 	uint8_t type = in[4];
 	uint8_t allowed = type == FMT_FRAME_RECORD ? FMT_FRAME_MORE : 0;
 	if (len == 0 || len > max_len || (in[5] & ~allowed) != 0 || get16(in + 6) != 0 ||
-	    (type != FMT_FRAME_RECORD && type != FMT_FRAME_SEAL))
+	    type < FMT_FRAME_RECORD || type > FMT_FRAME_BACK)
 		return FMT_FRAME_BAD;
 	if ((size_t)len > avail - FMT_FRAME_HDR_SIZE)
 		return FMT_FRAME_SHORT;
@@ -278,7 +318,7 @@ enum fmt_frame_status uw_fmt_frame_decode(const uint8_t *in, size_t avail, uint3
  * Payload decoding uses msgpack-c's unpacker. The caller keeps one
  * msgpack_unpacked per thread of decoding and reuses it, so its zone is
  * reused too; bin objects point into the payload (no copy). Anything that
- * is not one of the two shapes uwal writes is corruption.
+ * is not one of the shapes uwal writes is corruption.
  */
 void uw_fmt_dec_init(struct fmt_dec *d)
 {
@@ -377,5 +417,24 @@ int uw_fmt_seal_decode(struct fmt_dec *d, const struct fmt_frame *f, uint64_t *r
 		return UWAL_ECORRUPT;
 	*records = it[0].via.u64;
 	*next_seq = it[1].via.u64;
+	return 0;
+}
+
+int uw_fmt_trunc_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt_trunc *t)
+{
+	const msgpack_object *it;
+
+	if ((f->type != FMT_FRAME_FRONT && f->type != FMT_FRAME_BACK) ||
+	    !shape_ok(f->payload, f->len, "uuu") || unpack_array(d, f, 3, &it) < 0)
+		return UWAL_ECORRUPT;
+	for (int i = 0; i < 3; i++)
+		if (it[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			return UWAL_ECORRUPT;
+	t->index = it[0].via.u64;
+	t->seq = it[1].via.u64;
+	t->off = it[2].via.u64;
+	/* A BACK frame always names the record it cuts at. */
+	if (f->type == FMT_FRAME_BACK && t->index == 0)
+		return UWAL_ECORRUPT;
 	return 0;
 }

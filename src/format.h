@@ -12,7 +12,10 @@
 #include <msgpack.h>
 
 #define FMT_MAGIC "UWALSEG1"
-#define FMT_VERSION 1
+/* The format version new segments get; FMT_VERSION_MIN..FMT_VERSION are read.
+ * Version 2 adds the truncation frames (a version 1 segment holds none). */
+#define FMT_VERSION 2
+#define FMT_VERSION_MIN 1
 #define FMT_SEG_HDR_SIZE 32
 #define FMT_FRAME_HDR_SIZE 16
 
@@ -27,9 +30,14 @@
 /* Frame types. */
 #define FMT_FRAME_RECORD 1
 #define FMT_FRAME_SEAL 2
+#define FMT_FRAME_FRONT 3 /* truncate_front: every record before a position is void */
+#define FMT_FRAME_BACK 4  /* truncate_back: from a position up to this frame is void */
 
 /* Size of a seal frame, payload included (upper bound). */
 #define FMT_SEAL_FRAME_MAX (FMT_FRAME_HDR_SIZE + 1 + 9 + 9)
+
+/* Size of a truncation frame, payload included (upper bound). */
+#define FMT_TRUNC_FRAME_MAX (FMT_FRAME_HDR_SIZE + 1 + 9 + 9 + 9)
 
 struct fmt_seg_hdr {
 	uint16_t version;
@@ -74,6 +82,20 @@ size_t uw_fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint8_t flags, ui
 /* Encode a seal frame; returns bytes written (<= FMT_SEAL_FRAME_MAX). */
 size_t uw_fmt_seal_frame_encode(uint8_t *out, uint32_t salt, uint64_t records, uint64_t next_seq);
 
+/*
+ * A truncation frame's payload: the record at (seq, off) is `index`; index
+ * 0 (FRONT only) names no record: (seq, off) is the end of the frame itself.
+ */
+struct fmt_trunc {
+	uint64_t index;
+	uint64_t seq;
+	uint64_t off;
+};
+/* Encode a FMT_FRAME_FRONT or FMT_FRAME_BACK frame; returns bytes written
+ * (<= FMT_TRUNC_FRAME_MAX). */
+size_t uw_fmt_trunc_frame_encode(uint8_t *out, uint32_t salt, uint8_t type,
+				 const struct fmt_trunc *t);
+
 enum fmt_frame_status {
 	FMT_FRAME_OK = 0,
 	FMT_FRAME_ZERO,  /* an all-zero frame header: no frame here */
@@ -102,5 +124,8 @@ int uw_fmt_record_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fm
 /* Decode a seal payload; 0 or UWAL_ECORRUPT. */
 int uw_fmt_seal_decode(struct fmt_dec *d, const struct fmt_frame *f, uint64_t *records,
 		       uint64_t *next_seq);
+
+/* Decode a truncation payload (FRONT or BACK); 0 or UWAL_ECORRUPT. */
+int uw_fmt_trunc_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt_trunc *t);
 
 #endif

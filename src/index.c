@@ -159,6 +159,40 @@ int uw_idx_truncate(struct idx *x, uint32_t n)
 	return rehash(x, ns);
 }
 
+int uw_idx_drop_front(struct idx *x, uint32_t n)
+{
+	if (n == 0)
+		return 0;
+	if (n >= x->n) {
+		uw_idx_free(x);
+		return 0;
+	}
+	struct idx y;
+	uw_idx_init(&y);
+	for (uint32_t i = n; i < x->n; i++) {
+		if (uw_idx_add(&y, x->keys[i], x->offs[i]) < 0) {
+			uw_idx_free(&y);
+			return -ENOMEM;
+		}
+	}
+	uw_idx_free(x);
+	*x = y;
+	return 0;
+}
+
+uint32_t uw_idx_count_below(const struct idx *x, uint64_t off)
+{
+	uint32_t lo = 0, hi = x->n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (x->offs[mid] < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* ---- batch set ------------------------------------------------------ */
 
 int uw_bset_init(struct bset *s, uint32_t max_entries)

@@ -34,6 +34,11 @@ bool uw_idx_find(const struct idx *x, uint64_t key, uint32_t *off);
 void uw_idx_shrink(struct idx *x); /* release slack once the table is final */
 /* Keep only the first n entries; 0 or -ENOMEM. */
 int uw_idx_truncate(struct idx *x, uint32_t n);
+/* Drop the first n entries (truncation of the log's front); 0 or -ENOMEM
+ * (then the table is unchanged). */
+int uw_idx_drop_front(struct idx *x, uint32_t n);
+/* How many entries have an offset below off (offsets grow in log order). */
+uint32_t uw_idx_count_below(const struct idx *x, uint64_t off);
 
 /*
  * The writer's set of indexes in the batch being built. A request's

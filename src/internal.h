@@ -48,14 +48,19 @@ struct seg {
 	struct seg *lru_prev, *lru_next;
 	uint32_t salt;
 	uint16_t hdr_flags;
+	uint16_t version; /* the header's format version */
 	bool sealed;
 	bool doomed; /* dropped by retention, removal not yet durable */
 	/* Owners: the handle's list, each iterator and each reader in
 	 * uwal_get(). The last unref closes the fd and frees the index. */
 	_Atomic int refs;
 	/* Published state, changed by the writer under the handle's lock: only
-	 * acknowledged frames lie before end. */
+	 * acknowledged frames lie before end. Live records lie in [lo, end):
+	 * truncation frames void what is before lo (a front position, or a
+	 * back frame of this segment) and a back cut moves end down. */
+	uint64_t lo;
 	uint64_t end;
+	uint64_t recs; /* record frames in the file (live or void), as a seal counts them */
 	struct idx idx;
 	char name[SEG_NAME_MAX];
 	/* A read-only handle's tail: nonzero bytes after end, hidden from it
@@ -90,6 +95,10 @@ int uw_seg_zero_fill(struct uw_io *io, int fd, uint64_t from, uint64_t to);
  * failure or the callback's negative value.
  */
 typedef int (*seg_rec_fn)(void *ctx, const struct fmt_rec *r, uint64_t off);
+/* Called for every truncation frame (type FMT_FRAME_FRONT or _BACK) at off,
+ * len bytes long; a negative return stops the scan with it. */
+typedef int (*seg_trunc_fn)(void *ctx, uint8_t type, const struct fmt_trunc *t, uint64_t off,
+			    uint64_t len);
 struct uw_seg_scan {
 	uint64_t end;
 	uint64_t bad_off;
@@ -107,6 +116,11 @@ struct uw_seg_scan {
 };
 int uw_seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn,
 		void *ctx, struct uw_seg_scan *out);
+/* uw_seg_scan() reads the segment as version 1 (a truncation frame is a
+ * bad frame); uw_seg_scan_ex() is the same, with truncation frames handed to tfn (NULL: checked,
+ * skipped). version is the segment's: a version 1 segment holds no truncation frame. */
+int uw_seg_scan_ex(struct uw_io *io, int fd, uint32_t salt, uint16_t version, uint64_t file_size,
+		   seg_rec_fn fn, seg_trunc_fn tfn, void *ctx, struct uw_seg_scan *out);
 /* Read and check the header of an open segment file. */
 int uw_seg_read_header(struct uw_io *io, int fd, struct fmt_seg_hdr *h);
 
@@ -144,6 +158,13 @@ void uw_seg_fd_unpin(struct seg *s);
 void uw_seg_fd_close(struct seg *s);
 
 /* ---- the handle ------------------------------------------------------ */
+
+/* A back truncation's cut: from (seq, off) on, what was there is gone. */
+struct uw_cut {
+	uint64_t gen;
+	uint64_t seq;
+	uint64_t off;
+};
 
 struct prep {
 	pthread_mutex_t mu;
@@ -238,6 +259,12 @@ struct uwal {
 	uint64_t logq_dropped;
 	_Atomic int logq_pending;
 
+	/* Back cuts, for iterators (truncate.c): appended by the writer
+	 * under the write lock; trunc_gen is the last one's generation. */
+	struct uw_cut *cuts;
+	size_t ncuts, cap_cuts;
+	_Atomic uint64_t trunc_gen;
+
 	/* Writer thread state (writer.c). */
 	struct writer *wr;
 };
@@ -293,6 +320,25 @@ struct seg **uw_prep_take_gone(struct uwal *w, size_t *n, struct seg ***kept, si
 
 /* submit.c */
 int uw_pipe_submit(struct uwal *w, struct req *r);
+
+/* truncate.c */
+/* The writer's position in the active segment, as truncation changes it. */
+struct uw_wpos {
+	struct seg *active;
+	uint64_t woff;
+	uint64_t recs; /* record frames in the active segment */
+	bool dirty;
+};
+/* Void s's live records before (seq, off) / from (seq, off) on; under the
+ * write lock (or in recovery). A failed allocation is left in *err. */
+void uw_trunc_void_front(struct seg *s, uint64_t seq, uint64_t off, int *err);
+void uw_trunc_void_back(struct seg *s, uint64_t seq, uint64_t off, int *err);
+/* Run a truncation request on the writer thread; 0 or its error, with
+ * *io_err set when the handle must be poisoned. */
+int uw_trunc_run(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, const struct req *r,
+		 bool *io_err);
+/* Whether a back cut made after generation gen covers (seq, off). */
+bool uw_trunc_cut_since(struct uwal *w, uint64_t gen, uint64_t seq, uint64_t off);
 
 /* writer.c */
 int uw_pipe_start(struct uwal *w);

@@ -4,7 +4,9 @@
  * checked. The iterator holds a reference on each segment it will read,
  * so retention can unlink the files but not free them under it, and the
  * descriptor of the segment it is reading (fdcache.c), so the cache does
- * not close it in between.
+ * not close it in between. A truncation of the front hides nothing from
+ * it (the segments stay pinned); one of the back that removed what it has
+ * still to read ends it with UWAL_ETRUNCATED.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +20,8 @@ struct uwal_iter {
 	struct uwal *w;
 	struct seg **segs;
 	uint64_t *ends; /* published end of each segment at open */
+	uint64_t *los;  /* and where its live records began */
+	uint64_t gen;   /* the truncation generation at open */
 	size_t n, cur;
 	int fd; /* the current segment's descriptor, -1 until taken */
 	uint64_t off;
@@ -47,16 +51,22 @@ int uwal_iter_open(uwal *w, uwal_iter **out)
 	size_t n = w->nsegs;
 	it->segs = malloc((n ? n : 1) * sizeof(*it->segs));
 	it->ends = malloc((n ? n : 1) * sizeof(*it->ends));
-	if (it->segs && it->ends) {
+	it->los = malloc((n ? n : 1) * sizeof(*it->los));
+	if (it->segs && it->ends && it->los) {
 		for (size_t i = 0; i < n; i++) {
 			it->segs[i] = w->segs[i];
 			it->ends[i] = w->segs[i]->end;
+			it->los[i] = w->segs[i]->lo;
 			uw_seg_ref(w->segs[i]);
 		}
 		it->n = n;
+		if (n)
+			it->off = it->los[0];
 	}
+	/* Relaxed: the cuts change only under the lock, which we hold. */
+	it->gen = atomic_load_explicit(&w->trunc_gen, memory_order_relaxed);
 	pthread_rwlock_unlock(&w->lock);
-	if (!it->segs || !it->ends) {
+	if (!it->segs || !it->ends || !it->los) {
 		uwal_iter_close(it);
 		return -ENOMEM;
 	}
@@ -121,7 +131,7 @@ static int step(struct uwal_iter *it, uwal_record *rec)
 		if (it->off >= end) {
 			release_fd(it);
 			it->cur++;
-			it->off = FMT_SEG_HDR_SIZE;
+			it->off = it->cur < it->n ? it->los[it->cur] : FMT_SEG_HDR_SIZE;
 			it->blen = 0;
 			continue;
 		}
@@ -138,9 +148,18 @@ static int step(struct uwal_iter *it, uwal_record *rec)
 		at = (size_t)(it->off - it->boff);
 		struct fmt_frame f;
 		struct fmt_rec r;
+		/* Checked after the read: a record read before a back cut
+		 * that covers it, or over one, is not returned. */
+		if (uw_trunc_cut_since(it->w, it->gen, s->seq, it->off))
+			return UWAL_ETRUNCATED;
 		if (uw_fmt_frame_decode(it->buf + at, flen, s->salt, UINT32_MAX, &f) !=
-			    FMT_FRAME_OK ||
-		    uw_fmt_record_decode(&it->dec, &f, &r) < 0)
+		    FMT_FRAME_OK)
+			return bad(it, s);
+		if (f.type == FMT_FRAME_FRONT || f.type == FMT_FRAME_BACK) {
+			it->off += flen; /* a truncation frame: no record */
+			continue;
+		}
+		if (uw_fmt_record_decode(&it->dec, &f, &r) < 0)
 			return bad(it, s);
 		it->have_pos = true;
 		it->pos_seq = s->seq;
@@ -191,6 +210,7 @@ void uwal_iter_close(uwal_iter *it)
 		uw_seg_unref(it->segs[i]);
 	free(it->segs);
 	free(it->ends);
+	free(it->los);
 	free(it->buf);
 	uw_fmt_dec_destroy(&it->dec);
 	free(it);

@@ -16,7 +16,7 @@
 
 /*
  * Unlink one round of segments that retention dropped, strictly oldest
- * first, fsync the directory, and only then hand them back to the writer,
+ * first, fsyncing the directory after each, and only then hand them back to the writer,
  * which removes them from the index: until their removal is durable their
  * indexes must stay taken, or a crash could bring a file back whose
  * indexes were meanwhile written again.
@@ -41,16 +41,18 @@ static void unlink_doomed(struct uwal *w, struct seg **v, size_t n)
 				w->dir, v[ngone]->name, uwal_strerror(e), n - ngone - 1);
 			break;
 		}
-		ngone++;
-	}
-	if (ngone) {
-		int e = uw_io_dirsync(w->io, w->dirfd);
+		/* One directory fsync per removal: unsynced removals may reach
+		 * the disk in any order, and a newer one without an older one
+		 * is a gap that no open accepts. */
+		e = uw_io_dirsync(w->io, w->dirfd);
 		if (e < 0) {
 			uw_wal_log(w, UWAL_LOG_WARN,
-				   "retention: fsync of %s failed (segments kept in the index): %s",
-				   w->dir, uwal_strerror(e));
-			ngone = 0;
+				   "retention: fsync of %s failed (%s and %zu newer segment(s) "
+				   "kept in the index): %s",
+				   w->dir, v[ngone]->name, n - ngone - 1, uwal_strerror(e));
+			break;
 		}
+		ngone++;
 	}
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < n; i++) {

@@ -107,6 +107,13 @@ struct insp {
 	int err; /* UWAL_ECORRUPT (bad header), or -errno */
 };
 
+/* Whether a segment holds any frame: records, a seal or truncation frames
+ * (a segment prepared and never used holds none). */
+static bool has_frames(const struct insp *in)
+{
+	return in->scan.records || in->scan.sealed || in->scan.stop > FMT_SEG_HDR_SIZE;
+}
+
 struct scan_ctx {
 	struct uwal *w; /* for diagnostics; may be NULL */
 	const char *dir;
@@ -142,6 +149,61 @@ static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
 	return uw_idx_add(&c->seg->idx, r->index, (uint32_t)off);
 }
 
+/* The segment seq among the accepted ones and the current one, or NULL. */
+static struct seg *find_seq(struct scan_ctx *c, uint64_t seq)
+{
+	if (c->seg->seq == seq)
+		return c->seg;
+	for (size_t i = 0; i < c->nprev; i++)
+		if (c->prev[i]->seq == seq)
+			return c->prev[i];
+	return NULL;
+}
+
+/*
+ * A truncation frame at off: check it, then void what it says, in the
+ * accepted segments and in the one being scanned (format.c, "Positions").
+ */
+static int on_trunc(void *arg, uint8_t type, const struct fmt_trunc *t, uint64_t off, uint64_t len)
+{
+	struct scan_ctx *c = arg;
+	struct seg *cur = c->seg;
+	bool ok;
+
+	if (type == FMT_FRAME_FRONT && t->index == 0) {
+		ok = t->seq == cur->seq && t->off == off;
+	} else {
+		ok = type == FMT_FRAME_BACK
+			     ? t->seq < cur->seq
+			     : t->seq < cur->seq || (t->seq == cur->seq && t->off < off);
+		/* It names a live record, unless its segment is gone. */
+		struct seg *s = ok ? find_seq(c, t->seq) : NULL;
+		uint32_t o;
+		if (s)
+			ok = uw_idx_find(&s->idx, t->index, &o) && o == t->off;
+	}
+	if (!ok) {
+		uw_wal_log(c->w, UWAL_LOG_ERROR,
+			   "corrupt log: %s/%s: truncation frame at offset %llu names no record "
+			   "(index %llu at segment %llu offset %llu)",
+			   c->dir, cur->name, (unsigned long long)off, (unsigned long long)t->index,
+			   (unsigned long long)t->seq, (unsigned long long)t->off);
+		return UWAL_ECORRUPT;
+	}
+	int err = 0;
+	if (type == FMT_FRAME_FRONT) {
+		for (size_t i = 0; i < c->nprev; i++)
+			uw_trunc_void_front(c->prev[i], t->seq, t->off, &err);
+		uw_trunc_void_front(cur, t->seq, t->off, &err);
+	} else {
+		for (size_t i = 0; i < c->nprev; i++)
+			uw_trunc_void_back(c->prev[i], t->seq, t->off, &err);
+		uw_idx_free(&cur->idx);
+		cur->lo = off + len;
+	}
+	return err;
+}
+
 /* Open, check the header of and scan one segment file. */
 static int inspect(struct uw_io *io, int dirfd, const struct found *f, const char *prefix,
 		   int open_flags, struct scan_ctx *ctx, struct insp *in)
@@ -168,12 +230,15 @@ static int inspect(struct uw_io *io, int dirfd, const struct found *f, const cha
 		uw_io_close(io, fd);
 		return in->err = -ENOMEM;
 	}
+	in->seg->version = h.version;
 	ctx->seg = in->seg;
-	ret = uw_seg_scan(io, fd, h.salt, (uint64_t)in->size, on_record, ctx, &in->scan);
+	ret = uw_seg_scan_ex(io, fd, h.salt, h.version, (uint64_t)in->size, on_record, on_trunc,
+			     ctx, &in->scan);
 	if (ret == 0 && in->scan.cut_records)
 		ret = uw_idx_truncate(&in->seg->idx,
 				      in->seg->idx.n - (uint32_t)in->scan.cut_records);
 	in->seg->end = in->scan.end;
+	in->seg->recs = in->scan.records;
 	in->seg->sealed = in->scan.sealed;
 	if (ret < 0)
 		in->err = ret;
@@ -328,6 +393,34 @@ static int reread_tail(struct uwal *w, const struct found *f, struct scan_ctx *c
 	return 1;
 }
 
+/*
+ * Remove the sealed segments at the front of the log whose records
+ * truncation voided, oldest first (a frame only voids what is before it,
+ * so what they say is moot).
+ */
+static int remove_void_front(struct uwal *w)
+{
+	size_t n = 0;
+	while (n + 1 < w->nsegs && w->segs[n]->sealed && w->segs[n]->idx.n == 0)
+		n++;
+	int ret = 0;
+	size_t gone = 0;
+	/* One directory fsync per removal, oldest first: an older file may
+	 * outlive a newer one's removal, never the reverse (no gap). */
+	for (; gone < n && ret == 0; gone++) {
+		ret = uw_io_unlinkat(w->io, w->dirfd, w->segs[gone]->name);
+		if (ret == 0)
+			ret = uw_io_dirsync(w->io, w->dirfd);
+	}
+	if (ret < 0 || gone == 0)
+		return ret;
+	for (size_t i = 0; i < gone; i++)
+		uw_seg_unref(w->segs[i]);
+	memmove(w->segs, w->segs + gone, (w->nsegs - gone) * sizeof(*w->segs));
+	w->nsegs -= gone;
+	return 0;
+}
+
 int uw_rec_open_log(struct uwal *w)
 {
 	struct found *f;
@@ -370,7 +463,7 @@ int uw_rec_open_log(struct uwal *w)
 			ret = corrupt(w, f[i].name, 0, "the segment before it is missing");
 			break;
 		}
-		if (tail < n && ro && (in[i].scan.records || in[i].scan.sealed)) {
+		if (tail < n && ro && has_frames(&in[i])) {
 			/* Beside a live writer: it may have sealed the tail and
 			 * gone on after the tail was read. Then the tail reads
 			 * as sealed now; if not, this is damage. */
@@ -383,7 +476,7 @@ int uw_rec_open_log(struct uwal *w)
 		}
 		if (tail < n) {
 			/* After the tail: only an empty prepared segment. */
-			if (in[i].scan.records || in[i].scan.sealed) {
+			if (has_frames(&in[i])) {
 				ret = corrupt(w, f[tail].name,
 					      in[tail].scan.bad_off ? in[tail].scan.bad_off
 								    : in[tail].scan.end,
@@ -407,6 +500,8 @@ int uw_rec_open_log(struct uwal *w)
 		if (ret == 0 && i + 1 == n)
 			ret = uw_io_dirsync(w->io, w->dirfd);
 	}
+	if (ret == 0 && !ro)
+		ret = remove_void_front(w);
 	if (ret == 0 && no_repair && !ro) {
 		/* Now the leftovers of a preparation may go. */
 		struct found *again;
@@ -451,7 +546,7 @@ static int set_after_gap(struct seg *s)
 	if (ret < 0)
 		return ret;
 	uint8_t hdr[FMT_SEG_HDR_SIZE];
-	struct fmt_seg_hdr h = {.version = FMT_VERSION,
+	struct fmt_seg_hdr h = {.version = s->version,
 				.flags = (uint16_t)(s->hdr_flags | FMT_SEG_AFTER_GAP),
 				.seq = s->seq,
 				.salt = s->salt};
@@ -556,7 +651,7 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, unsig
 			why[i] = damage_of(&in[i], e, &ctx, &bad_off[i]);
 		} else {
 			accepted[nacc++] = in[i].seg;
-			if (in[i].scan.records || in[i].scan.sealed)
+			if (has_frames(&in[i]))
 				last_with_data = i;
 		}
 	}

@@ -17,10 +17,15 @@ struct uwal;
 /* The futex word of a request. */
 enum { REQ_PENDING = 0, REQ_SLEEPING = 1, REQ_DONE = 2 };
 
+/* What a request asks for (truncations: truncate.c). */
+enum { REQ_WRITE = 0, REQ_TRUNC_FRONT = 1, REQ_TRUNC_BACK = 2 };
+
 struct req {
 	_Atomic uint32_t state;
 	int result;
 	bool sync;
+	uint8_t kind;         /* REQ_WRITE, or a truncation (n is then 0) */
+	uint64_t trunc_index; /* a truncation's index */
 	uint32_t n;
 	const uwal_record *recs;
 	uwal_record one;

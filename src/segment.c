@@ -48,6 +48,8 @@ struct seg *uw_seg_new(struct uw_io *io, uint64_t seq, int fd, uint32_t salt, ui
 	s->fd_pinned = fd >= 0;
 	s->salt = salt;
 	s->hdr_flags = flags;
+	s->version = FMT_VERSION;
+	s->lo = FMT_SEG_HDR_SIZE;
 	s->end = FMT_SEG_HDR_SIZE;
 	atomic_init(&s->refs, 1);
 	uw_idx_init(&s->idx);
@@ -210,6 +212,12 @@ static int window_fill(struct window *win, uint64_t off, size_t want, uint64_t f
 int uw_seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn,
 		void *ctx, struct uw_seg_scan *out)
 {
+	return uw_seg_scan_ex(io, fd, salt, FMT_VERSION_MIN, file_size, fn, NULL, ctx, out);
+}
+
+int uw_seg_scan_ex(struct uw_io *io, int fd, uint32_t salt, uint16_t version, uint64_t file_size,
+		   seg_rec_fn fn, seg_trunc_fn tfn, void *ctx, struct uw_seg_scan *out)
+{
 	struct window win = {.io = io, .fd = fd};
 	struct fmt_dec dec;
 	uint64_t off = FMT_SEG_HDR_SIZE;
@@ -248,6 +256,21 @@ int uw_seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg
 		if (st != FMT_FRAME_OK) {
 			out->bad_off = off;
 			break;
+		}
+		if (f.type == FMT_FRAME_FRONT || f.type == FMT_FRAME_BACK) {
+			/* Not inside a batch, and only in a version 2 segment. */
+			struct fmt_trunc t;
+			if (open_off || version < 2 || uw_fmt_trunc_decode(&dec, &f, &t) < 0) {
+				out->bad_off = off;
+				break;
+			}
+			if (tfn) {
+				ret = tfn(ctx, f.type, &t, off, FMT_FRAME_HDR_SIZE + f.len);
+				if (ret < 0)
+					break;
+			}
+			off += FMT_FRAME_HDR_SIZE + f.len;
+			continue;
 		}
 		if (f.type == FMT_FRAME_SEAL && open_off) {
 			/* A seal cannot end a batch: this is not a sealed

@@ -148,6 +148,7 @@ static void free_handle(struct uwal *w)
 	for (size_t i = 0; i < w->nsegs; i++)
 		uw_seg_unref(w->segs[i]);
 	free(w->segs);
+	free(w->cuts);
 	uw_fdc_destroy(&w->fdc);
 	if (w->queues) {
 		for (unsigned i = 0; i < w->nq; i++)
@@ -439,6 +440,8 @@ int uwal_get(uwal *w, uint64_t index, uwal_record *out)
 		return UWAL_EINVAL;
 	uint32_t off;
 	uint64_t end;
+	/* acquire: pairs with truncate.c's note_cut. */
+	uint64_t gen = atomic_load_explicit(&w->trunc_gen, memory_order_acquire);
 	struct seg *s = locate(w, index, &off, &end);
 	if (!s)
 		return UWAL_ENOTFOUND;
@@ -448,6 +451,12 @@ int uwal_get(uwal *w, uint64_t index, uwal_record *out)
 	if (ret == 0) {
 		ret = read_frame(w, s, fd, off, end, &rec);
 		uw_seg_fd_put(s);
+	}
+	/* A back truncation between the lookup and the read: the frame may
+	 * be gone or another record's now. */
+	if ((ret == 0 || ret == UWAL_ECORRUPT) && uw_trunc_cut_since(w, gen, s->seq, off)) {
+		uwal_record_free(&rec);
+		ret = UWAL_ENOTFOUND;
 	}
 	uw_seg_unref(s);
 	if (ret == 0)

@@ -11,6 +11,9 @@
  *   publish  the batch's records in the index (only once written);
  *   complete its requests in log order.
  *
+ * A truncation request (truncate.c) is a barrier: the batch before it is
+ * written first, then it runs alone in place of build/write/publish.
+ *
  * The flow and failure modes of the whole append path are described at
  * the top of submit.c.
  */
@@ -139,6 +142,16 @@ static bool fits(struct uwal *w, struct writer *wr, const struct batch *b, const
 	return true;
 }
 
+/* How many sealed segments at the front of the log hold no live record
+ * (truncation voided them all): retention removes them too. */
+static size_t leading_void(struct uwal *w)
+{
+	size_t n = 0;
+	while (n + 1 < w->nsegs && w->segs[n]->sealed && w->segs[n]->idx.n == 0)
+		n++;
+	return n;
+}
+
 /*
  * Retention: doom the oldest segments beyond max_segments and hand them to
  * the preparer as one round. They stay in the index (their indexes taken)
@@ -150,9 +163,11 @@ static bool fits(struct uwal *w, struct writer *wr, const struct batch *b, const
 static void retain(struct uwal *w, struct writer *wr)
 {
 	size_t keep = w->cfg.max_segments;
-	if (!keep || wr->n_doomed || w->nsegs <= keep)
+	size_t n = leading_void(w);
+	if (keep && w->nsegs > keep && w->nsegs - keep > n)
+		n = w->nsegs - keep;
+	if (wr->n_doomed || n == 0)
 		return;
-	size_t n = w->nsegs - keep;
 	struct seg **v = malloc(n * sizeof(*v));
 	if (!v)
 		return; /* tried again at the next rotation */
@@ -394,6 +409,8 @@ static void build(struct uwal *w, struct writer *wr, struct batch *b)
 	}
 	while (wr->pend_head) {
 		struct req *r = wr->pend_head;
+		if (r->kind != REQ_WRITE)
+			break; /* a truncation is a batch of its own */
 		if (b->nreq && (w->cfg.sync_mode == UWAL_SYNC_ALWAYS ||
 				b->nrec + r->n > w->cfg.max_batch_size ||
 				b->bytes + r->bytes > BATCH_BYTES || !fits(w, wr, b, r)))
@@ -526,6 +543,33 @@ static void maybe_prepare(struct uwal *w, struct writer *wr)
 	}
 }
 
+/*
+ * A truncation request, alone (truncate.c). Its frame goes into the active
+ * segment; a version 1 segment takes none, so the log rotates first.
+ */
+static void run_trunc(struct uwal *w, struct writer *wr)
+{
+	struct req *r = pend_pop(wr);
+	if (wr->active->version < 2) {
+		int e = rotate(w, wr);
+		if (e < 0) {
+			finish_one(w, r, e);
+			return;
+		}
+	}
+	struct uw_wpos p = {wr->active, wr->woff, wr->wcount, wr->dirty};
+	bool io_err;
+	int res = uw_trunc_run(w, wr->ring, &p, r, &io_err);
+	wr->woff = p.woff;
+	wr->wcount = p.recs;
+	wr->dirty = p.dirty;
+	if (io_err)
+		poison(w, res);
+	finish_one(w, r, res);
+	retain(w, wr);
+	maybe_prepare(w, wr);
+}
+
 /* One turn of the pipeline over the pending requests (see the top). */
 static void run_pending(struct uwal *w, struct writer *wr)
 {
@@ -543,6 +587,10 @@ static void run_pending(struct uwal *w, struct writer *wr)
 			fail_pending(w, wr, e);
 			return;
 		}
+	}
+	if (wr->pend_head->kind != REQ_WRITE) {
+		run_trunc(w, wr);
+		return;
 	}
 	build(w, wr, &b);
 	if (b.nreq == 0)
@@ -690,7 +738,7 @@ int uw_pipe_start(struct uwal *w)
 	/* Recovery left the active segment as the last one of the list. */
 	wr->active = w->segs[w->nsegs - 1];
 	wr->woff = wr->active->end;
-	wr->wcount = wr->active->idx.n;
+	wr->wcount = wr->active->recs;
 	for (size_t i = 0; i < w->nsegs; i++)
 		if (w->segs[i]->idx.n && w->segs[i]->idx.max > wr->max_ever)
 			wr->max_ever = w->segs[i]->idx.max;

@@ -67,7 +67,7 @@ TH_TEST(inspect, segments_describe_each_segment_as_the_files_hold_it)
 		cr_assert_eq(v[i].records, i < 3 ? 10 : 5);
 		cr_assert_eq(v[i].first_index, 10 * i + 1);
 		cr_assert_eq(v[i].last_index, i < 3 ? 10 * i + 10 : 35);
-		cr_assert_eq(v[i].version, 1);
+		cr_assert_eq(v[i].version, 2); /* new segments are format version 2 */
 		cr_assert_eq(v[i].tail_bytes, 0);
 		cr_assert(!v[i].after_gap && !v[i].removed && !v[i].damage);
 	}

@@ -75,7 +75,7 @@ static void fuzz_header(uint8_t *buf, size_t n)
 	if (uw_fmt_seg_hdr_decode(buf, &h) != 0)
 		return;
 	FUZZ_CHECK(memcmp(buf, FMT_MAGIC, 8) == 0);
-	FUZZ_CHECK(h.version == FMT_VERSION);
+	FUZZ_CHECK(h.version >= FMT_VERSION_MIN && h.version <= FMT_VERSION);
 	FUZZ_CHECK(h.flags == (uint16_t)(buf[10] | buf[11] << 8));
 	FUZZ_CHECK(h.salt == fz_le32(buf + 12));
 	FUZZ_CHECK(h.seq == ((uint64_t)fz_le32(buf + 16) | (uint64_t)fz_le32(buf + 20) << 32));
@@ -117,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (st == FMT_FRAME_OK) {
 		FUZZ_CHECK(f.len >= 1 && f.len <= max_len && f.len <= n - FMT_FRAME_HDR_SIZE);
 		FUZZ_CHECK(f.payload == buf + FMT_FRAME_HDR_SIZE);
-		FUZZ_CHECK(f.type == FMT_FRAME_RECORD || f.type == FMT_FRAME_SEAL);
+		FUZZ_CHECK(f.type >= FMT_FRAME_RECORD && f.type <= FMT_FRAME_BACK);
 		FUZZ_CHECK(uw_fmt_frame_peek_len(buf, n) == FMT_FRAME_HDR_SIZE + (size_t)f.len);
 		struct fmt_frame g;
 		FUZZ_CHECK(uw_fmt_frame_decode(buf, n, salt ^ (mode | 1u) << 8, max_len, &g) !=
@@ -138,6 +138,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_seal(records, next, salt);
 		}
 		FUZZ_CHECK(!(is_rec && is_seal));
+		struct fmt_trunc t;
+		if (uw_fmt_trunc_decode(&d, &f, &t) == 0)
+			FUZZ_CHECK(!is_rec && !is_seal &&
+				   (f.type == FMT_FRAME_FRONT || f.type == FMT_FRAME_BACK));
 		uw_fmt_dec_destroy(&d);
 	}
 	free(buf);

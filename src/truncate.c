@@ -1,0 +1,298 @@
+/*
+ * truncate.c - uwal_truncate_front() and uwal_truncate_back(): what a
+ * truncation does to the segments' live ranges and index tables (shared by
+ * the writer and by recovery, which replays the truncation frames), and
+ * the writer's side of a truncation request.
+ *
+ * A truncation is a request in the writer's queue like a write, and a
+ * barrier: the batch before it is written first, the requests after it
+ * wait. The writer runs it alone:
+ *
+ *   front  locate the record; write a FRONT frame into the active segment
+ *          and fdatasync it (one chain); then drop the records before it
+ *          from the index. Segments left without a live record at the
+ *          front of the log are removed by retention's round (the
+ *          preparer unlinks them and fsyncs the directory); the frame
+ *          already hides them, so their indexes are free at once.
+ *   back   locate the record. In the active segment: truncate the file at
+ *          its frame, preallocate again, fdatasync. In a sealed segment
+ *          (which is never rewritten): write a BACK frame into the active
+ *          segment and fdatasync it. Then drop the record and everything
+ *          after it from the index, and note the cut for iterators.
+ *
+ * The frame (or the truncated size) is durable before anything in memory
+ * changes, so a crash before the call returns leaves the log as it was or
+ * as it is after, and one after it never brings the records back. A
+ * failed write, ftruncate, fallocate or fdatasync poisons the handle, as
+ * for a batch. The format of the frames is at the top of format.c.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- live ranges ------------------------------------------------------- */
+
+void uw_trunc_void_front(struct seg *s, uint64_t seq, uint64_t off, int *err)
+{
+	if (s->seq > seq)
+		return;
+	if (s->seq < seq) {
+		uw_idx_free(&s->idx);
+		s->lo = s->end;
+		return;
+	}
+	int e = uw_idx_drop_front(&s->idx, uw_idx_count_below(&s->idx, off));
+	if (e < 0 && *err == 0)
+		*err = e;
+	if (off > s->lo)
+		s->lo = off;
+}
+
+void uw_trunc_void_back(struct seg *s, uint64_t seq, uint64_t off, int *err)
+{
+	if (s->seq < seq)
+		return;
+	if (s->seq > seq) {
+		uw_idx_free(&s->idx);
+		s->end = s->lo;
+		return;
+	}
+	int e = uw_idx_truncate(&s->idx, uw_idx_count_below(&s->idx, off));
+	if (e < 0 && *err == 0)
+		*err = e;
+	if (off < s->end)
+		s->end = off < s->lo ? s->lo : off;
+}
+
+/* Note a back cut at (seq, off) for the iterators; under the write lock. */
+static int note_cut(struct uwal *w, uint64_t seq, uint64_t off)
+{
+	if (w->ncuts == w->cap_cuts) {
+		size_t cap = w->cap_cuts ? w->cap_cuts * 2 : 8;
+		struct uw_cut *v = realloc(w->cuts, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		w->cuts = v;
+		w->cap_cuts = cap;
+	}
+	/* Relaxed: read under the lock, or as a hint that a cut exists. */
+	uint64_t gen = atomic_load_explicit(&w->trunc_gen, memory_order_relaxed) + 1;
+	w->cuts[w->ncuts++] = (struct uw_cut){gen, seq, off};
+	/* release: an iterator that sees the new generation sees the cut. */
+	atomic_store_explicit(&w->trunc_gen, gen, memory_order_release);
+	return 0;
+}
+
+bool uw_trunc_cut_since(struct uwal *w, uint64_t gen, uint64_t seq, uint64_t off)
+{
+	/* acquire: pairs with note_cut's store. */
+	if (atomic_load_explicit(&w->trunc_gen, memory_order_acquire) == gen)
+		return false;
+	bool cut = false;
+	pthread_rwlock_rdlock(&w->lock);
+	for (size_t i = w->ncuts; i-- > 0 && w->cuts[i].gen > gen && !cut;)
+		cut = seq > w->cuts[i].seq || (seq == w->cuts[i].seq && off >= w->cuts[i].off);
+	pthread_rwlock_unlock(&w->lock);
+	return cut;
+}
+
+/* ---- the writer's side ------------------------------------------------- */
+
+/* Where index is: the position in *i (w->segs) and *off; false if absent.
+ * Only the writer changes the index, so it reads it without the lock. */
+static bool find(struct uwal *w, uint64_t index, size_t *i, uint32_t *off)
+{
+	for (size_t k = w->nsegs; k-- > 0;)
+		if (uw_idx_find(&w->segs[k]->idx, index, off)) {
+			*i = k;
+			return true;
+		}
+	return false;
+}
+
+/* Is any record live before (segment i, off)? */
+static bool live_before(struct uwal *w, size_t i, uint32_t off)
+{
+	for (size_t k = 0; k < i; k++)
+		if (w->segs[k]->idx.n)
+			return true;
+	return uw_idx_count_below(&w->segs[i]->idx, off) > 0;
+}
+
+/* Write a truncation frame at the writer's position and fdatasync it, as
+ * one chain; 0 or -errno. *len gets the frame's size. */
+static int write_frame(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, uint8_t type,
+		       const struct fmt_trunc *t, size_t *len)
+{
+	uint8_t buf[FMT_TRUNC_FRAME_MAX];
+	*len = uw_fmt_trunc_frame_encode(buf, p->active->salt, type, t);
+	struct uw_io_op ops[2] = {
+		{.kind = UW_IO_OP_WRITE,
+		 .fd = p->active->fd,
+		 .buf = buf,
+		 .len = (uint32_t)*len,
+		 .off = p->woff},
+		{.kind = UW_IO_OP_FDATASYNC, .fd = p->active->fd},
+	};
+	int res[2] = {0, 0};
+	int ret = uw_ring_run(ring, ops, 2, res, 0);
+	atomic_fetch_add_explicit(&w->st_fsyncs, 1, memory_order_relaxed);
+	if (ret < 0)
+		return ret;
+	if (res[0] < 0)
+		return res[0];
+	if ((size_t)res[0] != *len)
+		return -EIO;
+	return res[1] < 0 ? res[1] : 0;
+}
+
+static int trunc_front(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, uint64_t index,
+		       bool *io_err)
+{
+	size_t i;
+	uint32_t off;
+	struct fmt_trunc t = {.index = index};
+
+	if (find(w, index, &i, &off)) {
+		if (!live_before(w, i, off))
+			return 0; /* nothing before it */
+		t.seq = w->segs[i]->seq;
+		t.off = off;
+	} else {
+		for (size_t k = 0; k < w->nsegs; k++)
+			if (w->segs[k]->idx.n && w->segs[k]->idx.max >= index)
+				return UWAL_ENOTFOUND;
+		if (!live_before(w, w->nsegs - 1, UINT32_MAX))
+			return 0; /* the log is empty already */
+		/* Above every index: everything before this frame goes. */
+		t.index = 0;
+		t.seq = p->active->seq;
+		t.off = p->woff;
+	}
+	size_t len;
+	int ret = write_frame(w, ring, p, FMT_FRAME_FRONT, &t, &len);
+	if (ret < 0) {
+		*io_err = true;
+		return ret;
+	}
+	int err = 0;
+	pthread_rwlock_wrlock(&w->lock);
+	p->active->end = p->woff + len;
+	for (size_t k = 0; k < w->nsegs; k++)
+		uw_trunc_void_front(w->segs[k], t.seq, t.off, &err);
+	pthread_rwlock_unlock(&w->lock);
+	p->woff += len;
+	p->dirty = false;
+	if (err < 0)
+		*io_err = true; /* the index no longer says what the log holds */
+	return err;
+}
+
+/* Cut the active segment at off: truncate, preallocate again, fdatasync. */
+static int cut_active(struct uwal *w, struct uw_wpos *p, uint64_t off)
+{
+	int fd = p->active->fd;
+	uint64_t size = w->cfg.segment_size;
+	/* Truncating destroys the frames behind the cut, so none of them can
+	 * validate behind later writes (as recovery's tail repair does). */
+	int ret = uw_io_ftruncate(w->io, fd, off);
+	if (ret == 0 && size > off)
+		ret = uw_io_fallocate(w->io, fd, off, size - off);
+	/* Zeros where frames were; the rest of the file is allocated, and
+	 * reads as zeros, but is written only when appends get there. */
+	if (ret == 0 && w->cfg.prealloc == UWAL_PREALLOC_ZERO && p->woff > off)
+		ret = uw_seg_zero_fill(w->io, fd, off, p->woff);
+	if (ret == 0)
+		ret = uw_io_fdatasync(w->io, fd);
+	atomic_fetch_add_explicit(&w->st_fsyncs, 1, memory_order_relaxed);
+	return ret;
+}
+
+static int trunc_back(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, uint64_t index,
+		      bool *io_err)
+{
+	size_t i;
+	uint32_t off;
+	if (!find(w, index, &i, &off))
+		return UWAL_ENOTFOUND;
+	struct seg *s = w->segs[i];
+	int ret, err = 0;
+
+	if (s == p->active) {
+		ret = cut_active(w, p, off);
+		if (ret < 0) {
+			*io_err = true;
+			return ret;
+		}
+		pthread_rwlock_wrlock(&w->lock);
+		uint32_t gone = s->idx.n - uw_idx_count_below(&s->idx, off);
+		uw_trunc_void_back(s, s->seq, off, &err);
+		if (err == 0)
+			err = note_cut(w, s->seq, off);
+		pthread_rwlock_unlock(&w->lock);
+		p->recs -= gone;
+		p->woff = off;
+		p->dirty = false;
+		if (err < 0)
+			*io_err = true;
+		return err;
+	}
+	struct fmt_trunc t = {.index = index, .seq = s->seq, .off = off};
+	size_t len;
+	ret = write_frame(w, ring, p, FMT_FRAME_BACK, &t, &len);
+	if (ret < 0) {
+		*io_err = true;
+		return ret;
+	}
+	pthread_rwlock_wrlock(&w->lock);
+	for (size_t k = i; k + 1 < w->nsegs; k++)
+		uw_trunc_void_back(w->segs[k], t.seq, t.off, &err);
+	/* The active segment: everything before the frame is void. */
+	uw_idx_free(&p->active->idx);
+	p->active->lo = p->active->end = p->woff + len;
+	if (err == 0)
+		err = note_cut(w, t.seq, t.off);
+	pthread_rwlock_unlock(&w->lock);
+	p->woff += len;
+	p->dirty = false;
+	if (err < 0)
+		*io_err = true;
+	return err;
+}
+
+int uw_trunc_run(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, const struct req *r,
+		 bool *io_err)
+{
+	*io_err = false;
+	if (r->kind == REQ_TRUNC_FRONT)
+		return trunc_front(w, ring, p, r->trunc_index, io_err);
+	return trunc_back(w, ring, p, r->trunc_index, io_err);
+}
+
+/* ---- the calls --------------------------------------------------------- */
+
+static int submit(uwal *w, uint64_t index, int kind)
+{
+	if (!w || index == 0)
+		return UWAL_EINVAL;
+	if (w->cfg.open_flags & UWAL_OPEN_READONLY)
+		return UWAL_EREADONLY;
+	struct req r = {.kind = (uint8_t)kind, .trunc_index = index, .sync = true};
+	r.bytes = FMT_TRUNC_FRAME_MAX;
+	int ret = uw_pipe_submit(w, &r);
+	uw_wal_flush_log(w);
+	return ret;
+}
+
+int uwal_truncate_front(uwal *w, uint64_t index)
+{
+	return submit(w, index, REQ_TRUNC_FRONT);
+}
+
+int uwal_truncate_back(uwal *w, uint64_t index)
+{
+	return submit(w, index, REQ_TRUNC_BACK);
+}

@@ -1,0 +1,796 @@
+/*
+ * test_truncate.c - uwal_truncate_front() and uwal_truncate_back(): the
+ * log's view (iteration, uwal_get, first/last index) right after the call
+ * and after a reopen, at every position relative to segments and batches;
+ * racing writers, readers and iterators; retention; an injected failure at
+ * each I/O step; a simulated power cut at each operation; indexes written
+ * again after a truncation.
+ *
+ * Each test keeps a model: the indexes the log must hold, in log order.
+ */
+#include "helpers.h"
+
+#include <stdatomic.h>
+
+#include "crashsim.h"
+
+TH_SUITE(truncate, 240);
+
+#define MAXR 4096
+
+struct model {
+	uint64_t ix[MAXR];
+	size_t n;
+};
+
+/* Ten records per segment, so that 50 records span five segments. */
+static void cfg_small(uwal_config *cfg, const char *dir)
+{
+	th_config(cfg, dir);
+	cfg->segment_threshold = 10;
+	cfg->sync_mode = UWAL_SYNC_BATCH;
+}
+
+static void model_range(struct model *m, uint64_t from, uint64_t to)
+{
+	m->n = 0;
+	for (uint64_t i = from; i <= to; i++)
+		m->ix[m->n++] = i;
+}
+
+/* Assert that the log holds exactly m, in order, with standard records
+ * (or, for indexes in [alt_from, alt_to], the "again" value). */
+static uint64_t g_alt_from, g_alt_to;
+
+static void check_value(const uwal_record *r)
+{
+	if (r->index >= g_alt_from && r->index <= g_alt_to) {
+		char v[32];
+		int n = snprintf(v, sizeof(v), "again%llu", (unsigned long long)r->index);
+		cr_assert_eq(r->value_len, (size_t)n, "record %llu: not the later copy",
+			     (unsigned long long)r->index);
+		cr_assert(memcmp(r->value, v, (size_t)n) == 0);
+		return;
+	}
+	th_check_std_rec(r, r->index);
+}
+
+static void check_view(uwal *w, const struct model *m, const char *when)
+{
+	uwal_iter *it;
+	uwal_record r;
+	size_t k = 0;
+	cr_assert_eq(uwal_iter_open(w, &it), 0);
+	int rc;
+	while ((rc = uwal_iter_next(it, &r)) == 1) {
+		cr_assert(k < m->n, "%s: extra record %llu", when, (unsigned long long)r.index);
+		cr_assert_eq(r.index, m->ix[k], "%s: record %zu is %llu, want %llu", when, k,
+			     (unsigned long long)r.index, (unsigned long long)m->ix[k]);
+		check_value(&r);
+		k++;
+	}
+	cr_assert_eq(rc, 0, "%s: iter: %s", when, uwal_strerror(rc));
+	cr_assert_eq(k, m->n, "%s: %zu records, want %zu", when, k, m->n);
+	uwal_iter_close(it);
+	uint64_t lo = 0, hi = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		if (!lo || m->ix[i] < lo)
+			lo = m->ix[i];
+		if (m->ix[i] > hi)
+			hi = m->ix[i];
+		memset(&r, 0, sizeof(r));
+		cr_assert_eq(uwal_get(w, m->ix[i], &r), 0, "%s: get %llu", when,
+			     (unsigned long long)m->ix[i]);
+		check_value(&r);
+		uwal_record_free(&r);
+	}
+	cr_assert_eq(uwal_first_index(w), lo, "%s: first index %llu, want %llu", when,
+		     (unsigned long long)uwal_first_index(w), (unsigned long long)lo);
+	cr_assert_eq(uwal_last_index(w), hi, "%s: last index", when);
+}
+
+/* Write [from, to]: every fifth record alone, the rest in batches of 4,
+ * so that batches straddle the positions the tests cut at. */
+static void write_range(uwal *w, uint64_t from, uint64_t to)
+{
+	char keys[4][TH_KEY_MAX];
+	unsigned char vals[4][TH_VAL_MAX];
+	uint64_t i = from;
+	while (i <= to) {
+		if (i % 5 == 0 || i + 3 > to) {
+			cr_assert_eq(th_write_std(w, i, false), 0, "write %llu",
+				     (unsigned long long)i);
+			i++;
+			continue;
+		}
+		uwal_record recs[4];
+		for (int k = 0; k < 4; k++) {
+			uint64_t x = i + (uint64_t)k;
+			size_t kl = th_key(x, keys[k]), vl = th_vlen(x);
+			th_fill(x, vals[k], vl);
+			recs[k] = (uwal_record){x, keys[k], kl, vl ? vals[k] : NULL, vl};
+		}
+		cr_assert_eq(uwal_write_batch(w, recs, 4, false), 0);
+		i += 4;
+	}
+}
+
+static void write_again(uwal *w, uint64_t from, uint64_t to)
+{
+	for (uint64_t i = from; i <= to; i++) {
+		char v[32];
+		int n = snprintf(v, sizeof(v), "again%llu", (unsigned long long)i);
+		cr_assert_eq(uwal_write(w, i, "k", 1, v, (size_t)n), 0, "write again %llu",
+			     (unsigned long long)i);
+	}
+}
+
+static uwal *reopen(uwal *w, const uwal_config *cfg)
+{
+	th_close(w);
+	return th_open(cfg);
+}
+
+static char *subdir(const char *name, unsigned k)
+{
+	char *p = malloc(strlen(g_dir) + 64);
+	cr_assert_not_null(p);
+	sprintf(p, "%s/%s%u", g_dir, name, k);
+	return p;
+}
+
+/* Positions: the first record, a segment's last and the next one's first
+ * (10, 11: records 1..10 fill the first segment), inside a batch (22 of
+ * 21..24), the last segment's first (41), the last record (50). */
+static const uint64_t POS[] = {1, 2, 10, 11, 22, 23, 41, 45, 49, 50};
+#define NPOS (sizeof(POS) / sizeof(POS[0]))
+
+TH_TEST(truncate, front_at_every_position_survives_reopen)
+{
+	for (unsigned k = 0; k < NPOS; k++) {
+		char *dir = subdir("f", k);
+		uwal_config cfg;
+		cfg_small(&cfg, dir);
+		uwal *w = th_open(&cfg);
+		write_range(w, 1, 50);
+		struct model m;
+		cr_assert_eq(uwal_truncate_front(w, POS[k]), 0);
+		model_range(&m, POS[k], 50);
+		check_view(w, &m, "after front");
+		w = reopen(w, &cfg);
+		check_view(w, &m, "after front, reopened");
+		write_range(w, 51, 60);
+		model_range(&m, POS[k], 60);
+		w = reopen(w, &cfg);
+		check_view(w, &m, "front, then writes, reopened");
+		th_close(w);
+		free(dir);
+	}
+}
+
+TH_TEST(truncate, back_at_every_position_survives_reopen)
+{
+	for (unsigned k = 0; k < NPOS; k++) {
+		char *dir = subdir("b", k);
+		uwal_config cfg;
+		cfg_small(&cfg, dir);
+		uwal *w = th_open(&cfg);
+		write_range(w, 1, 50);
+		struct model m;
+		cr_assert_eq(uwal_truncate_back(w, POS[k]), 0, "back %llu",
+			     (unsigned long long)POS[k]);
+		model_range(&m, 1, POS[k] - 1);
+		check_view(w, &m, "after back");
+		w = reopen(w, &cfg);
+		check_view(w, &m, "after back, reopened");
+		th_close(w);
+		free(dir);
+	}
+}
+
+TH_TEST(truncate, back_frees_indexes_and_the_later_copy_is_live_after_reopen)
+{
+	for (unsigned k = 0; k < NPOS; k++) {
+		char *dir = subdir("a", k);
+		uwal_config cfg;
+		cfg_small(&cfg, dir);
+		uwal *w = th_open(&cfg);
+		write_range(w, 1, 50);
+		cr_assert_eq(uwal_truncate_back(w, POS[k]), 0);
+		g_alt_from = POS[k];
+		g_alt_to = 55;
+		write_again(w, POS[k], 55);
+		struct model m;
+		model_range(&m, 1, 55);
+		check_view(w, &m, "written again");
+		w = reopen(w, &cfg);
+		check_view(w, &m, "written again, reopened");
+		/* And once more: a second cut over the first one's frame. */
+		uint64_t cut = POS[k] > 3 ? POS[k] - 3 : 1;
+		cr_assert_eq(uwal_truncate_back(w, cut), 0);
+		model_range(&m, 1, cut - 1);
+		w = reopen(w, &cfg);
+		check_view(w, &m, "cut twice, reopened");
+		th_close(w);
+		g_alt_from = g_alt_to = 0;
+		free(dir);
+	}
+}
+
+TH_TEST(truncate, front_above_every_index_empties_the_log_and_writes_go_on)
+{
+	uwal_config cfg;
+	cfg_small(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	write_range(w, 1, 35);
+	cr_assert_eq(uwal_truncate_front(w, 1000), 0);
+	struct model m = {.n = 0};
+	check_view(w, &m, "emptied");
+	w = reopen(w, &cfg);
+	check_view(w, &m, "emptied, reopened");
+	write_range(w, 1, 12); /* the dropped indexes are free again */
+	model_range(&m, 1, 12);
+	check_view(w, &m, "written after emptying");
+	w = reopen(w, &cfg);
+	check_view(w, &m, "written after emptying, reopened");
+	th_close(w);
+}
+
+TH_TEST(truncate, front_then_back_then_front_compose)
+{
+	uwal_config cfg;
+	cfg_small(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	write_range(w, 1, 50);
+	cr_assert_eq(uwal_truncate_front(w, 15), 0);
+	cr_assert_eq(uwal_truncate_back(w, 38), 0);
+	write_range(w, 38, 44);
+	cr_assert_eq(uwal_truncate_front(w, 33), 0);
+	struct model m;
+	model_range(&m, 33, 44);
+	check_view(w, &m, "composed");
+	w = reopen(w, &cfg);
+	check_view(w, &m, "composed, reopened");
+	cr_assert_eq(uwal_truncate_back(w, 33), 0);
+	m.n = 0;
+	check_view(w, &m, "all cut");
+	w = reopen(w, &cfg);
+	check_view(w, &m, "all cut, reopened");
+	th_close(w);
+}
+
+TH_TEST(truncate, errors_leave_the_log_alone)
+{
+	uwal_config cfg;
+	cfg_small(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 21; i += 2)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	cr_assert_eq(uwal_truncate_front(NULL, 1), UWAL_EINVAL);
+	cr_assert_eq(uwal_truncate_front(w, 0), UWAL_EINVAL);
+	cr_assert_eq(uwal_truncate_back(w, 0), UWAL_EINVAL);
+	cr_assert_eq(uwal_truncate_front(w, 4), UWAL_ENOTFOUND);
+	cr_assert_eq(uwal_truncate_back(w, 4), UWAL_ENOTFOUND);
+	cr_assert_eq(uwal_truncate_back(w, 100), UWAL_ENOTFOUND);
+	cr_assert_eq(uwal_truncate_front(w, 1), 0); /* nothing before it */
+	struct model m = {.n = 0};
+	for (uint64_t i = 1; i <= 21; i += 2)
+		m.ix[m.n++] = i;
+	check_view(w, &m, "after refused calls");
+	th_close(w);
+	cfg.open_flags = UWAL_OPEN_READONLY;
+	w = th_open(&cfg);
+	cr_assert_eq(uwal_truncate_front(w, 5), UWAL_EREADONLY);
+	cr_assert_eq(uwal_truncate_back(w, 5), UWAL_EREADONLY);
+	th_close(w);
+}
+
+TH_TEST(truncate, front_removes_the_segments_before_it)
+{
+	uwal_config cfg;
+	cfg_small(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	write_range(w, 1, 50);
+	cr_assert_eq(uwal_truncate_front(w, 33), 0);
+	/* Removed in the background: wait for the preparer's round. */
+	for (int i = 0; i < 500 && th_stats(w).deleted_segments < 3; i++)
+		th_sleep_ms(5);
+	cr_assert_eq(th_stats(w).deleted_segments, 3);
+	th_seglist *l = th_segments(g_dir, "segment_");
+	cr_assert_str_eq(l->name[0], "segment_00000000000000000003", "first file %s", l->name[0]);
+	free(l);
+	struct model m;
+	model_range(&m, 33, 50);
+	check_view(w, &m, "after removal");
+	w = reopen(w, &cfg);
+	check_view(w, &m, "after removal, reopened");
+	th_close(w);
+}
+
+TH_TEST(truncate, back_into_sealed_segments_leaves_them_unchanged_on_disk)
+{
+	uwal_config cfg;
+	cfg_small(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	write_range(w, 1, 50);
+	th_seglist *l = th_segments(g_dir, "segment_");
+	char path[600];
+	th_join(path, sizeof(path), g_dir, l->name[1]);
+	size_t n0, n1;
+	unsigned char *a = th_read_file(path, &n0);
+	cr_assert_eq(uwal_truncate_back(w, 15), 0);
+	th_close(w);
+	unsigned char *b = th_read_file(path, &n1);
+	cr_assert(n0 == n1 && memcmp(a, b, n0) == 0, "a sealed segment was rewritten");
+	free(a);
+	free(b);
+	free(l);
+}
+
+TH_TEST(truncate, recovery_removes_segments_a_front_frame_voided)
+{
+	uwal_config cfg;
+	cfg_small(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	write_range(w, 1, 50);
+	/* The unlinks fail: the frame alone hides the records. */
+	tio_arm(TIO_UNLINK, NULL, 1, -EIO);
+	cr_assert_eq(uwal_truncate_front(w, 42), 0);
+	struct model m;
+	model_range(&m, 42, 50);
+	check_view(w, &m, "unlink failed");
+	th_sleep_ms(50);
+	tio_clear();
+	w = reopen(w, &cfg);
+	check_view(w, &m, "reopened");
+	th_close(w);
+	cr_assert_eq(th_segment_count(g_dir, "segment_"), 2);
+}
+
+/* ---- iterators and readers --------------------------------------------- */
+
+TH_TEST(truncate, an_iterator_keeps_what_it_holds_across_a_front_truncation)
+{
+	uwal_config cfg;
+	cfg_small(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	write_range(w, 1, 50);
+	uwal_iter *it;
+	uwal_record r;
+	cr_assert_eq(uwal_iter_open(w, &it), 0);
+	cr_assert_eq(uwal_iter_next(it, &r), 1);
+	cr_assert_eq(uwal_truncate_front(w, 45), 0);
+	for (int i = 0; i < 500 && th_stats(w).deleted_segments < 4; i++)
+		th_sleep_ms(5);
+	cr_assert_eq(th_stats(w).deleted_segments, 4, "segments removed under the iterator");
+	uint64_t want = 2;
+	int rc;
+	while ((rc = uwal_iter_next(it, &r)) == 1) {
+		cr_assert_eq(r.index, want);
+		th_check_std_rec(&r, want);
+		want++;
+	}
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(want, 51);
+	uwal_iter_close(it);
+	struct model m;
+	model_range(&m, 45, 50);
+	check_view(w, &m, "new iterator");
+	th_close(w);
+}
+
+static void iter_cut(uint64_t cut, uint64_t read_first)
+{
+	uwal_config cfg;
+	cfg_small(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	write_range(w, 1, 50);
+	uwal_iter *it;
+	uwal_record r;
+	cr_assert_eq(uwal_iter_open(w, &it), 0);
+	for (uint64_t i = 1; i <= read_first; i++)
+		cr_assert_eq(uwal_iter_next(it, &r), 1);
+	cr_assert_eq(uwal_truncate_back(w, cut), 0);
+	write_again(w, cut, cut + 2); /* over the cut, in the active segment's case */
+	g_alt_from = cut;
+	g_alt_to = cut + 2;
+	uint64_t want = read_first + 1;
+	int rc;
+	while ((rc = uwal_iter_next(it, &r)) == 1) {
+		cr_assert_eq(r.index, want);
+		th_check_std_rec(&r, want);
+		want++;
+	}
+	cr_assert_eq(rc, UWAL_ETRUNCATED, "iterator past the cut: %s", uwal_strerror(rc));
+	cr_assert_eq(want, cut, "stopped at %llu, cut at %llu", (unsigned long long)want,
+		     (unsigned long long)cut);
+	cr_assert_eq(uwal_iter_next(it, &r), UWAL_ETRUNCATED);
+	uwal_iter_close(it);
+	struct model m;
+	model_range(&m, 1, cut + 2);
+	check_view(w, &m, "new iterator after the cut");
+	g_alt_from = g_alt_to = 0;
+	th_close(w);
+}
+
+TH_TEST(truncate, an_iterator_stops_with_etruncated_at_a_cut_in_a_sealed_segment)
+{
+	iter_cut(17, 5);
+}
+
+TH_TEST(truncate, an_iterator_stops_with_etruncated_at_a_cut_in_the_active_segment)
+{
+	iter_cut(45, 30);
+}
+
+TH_TEST(truncate, an_iterator_that_already_passed_the_cut_point_is_unaffected_before_it)
+{
+	uwal_config cfg;
+	cfg_small(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	write_range(w, 1, 20);
+	uwal_iter *it;
+	uwal_record r;
+	cr_assert_eq(uwal_iter_open(w, &it), 0);
+	cr_assert_eq(uwal_truncate_back(w, 30 - 10), 0); /* the last record */
+	for (uint64_t i = 1; i <= 19; i++) {
+		cr_assert_eq(uwal_iter_next(it, &r), 1);
+		cr_assert_eq(r.index, i);
+	}
+	cr_assert_eq(uwal_iter_next(it, &r), UWAL_ETRUNCATED);
+	uwal_iter_close(it);
+	th_close(w);
+}
+
+/* ---- racing writers ------------------------------------------------------ */
+
+#define WRITERS 4
+#define PER_WRITER 300
+
+struct race {
+	uwal *w;
+	_Atomic uint64_t clock;
+	uint64_t acked[WRITERS * PER_WRITER + 1]; /* index -> clock at ack (0: not) */
+};
+
+struct race_arg {
+	struct race *r;
+	unsigned t;
+};
+
+static void *race_writer(void *p)
+{
+	struct race_arg *a = p;
+	for (uint64_t k = 0; k < PER_WRITER; k++) {
+		uint64_t ix = 1 + a->t + (uint64_t)WRITERS * k;
+		int rc = th_write_std(a->r->w, ix, true);
+		if (rc == 0)
+			a->r->acked[ix] = atomic_fetch_add(&a->r->clock, 1) + 1;
+	}
+	return NULL;
+}
+
+struct race_trunc {
+	struct race *r;
+	bool back;
+	uint64_t index, start, end;
+	struct model snap; /* the log just before the call */
+	int rc;
+};
+
+static void snapshot(uwal *w, struct model *m)
+{
+	uwal_iter *it;
+	uwal_record r;
+	m->n = 0;
+	cr_assert_eq(uwal_iter_open(w, &it), 0);
+	while (uwal_iter_next(it, &r) == 1 && m->n < MAXR)
+		m->ix[m->n++] = r.index;
+	uwal_iter_close(it);
+}
+
+static void *race_truncator(void *p)
+{
+	struct race_trunc *t = p;
+	while (atomic_load(&t->r->clock) < WRITERS * PER_WRITER / 3)
+		th_sleep_ms(1);
+	snapshot(t->r->w, &t->snap);
+	t->index = t->snap.ix[t->snap.n / 2];
+	t->start = atomic_load(&t->r->clock);
+	t->rc = t->back ? uwal_truncate_back(t->r->w, t->index)
+			: uwal_truncate_front(t->r->w, t->index);
+	t->end = atomic_load(&t->r->clock) + 1;
+	return NULL;
+}
+
+static void *race_reader(void *p)
+{
+	struct race *r = p;
+	uwal_record rec;
+	while (atomic_load(&r->clock) < WRITERS * PER_WRITER - WRITERS) {
+		uint64_t ix = 1 + (uint64_t)rand() % (WRITERS * PER_WRITER);
+		memset(&rec, 0, sizeof(rec));
+		int rc = uwal_get(r->w, ix, &rec);
+		if (rc == 0) {
+			if (rec.index != ix)
+				abort(); /* checked by the test: a wrong record */
+			uwal_record_free(&rec);
+		} else if (rc != UWAL_ENOTFOUND) {
+			abort();
+		}
+	}
+	return NULL;
+}
+
+static bool in_snap_before(const struct model *s, uint64_t ix, uint64_t cut, bool *after)
+{
+	bool seen_cut = false;
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->ix[i] == cut)
+			seen_cut = true;
+		if (s->ix[i] == ix) {
+			*after = seen_cut;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void race(bool back)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 64;
+	cfg.sync_mode = UWAL_SYNC_BATCH;
+	struct race *r = calloc(1, sizeof(*r));
+	struct race_trunc *t = calloc(1, sizeof(*t));
+	cr_assert(r && t);
+	r->w = th_open(&cfg);
+	t->r = r;
+	t->back = back;
+	pthread_t tt, rt, wt[WRITERS];
+	struct race_arg args[WRITERS];
+	cr_assert_eq(pthread_create(&tt, NULL, race_truncator, t), 0);
+	cr_assert_eq(pthread_create(&rt, NULL, race_reader, r), 0);
+	for (unsigned i = 0; i < WRITERS; i++) {
+		args[i] = (struct race_arg){r, i};
+		cr_assert_eq(pthread_create(&wt[i], NULL, race_writer, &args[i]), 0);
+	}
+	for (unsigned i = 0; i < WRITERS; i++)
+		pthread_join(wt[i], NULL);
+	pthread_join(tt, NULL);
+	pthread_join(rt, NULL);
+	cr_assert_eq(t->rc, 0, "truncation: %s", uwal_strerror(t->rc));
+
+	struct model *v1 = malloc(sizeof(*v1)), *v2 = malloc(sizeof(*v2));
+	cr_assert(v1 && v2);
+	snapshot(r->w, v1);
+	r->w = reopen(r->w, &cfg);
+	snapshot(r->w, v2);
+	cr_assert_eq(v1->n, v2->n, "reopen changed the log: %zu, then %zu records", v1->n, v2->n);
+	cr_assert(memcmp(v1->ix, v2->ix, v1->n * sizeof(v1->ix[0])) == 0, "reopen reordered");
+	static bool present[WRITERS * PER_WRITER + 1];
+	memset(present, 0, sizeof(present));
+	for (size_t i = 0; i < v1->n; i++)
+		present[v1->ix[i]] = true;
+	for (uint64_t ix = 1; ix <= WRITERS * PER_WRITER; ix++) {
+		uint64_t at = r->acked[ix];
+		if (!at)
+			continue;
+		bool after_cut = false;
+		bool in_snap = in_snap_before(&t->snap, ix, t->index, &after_cut);
+		if (at > t->end) {
+			cr_assert(present[ix], "%llu acknowledged after the call is missing",
+				  (unsigned long long)ix);
+		} else if (at <= t->start) {
+			/* In the log before the call: on the side of the cut its
+			 * position says (not in the snapshot: after the cut). */
+			bool removed = back ? (!in_snap || after_cut) : (in_snap && !after_cut);
+			cr_assert_eq(present[ix], !removed, "%llu acknowledged before the call: %s",
+				     (unsigned long long)ix, present[ix] ? "present" : "missing");
+		}
+	}
+	if (!back)
+		cr_assert_eq(v1->ix[0], t->index, "the first record is not the front");
+	else
+		cr_assert(!present[t->index]);
+	th_close(r->w);
+	free(v1);
+	free(v2);
+	free(r);
+	free(t);
+}
+
+TH_TEST(truncate, front_racing_writers_and_readers_cuts_consistently)
+{
+	race(false);
+}
+
+TH_TEST(truncate, back_racing_writers_and_readers_cuts_consistently)
+{
+	race(true);
+}
+
+/* ---- retention ----------------------------------------------------------- */
+
+TH_TEST(truncate, retention_and_truncation_together)
+{
+	uwal_config cfg;
+	cfg_small(&cfg, g_dir);
+	cfg.max_segments = 3;
+	uwal *w = th_open(&cfg);
+	write_range(w, 1, 50);
+	cr_assert_eq(uwal_truncate_back(w, 33), 0); /* in a sealed segment */
+	write_range(w, 33, 60);
+	cr_assert_eq(uwal_truncate_front(w, 48), 0);
+	write_range(w, 61, 75);
+	for (int i = 0; i < 200; i++)
+		th_sleep_ms(2);
+	uint64_t first = uwal_first_index(w);
+	cr_assert_geq(first, 48);
+	struct model m;
+	model_range(&m, first, 75);
+	check_view(w, &m, "retention and truncation");
+	w = reopen(w, &cfg);
+	check_view(w, &m, "retention and truncation, reopened");
+	cr_assert_leq(th_segment_count(g_dir, "segment_"), 4);
+	th_close(w);
+}
+
+/* ---- injected failures ---------------------------------------------------- */
+
+struct step {
+	const char *name;
+	enum tio_kind op;
+	bool back;
+	uint64_t index;
+	bool maybe_after; /* the step runs after the change reached the kernel */
+};
+
+/* With 47 records: 15 is in a sealed segment, 45 in the active one
+ * (41..47: not full, so no rotation comes first). */
+static const struct step STEPS[] = {
+	{"front: frame write", TIO_PWRITE, false, 15, false},
+	{"front: frame fdatasync", TIO_FDATASYNC, false, 15, true},
+	{"back (sealed): frame write", TIO_PWRITE, true, 15, false},
+	{"back (sealed): frame fdatasync", TIO_FDATASYNC, true, 15, true},
+	{"back (active): ftruncate", TIO_FTRUNCATE, true, 45, false},
+	{"back (active): fallocate", TIO_FALLOCATE, true, 45, true},
+	{"back (active): zero fill", TIO_PWRITE, true, 45, true},
+	{"back (active): fdatasync", TIO_FDATASYNC, true, 45, true},
+};
+
+TH_TEST(truncate, a_failure_at_each_step_fails_the_call_and_reopens_before_or_after)
+{
+	for (unsigned k = 0; k < sizeof(STEPS) / sizeof(STEPS[0]); k++) {
+		const struct step *s = &STEPS[k];
+		char *dir = subdir("e", k);
+		uwal_config cfg;
+		cfg_small(&cfg, dir);
+		uwal *w = th_open(&cfg);
+		write_range(w, 1, 47);
+		th_sleep_ms(20); /* let the preparer finish the next segment */
+		tio_arm(s->op, "segment_*[0-9]", 1, -EIO);
+		int rc = s->back ? uwal_truncate_back(w, s->index)
+				 : uwal_truncate_front(w, s->index);
+		tio_clear();
+		cr_assert_eq(rc, -EIO, "%s: %s", s->name, uwal_strerror(rc));
+		cr_assert_eq(th_write_std(w, 100, false), UWAL_EPOISONED, "%s: not poisoned",
+			     s->name);
+		cr_assert_eq(uwal_truncate_front(w, 20), UWAL_EPOISONED);
+		cr_assert_eq(uwal_close(w), UWAL_EPOISONED);
+		w = th_open(&cfg);
+		struct model before, after;
+		model_range(&before, 1, 47);
+		if (s->back)
+			model_range(&after, 1, s->index - 1);
+		else
+			model_range(&after, s->index, 47);
+		/* A failed fdatasync (or a step after the cut) says nothing
+		 * of what reached the disk: before or after, nothing else. */
+		uint64_t first = uwal_first_index(w), last = uwal_last_index(w);
+		bool is_after = s->back ? last == s->index - 1 : first == s->index;
+		cr_assert(!is_after || s->maybe_after, "%s: the log is in the after state",
+			  s->name);
+		check_view(w, is_after ? &after : &before, s->name);
+		th_close(w);
+		free(dir);
+	}
+}
+
+/* ---- simulated power cuts ------------------------------------------------- */
+
+/* Wait until the simulated backend has been idle for a while (the
+ * preparer done). */
+static void settle(struct crashsim *sim)
+{
+	uint64_t n = crashsim_ops(sim);
+	for (int quiet = 0; quiet < 10;) {
+		th_sleep_ms(3);
+		uint64_t m = crashsim_ops(sim);
+		quiet = m == n ? quiet + 1 : 0;
+		n = m;
+	}
+}
+
+static void crash_case(bool back, uint64_t index)
+{
+	struct model before, after;
+	model_range(&before, 1, 47);
+	if (back)
+		model_range(&after, 1, index - 1);
+	else
+		model_range(&after, index, 47);
+	bool done = false;
+	for (uint64_t cut = 0; !done && cut < 200; cut++) {
+		char *base = subdir("sim", (unsigned)cut), log[700], out[700], olog[800];
+		cr_assert_eq(th_mkdir_p(base), 0);
+		snprintf(log, sizeof(log), "%s/log", base);
+		snprintf(out, sizeof(out), "%s/out", base);
+		struct crashsim *sim = crashsim_new(NULL, base);
+		cr_assert_not_null(sim);
+		tio_select(crashsim_io(sim));
+		uwal_config cfg;
+		cfg_small(&cfg, log);
+		cfg.segment_size = 64 << 10;
+		uwal *w = th_open(&cfg);
+		write_range(w, 1, 47);
+		settle(sim);
+		crashsim_arm(sim, cut, NULL, NULL);
+		int rc = back ? uwal_truncate_back(w, index) : uwal_truncate_front(w, index);
+		settle(sim); /* the background removal too */
+		done = !crashsim_is_cut(sim);
+		crashsim_cut(sim, cut + 1);
+		uwal_close(w);
+		for (uint64_t seed = 1; seed <= 3; seed++) {
+			char cmd[900];
+			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", out);
+			cr_assert_eq(system(cmd), 0);
+			cr_assert_eq(crashsim_layout(sim, seed * 7919 + cut, out, NULL), 0);
+			tio_select(NULL);
+			snprintf(olog, sizeof(olog), "%s/log", out);
+			uwal_config oc;
+			cfg_small(&oc, olog);
+			oc.segment_size = 64 << 10;
+			th_log lg;
+			th_log_init(&lg);
+			oc.log_fn = th_log_fn;
+			oc.log_ctx = &lg;
+			int orc = uwal_open(&oc, &w);
+			cr_assert_eq(orc, 0, "cut at %llu: open: %s: %s", (unsigned long long)cut,
+				     uwal_strerror(orc), lg.buf);
+			uint64_t first = uwal_first_index(w), last = uwal_last_index(w);
+			bool is_after = back ? last == index - 1 : first == index;
+			cr_assert(!(rc == 0 && !is_after),
+				  "cut at %llu: the call returned 0 but the log is as before",
+				  (unsigned long long)cut);
+			char when[64];
+			snprintf(when, sizeof(when), "cut at op %llu, seed %llu",
+				 (unsigned long long)cut, (unsigned long long)seed);
+			check_view(w, is_after ? &after : &before, when);
+			th_close(w);
+			th_log_destroy(&lg);
+			tio_select(crashsim_io(sim));
+		}
+		tio_select(NULL);
+		crashsim_free(sim);
+		th_rmrf(base);
+		free(base);
+	}
+	cr_assert(done, "the truncation never completed without a cut");
+}
+
+TH_TEST(truncate, a_power_cut_at_each_step_of_front_leaves_before_or_after)
+{
+	crash_case(false, 33);
+}
+
+TH_TEST(truncate, a_power_cut_at_each_step_of_back_in_a_sealed_segment_leaves_before_or_after)
+{
+	crash_case(true, 15);
+}
+
+TH_TEST(truncate, a_power_cut_at_each_step_of_back_in_the_active_segment_leaves_before_or_after)
+{
+	crash_case(true, 45);
+}
