@@ -54,8 +54,8 @@
 enum pol { P_SPIN, P_YIELD, P_FUTEX, P_EVENTFD, P_SF };
 enum io { IO_NONE, IO_PWRITE, IO_URING, IO_BARE_PWRITE, IO_BARE_URING };
 
-struct waitq {                      /* one side's wake-up channel */
-	_Atomic uint32_t word;          /* futex word / the value waited on */
+struct waitq {                 /* one side's wake-up channel */
+	_Atomic uint32_t word; /* futex word / the value waited on */
 	_Atomic int sleeping;
 	int efd;
 	enum pol pol;
@@ -64,14 +64,14 @@ struct waitq {                      /* one side's wake-up channel */
 
 struct slot {
 	_Alignas(64) _Atomic uint32_t req;
-	struct waitq done;              /* done.word = last request completed */
+	struct waitq done; /* done.word = last request completed */
 	uint64_t hist[NB];
 	uint64_t n;
 	char pad[64];
 };
 
 static struct slot slots[MAXSUB];
-static _Alignas(64) struct waitq wq;   /* wq.word: requests posted */
+static _Alignas(64) struct waitq wq; /* wq.word: requests posted */
 static _Atomic int stop_sub, stop_writer;
 static int nsub = 1, fd = -1;
 static enum io io = IO_NONE;
@@ -101,7 +101,7 @@ static unsigned bucket(uint64_t v)
 {
 	if (v < 16)
 		return (unsigned)v;
-	unsigned lg = 63u - (unsigned)__builtin_clzll(v);      /* >= 4 */
+	unsigned lg = 63u - (unsigned)__builtin_clzll(v); /* >= 4 */
 	unsigned b = (lg - 3) * 16 + (unsigned)((v >> (lg - 4)) & 15);
 	return b < NB ? b : NB - 1;
 }
@@ -129,19 +129,22 @@ static void wait_ne(struct waitq *q, uint32_t v, _Atomic int *stop)
 {
 	enum pol p = q->pol;
 	if (p == P_SPIN) {
-		while (atomic_load_explicit(&q->word, memory_order_acquire) == v && !atomic_load(stop))
+		while (atomic_load_explicit(&q->word, memory_order_acquire) == v &&
+		       !atomic_load(stop))
 			cpu_relax();
 		return;
 	}
 	if (p == P_YIELD) {
-		while (atomic_load_explicit(&q->word, memory_order_acquire) == v && !atomic_load(stop))
+		while (atomic_load_explicit(&q->word, memory_order_acquire) == v &&
+		       !atomic_load(stop))
 			sched_yield();
 		return;
 	}
 	if (p == P_SF) {
 		uint64_t end = now_ns() + (uint64_t)q->spin_us * 1000;
 		unsigned k = 0;
-		while (atomic_load_explicit(&q->word, memory_order_acquire) == v && !atomic_load(stop)) {
+		while (atomic_load_explicit(&q->word, memory_order_acquire) == v &&
+		       !atomic_load(stop)) {
 			cpu_relax();
 			if ((++k & 63) == 0 && now_ns() > end)
 				break;
@@ -184,7 +187,8 @@ static void wake_force(struct waitq *q)
 		if (write(q->efd, &one, sizeof one) < 0)
 			die("eventfd write", errno);
 	} else {
-		syscall(SYS_futex, (uint32_t *)&q->word, FUTEX_WAKE_PRIVATE, 1 << 30, NULL, NULL, 0);
+		syscall(SYS_futex, (uint32_t *)&q->word, FUTEX_WAKE_PRIVATE, 1 << 30, NULL, NULL,
+			0);
 	}
 }
 
@@ -226,7 +230,8 @@ static void do_io(int uring)
 
 static void ring_init(void)
 {
-	int e = io_uring_queue_init(8, &ring, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+	int e = io_uring_queue_init(8, &ring,
+				    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
 	if (e < 0)
 		die("io_uring_queue_init", -e);
 }
@@ -282,10 +287,14 @@ static void *submitter(void *arg)
 
 static int parse_pol(const char *p, unsigned *spin_us)
 {
-	if (!strcmp(p, "spin")) return P_SPIN;
-	if (!strcmp(p, "yield")) return P_YIELD;
-	if (!strcmp(p, "futex")) return P_FUTEX;
-	if (!strcmp(p, "eventfd")) return P_EVENTFD;
+	if (!strcmp(p, "spin"))
+		return P_SPIN;
+	if (!strcmp(p, "yield"))
+		return P_YIELD;
+	if (!strcmp(p, "futex"))
+		return P_FUTEX;
+	if (!strcmp(p, "eventfd"))
+		return P_EVENTFD;
 	if (!strncmp(p, "sf", 2)) {
 		if (p[2])
 			*spin_us = (unsigned)atoi(p + 2);
@@ -324,11 +333,11 @@ static uint64_t stat_busy_ticks(void)
 	unsigned long long v[10] = {0};
 	if (!f)
 		return 0;
-	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-	           &v[6], &v[7]) != 8)
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) != 8)
 		v[0] = 0;
 	fclose(f);
-	return v[0] + v[1] + v[2] + v[5] + v[6] + v[7];     /* all but idle and iowait */
+	return v[0] + v[1] + v[2] + v[5] + v[6] + v[7]; /* all but idle and iowait */
 }
 
 static double tv_us(struct timeval a, struct timeval b)
@@ -338,33 +347,58 @@ static double tv_us(struct timeval a, struct timeval b)
 
 int main(int argc, char **argv)
 {
-	const char *dir = "/var/tmp/uwal-stall", *wp = "futex", *sp = "futex", *name = NULL, *ios = "none";
+	const char *dir = "/var/tmp/uwal-stall", *wp = "futex", *sp = "futex", *name = NULL,
+		   *ios = "none";
 	double secs = 2;
 	unsigned spin_us = 50;
 	int opt;
 	while ((opt = getopt(argc, argv, "w:s:n:i:t:d:S:v:")) != -1) {
 		switch (opt) {
-		case 'w': wp = optarg; break;
-		case 's': sp = optarg; break;
-		case 'n': nsub = atoi(optarg); break;
-		case 'i': ios = optarg; break;
-		case 't': secs = atof(optarg); break;
-		case 'd': dir = optarg; break;
-		case 'S': spin_us = (unsigned)atoi(optarg); break;
-		case 'v': name = optarg; break;
+		case 'w':
+			wp = optarg;
+			break;
+		case 's':
+			sp = optarg;
+			break;
+		case 'n':
+			nsub = atoi(optarg);
+			break;
+		case 'i':
+			ios = optarg;
+			break;
+		case 't':
+			secs = atof(optarg);
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'S':
+			spin_us = (unsigned)atoi(optarg);
+			break;
+		case 'v':
+			name = optarg;
+			break;
 		default:
-			fprintf(stderr, "usage: handoff [-w POL] [-s POL] [-n N] [-i none|pwrite|uring|bare-pwrite|bare-uring] [-t S] [-d DIR] [-S US] [-v NAME]\n");
+			fprintf(stderr, "usage: handoff [-w POL] [-s POL] [-n N] [-i "
+					"none|pwrite|uring|bare-pwrite|bare-uring] [-t S] [-d DIR] "
+					"[-S US] [-v NAME]\n");
 			return 2;
 		}
 	}
 	if (nsub < 1 || nsub > MAXSUB)
 		die("-n", EINVAL);
-	if (!strcmp(ios, "none")) io = IO_NONE;
-	else if (!strcmp(ios, "pwrite")) io = IO_PWRITE;
-	else if (!strcmp(ios, "uring")) io = IO_URING;
-	else if (!strcmp(ios, "bare-pwrite")) io = IO_BARE_PWRITE;
-	else if (!strcmp(ios, "bare-uring")) io = IO_BARE_URING;
-	else die("-i", EINVAL);
+	if (!strcmp(ios, "none"))
+		io = IO_NONE;
+	else if (!strcmp(ios, "pwrite"))
+		io = IO_PWRITE;
+	else if (!strcmp(ios, "uring"))
+		io = IO_URING;
+	else if (!strcmp(ios, "bare-pwrite"))
+		io = IO_BARE_PWRITE;
+	else if (!strcmp(ios, "bare-uring"))
+		io = IO_BARE_URING;
+	else
+		die("-i", EINVAL);
 	unsigned wsp = spin_us, ssp = spin_us;
 	wq.pol = (enum pol)parse_pol(wp, &wsp);
 	wq.spin_us = wsp;
@@ -438,9 +472,11 @@ int main(int argc, char **argv)
 		snprintf(vname, sizeof vname, "%s/w=%s/s=%s/n=%d", ios, wp, sp, nsub);
 		name = vname;
 	}
-	printf("RESULT variant=%s rt_s=%.0f p50_us=%.2f p99_us=%.2f cpu_us_rt=%.2f cs_rt=%.3f fsync_s=%.0f "
+	printf("RESULT variant=%s rt_s=%.0f p50_us=%.2f p99_us=%.2f cpu_us_rt=%.2f cs_rt=%.3f "
+	       "fsync_s=%.0f "
 	       "cpu_pct=%.0f foreign_cpu_pct=%.0f\n",
-	       name, (double)n / (wall / 1e9), qv[0], qv[1], n ? cpu / (double)n : 0, n ? (double)cs / (double)n : 0,
-	       (double)nfsync / (wall / 1e9), 100 * cpu / (wall / 1e3), foreign);
+	       name, (double)n / (wall / 1e9), qv[0], qv[1], n ? cpu / (double)n : 0,
+	       n ? (double)cs / (double)n : 0, (double)nfsync / (wall / 1e9),
+	       100 * cpu / (wall / 1e3), foreign);
 	return 0;
 }

@@ -53,24 +53,28 @@
 enum { F_USER, F_NICE, F_SYS, F_IDLE, F_IOWAIT, F_IRQ, F_SOFTIRQ, F_STEAL, NF };
 
 struct sample {
-	uint64_t t;                        /* ns since start */
-	uint64_t cpu[NCPU_MAX + 1][NF];    /* [0] = total, [1+i] = cpu i */
+	uint64_t t;                     /* ns since start */
+	uint64_t cpu[NCPU_MAX + 1][NF]; /* [0] = total, [1+i] = cpu i */
 	uint64_t proc_cpu_ns, loop_cpu_ns, loop_delay_ns, calls;
-	uint64_t probe_maxgap_ns;          /* max probe gap in this window */
-	uint64_t inflight_ns;              /* age of the call in flight */
+	uint64_t probe_maxgap_ns;             /* max probe gap in this window */
+	uint64_t inflight_ns;                 /* age of the call in flight */
 	uint64_t disk_wr, disk_wsec, disk_fl; /* /proc/diskstats of the file's disk:
-	                                        writes, sectors written, flushes */
+						writes, sectors written, flushes */
 };
 
-struct call { uint64_t t, lat; };
-struct gap { uint64_t t, len; };
+struct call {
+	uint64_t t, lat;
+};
+struct gap {
+	uint64_t t, len;
+};
 
 static struct sample *samples;
 static size_t nsamples;
 static struct call *calls;
 static size_t ncalls_cap;
 static _Atomic size_t ncalls;
-static _Atomic uint64_t inflight_since;   /* 0: none */
+static _Atomic uint64_t inflight_since; /* 0: none */
 static _Atomic int stop, probe_stop;
 static _Atomic uint64_t probe_maxgap;
 static struct gap *gaps;
@@ -228,9 +232,12 @@ static void *sampler(void *arg)
 				unsigned ma, mi;
 				char nm[64];
 				unsigned long long f[17] = {0};
-				int k = sscanf(p, "%u %u %63s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
-				               &ma, &mi, nm, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8],
-				               &f[9], &f[10], &f[11], &f[12], &f[13], &f[14], &f[15], &f[16]);
+				int k = sscanf(p,
+					       "%u %u %63s %llu %llu %llu %llu %llu %llu %llu %llu "
+					       "%llu %llu %llu %llu %llu %llu %llu %llu %llu",
+					       &ma, &mi, nm, &f[0], &f[1], &f[2], &f[3], &f[4],
+					       &f[5], &f[6], &f[7], &f[8], &f[9], &f[10], &f[11],
+					       &f[12], &f[13], &f[14], &f[15], &f[16]);
 				if (k >= 10 && !strcmp(nm, diskname)) {
 					s->disk_wr = f[4];
 					s->disk_wsec = f[6];
@@ -303,7 +310,7 @@ static void prepare_file(const char *dir, char *path, size_t n)
 	snprintf(path, n, "%s/stall.dat", dir);
 	struct stat st;
 	if (stat(path, &st) == 0 && (size_t)st.st_size == FILE_SIZE)
-		return;   /* already zero-filled (and written since: no unwritten extents) */
+		return; /* already zero-filled (and written since: no unwritten extents) */
 	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
 	if (fd < 0)
 		die(path, errno);
@@ -323,14 +330,28 @@ int main(int argc, char **argv)
 	int loop_cpu = -1, opt;
 	while ((opt = getopt(argc, argv, "d:t:m:o:p:c:")) != -1) {
 		switch (opt) {
-		case 'd': dir = optarg; break;
-		case 't': secs = atof(optarg); break;
-		case 'm': mode = optarg; break;
-		case 'o': prefix = optarg; break;
-		case 'p': probe_cpu = atoi(optarg); break;
-		case 'c': loop_cpu = atoi(optarg); break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 't':
+			secs = atof(optarg);
+			break;
+		case 'm':
+			mode = optarg;
+			break;
+		case 'o':
+			prefix = optarg;
+			break;
+		case 'p':
+			probe_cpu = atoi(optarg);
+			break;
+		case 'c':
+			loop_cpu = atoi(optarg);
+			break;
 		default:
-			fprintf(stderr, "usage: stall [-d DIR] [-t S] [-m uring|uring-nd|uring-spin|pwrite] [-o PREFIX] [-p CPU] [-c CPU]\n");
+			fprintf(stderr, "usage: stall [-d DIR] [-t S] [-m "
+					"uring|uring-nd|uring-spin|pwrite] [-o PREFIX] [-p CPU] "
+					"[-c CPU]\n");
 			return 2;
 		}
 	}
@@ -351,7 +372,8 @@ int main(int argc, char **argv)
 	struct stat fst;
 	if (fstat(fd, &fst) == 0) {
 		char lnk[128], tgt[256];
-		snprintf(lnk, sizeof lnk, "/sys/dev/block/%u:%u", major(fst.st_dev), minor(fst.st_dev));
+		snprintf(lnk, sizeof lnk, "/sys/dev/block/%u:%u", major(fst.st_dev),
+			 minor(fst.st_dev));
 		ssize_t k = readlink(lnk, tgt, sizeof tgt - 1);
 		if (k > 0) {
 			tgt[k] = 0;
@@ -377,7 +399,8 @@ int main(int argc, char **argv)
 
 	struct io_uring ring;
 	if (!m_pw) {
-		unsigned flags = m_uring ? IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN : 0;
+		unsigned flags =
+			m_uring ? IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN : 0;
 		int e = io_uring_queue_init(8, &ring, flags);
 		if (e < 0)
 			die("io_uring_queue_init", -e);
@@ -417,7 +440,7 @@ int main(int argc, char **argv)
 					die("io_uring_submit", e < 0 ? -e : EIO);
 				uint64_t spin0 = now_ns();
 				while (io_uring_cq_ready(&ring) < 2) {
-					if (now_ns() - spin0 > 1000000000ull) {   /* safety */
+					if (now_ns() - spin0 > 1000000000ull) { /* safety */
 						io_uring_submit_and_wait(&ring, 2);
 						break;
 					}
@@ -468,14 +491,17 @@ int main(int argc, char **argv)
 		if (f) {
 			fprintf(f, "t_ns,lat_ns\n");
 			for (size_t i = 0; i < n; i++)
-				fprintf(f, "%llu,%llu\n", (unsigned long long)calls[i].t, (unsigned long long)calls[i].lat);
+				fprintf(f, "%llu,%llu\n", (unsigned long long)calls[i].t,
+					(unsigned long long)calls[i].lat);
 			fclose(f);
 		}
 		snprintf(path, sizeof path, "%s.timeline.csv", prefix);
 		f = fopen(path, "w");
 		if (f) {
-			fprintf(f, "t_ns,calls,proc_cpu_ns,loop_cpu_ns,loop_delay_ns,probe_maxgap_ns,inflight_ns,disk_writes,disk_wsectors,disk_flushes");
-			static const char *fn[NF] = {"user", "nice", "sys", "idle", "iowait", "irq", "softirq", "steal"};
+			fprintf(f, "t_ns,calls,proc_cpu_ns,loop_cpu_ns,loop_delay_ns,probe_maxgap_"
+				   "ns,inflight_ns,disk_writes,disk_wsectors,disk_flushes");
+			static const char *fn[NF] = {"user",   "nice", "sys",     "idle",
+						     "iowait", "irq",  "softirq", "steal"};
 			for (int c = 0; c <= ncpu; c++)
 				for (int k = 0; k < NF; k++)
 					if (k != F_NICE) {
@@ -487,16 +513,21 @@ int main(int argc, char **argv)
 			fprintf(f, "\n");
 			for (size_t i = 0; i < nsamples; i++) {
 				struct sample *s = &samples[i];
-				fprintf(f, "%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu", (unsigned long long)s->t,
-				        (unsigned long long)s->calls, (unsigned long long)s->proc_cpu_ns,
-				        (unsigned long long)s->loop_cpu_ns, (unsigned long long)s->loop_delay_ns,
-				        (unsigned long long)s->probe_maxgap_ns, (unsigned long long)s->inflight_ns,
-				        (unsigned long long)s->disk_wr, (unsigned long long)s->disk_wsec,
-				        (unsigned long long)s->disk_fl);
+				fprintf(f, "%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu",
+					(unsigned long long)s->t, (unsigned long long)s->calls,
+					(unsigned long long)s->proc_cpu_ns,
+					(unsigned long long)s->loop_cpu_ns,
+					(unsigned long long)s->loop_delay_ns,
+					(unsigned long long)s->probe_maxgap_ns,
+					(unsigned long long)s->inflight_ns,
+					(unsigned long long)s->disk_wr,
+					(unsigned long long)s->disk_wsec,
+					(unsigned long long)s->disk_fl);
 				for (int c = 0; c <= ncpu; c++)
 					for (int k = 0; k < NF; k++)
 						if (k != F_NICE)
-							fprintf(f, ",%llu", (unsigned long long)s->cpu[c][k]);
+							fprintf(f, ",%llu",
+								(unsigned long long)s->cpu[c][k]);
 				fprintf(f, "\n");
 			}
 			fclose(f);
@@ -507,7 +538,8 @@ int main(int argc, char **argv)
 			if (f) {
 				fprintf(f, "t_ns,gap_ns\n");
 				for (size_t i = 0; i < ng; i++)
-					fprintf(f, "%llu,%llu\n", (unsigned long long)gaps[i].t, (unsigned long long)gaps[i].len);
+					fprintf(f, "%llu,%llu\n", (unsigned long long)gaps[i].t,
+						(unsigned long long)gaps[i].len);
 				fclose(f);
 			}
 		}
@@ -556,9 +588,11 @@ int main(int argc, char **argv)
 				hit = 1;
 				break;
 			}
-		double steal = (double)(samples[i].cpu[0][F_STEAL] - samples[i - 1].cpu[0][F_STEAL]);
+		double steal =
+			(double)(samples[i].cpu[0][F_STEAL] - samples[i - 1].cpu[0][F_STEAL]);
 		double idle = (double)(samples[i].cpu[0][F_IDLE] - samples[i - 1].cpu[0][F_IDLE]);
-		double iow = (double)(samples[i].cpu[0][F_IOWAIT] - samples[i - 1].cpu[0][F_IOWAIT]);
+		double iow =
+			(double)(samples[i].cpu[0][F_IOWAIT] - samples[i - 1].cpu[0][F_IOWAIT]);
 		double dl = (double)(samples[i].loop_delay_ns - samples[i - 1].loop_delay_ns) / 1e3;
 		double pg = (double)samples[i].probe_maxgap_ns / 1e3;
 		/* KiB written to the disk beyond this loop's own 4 KiB per call */
@@ -567,9 +601,21 @@ int main(int argc, char **argv)
 		if (kb < 0)
 			kb = 0;
 		if (hit) {
-			nw_st++; st_steal += steal; st_idle += idle; st_io += iow; st_delay += dl; st_pgap += pg; st_kb += kb;
+			nw_st++;
+			st_steal += steal;
+			st_idle += idle;
+			st_io += iow;
+			st_delay += dl;
+			st_pgap += pg;
+			st_kb += kb;
 		} else {
-			nw_ot++; ot_steal += steal; ot_idle += idle; ot_io += iow; ot_delay += dl; ot_pgap += pg; ot_kb += kb;
+			nw_ot++;
+			ot_steal += steal;
+			ot_idle += idle;
+			ot_io += iow;
+			ot_delay += dl;
+			ot_pgap += pg;
+			ot_kb += kb;
 		}
 	}
 #define AVG(x, n) ((n) ? (x) / (double)(n) : NAN)
@@ -590,9 +636,11 @@ int main(int argc, char **argv)
 	double cpu_loop = 0;
 	if (nsamples > 1)
 		cpu_loop = (double)(samples[nsamples - 1].loop_cpu_ns - samples[0].loop_cpu_ns) /
-		           (double)(samples[nsamples - 1].t - samples[0].t);
-	double ucpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) * 1e6 + (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec);
-	double scpu = (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) * 1e6 + (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec);
+			   (double)(samples[nsamples - 1].t - samples[0].t);
+	double ucpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) * 1e6 +
+		      (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec);
+	double scpu = (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) * 1e6 +
+		      (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec);
 	long vcs = ru1.ru_nvcsw - ru0.ru_nvcsw, ivcs = ru1.ru_nivcsw - ru0.ru_nivcsw;
 	double rate = (double)n / (wall / 1e9);
 	/* CPU used by everything else on the machine, in % of one CPU (ticks are 10 ms) */
@@ -607,26 +655,40 @@ int main(int argc, char **argv)
 		foreign = 100 * (busy * 1e7 - (double)(b->proc_cpu_ns - a->proc_cpu_ns)) / span;
 	}
 
-	printf("mode %s, %.1f s, %zu calls, %.0f/s; latency us p50 %.0f p99 %.0f p99.9 %.0f max %.0f\n", mode,
-	       wall / 1e9, n, rate, PCT(0.5) / 1e3, PCT(0.99) / 1e3, PCT(0.999) / 1e3, n ? lat[n - 1] / 1e3 : 0);
-	printf("stalls > 5 ms: %zu (%.1f%% of wall time), median gap between stall ends %.1f ms, 100 ms phase R %.2f\n",
+	printf("mode %s, %.1f s, %zu calls, %.0f/s; latency us p50 %.0f p99 %.0f p99.9 %.0f max "
+	       "%.0f\n",
+	       mode, wall / 1e9, n, rate, PCT(0.5) / 1e3, PCT(0.99) / 1e3, PCT(0.999) / 1e3,
+	       n ? lat[n - 1] / 1e3 : 0);
+	printf("stalls > 5 ms: %zu (%.1f%% of wall time), median gap between stall ends %.1f ms, "
+	       "100 ms phase R %.2f\n",
 	       nst, 100.0 * (double)stall_ns / (double)wall, gap_med, R);
-	printf("10 ms windows: %zu with a stall, %zu without; per window (ticks of 10 ms, all CPUs): steal %.3f vs %.3f, idle %.2f vs %.2f, iowait %.2f vs %.2f; loop run-delay us %.1f vs %.1f; other writes to %s KiB %.0f vs %.0f\n",
-	       nw_st, nw_ot, AVG(st_steal, nw_st), AVG(ot_steal, nw_ot), AVG(st_idle, nw_st), AVG(ot_idle, nw_ot),
-	       AVG(st_io, nw_st), AVG(ot_io, nw_ot), AVG(st_delay, nw_st), AVG(ot_delay, nw_ot), diskname,
-	       AVG(st_kb, nw_st), AVG(ot_kb, nw_ot));
+	printf("10 ms windows: %zu with a stall, %zu without; per window (ticks of 10 ms, all "
+	       "CPUs): steal %.3f vs %.3f, idle %.2f vs %.2f, iowait %.2f vs %.2f; loop run-delay "
+	       "us %.1f vs %.1f; other writes to %s KiB %.0f vs %.0f\n",
+	       nw_st, nw_ot, AVG(st_steal, nw_st), AVG(ot_steal, nw_ot), AVG(st_idle, nw_st),
+	       AVG(ot_idle, nw_ot), AVG(st_io, nw_st), AVG(ot_io, nw_ot), AVG(st_delay, nw_st),
+	       AVG(ot_delay, nw_ot), diskname, AVG(st_kb, nw_st), AVG(ot_kb, nw_ot));
 	if (probe_cpu >= 0)
-		printf("probe on cpu%d: %zu gaps > 200 us (total %.1f ms, max %.1f ms), %zu overlap a stall; mean max-gap per window %.0f us (stall) vs %.0f us\n",
-		       probe_cpu, ng, gap_total / 1e6, gap_max / 1e6, gaps_in_stall, AVG(st_pgap, nw_st), AVG(ot_pgap, nw_ot));
-	printf("CPU: loop thread %.1f%% of one CPU; process user %.0f us + sys %.0f us = %.1f us/call; ctx switches vol %ld invol %ld (%.2f/call)\n",
-	       100 * cpu_loop, ucpu, scpu, n ? (ucpu + scpu) / (double)n : 0, vcs, ivcs, n ? (double)(vcs + ivcs) / (double)n : 0);
-	printf("SUMMARY mode=%s rate=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f max_us=%.0f stalls=%zu stall_pct=%.1f gap_ms=%.1f R=%.2f "
-	       "w_stall=%zu steal_st=%.3f steal_ot=%.3f idle_st=%.2f idle_ot=%.2f iow_st=%.2f iow_ot=%.2f delay_st_us=%.1f delay_ot_us=%.1f "
-	       "kb_st=%.0f kb_ot=%.0f probe_gaps=%zu probe_gaps_in_stall=%zu probe_gap_max_ms=%.2f cpu_us_call=%.1f loop_cpu_pct=%.1f cs_call=%.2f foreign_cpu_pct=%.0f t0_ns=%llu\n",
-	       mode, rate, PCT(0.5) / 1e3, PCT(0.99) / 1e3, PCT(0.999) / 1e3, n ? lat[n - 1] / 1e3 : 0, nst,
-	       100.0 * (double)stall_ns / (double)wall, gap_med, R, nw_st, AVG(st_steal, nw_st), AVG(ot_steal, nw_ot),
-	       AVG(st_idle, nw_st), AVG(ot_idle, nw_ot), AVG(st_io, nw_st), AVG(ot_io, nw_ot), AVG(st_delay, nw_st),
-	       AVG(ot_delay, nw_ot), AVG(st_kb, nw_st), AVG(ot_kb, nw_ot), ng, gaps_in_stall, gap_max / 1e6, n ? (ucpu + scpu) / (double)n : 0, 100 * cpu_loop,
+		printf("probe on cpu%d: %zu gaps > 200 us (total %.1f ms, max %.1f ms), %zu "
+		       "overlap a stall; mean max-gap per window %.0f us (stall) vs %.0f us\n",
+		       probe_cpu, ng, gap_total / 1e6, gap_max / 1e6, gaps_in_stall,
+		       AVG(st_pgap, nw_st), AVG(ot_pgap, nw_ot));
+	printf("CPU: loop thread %.1f%% of one CPU; process user %.0f us + sys %.0f us = %.1f "
+	       "us/call; ctx switches vol %ld invol %ld (%.2f/call)\n",
+	       100 * cpu_loop, ucpu, scpu, n ? (ucpu + scpu) / (double)n : 0, vcs, ivcs,
+	       n ? (double)(vcs + ivcs) / (double)n : 0);
+	printf("SUMMARY mode=%s rate=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f max_us=%.0f "
+	       "stalls=%zu stall_pct=%.1f gap_ms=%.1f R=%.2f "
+	       "w_stall=%zu steal_st=%.3f steal_ot=%.3f idle_st=%.2f idle_ot=%.2f iow_st=%.2f "
+	       "iow_ot=%.2f delay_st_us=%.1f delay_ot_us=%.1f "
+	       "kb_st=%.0f kb_ot=%.0f probe_gaps=%zu probe_gaps_in_stall=%zu probe_gap_max_ms=%.2f "
+	       "cpu_us_call=%.1f loop_cpu_pct=%.1f cs_call=%.2f foreign_cpu_pct=%.0f t0_ns=%llu\n",
+	       mode, rate, PCT(0.5) / 1e3, PCT(0.99) / 1e3, PCT(0.999) / 1e3,
+	       n ? lat[n - 1] / 1e3 : 0, nst, 100.0 * (double)stall_ns / (double)wall, gap_med, R,
+	       nw_st, AVG(st_steal, nw_st), AVG(ot_steal, nw_ot), AVG(st_idle, nw_st),
+	       AVG(ot_idle, nw_ot), AVG(st_io, nw_st), AVG(ot_io, nw_ot), AVG(st_delay, nw_st),
+	       AVG(ot_delay, nw_ot), AVG(st_kb, nw_st), AVG(ot_kb, nw_ot), ng, gaps_in_stall,
+	       gap_max / 1e6, n ? (ucpu + scpu) / (double)n : 0, 100 * cpu_loop,
 	       n ? (double)(vcs + ivcs) / (double)n : 0, foreign, (unsigned long long)t0);
 	return 0;
 }

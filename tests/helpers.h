@@ -639,11 +639,11 @@ static inline void th_sleep_ms(unsigned ms)
 	static void th_suite_setup(void)                                                           \
 	{                                                                                          \
 		g_dir = th_tmpdir();                                                               \
-		tio_clear();                                                                 \
+		tio_clear();                                                                       \
 	}                                                                                          \
 	static void th_suite_teardown(void)                                                        \
 	{                                                                                          \
-		tio_clear();                                                                 \
+		tio_clear();                                                                       \
 		th_rmrf(g_dir);                                                                    \
 		free(g_dir);                                                                       \
 	}                                                                                          \

@@ -41,7 +41,7 @@ enum tio_kind {
 	TIO_CLOSE,
 	TIO_RING_CLOSE, /* the end of a ring (its owner's last operation on it); no
 			   file, cannot fail: pause and count only */
-	TIO_FILE_ID, /* fstat/fstatat identity; matched against the name (or fd's) */
+	TIO_FILE_ID,    /* fstat/fstatat identity; matched against the name (or fd's) */
 	TIO_KIND__COUNT
 };
 
