@@ -69,18 +69,17 @@ extern "C" {
  * any -errno value. Functions also return -errno from the system.
  */
 enum uwal_error {
-	UWAL_EINVAL = -30001,    /* bad argument: NULL pointer, index 0, bad config */
-	UWAL_EEXIST = -30002,    /* the index is already in the log (or in flight) */
-	UWAL_ENOTFOUND = -30003, /* no record with that index */
-	UWAL_ETOOBIG = -30004,   /* the record(s) cannot fit in one segment */
-	UWAL_ESHUTDOWN = -30005, /* the handle is closing; the record was not taken */
-	UWAL_ELOCKED = -30006,   /* another handle or process holds the directory */
-	UWAL_ECORRUPT = -30007,  /* a file failed its checks (log_fn names file and offset) */
-	UWAL_EPOISONED = -30008, /* an earlier write or fdatasync failed; reopen the log */
-	/* Reserved for the API being added; uwal_strerror() knows them. */
-	UWAL_EAGAIN = -30009,     /* try again later (e.g. a full submission window) */
+	UWAL_EINVAL = -30001,     /* bad argument: NULL pointer, index 0, bad config */
+	UWAL_EEXIST = -30002,     /* the index is already in the log (or in flight) */
+	UWAL_ENOTFOUND = -30003,  /* no record with that index */
+	UWAL_ETOOBIG = -30004,    /* the record(s) cannot fit in one segment */
+	UWAL_ESHUTDOWN = -30005,  /* the handle is closing; the record was not taken */
+	UWAL_ELOCKED = -30006,    /* another handle or process holds the directory */
+	UWAL_ECORRUPT = -30007,   /* a file failed its checks (log_fn names file and offset) */
+	UWAL_EPOISONED = -30008,  /* an earlier write or fdatasync failed; reopen the log */
+	UWAL_EAGAIN = -30009,     /* reserved for the asynchronous API: try again later */
 	UWAL_ETRUNCATED = -30010, /* the position was removed by a truncation */
-	UWAL_EVERSION = -30011,   /* a file of a newer format than this library knows */
+	UWAL_EVERSION = -30011,   /* a segment of a newer format version than this library reads */
 	UWAL_EREADONLY = -30012,  /* the handle was opened with UWAL_OPEN_READONLY */
 };
 
@@ -420,6 +419,8 @@ UWAL_API void uwal_config_init_sized(uwal_config *cfg, size_t size);
  *   UWAL_ECORRUPT  a sealed segment, a segment header, or the sequence of
  *                  segments failed a check (see uwal_unsafe_recover()); or,
  *                  with UWAL_OPEN_NO_REPAIR, the tail would have to be cut
+ *   UWAL_EVERSION  a segment has a newer format version than this library
+ *                  reads (log_fn names it); nothing is changed
  *   -ENOENT        with UWAL_OPEN_READONLY: the directory does not exist (it
  *                  is not created)
  *   -errno         from the system: -EACCES, -ENOTDIR, -ENOSPC, -ENOMEM, ...;
@@ -673,6 +674,8 @@ UWAL_API int uwal_close(uwal *w);
  * Returns 0, or:
  *   UWAL_EINVAL   dir is NULL, or prefix is invalid
  *   UWAL_ELOCKED  the log is open
+ *   UWAL_EVERSION a segment has a newer format version than this library
+ *                 reads: nothing is removed (such a file is never damage)
  *   -errno        from the system
  * Thread safety: must not run while the log is open (it takes the lock).
  */
@@ -833,6 +836,8 @@ enum uwal_recover_flag {
  *   UWAL_EINVAL   dir, out or n is NULL, prefix is invalid, size is 0,
  *                 or flags has an unknown bit
  *   UWAL_ELOCKED  the log is open
+ *   UWAL_EVERSION a segment has a newer format version than this library
+ *                 reads: nothing is removed or flagged
  *   -ENOENT       the directory does not exist
  *   -errno        from the system. A real run that fails part way may
  *                 have removed or flagged some files already (run it

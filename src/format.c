@@ -175,7 +175,11 @@ int uw_fmt_seg_hdr_decode(const uint8_t in[FMT_SEG_HDR_SIZE], struct fmt_seg_hdr
 	if (get32(in + 28) != ~uw_fmt_crc_update(0xFFFFFFFFu, in, 28))
 		return UWAL_ECORRUPT;
 	h->version = get16(in + 8);
-	if (h->version < FMT_VERSION_MIN || h->version > FMT_VERSION)
+	/* A whole header (magic and CRC check) of a newer version is not
+	 * damage: this library cannot read it, and must not repair it. */
+	if (h->version > FMT_VERSION)
+		return UWAL_EVERSION;
+	if (h->version < FMT_VERSION_MIN)
 		return UWAL_ECORRUPT;
 	h->flags = get16(in + 10);
 	h->salt = get32(in + 12);

@@ -450,6 +450,12 @@ int uw_rec_open_log(struct uwal *w)
 		}
 		if (ret == UWAL_ECORRUPT && !in[i].seg)
 			ret = corrupt(w, f[i].name, 0, "bad segment header");
+		if (ret == UWAL_EVERSION)
+			uw_wal_log(
+				w, UWAL_LOG_ERROR,
+				"%s/%s has a newer format version than this library reads (%d at "
+				"most): open the log with a newer uwal",
+				w->dir, f[i].name, FMT_VERSION);
 		if (ret < 0)
 			break;
 		struct seg *s = in[i].seg;

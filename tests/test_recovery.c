@@ -5,6 +5,7 @@
  * reads; leftover temporary files are removed; the directory lock keeps a
  * log to one handle in one process.
  */
+#include <isa-l/crc.h>
 #include <sys/wait.h>
 
 #include "helpers.h"
@@ -779,4 +780,67 @@ TH_TEST(recovery, open_from_another_process_returns_elocked_until_closed)
 	w = th_open(&cfg);
 	th_check_std(w, 1);
 	th_close(w);
+}
+
+/* Give SEG0 a whole header (magic and CRC right) of format version v. */
+static void set_header_version(uint16_t v)
+{
+	char path[4352];
+	th_join(path, sizeof(path), g_dir, SEG0);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	cr_assert(fd >= 0);
+	uint8_t h[32];
+	cr_assert_eq(pread(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+	h[8] = (uint8_t)v;
+	h[9] = (uint8_t)(v >> 8);
+	/* CRC32C of bytes 0..27, little endian (see src/format.c) */
+	uint32_t c = ~crc32_iscsi(h, 28, 0xFFFFFFFFu);
+	for (int i = 0; i < 4; i++)
+		h[28 + i] = (uint8_t)(c >> (8 * i));
+	cr_assert_eq(pwrite(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+	close(fd);
+}
+
+/*
+ * Guards against a log written by a newer uwal being taken for a damaged
+ * one: the open must say "newer version" (UWAL_EVERSION), not corrupt, and
+ * neither the open nor uwal_unsafe_recover may change or remove anything.
+ */
+TH_TEST(recovery, segment_of_a_newer_format_version_is_refused_not_repaired)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	fill_log(&cfg, 1, 35);
+	set_header_version(3);
+	size_t before = th_count_suffix(g_dir, "");
+	char path[4352];
+	th_join(path, sizeof(path), g_dir, SEG0);
+	uint64_t size0 = th_file_size(path);
+
+	th_log log;
+	th_log_init(&log);
+	cfg.log_fn = th_log_fn;
+	cfg.log_ctx = &log;
+	expect_open_fails(&cfg, UWAL_EVERSION);
+	cr_assert(th_log_has(&log, SEG0) && th_log_has(&log, "newer format version"),
+		  "log_fn did not name the file and the reason; got:\n%s", log.buf);
+	cfg.open_flags = UWAL_OPEN_READONLY;
+	expect_open_fails(&cfg, UWAL_EVERSION);
+
+	char **removed = NULL;
+	size_t n = 99;
+	cr_assert_eq(uwal_unsafe_recover(g_dir, NULL, &removed, &n), UWAL_EVERSION);
+	cr_assert_eq(n, 0, "unsafe recover removed %zu files", n);
+	uwal_free_list(removed, n);
+	cr_assert_eq(th_count_suffix(g_dir, ""), before, "files were removed");
+	cr_assert_eq(th_file_size(path), size0, "the newer segment was changed");
+
+	/* the same bytes at a version this library knows open again */
+	set_header_version(2);
+	cfg.open_flags = 0;
+	uwal *w = th_open(&cfg);
+	th_check_std(w, 1);
+	th_close(w);
+	th_log_destroy(&log);
 }
