@@ -181,9 +181,15 @@ static void *writer_thread(void *arg)
 		uint64_t ack = next_seq(shm);
 		uint32_t fl = CW_ACKED | (p->mode != UWAL_SYNC_NONE || sync ? CW_DURABLE : 0);
 		for (unsigned j = 0; j < n; j++) {
-			shm->ent[a->t][k + j].ack_seq = ack;
-			shm->ent[a->t][k + j].ack_ns = ack_ns;
-			shm->ent[a->t][k + j].flags |= fl;
+			struct cw_ent *e = &shm->ent[a->t][k + j];
+			e->ack_seq = ack;
+			e->ack_ns = ack_ns;
+			/* release: the parent may kill us between any two stores,
+			 * and judges by the flag; the compiler had moved the flag's
+			 * store ahead of ack_seq's, so a kill in between left an
+			 * acknowledged entry with ack_seq 0 ("acknowledged before
+			 * ... was submitted", a false failure). */
+			__atomic_store_n(&e->flags, e->flags | fl, __ATOMIC_RELEASE);
 		}
 		/* release: the acknowledgment is recorded before nack covers it. */
 		atomic_store_explicit(&th->nack, k + n, memory_order_release);
