@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,4 +315,41 @@ int uw_tool_not_a_log(bool json, const char *cmd, const char *dir, const char *p
 	snprintf(buf, sizeof(buf), "not a uwal log: no segment files named %s<20 digits>",
 		 prefix ? prefix : "segment_");
 	return uw_tool_fail(json, cmd, dir, "not_a_log", buf, NULL);
+}
+
+int uw_tool_args(int argc, char **argv, const char *help, struct uw_tool_args *a, bool *dry)
+{
+	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
+					     {"prefix", required_argument, NULL, 'p'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
+	*a = (struct uw_tool_args){.prefix = "segment_"};
+	int c;
+	/* --dry-run is recover's alone: the others refuse it as unknown. */
+	while ((c = getopt_long(argc, argv, dry ? "hn" : "h", dry ? opts : opts + 1, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			*dry = true;
+			break;
+		case 'p':
+			a->prefix = optarg;
+			break;
+		case 'j':
+			a->json = true;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			return UW_TOOL_OK;
+		default:
+			fputs(help, stderr);
+			return UW_TOOL_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(help, stderr);
+		return UW_TOOL_USAGE;
+	}
+	a->dir = argv[optind];
+	return -1;
 }

@@ -5,7 +5,6 @@
  * it flags after_gap; then whether the log opens. --dry-run only says
  * what it would do and changes nothing.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -108,38 +107,13 @@ static void put_text(const char *dir, bool dry, const uwal_segment_info *v, size
 
 int uw_tool_recover(int argc, char **argv)
 {
-	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
-					     {"prefix", required_argument, NULL, 'p'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {0}};
-	const char *prefix = "segment_";
-	bool json = false, dry = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "hn", opts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			dry = true;
-			break;
-		case 'p':
-			prefix = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return UW_TOOL_OK;
-		default:
-			fputs(help, stderr);
-			return UW_TOOL_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		fputs(help, stderr);
-		return UW_TOOL_USAGE;
-	}
-	const char *dir = argv[optind];
+	struct uw_tool_args args;
+	bool dry = false;
+	int st = uw_tool_args(argc, argv, help, &args, &dry);
+	if (st >= 0)
+		return st;
+	const char *dir = args.dir, *prefix = args.prefix;
+	bool json = args.json;
 	uwal_segment_info *v = NULL;
 	size_t n = 0;
 	/* A dry run first: a log with nothing to remove is left as it is

@@ -7,7 +7,6 @@
  * A log that does not open is described by what unsafe recover would do
  * to it (a dry run).
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -168,34 +167,12 @@ static int damaged(bool json, const char *dir, const char *prefix, int err,
 
 int uw_tool_stat(int argc, char **argv)
 {
-	static const struct option opts[] = {{"prefix", required_argument, NULL, 'p'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {0}};
-	const char *prefix = "segment_";
-	bool json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			prefix = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return UW_TOOL_OK;
-		default:
-			fputs(help, stderr);
-			return UW_TOOL_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		fputs(help, stderr);
-		return UW_TOOL_USAGE;
-	}
-	const char *dir = argv[optind];
+	struct uw_tool_args args;
+	int st = uw_tool_args(argc, argv, help, &args, NULL);
+	if (st >= 0)
+		return st;
+	const char *dir = args.dir, *prefix = args.prefix;
+	bool json = args.json;
 	int locked = uwal_locked(dir, prefix);
 	if (locked < 0)
 		return uw_tool_fail_err(json, "stat", dir, locked, NULL);

@@ -26,6 +26,17 @@ int uw_tool_dump(int argc, char **argv);
 int uw_tool_verify(int argc, char **argv);
 int uw_tool_recover(int argc, char **argv);
 
+/* What stat, verify and recover take: [--prefix P] [--json] [--help] DIR,
+ * and recover's --dry-run (-n) when dry is not NULL. */
+struct uw_tool_args {
+	const char *prefix; /* default "segment_" */
+	const char *dir;
+	bool json;
+};
+/* Parse them; -1 to go on, else the exit status (--help, a usage error:
+ * help is printed to stdout or stderr). */
+int uw_tool_args(int argc, char **argv, const char *help, struct uw_tool_args *a, bool *dry);
+
 /* Diagnostics of uwal calls (log_fn), kept in order (the first ones, if
  * there are very many). */
 #define UW_TOOL_LOG_MAX 64

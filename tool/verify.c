@@ -7,7 +7,6 @@
  * the active segment's tail may be mid-write, and is not held against
  * the log.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -109,34 +108,12 @@ static int damage(bool json, const char *dir, const char *prefix, int err,
 
 int uw_tool_verify(int argc, char **argv)
 {
-	static const struct option opts[] = {{"prefix", required_argument, NULL, 'p'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {0}};
-	const char *prefix = "segment_";
-	bool json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			prefix = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return UW_TOOL_OK;
-		default:
-			fputs(help, stderr);
-			return UW_TOOL_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		fputs(help, stderr);
-		return UW_TOOL_USAGE;
-	}
-	const char *dir = argv[optind];
+	struct uw_tool_args args;
+	int st = uw_tool_args(argc, argv, help, &args, NULL);
+	if (st >= 0)
+		return st;
+	const char *dir = args.dir, *prefix = args.prefix;
+	bool json = args.json;
 	struct result r = {0};
 	struct uw_tool_log log = {0};
 	uwal *w;
