@@ -397,8 +397,8 @@ static void encode(struct writer *wr, struct batch *b, const struct req *r)
 
 /*
  * Choose the batch from the pending requests, refuse duplicates and encode
- * it; no I/O. The first pending request fits the active segment (rotate()
- * made sure); the batch ends before the first one that would not.
+ * it; no I/O. The batch ends before the first request that does not fit
+ * the active segment (an empty batch then: the next turn rotates).
  */
 static void build(struct uwal *w, struct writer *wr, struct batch *b)
 {
@@ -411,9 +411,14 @@ static void build(struct uwal *w, struct writer *wr, struct batch *b)
 		struct req *r = wr->pend_head;
 		if (r->kind != REQ_WRITE)
 			break; /* a truncation is a batch of its own */
-		if (b->nreq && (w->cfg.sync_mode == UWAL_SYNC_ALWAYS ||
-				b->nrec + r->n > w->cfg.max_batch_size ||
-				b->bytes + r->bytes > BATCH_BYTES || !fits(w, wr, b, r)))
+		/* Every request must fit, the first included: when the head
+		 * was refused (a duplicate), run_pending()'s check was about
+		 * it, not this one; the next turn rotates for this one. */
+		if (!fits(w, wr, b, r))
+			break;
+		if (b->nreq &&
+		    (w->cfg.sync_mode == UWAL_SYNC_ALWAYS ||
+		     b->nrec + r->n > w->cfg.max_batch_size || b->bytes + r->bytes > BATCH_BYTES))
 			break;
 		int e = check_dups(w, wr, b, r);
 		if (e == 0)

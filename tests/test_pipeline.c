@@ -1112,3 +1112,83 @@ TH_TEST(pipeline, log_fn_may_write_to_the_log_when_preparation_fails)
 	uwal_record_free(&r);
 	th_close(w);
 }
+
+/* ---- batch composition at a segment's end ------------------------------- */
+
+struct pinned_write {
+	uwal *w;
+	uint64_t index;
+	size_t vlen;
+	int rc;
+};
+
+static void *pinned_write_thread(void *p)
+{
+	struct pinned_write *a = p;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	pthread_setaffinity_np(pthread_self(), sizeof(one), &one); /* one queue: FIFO */
+	static unsigned char val[16384];
+	memset(val, 'v', sizeof(val));
+	a->rc = uwal_write(a->w, a->index, "k", 1, val, a->vlen);
+	return NULL;
+}
+
+/*
+ * Guards against a record written past its segment's end: when the first
+ * request of a batch was refused (a duplicate), the next one was encoded
+ * without checking that it fits, and a segment outgrew segment_size.
+ */
+TH_TEST(pipeline, record_after_a_refused_duplicate_still_rotates_when_it_does_not_fit)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_size = 64u << 10;
+	cfg.wait_spin_us = 0; /* submitters sleep at once: countable */
+	uwal *w = th_open(&cfg);
+	static unsigned char big[60000];
+	memset(big, 'b', sizeof(big));
+	cr_assert_eq(uwal_write(w, 1, "k", 1, big, sizeof(big)), 0); /* ~4 KiB left */
+
+	/* A's write is held; then a duplicate of 1, then 8 KiB that cannot
+	 * fit, queue behind it in that order. */
+	tio_pause(TIO_PWRITE, "segment_*[0-9]", 1);
+	struct pinned_write a = {w, 2, 10, 0}, dup = {w, 1, 10, 0}, over = {w, 3, 8192, 0};
+	pthread_t ta, td, to;
+	cr_assert_eq(pthread_create(&ta, NULL, pinned_write_thread, &a), 0);
+	cr_assert(tio_wait_paused(20000), "the writer never reached A's write");
+	cr_assert_eq(pthread_create(&td, NULL, pinned_write_thread, &dup), 0);
+	cr_assert(tio_wait_sleeping(2, 20000), "the duplicate never queued");
+	cr_assert_eq(pthread_create(&to, NULL, pinned_write_thread, &over), 0);
+	cr_assert(tio_wait_sleeping(3, 20000), "the large record never queued");
+	tio_release();
+	pthread_join(ta, NULL);
+	pthread_join(td, NULL);
+	pthread_join(to, NULL);
+	tio_clear();
+	cr_assert_eq(a.rc, 0);
+	cr_assert_eq(dup.rc, UWAL_EEXIST);
+	cr_assert_eq(over.rc, 0);
+	cr_assert_eq(uwal_write(w, 4, "k", 1, big, sizeof(big)), 0); /* seals the segment */
+	th_close(w);
+
+	DIR *d = opendir(g_dir);
+	cr_assert_not_null(d);
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "segment_0", 9) != 0)
+			continue;
+		char path[4352];
+		th_join(path, sizeof(path), g_dir, de->d_name);
+		cr_assert_leq(th_file_size(path), cfg.segment_size, "%s outgrew segment_size",
+			      de->d_name);
+	}
+	closedir(d);
+	w = th_open(&cfg);
+	uwal_record r = {0};
+	cr_assert_eq(uwal_get(w, 3, &r), 0);
+	cr_assert_eq(r.value_len, 8192);
+	uwal_record_free(&r);
+	th_close(w);
+}
