@@ -6,16 +6,31 @@
  *
  * Model
  * -----
- * A log is a directory of segment files. Each record carries a caller-chosen
- * 64-bit index (any value but 0, unique within the log), an opaque key and
- * an opaque value. Records are appended in log order (the order the writer
- * thread takes them, which for one submitting thread is its call order) and
- * can be read back by index or iterated in log order.
+ * A log is a directory of segment files. Each record carries a 64-bit
+ * index (unique within the log), an opaque key and an opaque value. The
+ * caller chooses the index, or passes 0 and uwal assigns the next one (see
+ * "Assigned indexes" below). Records are appended in log order (the order
+ * the writer thread takes them, which for one submitting thread is its
+ * call order) and can be read back by index or iterated in log order.
  *
  * Any number of threads may call the write functions on one handle at the
- * same time. Each call blocks until its record is acknowledged (see
- * "Durability" below) or has failed; no record is acknowledged before every
- * record ahead of it in log order.
+ * same time. Each blocking call returns once its record is acknowledged
+ * (see "Durability" below) or has failed; uwal_submit() returns at once and
+ * the outcome comes later as a completion (uwal_reap()). No record is
+ * acknowledged before every record ahead of it in log order.
+ *
+ * Assigned indexes
+ * ----------------
+ * A record written with index 0 (by any write call) gets, when the writer
+ * takes it, one more than the largest index ever assigned or written in
+ * the log, in log order. That high-water mark is kept across reopen, also
+ * when retention or uwal_truncate_front() has emptied the log (a small
+ * frame at the start of each new segment carries it); after
+ * uwal_truncate_back(k) the next index is k, or one more than the largest
+ * index left if that is larger. Assigned and explicit indexes may be mixed:
+ * an explicit index that is already in the log is still refused
+ * (UWAL_EEXIST), and an assigned index never collides. uwal_append() and
+ * the completions of uwal_submit() tell which index was assigned.
  *
  * Errors
  * ------
@@ -63,13 +78,17 @@ extern "C" {
 #define UWAL_VERSION_MINOR 1
 #define UWAL_VERSION_PATCH 0
 #define UWAL_VERSION_STRING "0.1.0"
+/* The header's version as one number: MAJOR * 1000000 + MINOR * 1000 + PATCH.
+ * Compare it with what uwal_version() says the library is. */
+#define UWAL_VERSION_NUMBER                                                                        \
+	(UWAL_VERSION_MAJOR * 1000000 + UWAL_VERSION_MINOR * 1000 + UWAL_VERSION_PATCH)
 
 /*
  * uwal's own error codes. They are negative and lie below -30000, far from
  * any -errno value. Functions also return -errno from the system.
  */
 enum uwal_error {
-	UWAL_EINVAL = -30001,     /* bad argument: NULL pointer, index 0, bad config */
+	UWAL_EINVAL = -30001,     /* bad argument: NULL pointer, bad flags, bad config */
 	UWAL_EEXIST = -30002,     /* the index is already in the log (or in flight) */
 	UWAL_ENOTFOUND = -30003,  /* no record with that index */
 	UWAL_ETOOBIG = -30004,    /* the record(s) cannot fit in one segment */
@@ -77,10 +96,11 @@ enum uwal_error {
 	UWAL_ELOCKED = -30006,    /* another handle or process holds the directory */
 	UWAL_ECORRUPT = -30007,   /* a file failed its checks (log_fn names file and offset) */
 	UWAL_EPOISONED = -30008,  /* an earlier write or fdatasync failed; reopen the log */
-	UWAL_EAGAIN = -30009,     /* reserved for the asynchronous API: try again later */
+	UWAL_EAGAIN = -30009,     /* the submission window is full: reap completions first */
 	UWAL_ETRUNCATED = -30010, /* the position was removed by a truncation */
 	UWAL_EVERSION = -30011,   /* a segment of a newer format version than this library reads */
 	UWAL_EREADONLY = -30012,  /* the handle was opened with UWAL_OPEN_READONLY */
+	UWAL_EFORKED = -30013,    /* the handle was opened before this process forked */
 };
 
 /* Buckets of uwal_stats.sync_hist (up to about 2^40 ns, 18 minutes). */
@@ -268,6 +288,10 @@ typedef struct uwal_config {
 				  default 0 (spin from the start) */
 	uint32_t open_flags;   /* UWAL_OPEN_* flags, OR'ed; default 0. Unknown bits
 				  are refused (UWAL_EINVAL). */
+	uint32_t async_window; /* the most uwal_submit() submissions accepted and
+				  not yet reaped (uwal_reap()); default 1024,
+				  1..1048576. A full window makes uwal_submit()
+				  return UWAL_EAGAIN. */
 } uwal_config;
 
 /*
@@ -443,13 +467,14 @@ UWAL_API int uwal_write(uwal *w, uint64_t index, const void *key, size_t key_len
  *
  * Parameters:
  *   w          the handle
- *   index      the record's index, any value but 0, unique in the log
+ *   index      the record's index, unique in the log; 0: the next index is
+ *              assigned (see "Assigned indexes"; uwal_append() returns it)
  *   key, key_len      the key (copied before the call returns; NULL if 0 long)
  *   value, value_len  the value (likewise)
  *   sync       true: the record is durable when this returns 0, in any mode.
  *              false: the handle's sync_mode decides (never weaker).
  * Returns 0 once the record is acknowledged, or:
- *   UWAL_EINVAL     w is NULL, index is 0, or a NULL buffer with nonzero length
+ *   UWAL_EINVAL     w is NULL, or a NULL buffer with nonzero length
  *   UWAL_ETOOBIG    the record cannot fit in one segment, or its frame is
  *                   larger than one write call can carry (0x7ffff000 bytes,
  *                   just under 2 GiB: Linux's limit per call)
@@ -551,6 +576,67 @@ UWAL_API int uwal_iter_next(uwal_iter *it, uwal_record *rec);
 /* Close an iterator and release its segments. NULL is ignored. */
 UWAL_API void uwal_iter_close(uwal_iter *it);
 
+/* Flags of uwal_iter_open_at(). */
+enum uwal_iter_flag {
+	/* Follow the log: past the records present at open, return new ones
+	 * as they are acknowledged (see uwal_iter_wait()). */
+	UWAL_ITER_FOLLOW = 1u << 0,
+};
+
+/*
+ * Open an iterator that starts at the record `index`, in log order: the
+ * records from it on, as uwal_iter_open() would return them from there.
+ *
+ * Without UWAL_ITER_FOLLOW it sees the records acknowledged when it opened,
+ * as uwal_iter_open(). With UWAL_ITER_FOLLOW it goes on past them: when
+ * uwal_iter_next() has returned every record there is, it returns 0, and
+ * it returns the records acknowledged later as they come, in log order.
+ * uwal_iter_wait() sleeps until there is one (woken by the writer when it
+ * acknowledges records, not by polling). A follower returns the same
+ * records, in the same order, as a fresh iterator opened later would, and
+ * never one before it is acknowledged in the handle's sync_mode. It pins
+ * the segments it has yet to read (retention may unlink them, the follower
+ * still reads them); one it fell behind so far that retention removed a
+ * segment it had not yet pinned returns UWAL_ETRUNCATED, as does one whose
+ * next record uwal_truncate_back() removed. A uwal_truncate_front() hides
+ * nothing from it.
+ *
+ * Parameters:
+ *   w      the handle (UWAL_ITER_FOLLOW needs a handle that writes: not
+ *          UWAL_OPEN_READONLY)
+ *   index  the first record to return; 0: the first record of the log (for
+ *          a follower of an empty log: the first one written)
+ *   flags  0 or UWAL_ITER_FOLLOW
+ *   out    receives the iterator; close it with uwal_iter_close() before
+ *          uwal_close(). Untouched on failure.
+ * Returns 0, or:
+ *   UWAL_EINVAL     w or out is NULL, or flags has an unknown bit
+ *   UWAL_ENOTFOUND  index is not 0 and not in the log
+ *   UWAL_EREADONLY  UWAL_ITER_FOLLOW on a UWAL_OPEN_READONLY handle
+ *   UWAL_EFORKED    the handle was opened before this process forked
+ *   -ENOMEM, -errno reading the segment that holds index
+ * Thread safety: as uwal_iter_open().
+ */
+UWAL_API int uwal_iter_open_at(uwal *w, uint64_t index, unsigned flags, uwal_iter **out);
+
+/*
+ * Wait until uwal_iter_next() has something to return.
+ *
+ * Parameters:
+ *   it          the iterator
+ *   timeout_us  -1: wait as long as it takes; 0: do not wait; > 0: wait
+ *               at most that many microseconds
+ * Returns 1 (uwal_iter_next() returns a record, or an error, without
+ * waiting), 0 (the timeout passed; for an iterator without
+ * UWAL_ITER_FOLLOW: it is at its end, at once), or:
+ *   UWAL_EINVAL     it is NULL, or timeout_us < -1
+ *   UWAL_ESHUTDOWN  the handle is closing (uwal_shutdown() or uwal_close()
+ *                   began) and nothing is left to return
+ * Thread safety: the iterator's one thread. Any number of followers may
+ * wait at once; one acknowledgment wakes them all.
+ */
+UWAL_API int uwal_iter_wait(uwal_iter *it, int64_t timeout_us);
+
 /*
  * The smallest / largest index present in the log (acknowledged and not
  * deleted by retention), or 0 when the log is empty or w is NULL.
@@ -558,6 +644,206 @@ UWAL_API void uwal_iter_close(uwal_iter *it);
  */
 UWAL_API uint64_t uwal_first_index(uwal *w);
 UWAL_API uint64_t uwal_last_index(uwal *w);
+
+/* ---- Server API: asynchronous appends ----------------------------------
+ *
+ * For event loops: uwal_submit() hands records to the writer and returns at
+ * once; the outcome of each submission comes later as one completion,
+ * taken with uwal_reap(). uwal_event_fd() is readable while completions
+ * wait, for epoll, uv_poll or an io_uring poll. Blocking writes and
+ * submissions may be mixed on one handle: they share log order.
+ */
+
+/* The outcome of one uwal_submit() call. */
+typedef struct uwal_completion {
+	uint64_t user_data;   /* as passed to uwal_submit() */
+	uint64_t first_index; /* index of the first record (the assigned one when the
+				 caller passed 0); 0 for a sync submission */
+	uint32_t count;       /* records in the submission */
+	int32_t result;       /* 0, or an error exactly as uwal_write_batch() would
+				 have returned it */
+} uwal_completion;
+
+/* Flags of uwal_submit(). */
+#define UWAL_SUBMIT_SYNC 0x1u /* durable before its completion, in any sync_mode */
+
+/*
+ * Submit n records as one all-or-nothing batch (as uwal_write_batch()),
+ * without waiting. The records and their buffers are copied before the call
+ * returns. Records whose index is 0 are assigned the next indexes, in
+ * order (see "Assigned indexes"); the completion's first_index tells the
+ * first record's index.
+ *
+ * With recs NULL, n 0 and UWAL_SUBMIT_SYNC it is an asynchronous
+ * uwal_sync(): its completion (count 0, first_index 0) comes once every
+ * record submitted or written before it is durable.
+ *
+ * Completions come in log order, one per accepted submission, and a
+ * completion's result is what uwal_write_batch() would have returned for
+ * the same records: UWAL_EEXIST for a duplicate index (only that
+ * submission fails), -errno for a failed write or fdatasync (the handle is
+ * poisoned; the completions after it carry UWAL_EPOISONED) or for a
+ * segment that could not be prepared (-ENOSPC, ...; not poisoned), and
+ * UWAL_ELOCKED as uwal_write_sync() documents.
+ *
+ * Parameters:
+ *   w          the handle
+ *   recs, n    the records (1..n), or NULL and 0 for a sync submission
+ *   flags      0 or UWAL_SUBMIT_SYNC (durable before its completion, in
+ *              any sync_mode; in UWAL_SYNC_NONE it also makes every record
+ *              before it durable)
+ *   user_data  any value; comes back in the completion
+ * Returns 0 (accepted: exactly one completion will follow), or, with no
+ * completion to follow:
+ *   UWAL_EAGAIN     async_window submissions are accepted and not yet
+ *                   reaped: reap some, then submit again
+ *   UWAL_EINVAL     w is NULL, recs is NULL with n > 0, n is 0 without
+ *                   UWAL_SUBMIT_SYNC, flags has an unknown bit, or a record
+ *                   has a NULL buffer with a nonzero length
+ *   UWAL_ETOOBIG    as for uwal_write_batch()
+ *   UWAL_ESHUTDOWN  uwal_shutdown() or uwal_close() has begun
+ *   UWAL_EPOISONED  the handle is poisoned (uwal_health() says why)
+ *   UWAL_EREADONLY  the handle was opened with UWAL_OPEN_READONLY
+ *   UWAL_EFORKED    the handle was opened before this process forked
+ *   -ENOMEM         no memory for the copy
+ * Thread safety: any number of threads, alongside blocking writes. Never
+ * waits for I/O; it may yield the CPU while every submission queue is full
+ * (more than queue_capacity submissions per CPU waiting for the writer).
+ */
+UWAL_API int uwal_submit(uwal *w, const uwal_record *recs, size_t n, unsigned flags,
+			 uint64_t user_data);
+
+/*
+ * Take up to max completions, oldest first, waiting for at least one if
+ * timeout_us allows it.
+ *
+ * Parameters:
+ *   w           the handle
+ *   out         room for max completions
+ *   max         at least 1
+ *   timeout_us  -1: wait until a completion is there; 0: do not wait;
+ *               > 0: wait at most that many microseconds. No call waits
+ *               when no submission is outstanding (accepted and not yet
+ *               reaped): it returns 0 at once.
+ * Returns the number of completions stored in out (0 on a timeout or with
+ * nothing outstanding), or:
+ *   UWAL_EINVAL     w or out is NULL, max is 0, or timeout_us < -1
+ *   UWAL_EREADONLY  the handle was opened with UWAL_OPEN_READONLY
+ *   UWAL_EFORKED    the handle was opened before this process forked
+ * Thread safety: any number of threads; each completion goes to exactly
+ * one of them. Reaping frees window room for uwal_submit().
+ *
+ * At uwal_close(), every accepted submission is completed first (result 0
+ * if it was written, UWAL_ESHUTDOWN if it was not) and completions not yet
+ * reaped are then discarded: call uwal_shutdown() and reap until nothing
+ * is outstanding to see every one.
+ */
+UWAL_API int uwal_reap(uwal *w, uwal_completion *out, size_t max, int64_t timeout_us);
+
+/*
+ * An eventfd that is readable while completions wait to be reaped, for
+ * epoll, poll, uv_poll or an io_uring poll. Level-triggered: it stays
+ * readable until uwal_reap() has taken the last waiting completion (then
+ * uwal_reap() drains it), and becomes readable again with the next one.
+ * With EPOLLET, reap until uwal_reap() returns fewer than max. Do not read
+ * it or close it; it belongs to the handle and is closed by uwal_close().
+ * Returns the descriptor (>= 0), or UWAL_EINVAL (w NULL), UWAL_EREADONLY
+ * or UWAL_EFORKED.
+ * Thread safety: any thread.
+ */
+UWAL_API int uwal_event_fd(uwal *w);
+
+/*
+ * Make every record acknowledged before the call durable, without writing
+ * a record: in UWAL_SYNC_NONE an fdatasync of the active segment if
+ * anything written since the last one is not durable yet (sealed segments
+ * are always durable); in the other modes every acknowledged record is
+ * durable already and it returns at once after the writer took it.
+ * Ordered like a write (it is a request in the writer's queue).
+ * Returns 0, or UWAL_EINVAL (w NULL), UWAL_EREADONLY, UWAL_ESHUTDOWN,
+ * UWAL_EPOISONED, UWAL_EFORKED, or the fdatasync's -errno (the handle is
+ * then poisoned).
+ * Thread safety: any thread; blocks the caller like a durable write.
+ */
+UWAL_API int uwal_sync(uwal *w);
+
+/*
+ * Whether the handle can still write: 0, or the error that poisoned it
+ * (the failed write's or fdatasync's -errno, UWAL_ELOCKED, ...): then every
+ * write returns UWAL_EPOISONED until the log is reopened.
+ * Returns also UWAL_EINVAL (w NULL) or UWAL_EFORKED.
+ * Thread safety: any thread, any time; never waits.
+ */
+UWAL_API int uwal_health(uwal *w);
+
+/*
+ * Stop taking writes: from now on uwal_submit() and the blocking write
+ * calls return UWAL_ESHUTDOWN; what was taken before is written as usual,
+ * and its completions can be reaped. Call it, reap until uwal_reap()
+ * returns 0 with a timeout of -1, then uwal_close(). Idempotent.
+ * Returns 0, or UWAL_EINVAL (w NULL), UWAL_EREADONLY, UWAL_EFORKED.
+ * Thread safety: any thread.
+ */
+UWAL_API int uwal_shutdown(uwal *w);
+
+/*
+ * Append one record under the next assigned index (see "Assigned
+ * indexes") and wait for its acknowledgment, as uwal_write_sync().
+ *
+ * Parameters:
+ *   w, key, key_len, value, value_len, sync  as for uwal_write_sync()
+ *   index  receives the record's index when it returns 0; may be NULL
+ * Returns 0, or the errors of uwal_write_sync() (never UWAL_EEXIST).
+ * Thread safety: as uwal_write_sync(). Indexes assigned to many threads
+ * at once are unique, and gap-free in log order.
+ */
+UWAL_API int uwal_append(uwal *w, const void *key, size_t key_len, const void *value,
+			 size_t value_len, bool sync, uint64_t *index);
+
+/*
+ * Read the record with the given index into the caller's buffer, without
+ * allocating: the key at buf, the value right after it (no terminating
+ * zero is added). Same checks and visibility as uwal_get().
+ *
+ * Parameters:
+ *   w      the handle
+ *   index  the index to look up
+ *   buf    room for cap bytes; may be NULL if cap is 0
+ *   cap    bytes of buf
+ *   rec    receives the index, the lengths and pointers into buf. When cap
+ *          is too short: key_len and value_len say what is needed (their
+ *          sum), key and value are NULL.
+ * Returns 0, or:
+ *   UWAL_ETOOBIG    cap < key_len + value_len (the sizes are in *rec)
+ *   UWAL_EINVAL     w or rec is NULL, or buf is NULL with cap > 0
+ *   UWAL_ENOTFOUND, UWAL_ECORRUPT, -errno  as for uwal_get()
+ *   UWAL_EFORKED    the handle was opened before this process forked
+ * Thread safety: as uwal_get().
+ */
+UWAL_API int uwal_get_into(uwal *w, uint64_t index, void *buf, size_t cap, uwal_record *rec);
+
+/*
+ * The library's version, "MAJOR.MINOR.PATCH" (static). Compare it with
+ * UWAL_VERSION_STRING / UWAL_VERSION_NUMBER, the header's.
+ */
+UWAL_API const char *uwal_version(void);
+
+/*
+ * fork(2)
+ * -------
+ * Every descriptor a handle opens is close-on-exec: a child that execs
+ * inherits none, and the parent's lock is not held by it. A child of fork()
+ * that does not exec gets a copy of each handle without its threads: it
+ * must not use the copy. Every call on it (writes, reads, iterators,
+ * uwal_submit(), uwal_reap(), ...) returns UWAL_EFORKED at once instead of
+ * hanging, except uwal_close(), which frees the child's copy without
+ * writing, syncing or removing anything, and returns UWAL_EFORKED. Right
+ * after fork() the child closes its copy of the lock file's descriptor, so
+ * the lock stays the parent's alone: once the parent closes the log, it
+ * (or anyone) can open it again while the child still runs. The child may
+ * open the log itself (UWAL_ELOCKED while the parent has it open), or
+ * open it read-only.
+ */
 
 /* ---- Truncation -------------------------------------------------------- */
 

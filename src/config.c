@@ -36,6 +36,7 @@ static void defaults(uwal_config *cfg)
 	cfg->durable_write = UWAL_DURABLE_DSYNC; /* perf/durable-write.fio */
 	cfg->writer_spin_us = 50;
 	cfg->wait_spin_us = 200;
+	cfg->async_window = 1024;
 }
 
 void uwal_config_init_sized(uwal_config *cfg, size_t size)
@@ -171,6 +172,7 @@ static int check(const uwal_config *c)
 	RANGE(queue_capacity, 2, 1u << 20);
 	RANGE(ring_entries, 8, 4096);
 	RANGE(ring_poll_us, 0, 1000000);
+	RANGE(async_window, 1, 1u << 20);
 	uint32_t known = UWAL_OPEN_READONLY | UWAL_OPEN_NO_REPAIR | UWAL_OPEN_VERIFY;
 	if (c->open_flags & ~known) {
 		say(c,

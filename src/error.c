@@ -29,13 +29,16 @@ const char *uwal_strerror(int err)
 		return "the log is poisoned by an earlier write or fdatasync failure: "
 		       "reopen it";
 	case UWAL_EAGAIN:
-		return "resource temporarily unavailable: try again later";
+		return "the submission window is full: reap completions, then submit again";
 	case UWAL_ETRUNCATED:
 		return "the position was removed by a truncation of the log";
 	case UWAL_EVERSION:
 		return "a log file has a newer format version than this library knows";
 	case UWAL_EREADONLY:
 		return "the log was opened read-only";
+	case UWAL_EFORKED:
+		return "the handle was opened before this process forked: the child must not "
+		       "use it";
 	default:
 		break;
 	}

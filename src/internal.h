@@ -230,6 +230,17 @@ struct uwal {
 	_Atomic uint64_t sync_avg_ns;
 	alignas(64) int close_err; /* the final fdatasync's error at close */
 
+	/* Followers (iter.c): pub_seq is a futex word the writer bumps after
+	 * every change of what is published (a batch, a truncation) and when
+	 * the handle stops taking writes; it wakes the futex only while
+	 * follow_waiters > 0. See uw_wal_notify(). */
+	alignas(64) _Atomic uint32_t pub_seq;
+	_Atomic int follow_waiters;
+	/* uwal_shutdown() was called: no more writes are taken. */
+	_Atomic int shut;
+	/* Set in a child of fork() (fork.c): the copy must not be used. */
+	_Atomic int forked;
+
 	pthread_t writer;
 	bool writer_started;
 	int writer_init_err;
@@ -292,6 +303,9 @@ int uw_wal_check_lock(struct uwal *w);
 int uw_wal_take_lock(struct uw_io *io, int dirfd, const char *prefix, int *out);
 /* "<prefix>lock" into out[UW_LOCK_NAME_MAX]. */
 void uw_wal_lock_name(char *out, const char *prefix);
+
+/* Bump pub_seq and wake the followers waiting on it (writer.c). */
+void uw_wal_notify(struct uwal *w);
 
 /* recovery.c */
 int uw_rec_open_log(struct uwal *w);

@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -492,6 +493,16 @@ static int write_batch(struct uwal *w, struct writer *wr, const struct batch *b)
 	return 0;
 }
 
+void uw_wal_notify(struct uwal *w)
+{
+	/* seq_cst: a follower increments follow_waiters, then reads pub_seq
+	 * before it sleeps; we bump pub_seq, then read follow_waiters. One
+	 * of us sees the other (Dekker), and FUTEX_WAIT rechecks the word. */
+	atomic_fetch_add(&w->pub_seq, 1);
+	if (atomic_load(&w->follow_waiters) > 0)
+		uw_io_futex_wake(w->io, (uint32_t *)&w->pub_seq, INT32_MAX);
+}
+
 static int publish(struct uwal *w, struct writer *wr, const struct batch *b)
 {
 	int err = 0;
@@ -502,6 +513,7 @@ static int publish(struct uwal *w, struct writer *wr, const struct batch *b)
 		err = uw_idx_add(&s->idx, wr->ents[i].index, wr->ents[i].off);
 	s->end = wr->woff + b->bytes;
 	pthread_rwlock_unlock(&w->lock);
+	uw_wal_notify(w);
 	return err;
 }
 
@@ -570,6 +582,7 @@ static void run_trunc(struct uwal *w, struct writer *wr)
 	wr->dirty = p.dirty;
 	if (io_err)
 		poison(w, res);
+	uw_wal_notify(w);
 	finish_one(w, r, res);
 	retain(w, wr);
 	maybe_prepare(w, wr);
@@ -766,6 +779,7 @@ void uw_pipe_stop(struct uwal *w)
 		return;
 	if (w->writer_started) {
 		atomic_store(&w->closing, 1);
+		uw_wal_notify(w);
 		uw_io_eventfd_signal(w->io, w->wake_fd);
 		pthread_join(w->writer, NULL);
 		w->writer_started = false;
