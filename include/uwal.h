@@ -240,7 +240,11 @@ typedef struct uwal_config {
 					    the first segment it cannot remove (log_fn says
 					    which and why): it and the newer ones stay in
 					    the log, readable, and are tried again at the
-					    next rotation, so no gap is ever left. */
+					    next rotation, so no gap is ever left. With
+					    retention each new segment starts with a small
+					    frame (at most 44 bytes) that keeps the
+					    high-water mark of assigned indexes, and the
+					    largest record is that much smaller. */
 	enum uwal_sync_mode sync_mode;   /* default UWAL_SYNC_NONE */
 	uint32_t max_batch_size;         /* records per batch; default 1024, 1..65536 */
 	uint32_t max_batch_delay_us;     /* default 0: adaptive group commit (a batch goes

@@ -23,7 +23,7 @@
  *
  *   offset size  field
  *   0      4     len: payload length in bytes, >= 1
- *   4      1     type: 1 = record, 2 = seal, 3 = front, 4 = back
+ *   4      1     type: 1 = record, 2 = seal, 3 = front, 4 = back, 5 = next
  *   5      1     flags: 0x01 MORE (record frames only) = the next frame
  *                belongs to the same uwal_write_batch() call; other bits 0
  *   6      2     reserved, 0
@@ -35,6 +35,8 @@
  *                                    uint number of the next segment]
  *                  front:  array(3) [uint index, uint segment, uint offset]
  *                  back:   array(3) [uint index, uint segment, uint offset]
+ *                  next:   array(3) [uint high-water index, uint segment,
+ *                                    uint offset]
  *
  * The crc covers the frame header's first 12 bytes and the payload, seeded
  * with the segment's salt. In terms of isa-l's crc32_iscsi(buf, len, init),
@@ -84,6 +86,18 @@
  *          void. P lies in an earlier segment than the frame (a cut inside
  *          the active segment truncates the file at P instead, and writes
  *          no frame).
+ *
+ *   next   (version 2 segments): no record is voided; index H >= 1 is the
+ *          high-water mark of indexes at this point of the log, the largest
+ *          index ever assigned or written before it (records gone by
+ *          retention or front truncation included); P is this frame's own
+ *          position. The writer puts one before each front frame and,
+ *          when retention is on (max_segments), one at the start of each
+ *          new segment. Recovery takes the next
+ *          assigned index as one more than the largest of: the H of every
+ *          next frame, k - 1 for every back frame naming record k, each
+ *          one overriding what came before it in log order, and the live
+ *          records' indexes.
  *
  * Recovery applies the truncation frames in log order, as it meets them:
  * a record is live if no truncation frame after it voids it. A record's
@@ -302,7 +316,7 @@ enum fmt_frame_status uw_fmt_frame_decode(const uint8_t *in, size_t avail, uint3
 	uint8_t type = in[4];
 	uint8_t allowed = type == FMT_FRAME_RECORD ? FMT_FRAME_MORE : 0;
 	if (len == 0 || len > max_len || (in[5] & ~allowed) != 0 || get16(in + 6) != 0 ||
-	    type < FMT_FRAME_RECORD || type > FMT_FRAME_BACK)
+	    type < FMT_FRAME_RECORD || type > FMT_FRAME_NEXT)
 		return FMT_FRAME_BAD;
 	if ((size_t)len > avail - FMT_FRAME_HDR_SIZE)
 		return FMT_FRAME_SHORT;
@@ -428,7 +442,8 @@ int uw_fmt_trunc_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt
 {
 	const msgpack_object *it;
 
-	if ((f->type != FMT_FRAME_FRONT && f->type != FMT_FRAME_BACK) ||
+	if ((f->type != FMT_FRAME_FRONT && f->type != FMT_FRAME_BACK &&
+	     f->type != FMT_FRAME_NEXT) ||
 	    !shape_ok(f->payload, f->len, "uuu") || unpack_array(d, f, 3, &it) < 0)
 		return UWAL_ECORRUPT;
 	for (int i = 0; i < 3; i++)
@@ -438,7 +453,7 @@ int uw_fmt_trunc_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt
 	t->seq = it[1].via.u64;
 	t->off = it[2].via.u64;
 	/* A BACK frame always names the record it cuts at. */
-	if (f->type == FMT_FRAME_BACK && t->index == 0)
+	if ((f->type == FMT_FRAME_BACK || f->type == FMT_FRAME_NEXT) && t->index == 0)
 		return UWAL_ECORRUPT;
 	return 0;
 }

@@ -32,6 +32,7 @@
 #define FMT_FRAME_SEAL 2
 #define FMT_FRAME_FRONT 3 /* truncate_front: every record before a position is void */
 #define FMT_FRAME_BACK 4  /* truncate_back: from a position up to this frame is void */
+#define FMT_FRAME_NEXT 5  /* the high-water mark of indexes (assigned indexes) */
 
 /* Size of a seal frame, payload included (upper bound). */
 #define FMT_SEAL_FRAME_MAX (FMT_FRAME_HDR_SIZE + 1 + 9 + 9)
@@ -91,8 +92,9 @@ struct fmt_trunc {
 	uint64_t seq;
 	uint64_t off;
 };
-/* Encode a FMT_FRAME_FRONT or FMT_FRAME_BACK frame; returns bytes written
- * (<= FMT_TRUNC_FRAME_MAX). */
+/* Encode a FMT_FRAME_FRONT, FMT_FRAME_BACK or FMT_FRAME_NEXT frame (a
+ * NEXT frame's index is the high-water mark, (seq, off) its own position);
+ * returns bytes written (<= FMT_TRUNC_FRAME_MAX). */
 size_t uw_fmt_trunc_frame_encode(uint8_t *out, uint32_t salt, uint8_t type,
 				 const struct fmt_trunc *t);
 
@@ -125,7 +127,7 @@ int uw_fmt_record_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fm
 int uw_fmt_seal_decode(struct fmt_dec *d, const struct fmt_frame *f, uint64_t *records,
 		       uint64_t *next_seq);
 
-/* Decode a truncation payload (FRONT or BACK); 0 or UWAL_ECORRUPT. */
+/* Decode a truncation payload (FRONT, BACK or NEXT); 0 or UWAL_ECORRUPT. */
 int uw_fmt_trunc_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt_trunc *t);
 
 #endif

@@ -25,7 +25,9 @@
 #define UW_LOCK_NAME_MAX (UW_MAX_PREFIX + 8)
 /* The most bytes Linux transfers in one read or write call (MAX_RW_COUNT). */
 #define UW_MAX_IO_BYTES 0x7ffff000u
-/* Bytes of a segment that frames can use: header and room for the seal. */
+/* Bytes of a segment that frames can use: header and room for the seal
+ * (and, with retention, for the NEXT frame that starts a segment: see
+ * uwal_open). */
 #define SEG_CAPACITY(size) ((size)-FMT_SEG_HDR_SIZE - FMT_SEAL_FRAME_MAX)
 
 /* ---- segments ---------------------------------------------------------- */
@@ -241,6 +243,24 @@ struct uwal {
 	/* Set in a child of fork() (fork.c): the copy must not be used. */
 	_Atomic int forked;
 
+	/* Asynchronous submissions (async.c). async_out counts the accepted
+	 * and not yet reaped ones (at most cfg.async_window), so the queue of
+	 * completions, async_window long, never overflows. comp_seq is a
+	 * futex word bumped at every post; reapers sleep on it. comp_fd is
+	 * signalled when the queue becomes non-empty (comp_armed) and drained
+	 * when a reap empties it. */
+	alignas(64) _Atomic uint64_t async_out;
+	alignas(64) pthread_mutex_t comp_mu;
+	uwal_completion *comp;
+	size_t comp_head, comp_n;
+	bool comp_armed;
+	int comp_fd;
+	_Atomic uint32_t comp_seq;
+	_Atomic int comp_waiters;
+	/* Recovery's high-water mark of indexes (NEXT frames, back cuts), for
+	 * the writer's assigned indexes. */
+	uint64_t hw_index;
+
 	pthread_t writer;
 	bool writer_started;
 	int writer_init_err;
@@ -332,8 +352,15 @@ int uw_prep_delete(struct uwal *w, struct seg **v, size_t n);
  * durable now, and (*kept) the ones left in place after a failure. */
 struct seg **uw_prep_take_gone(struct uwal *w, size_t *n, struct seg ***kept, size_t *n_kept);
 
-/* submit.c */
+/* submit.c: queue r and wait for it; 0 or its error. */
 int uw_pipe_submit(struct uwal *w, struct req *r);
+/* Queue an asynchronous request (owned by uwal once queued: completed and
+ * freed by the writer); 0, or an error and r is still the caller's. */
+int uw_pipe_submit_async(struct uwal *w, struct req *r);
+
+/* wal.c: check n records for a write call (UWAL_EINVAL, UWAL_ETOOBIG) and
+ * add their frames' encoded size to *bytes. */
+int uw_wal_check_records(const struct uwal *w, const uwal_record *recs, size_t n, size_t *bytes);
 
 /* truncate.c */
 /* The writer's position in the active segment, as truncation changes it. */

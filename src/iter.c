@@ -155,7 +155,8 @@ static int step(struct uwal_iter *it, uwal_record *rec)
 		if (uw_fmt_frame_decode(it->buf + at, flen, s->salt, UINT32_MAX, &f) !=
 		    FMT_FRAME_OK)
 			return bad(it, s);
-		if (f.type == FMT_FRAME_FRONT || f.type == FMT_FRAME_BACK) {
+		if (f.type == FMT_FRAME_FRONT || f.type == FMT_FRAME_BACK ||
+		    f.type == FMT_FRAME_NEXT) {
 			it->off += flen; /* a truncation frame: no record */
 			continue;
 		}

@@ -170,7 +170,7 @@ static int on_trunc(void *arg, uint8_t type, const struct fmt_trunc *t, uint64_t
 	struct seg *cur = c->seg;
 	bool ok;
 
-	if (type == FMT_FRAME_FRONT && t->index == 0) {
+	if (type == FMT_FRAME_NEXT || (type == FMT_FRAME_FRONT && t->index == 0)) {
 		ok = t->seq == cur->seq && t->off == off;
 	} else {
 		ok = type == FMT_FRAME_BACK
@@ -191,6 +191,14 @@ static int on_trunc(void *arg, uint8_t type, const struct fmt_trunc *t, uint64_t
 		return UWAL_ECORRUPT;
 	}
 	int err = 0;
+	/* The high-water mark of indexes, in log order (format.c, "next"). */
+	if (type == FMT_FRAME_NEXT) {
+		if (c->w && t->index > c->w->hw_index)
+			c->w->hw_index = t->index;
+		return 0;
+	}
+	if (type == FMT_FRAME_BACK && c->w)
+		c->w->hw_index = t->index - 1;
 	if (type == FMT_FRAME_FRONT) {
 		for (size_t i = 0; i < c->nprev; i++)
 			uw_trunc_void_front(c->prev[i], t->seq, t->off, &err);

@@ -20,6 +20,23 @@
  */
 void uw_req_complete_chain(struct uwal *w, struct req *r)
 {
+	/* Asynchronous requests first, all of them by this thread: a waiter
+	 * handed the rest of the chain would post them after the writer
+	 * posted the next batch's, out of log order. */
+	struct req *ahead = NULL, **atail = &ahead;
+	for (struct req **pp = &r; *pp;) {
+		struct req *q = *pp;
+		if (!q->async) {
+			pp = &q->next;
+			continue;
+		}
+		*pp = q->next;
+		q->next = NULL;
+		*atail = q;
+		atail = &q->next;
+	}
+	if (ahead)
+		uw_async_post(w, ahead);
 	while (r) {
 		struct req *next = r->next;
 		/* acq_rel: release publishes result and next to the owner;
@@ -119,6 +136,7 @@ void uw_req_wait(struct uwal *w, struct req *r)
 void uw_req_complete_all(struct uwal *w, struct req *head, int res)
 {
 	for (struct req *r = head; r; r = r->next)
-		r->result = res;
+		if (!r->failed)
+			r->result = res;
 	uw_req_complete_chain(w, head);
 }

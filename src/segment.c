@@ -257,7 +257,8 @@ int uw_seg_scan_ex(struct uw_io *io, int fd, uint32_t salt, uint16_t version, ui
 			out->bad_off = off;
 			break;
 		}
-		if (f.type == FMT_FRAME_FRONT || f.type == FMT_FRAME_BACK) {
+		if (f.type == FMT_FRAME_FRONT || f.type == FMT_FRAME_BACK ||
+		    f.type == FMT_FRAME_NEXT) {
 			/* Not inside a batch, and only in a version 2 segment. */
 			struct fmt_trunc t;
 			if (open_off || version < 2 || uw_fmt_trunc_decode(&dec, &f, &t) < 0) {

@@ -64,25 +64,24 @@ static void wake_writer(struct uwal *w)
 	uw_io_eventfd_signal(w->io, w->wake_fd);
 }
 
-int uw_pipe_submit(struct uwal *w, struct req *r)
+/*
+ * Push r into a queue; the caller is counted in w->inside. 0, or
+ * UWAL_ESHUTDOWN / UWAL_EPOISONED (not queued). Once queued, r may be
+ * completed at any moment: an asynchronous request is then freed.
+ */
+static int enqueue(struct uwal *w, struct req *r)
 {
-	int ret;
-
-	atomic_init(&r->state, REQ_PENDING);
-	r->result = 0;
-	r->next = NULL;
 	/* seq_cst: pairs with uwal_close()'s store of closing; a submitter
 	 * that saw closing == 0 is counted in enqueuing until its push is
 	 * done, and the writer does not exit while enqueuing > 0. */
-	atomic_fetch_add(&w->inside, 1);
 	atomic_fetch_add(&w->enqueuing, 1);
-	if (atomic_load(&w->closing)) {
-		ret = UWAL_ESHUTDOWN;
-		goto out_enqueuing;
+	if (atomic_load(&w->closing) || atomic_load_explicit(&w->shut, memory_order_relaxed)) {
+		atomic_fetch_sub(&w->enqueuing, 1);
+		return UWAL_ESHUTDOWN;
 	}
 	if (atomic_load_explicit(&w->poisoned, memory_order_relaxed)) {
-		ret = UWAL_EPOISONED;
-		goto out_enqueuing;
+		atomic_fetch_sub(&w->enqueuing, 1);
+		return UWAL_EPOISONED;
 	}
 	int cpu = uw_io_current_cpu();
 	/* Relaxed, and written only when it changes (one cache line all
@@ -103,13 +102,36 @@ int uw_pipe_submit(struct uwal *w, struct req *r)
 	}
 	atomic_fetch_sub(&w->enqueuing, 1);
 	wake_writer(w);
-	uw_req_wait(w, r);
-	ret = r->result;
+	return 0;
+}
+
+static void init_req(struct req *r)
+{
+	atomic_init(&r->state, REQ_PENDING);
+	r->result = 0;
+	r->failed = false;
+	r->next = NULL;
+}
+
+int uw_pipe_submit(struct uwal *w, struct req *r)
+{
+	init_req(r);
+	atomic_fetch_add(&w->inside, 1);
+	int ret = enqueue(w, r);
+	if (ret == 0) {
+		uw_req_wait(w, r);
+		ret = r->result;
+	}
 	atomic_fetch_sub(&w->inside, 1);
 	return ret;
+}
 
-out_enqueuing:
-	atomic_fetch_sub(&w->enqueuing, 1);
+int uw_pipe_submit_async(struct uwal *w, struct req *r)
+{
+	init_req(r);
+	r->async = true;
+	atomic_fetch_add(&w->inside, 1);
+	int ret = enqueue(w, r);
 	atomic_fetch_sub(&w->inside, 1);
 	return ret;
 }

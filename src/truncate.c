@@ -281,7 +281,8 @@ static int submit(uwal *w, uint64_t index, int kind)
 	if (w->cfg.open_flags & UWAL_OPEN_READONLY)
 		return UWAL_EREADONLY;
 	struct req r = {.kind = (uint8_t)kind, .trunc_index = index, .sync = true};
-	r.bytes = FMT_TRUNC_FRAME_MAX;
+	/* Its frame, and the NEXT frame the writer puts before a FRONT one. */
+	r.bytes = 2 * FMT_TRUNC_FRAME_MAX;
 	int ret = uw_pipe_submit(w, &r);
 	uw_wal_flush_log(w);
 	return ret;

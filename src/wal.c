@@ -158,10 +158,15 @@ static void free_handle(struct uwal *w)
 	free(w->prep.doomed);
 	pthread_mutex_destroy(&w->prep.mu);
 	pthread_mutex_destroy(&w->log_mu);
+	pthread_mutex_destroy(&w->comp_mu);
+	/* Completions not reaped by now are discarded (see uwal_reap()). */
+	free(w->comp);
 	pthread_cond_destroy(&w->prep.cv);
 	pthread_rwlock_destroy(&w->lock);
 	if (w->wake_fd >= 0)
 		uw_io_close(w->io, w->wake_fd);
+	if (w->comp_fd >= 0)
+		uw_io_close(w->io, w->comp_fd);
 	if (w->lockfd >= 0)
 		uw_io_close(w->io, w->lockfd); /* releases the flock */
 	if (w->dirfd >= 0)
@@ -215,6 +220,9 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	w->cfg.dir = w->dir;
 	w->cfg.prefix = w->prefix;
 	w->seg_capacity = SEG_CAPACITY(cfg->segment_size);
+	/* With retention a NEXT frame starts each new segment (writer.c). */
+	if (cfg->max_segments)
+		w->seg_capacity -= FMT_TRUNC_FRAME_MAX;
 	/* One request is written by one call: Linux writes at most
 	 * UW_MAX_IO_BYTES per call, and a short write would poison. */
 	w->max_request = w->seg_capacity < UW_MAX_IO_BYTES ? w->seg_capacity : UW_MAX_IO_BYTES;
@@ -226,6 +234,8 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&w->prep.mu, NULL);
 	pthread_mutex_init(&w->log_mu, NULL);
+	pthread_mutex_init(&w->comp_mu, NULL);
+	w->comp_fd = -1;
 	/* Sealed segments are only read. */
 	uw_fdc_init(&w->fdc, w->io, -1, O_RDONLY, uw_fdc_bound());
 	pthread_cond_init(&w->prep.cv, NULL);
@@ -265,6 +275,14 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	ret = w->wake_fd = uw_io_eventfd(w->io);
 	if (ret < 0)
 		goto err;
+	ret = w->comp_fd = uw_io_eventfd(w->io);
+	if (ret < 0)
+		goto err;
+	w->comp = calloc(w->cfg.async_window, sizeof(*w->comp));
+	if (!w->comp) {
+		ret = -ENOMEM;
+		goto err;
+	}
 	ret = uw_prep_start(w);
 	if (ret < 0)
 		goto err;
@@ -303,18 +321,26 @@ int uwal_close(uwal *w)
 
 /* ---- writes ------------------------------------------------------------ */
 
-static int check_record(const struct uwal *w, const uwal_record *r, size_t *bytes)
+int uw_wal_check_records(const struct uwal *w, const uwal_record *recs, size_t n, size_t *bytes)
 {
-	if (r->index == 0 || (!r->key && r->key_len) || (!r->value && r->value_len))
-		return UWAL_EINVAL;
-	if (r->key_len > w->max_request || r->value_len > w->max_request)
-		return UWAL_ETOOBIG;
-	*bytes += uw_fmt_record_frame_size(r->index, r->key_len, r->value_len);
-	return *bytes > w->max_request ? UWAL_ETOOBIG : 0;
+	for (size_t i = 0; i < n; i++) {
+		const uwal_record *r = &recs[i];
+		if ((!r->key && r->key_len) || (!r->value && r->value_len))
+			return UWAL_EINVAL;
+		if (r->key_len > w->max_request || r->value_len > w->max_request)
+			return UWAL_ETOOBIG;
+		/* An assigned index (0) is sized as the largest one could be. */
+		uint64_t ix = r->index ? r->index : UINT64_MAX;
+		*bytes += uw_fmt_record_frame_size(ix, r->key_len, r->value_len);
+		if (*bytes > w->max_request)
+			return UWAL_ETOOBIG;
+	}
+	return 0;
 }
 
-int uwal_write_sync(uwal *w, uint64_t index, const void *key, size_t key_len, const void *value,
-		    size_t value_len, bool sync)
+/* One record, blocking: uwal_write_sync() and uwal_append(). */
+static int write_one(uwal *w, uint64_t index, const void *key, size_t key_len, const void *value,
+		     size_t value_len, bool sync, uint64_t *assigned)
 {
 	if (!w)
 		return UWAL_EINVAL;
@@ -323,12 +349,26 @@ int uwal_write_sync(uwal *w, uint64_t index, const void *key, size_t key_len, co
 	struct req r = {.sync = sync, .n = 1};
 	r.one = (uwal_record){index, key, key_len, value, value_len};
 	r.recs = &r.one;
-	int ret = check_record(w, &r.one, &r.bytes);
+	int ret = uw_wal_check_records(w, &r.one, 1, &r.bytes);
 	if (ret < 0)
 		return ret;
 	ret = uw_pipe_submit(w, &r);
+	if (ret == 0 && assigned)
+		*assigned = r.first_index;
 	uw_wal_flush_log(w);
 	return ret;
+}
+
+int uwal_write_sync(uwal *w, uint64_t index, const void *key, size_t key_len, const void *value,
+		    size_t value_len, bool sync)
+{
+	return write_one(w, index, key, key_len, value, value_len, sync, NULL);
+}
+
+int uwal_append(uwal *w, const void *key, size_t key_len, const void *value, size_t value_len,
+		bool sync, uint64_t *index)
+{
+	return write_one(w, 0, key, key_len, value, value_len, sync, index);
 }
 
 int uwal_write(uwal *w, uint64_t index, const void *key, size_t key_len, const void *value,
@@ -346,12 +386,10 @@ int uwal_write_batch(uwal *w, const uwal_record *recs, size_t n, bool sync)
 	if (n > UINT32_MAX)
 		return UWAL_ETOOBIG;
 	struct req r = {.sync = sync, .n = (uint32_t)n, .recs = recs};
-	for (size_t i = 0; i < n; i++) {
-		int ret = check_record(w, &recs[i], &r.bytes);
-		if (ret < 0)
-			return ret;
-	}
-	int ret = uw_pipe_submit(w, &r);
+	int ret = uw_wal_check_records(w, recs, n, &r.bytes);
+	if (ret < 0)
+		return ret;
+	ret = uw_pipe_submit(w, &r);
 	uw_wal_flush_log(w);
 	return ret;
 }

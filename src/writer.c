@@ -4,15 +4,25 @@
  *   drain    the per-CPU queues into the pending list (log order);
  *   rotate   if the first pending request does not fit the active segment:
  *            seal it, take the prepared one, apply retention;
- *   build    choose the batch, refuse duplicates, encode every record
- *            (msgpack + CRC32C) into one buffer - no I/O;
+ *   build    choose the batch, assign the indexes of records written with
+ *            index 0, refuse duplicates, encode every record (msgpack +
+ *            CRC32C) into one buffer - no I/O;
  *   write    one chain on the ring: the write, and a linked fdatasync
  *            when the batch must be durable;
  *   publish  the batch's records in the index (only once written);
  *   complete its requests in log order.
  *
  * A truncation request (truncate.c) is a barrier: the batch before it is
- * written first, then it runs alone in place of build/write/publish.
+ * written first, then it runs alone in place of build/write/publish. A
+ * sync request (uwal_sync) joins a batch with no record: the batch is then
+ * durable, and one with no record is just an fdatasync, if anything
+ * written is not durable yet.
+ *
+ * Assigned indexes: max_ever is the high-water mark, one less than the
+ * next assigned index. It survives reopen through NEXT frames (format.c):
+ * with retention one starts each new segment, and one precedes each FRONT
+ * frame, so neither retention nor a front truncation loses it; a back cut
+ * at k lowers it to k - 1 (or the largest index left).
  *
  * The flow and failure modes of the whole append path are described at
  * the top of submit.c.
@@ -49,7 +59,8 @@ struct writer {
 	uint32_t pend_recs;
 	struct bset set; /* the batch's indexes, once set_live */
 	bool set_live;
-	uint64_t max_ever; /* no index above this was ever batched */
+	uint64_t max_ever; /* no index above this was ever batched, assigned
+			      or in the log: see the top */
 	size_t n_doomed;   /* doomed segments at the front of w->segs */
 	unsigned rr;
 	int close_err;
@@ -134,6 +145,8 @@ static bool published(struct uwal *w, uint64_t index)
 
 static bool fits(struct uwal *w, struct writer *wr, const struct batch *b, const struct req *r)
 {
+	if (r->kind == REQ_SYNC)
+		return true; /* writes nothing */
 	uint64_t used = wr->woff - FMT_SEG_HDR_SIZE + b->bytes;
 	if (used + r->bytes > w->seg_capacity)
 		return false;
@@ -141,6 +154,30 @@ static bool fits(struct uwal *w, struct writer *wr, const struct batch *b, const
 	if (w->cfg.segment_threshold && recs > 0 && recs >= w->cfg.segment_threshold)
 		return false;
 	return true;
+}
+
+/*
+ * Write a NEXT frame (the high-water mark of indexes, see the top) at the
+ * writer's position in the active segment, unsynced; published, so that
+ * readers step over it. Nothing to say before any index exists. 0 or
+ * -errno (the caller poisons).
+ */
+static int write_next(struct uwal *w, struct writer *wr)
+{
+	if (wr->max_ever == 0 || wr->active->version < 2)
+		return 0;
+	uint8_t buf[FMT_TRUNC_FRAME_MAX];
+	struct fmt_trunc t = {wr->max_ever, wr->active->seq, wr->woff};
+	size_t len = uw_fmt_trunc_frame_encode(buf, wr->active->salt, FMT_FRAME_NEXT, &t);
+	int err = uw_io_pwrite(w->io, wr->active->fd, buf, len, wr->woff);
+	if (err < 0)
+		return err;
+	wr->woff += len;
+	wr->dirty = true;
+	pthread_rwlock_wrlock(&w->lock);
+	wr->active->end = wr->woff;
+	pthread_rwlock_unlock(&w->lock);
+	return 0;
 }
 
 /* How many sealed segments at the front of the log hold no live record
@@ -189,6 +226,18 @@ static void retain(struct uwal *w, struct writer *wr)
 	if (n == 0) {
 		free(v);
 		return;
+	}
+	/* The active segment's NEXT frame must be durable before the
+	 * segments that held the high-water mark can go. */
+	if (wr->dirty) {
+		int e = uw_io_fdatasync(w->io, wr->active->fd);
+		atomic_fetch_add_explicit(&w->st_fsyncs, 1, memory_order_relaxed);
+		if (e < 0) {
+			poison(w, e);
+			free(v);
+			return;
+		}
+		wr->dirty = false;
 	}
 	for (size_t i = 0; i < n; i++) {
 		v[i] = w->segs[i];
@@ -266,6 +315,16 @@ static int rotate(struct uwal *w, struct writer *wr)
 	wr->prep_asked = false;
 	wr->dirty = false;
 	atomic_fetch_add_explicit(&w->st_rotations, 1, memory_order_relaxed);
+	/* Only retention removes segments that may hold the high-water
+	 * mark with no later record above it (a front truncation writes its
+	 * own NEXT frame). */
+	if (w->cfg.max_segments) {
+		err = write_next(w, wr);
+		if (err < 0) {
+			poison(w, err);
+			return err;
+		}
+	}
 	retain(w, wr);
 	return 0;
 }
@@ -336,22 +395,34 @@ static int reserve(struct writer *wr, size_t bytes, size_t recs)
 }
 
 /*
- * Check r's indexes against the log and the batch; 0, UWAL_EEXIST, -ENOMEM.
+ * Give r's records their indexes (in wr->ents from b->nrec on; an index 0
+ * is assigned: max_ever + 1), and check them against the log and the
+ * batch; 0, UWAL_EEXIST, UWAL_ETOOBIG (no index left to assign), -ENOMEM.
  *
  * Fast path: an index above max_ever (every index ever batched or in the
- * log is at or below it) can be neither in the log nor in the batch, and
- * needs no lookup. The batch's set is built only when an index at or below
- * max_ever shows up; from then on it holds exactly the batch's indexes,
- * the first b->nrec of them being earlier requests'.
+ * log is at or below it; an assigned one always is) can be neither in the
+ * log nor in the batch, and needs no lookup. The batch's set is built only
+ * when an index at or below max_ever shows up; from then on it holds
+ * exactly the batch's indexes, the first b->nrec of them being earlier
+ * requests'.
  */
-static int check_dups(struct uwal *w, struct writer *wr, const struct batch *b, const struct req *r)
+static int check_dups(struct uwal *w, struct writer *wr, const struct batch *b, struct req *r)
 {
 	uint64_t saved_max = wr->max_ever;
+	struct ent *e = wr->ents + b->nrec;
 	int err = 0;
 	uint32_t i;
 
 	for (i = 0; i < r->n && err == 0; i++) {
 		uint64_t ix = r->recs[i].index;
+		if (ix == 0) {
+			if (wr->max_ever == UINT64_MAX) {
+				err = UWAL_ETOOBIG;
+				break;
+			}
+			ix = wr->max_ever + 1;
+		}
+		e[i].index = ix;
 		if (ix > wr->max_ever) {
 			wr->max_ever = ix;
 			if (wr->set_live && uw_bset_add(&wr->set, ix) < 0)
@@ -359,11 +430,8 @@ static int check_dups(struct uwal *w, struct writer *wr, const struct batch *b, 
 			continue;
 		}
 		if (!wr->set_live) {
-			for (uint32_t k = 0; k < b->nrec && err == 0; k++)
+			for (uint32_t k = 0; k < b->nrec + i && err == 0; k++)
 				if (uw_bset_add(&wr->set, wr->ents[k].index) < 0)
-					err = -ENOMEM;
-			for (uint32_t k = 0; k < i && err == 0; k++)
-				if (uw_bset_add(&wr->set, r->recs[k].index) < 0)
 					err = -ENOMEM;
 			wr->set_live = true;
 			if (err)
@@ -378,6 +446,8 @@ static int check_dups(struct uwal *w, struct writer *wr, const struct batch *b, 
 		wr->max_ever = saved_max;
 		if (wr->set_live)
 			uw_bset_rollback(&wr->set, b->nrec);
+	} else if (r->n) {
+		r->first_index = e[0].index;
 	}
 	return err;
 }
@@ -389,10 +459,11 @@ static void encode(struct writer *wr, struct batch *b, const struct req *r)
 		/* All but a call's last record say "more of this call follows",
 		 * so recovery can drop a batch cut short by a crash whole. */
 		uint8_t flags = i + 1 < r->n ? FMT_FRAME_MORE : 0;
-		wr->ents[b->nrec++] = (struct ent){rec->index, (uint32_t)(wr->woff + b->bytes)};
+		struct ent *e = &wr->ents[b->nrec++];
+		e->off = (uint32_t)(wr->woff + b->bytes);
 		b->bytes += uw_fmt_record_frame_encode(wr->buf + b->bytes, wr->active->salt, flags,
-						       rec->index, rec->key, rec->key_len,
-						       rec->value, rec->value_len);
+						       e->index, rec->key, rec->key_len, rec->value,
+						       rec->value_len);
 	}
 }
 
@@ -410,7 +481,7 @@ static void build(struct uwal *w, struct writer *wr, struct batch *b)
 	}
 	while (wr->pend_head) {
 		struct req *r = wr->pend_head;
-		if (r->kind != REQ_WRITE)
+		if (r->kind == REQ_TRUNC_FRONT || r->kind == REQ_TRUNC_BACK)
 			break; /* a truncation is a batch of its own */
 		/* Every request must fit, the first included: when the head
 		 * was refused (a duplicate), run_pending()'s check was about
@@ -421,22 +492,25 @@ static void build(struct uwal *w, struct writer *wr, struct batch *b)
 		    (w->cfg.sync_mode == UWAL_SYNC_ALWAYS ||
 		     b->nrec + r->n > w->cfg.max_batch_size || b->bytes + r->bytes > BATCH_BYTES))
 			break;
-		int e = check_dups(w, wr, b, r);
+		int e = reserve(wr, b->bytes + r->bytes, b->nrec + r->n);
 		if (e == 0)
-			e = reserve(wr, b->bytes + r->bytes, b->nrec + r->n);
+			e = check_dups(w, wr, b, r);
 		pend_pop(wr);
+		/* A refused request stays in the chain with its result, so that
+		 * every request is completed in log order. */
 		if (e < 0) {
-			finish_one(w, r, e);
-			continue;
+			r->result = e;
+			r->failed = true;
+		} else {
+			encode(wr, b, r);
+			b->nreq++;
+			b->sync |= r->sync;
 		}
-		encode(wr, b, r);
 		if (b->tail)
 			b->tail->next = r;
 		else
 			b->head = r;
 		b->tail = r;
-		b->nreq++;
-		b->sync |= r->sync;
 	}
 	if (w->cfg.sync_mode != UWAL_SYNC_NONE)
 		b->sync = true;
@@ -461,6 +535,14 @@ static int write_batch(struct uwal *w, struct writer *wr, const struct batch *b)
 	if (b->sync && w->cfg.durable_write == UWAL_DURABLE_DSYNC && !wr->dirty) {
 		ops[0].flags = UW_IO_OP_DSYNC;
 		n = 1;
+	}
+	if (b->bytes == 0) {
+		/* Only sync requests: an fdatasync if anything is not durable. */
+		if (!wr->dirty)
+			return 0;
+		int e = uw_io_fdatasync(w->io, fd);
+		atomic_fetch_add_explicit(&w->st_fsyncs, 1, memory_order_relaxed);
+		return e;
 	}
 	int res[2] = {0, 0};
 	/* Poll for the completion only while the waiting threads fit on the
@@ -508,6 +590,8 @@ static int publish(struct uwal *w, struct writer *wr, const struct batch *b)
 	int err = 0;
 	struct seg *s = wr->active;
 
+	if (b->nrec == 0)
+		return 0; /* nothing new to publish */
 	pthread_rwlock_wrlock(&w->lock);
 	for (uint32_t i = 0; i < b->nrec && err == 0; i++)
 		err = uw_idx_add(&s->idx, wr->ents[i].index, wr->ents[i].off);
@@ -539,6 +623,8 @@ static int publish_batch(struct uwal *w, struct writer *wr, const struct batch *
 	wr->woff += b->bytes;
 	wr->wcount += b->nrec;
 	wr->dirty = !b->sync;
+	if (b->bytes == 0)
+		return res; /* sync requests only: counted by write_batch() */
 	atomic_fetch_add_explicit(&w->st_records, b->nrec, memory_order_relaxed);
 	atomic_fetch_add_explicit(&w->st_batches, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&w->st_bytes, b->bytes, memory_order_relaxed);
@@ -574,6 +660,16 @@ static void run_trunc(struct uwal *w, struct writer *wr)
 			return;
 		}
 	}
+	/* A front truncation may leave no record to tell the high-water mark:
+	 * a NEXT frame before the FRONT frame, made durable with it. */
+	if (r->kind == REQ_TRUNC_FRONT) {
+		int e = write_next(w, wr);
+		if (e < 0) {
+			poison(w, e);
+			finish_one(w, r, e);
+			return;
+		}
+	}
 	struct uw_wpos p = {wr->active, wr->woff, wr->wcount, wr->dirty};
 	bool io_err;
 	int res = uw_trunc_run(w, wr->ring, &p, r, &io_err);
@@ -582,6 +678,13 @@ static void run_trunc(struct uwal *w, struct writer *wr)
 	wr->dirty = p.dirty;
 	if (io_err)
 		poison(w, res);
+	if (res == 0 && r->kind == REQ_TRUNC_BACK) {
+		/* The next assigned index is the cut one, or above what is left. */
+		wr->max_ever = r->trunc_index - 1;
+		for (size_t i = 0; i < w->nsegs; i++)
+			if (w->segs[i]->idx.n && w->segs[i]->idx.max > wr->max_ever)
+				wr->max_ever = w->segs[i]->idx.max;
+	}
 	uw_wal_notify(w);
 	finish_one(w, r, res);
 	retain(w, wr);
@@ -606,13 +709,15 @@ static void run_pending(struct uwal *w, struct writer *wr)
 			return;
 		}
 	}
-	if (wr->pend_head->kind != REQ_WRITE) {
+	if (wr->pend_head->kind == REQ_TRUNC_FRONT || wr->pend_head->kind == REQ_TRUNC_BACK) {
 		run_trunc(w, wr);
 		return;
 	}
 	build(w, wr, &b);
-	if (b.nreq == 0)
+	if (b.nreq == 0) {
+		uw_req_complete_chain(w, b.head); /* only refused ones, if any */
 		return;
+	}
 	int res = write_batch(w, wr, &b);
 	if (res == 0)
 		res = publish_batch(w, wr, &b);
@@ -757,6 +862,7 @@ int uw_pipe_start(struct uwal *w)
 	wr->active = w->segs[w->nsegs - 1];
 	wr->woff = wr->active->end;
 	wr->wcount = wr->active->recs;
+	wr->max_ever = w->hw_index;
 	for (size_t i = 0; i < w->nsegs; i++)
 		if (w->segs[i]->idx.n && w->segs[i]->idx.max > wr->max_ever)
 			wr->max_ever = w->segs[i]->idx.max;

@@ -275,21 +275,25 @@ TH_TEST(api, get_missing_index_returns_enotfound_and_leaves_out_untouched)
 }
 
 /* Guards against index 0 (reserved) being written or read. */
-TH_TEST(api, index_zero_is_rejected)
+/* Index 0 asks for the next index (see "Assigned indexes" in uwal.h). */
+TH_TEST(api, index_zero_is_assigned)
 {
 	uwal *w = open_default();
-	cr_assert_eq(uwal_write(w, 0, "k", 1, "v", 1), UWAL_EINVAL);
-	cr_assert_eq(uwal_write_sync(w, 0, "k", 1, "v", 1, true), UWAL_EINVAL);
-	uwal_record recs[2] = {{.index = 1, .key = "a", .key_len = 1},
+	cr_assert_eq(uwal_write(w, 0, "k", 1, "v", 1), 0);
+	cr_assert_eq(uwal_last_index(w), 1);
+	cr_assert_eq(uwal_write_sync(w, 0, "k", 1, "v", 1, true), 0);
+	cr_assert_eq(uwal_last_index(w), 2);
+	uwal_record recs[2] = {{.index = 10, .key = "a", .key_len = 1},
 			       {.index = 0, .key = "b", .key_len = 1}};
-	cr_assert_eq(uwal_write_batch(w, recs, 2, false), UWAL_EINVAL);
-	th_check_absent(w, 1);
+	cr_assert_eq(uwal_write_batch(w, recs, 2, false), 0);
 	uwal_record r;
 	memset(&r, 0, sizeof(r));
-	/* uwal_get's list has no "index 0" entry: EINVAL or ENOTFOUND are both fair. */
+	cr_assert_eq(uwal_get(w, 11, &r), 0, "the 0 after 10 in a batch is 11");
+	cr_assert(r.key_len == 1 && memcmp(r.key, "b", 1) == 0);
+	uwal_record_free(&r);
 	int rc = uwal_get(w, 0, &r);
 	cr_assert(rc == UWAL_EINVAL || rc == UWAL_ENOTFOUND, "uwal_get(0) returned %d", rc);
-	cr_assert_eq(uwal_last_index(w), 0);
+	cr_assert_eq(uwal_last_index(w), 11);
 	th_close(w);
 }
 

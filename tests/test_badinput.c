@@ -1,6 +1,6 @@
 /*
  * test_badinput.c - every public function given bad input: NULL pointers,
- * zero and maximal lengths, index 0, records larger than a segment, bad
+ * zero and maximal lengths, records larger than a segment, bad
  * prefixes and directories, out-of-range configuration, a second handle on
  * the same log, and writes racing with uwal_close(). Table-driven where the
  * cases share a shape.
@@ -476,7 +476,6 @@ TH_TEST(badinput, write_table)
 	cr_assert_eq(uwal_write_sync(NULL, 100, "k", 1, "v", 1, true), UWAL_EINVAL);
 	memset(g_big, 0x5A, sizeof(g_big));
 	const struct write_case cases[] = {
-		{"index 0", 0, "k", 1, "v", 1, UWAL_EINVAL},
 		{"NULL key, length 1", 20, NULL, 1, "v", 1, UWAL_EINVAL},
 		{"NULL value, length 1", 21, "k", 1, NULL, 1, UWAL_EINVAL},
 		{"NULL key, length SIZE_MAX", 22, NULL, SIZE_MAX, "v", 1, UWAL_EINVAL},
@@ -555,9 +554,6 @@ TH_TEST(badinput, write_batch_table)
 		uwal_record r[3];
 		int want;
 	} cases[] = {
-		{"index 0 in the middle",
-		 {{50, "a", 1, "x", 1}, {0, "b", 1, "y", 1}, {52, "c", 1, "z", 1}},
-		 UWAL_EINVAL},
 		{"NULL key with a length last",
 		 {{53, "a", 1, "x", 1}, {54, "b", 1, "y", 1}, {55, NULL, 4, "z", 1}},
 		 UWAL_EINVAL},

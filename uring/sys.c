@@ -373,6 +373,12 @@ static int sys_eventfd_signal(struct uw_io *io, int efd)
 	return 0;
 }
 
+static int sys_eventfd_drain(struct uw_io *io, int efd)
+{
+	(void)io;
+	return uw_sys_eventfd_read(efd);
+}
+
 /* ---- the table ------------------------------------------------------- */
 
 static const struct uw_io_ops sys_ops = {
@@ -401,6 +407,7 @@ static const struct uw_io_ops sys_ops = {
 	.futex_wake = sys_futex_wake,
 	.eventfd = sys_eventfd,
 	.eventfd_signal = sys_eventfd_signal,
+	.eventfd_drain = sys_eventfd_drain,
 };
 
 static struct uw_io sys_io = {.ops = &sys_ops};

@@ -158,6 +158,9 @@ struct uw_io_ops {
 	/* A blocking, close-on-exec eventfd. */
 	int (*eventfd)(struct uw_io *io);
 	int (*eventfd_signal)(struct uw_io *io, int efd);
+	/* Reset a signalled eventfd's counter to 0 (the caller knows it is
+	 * nonzero: the read would block otherwise). 0 or -errno. */
+	int (*eventfd_drain)(struct uw_io *io, int efd);
 };
 
 /* A backend: its table; a backend's own state follows it in its struct. */
@@ -284,6 +287,10 @@ static inline int uw_io_eventfd(struct uw_io *io)
 static inline int uw_io_eventfd_signal(struct uw_io *io, int efd)
 {
 	return io->ops->eventfd_signal(io, efd);
+}
+static inline int uw_io_eventfd_drain(struct uw_io *io, int efd)
+{
+	return io->ops->eventfd_drain(io, efd);
 }
 
 /* ---- plain helpers (no backend) -------------------------------------- */

@@ -898,6 +898,12 @@ static int sim_eventfd_signal(struct uw_io *io, int efd)
 	return sim->lower->ops->eventfd_signal(sim->lower, efd);
 }
 
+static int sim_eventfd_drain(struct uw_io *io, int efd)
+{
+	struct crashsim *sim = sim_of(io);
+	return sim->lower->ops->eventfd_drain(sim->lower, efd);
+}
+
 static const struct uw_io_ops sim_ops = {
 	.mkdir_p = sim_mkdir_p,
 	.open_dir = sim_open_dir,
@@ -924,6 +930,7 @@ static const struct uw_io_ops sim_ops = {
 	.futex_wake = sim_futex_wake,
 	.eventfd = sim_eventfd,
 	.eventfd_signal = sim_eventfd_signal,
+	.eventfd_drain = sim_eventfd_drain,
 };
 
 /* ---- the simulator ------------------------------------------------------ */

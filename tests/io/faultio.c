@@ -557,6 +557,12 @@ static int f_eventfd_signal(struct uw_io *io, int efd)
 	return uw_io_eventfd_signal(sys(), efd);
 }
 
+static int f_eventfd_drain(struct uw_io *io, int efd)
+{
+	(void)io;
+	return uw_io_eventfd_drain(sys(), efd);
+}
+
 static const struct uw_io_ops fault_ops = {
 	.mkdir_p = f_mkdir_p,
 	.open_dir = f_open_dir,
@@ -583,6 +589,7 @@ static const struct uw_io_ops fault_ops = {
 	.futex_wake = f_futex_wake,
 	.eventfd = f_eventfd,
 	.eventfd_signal = f_eventfd_signal,
+	.eventfd_drain = f_eventfd_drain,
 };
 
 static struct uw_io fault_io = {.ops = &fault_ops};
