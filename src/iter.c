@@ -43,7 +43,8 @@ struct uwal_iter {
 	size_t n, cap, cur;
 	uint64_t gen; /* the truncation generation at open */
 	bool follow;
-	int fd; /* the current segment's descriptor, -1 until taken */
+	bool gap; /* retention removed the segment after the last one held */
+	int fd;   /* the current segment's descriptor, -1 until taken */
 	uint64_t off;
 	uint8_t *buf;
 	size_t cap_buf;
@@ -194,9 +195,9 @@ static void leave(struct uwal_iter *it)
 
 /*
  * A follower read all it holds: forget the segments read, look again at
- * the last one's end and pin the segments created since. 0, or
- * UWAL_ETRUNCATED (a segment it needs is gone, or a back cut covers its
- * position), or -ENOMEM.
+ * the last one's end and pin the segments created since. 0 (it->gap set
+ * if the next segment is gone: what is left of the last one is still
+ * read), UWAL_ETRUNCATED (a back cut covers its position), or -ENOMEM.
  */
 static int refresh(struct uwal_iter *it)
 {
@@ -219,10 +220,10 @@ static int refresh(struct uwal_iter *it)
 		/* Sequence numbers follow each other: a missing one was
 		 * removed by retention before this follower pinned it. */
 		if (k < w->nsegs && w->segs[k]->seq != last->s->seq + 1)
-			ret = UWAL_ETRUNCATED;
+			it->gap = true;
 	}
 	bool was_empty = it->n == 0;
-	if (ret == 0)
+	if (!it->gap)
 		ret = pin_from(it, k);
 	pthread_rwlock_unlock(&w->lock);
 	if (ret < 0)
@@ -252,6 +253,8 @@ static int step(struct uwal_iter *it, uwal_record *rec, uint64_t *seq, uint64_t 
 	for (;;) {
 		bool last = it->cur + 1 >= it->n;
 		if (last && it->follow && (it->cur >= it->n || it->off >= it->pins[it->cur].end)) {
+			if (it->gap)
+				return UWAL_ETRUNCATED;
 			if (refreshed)
 				return 0;
 			int ret = refresh(it);
