@@ -559,7 +559,8 @@ UWAL_API void uwal_record_free(uwal_record *rec);
  *   w    the handle
  *   out  receives the iterator; close it with uwal_iter_close() before
  *        uwal_close().
- * Returns 0, UWAL_EINVAL (w or out NULL), or -ENOMEM.
+ * Returns 0, UWAL_EINVAL (w or out NULL), UWAL_EFORKED (the handle was
+ * opened before this process forked), or -ENOMEM.
  * Thread safety: any thread; one iterator must be used by one thread at a
  * time; many iterators may run at once, alongside writers.
  */
@@ -571,8 +572,10 @@ UWAL_API int uwal_iter_open(uwal *w, uwal_iter **out);
  * valid until the next call or uwal_iter_close()), 0 at the end, or:
  *   UWAL_EINVAL    it or rec is NULL
  *   UWAL_ETRUNCATED  uwal_truncate_back() removed the record the iterator
- *                  was to return next (and what follows); it stops
+ *                  was to return next (and what follows); it stops. For a
+ *                  follower also: see uwal_iter_open_at()
  *   UWAL_ECORRUPT  a frame failed its check on disk; the iterator stops
+ *   UWAL_EFORKED   the handle was opened before this process forked
  *   -errno         a read failed
  */
 UWAL_API int uwal_iter_next(uwal_iter *it, uwal_record *rec);
@@ -596,14 +599,29 @@ enum uwal_iter_flag {
  * uwal_iter_next() has returned every record there is, it returns 0, and
  * it returns the records acknowledged later as they come, in log order.
  * uwal_iter_wait() sleeps until there is one (woken by the writer when it
- * acknowledges records, not by polling). A follower returns the same
- * records, in the same order, as a fresh iterator opened later would, and
- * never one before it is acknowledged in the handle's sync_mode. It pins
- * the segments it has yet to read (retention may unlink them, the follower
- * still reads them); one it fell behind so far that retention removed a
- * segment it had not yet pinned returns UWAL_ETRUNCATED, as does one whose
- * next record uwal_truncate_back() removed. A uwal_truncate_front() hides
- * nothing from it.
+ * acknowledges records, not by polling). A follower returns the records
+ * in log order, each acknowledged one once, without gaps, and never one
+ * before it is acknowledged in the handle's sync_mode: with no truncation,
+ * the same records, in the same order, as a fresh iterator opened later
+ * would return from there.
+ *
+ * A follower pins the segments it has yet to read, as uwal_iter_open()
+ * does, and lets go of each once it has read it: when it has read all it
+ * holds, it pins the segments created since. Retention may unlink what it
+ * holds, the follower still reads it. Truncations:
+ *   - retention removed a segment the follower had not pinned yet (it fell
+ *     behind by about max_segments segments): it returns the rest of what
+ *     it holds, then UWAL_ETRUNCATED;
+ *   - uwal_truncate_back() after the follower opened: when it reaches the
+ *     first removed position it returns UWAL_ETRUNCATED, and from then on.
+ *     That holds whether it had yet to return the removed records or had
+ *     already returned some (a fork of the history: the records written
+ *     after the truncation follow records it never returned), and whether
+ *     it is reading or waiting at the end;
+ *   - uwal_truncate_front() hides nothing in the segments the follower
+ *     holds; a segment it pins later it reads from its first live record,
+ *     and one that the truncation emptied and retention removed before the
+ *     follower pinned it ends the follower with UWAL_ETRUNCATED.
  *
  * Parameters:
  *   w      the handle (UWAL_ITER_FOLLOW needs a handle that writes: not
@@ -618,7 +636,7 @@ enum uwal_iter_flag {
  *   UWAL_ENOTFOUND  index is not 0 and not in the log
  *   UWAL_EREADONLY  UWAL_ITER_FOLLOW on a UWAL_OPEN_READONLY handle
  *   UWAL_EFORKED    the handle was opened before this process forked
- *   -ENOMEM, -errno reading the segment that holds index
+ *   -ENOMEM
  * Thread safety: as uwal_iter_open().
  */
 UWAL_API int uwal_iter_open_at(uwal *w, uint64_t index, unsigned flags, uwal_iter **out);
@@ -630,12 +648,18 @@ UWAL_API int uwal_iter_open_at(uwal *w, uint64_t index, unsigned flags, uwal_ite
  *   it          the iterator
  *   timeout_us  -1: wait as long as it takes; 0: do not wait; > 0: wait
  *               at most that many microseconds
+ * To tell, it steps the iterator ahead: the record it found is the one the
+ * next uwal_iter_next() returns (even if a truncation removed it in
+ * between, as if uwal_iter_next() had been called first), and an error it
+ * met is the one uwal_iter_next() returns.
+ *
  * Returns 1 (uwal_iter_next() returns a record, or an error, without
  * waiting), 0 (the timeout passed; for an iterator without
  * UWAL_ITER_FOLLOW: it is at its end, at once), or:
  *   UWAL_EINVAL     it is NULL, or timeout_us < -1
  *   UWAL_ESHUTDOWN  the handle is closing (uwal_shutdown() or uwal_close()
  *                   began) and nothing is left to return
+ *   UWAL_EFORKED    the handle was opened before this process forked
  * Thread safety: the iterator's one thread. Any number of followers may
  * wait at once; one acknowledgment wakes them all.
  */

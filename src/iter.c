@@ -1,12 +1,26 @@
 /*
- * iter.c - iterators: the records acknowledged when the iterator opened,
- * in log order, read sequentially from the segment files with their CRCs
- * checked. The iterator holds a reference on each segment it will read,
- * so retention can unlink the files but not free them under it, and the
- * descriptor of the segment it is reading (fdcache.c), so the cache does
- * not close it in between. A truncation of the front hides nothing from
- * it (the segments stay pinned); one of the back that removed what it has
- * still to read ends it with UWAL_ETRUNCATED.
+ * iter.c - iterators: the records of the log in log order, read
+ * sequentially from the segment files with their CRCs checked.
+ *
+ * A snapshot iterator (uwal_iter_open(), or uwal_iter_open_at() without
+ * UWAL_ITER_FOLLOW) returns the records acknowledged when it opened. It
+ * holds a reference on each segment it will read, so retention can unlink
+ * the files but not free them under it, and the descriptor of the segment
+ * it is reading (fdcache.c), so the cache does not close it in between. A
+ * truncation of the front hides nothing from it (the segments stay
+ * pinned); one of the back that removed what it has still to read ends it
+ * with UWAL_ETRUNCATED. It lets go of each segment once it has read it.
+ *
+ * A follower (UWAL_ITER_FOLLOW) does the same with what it has pinned,
+ * and once it has read all of it, refreshes under the handle's read lock:
+ * the last segment's published end, and the segments created since (with
+ * references), each from its first live record. The writer bumps the
+ * futex word pub_seq after every publication (uw_wal_notify()), which is
+ * what uwal_iter_wait() sleeps on. A follower stops with UWAL_ETRUNCATED:
+ *   - retention removed a segment it had not pinned yet (it fell behind);
+ *   - it reaches a position that a back cut made after it opened covers:
+ *     a record it was to return, or (a fork of the history) one it had
+ *     already returned, with the new records written after it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,62 +30,120 @@
 
 #define WINDOW (256u << 10)
 
+/* A segment the iterator holds a reference on, and what it reads of it. */
+struct pin {
+	struct seg *s;
+	uint64_t end; /* its published end, when last looked at */
+	uint64_t lo;  /* where its live records began */
+};
+
 struct uwal_iter {
 	struct uwal *w;
-	struct seg **segs;
-	uint64_t *ends; /* published end of each segment at open */
-	uint64_t *los;  /* and where its live records began */
-	uint64_t gen;   /* the truncation generation at open */
-	size_t n, cur;
-	int fd; /* the current segment's descriptor, -1 until taken */
+	struct pin *pins; /* pins[cur..n) are held; those before are read */
+	size_t n, cap, cur;
+	uint64_t gen; /* the truncation generation at open */
+	bool follow;
+	bool gap; /* retention removed the segment after the last one held */
+	int fd;   /* the current segment's descriptor, -1 until taken */
 	uint64_t off;
 	uint8_t *buf;
-	size_t cap;
+	size_t cap_buf;
 	uint64_t boff; /* file offset of buf[0] */
 	size_t blen;
 	struct fmt_dec dec;
 	int err; /* sticky error */
-	/* Where the record the last step returned lies (uwal_iter_position). */
+	/* A record uwal_iter_wait() stepped to, for the next uwal_iter_next(). */
+	bool pending;
+	uwal_record prec;
+	uint64_t prec_seq, prec_off;
+	/* Where the record the last uwal_iter_next() returned lies. */
 	bool have_pos;
 	uint64_t pos_seq, pos_off;
 };
 
-int uwal_iter_open(uwal *w, uwal_iter **out)
+static int pins_reserve(struct uwal_iter *it, size_t n)
 {
-	if (!w || !out)
+	if (n <= it->cap)
+		return 0;
+	size_t cap = it->cap ? it->cap : 4;
+	while (cap < n)
+		cap *= 2;
+	struct pin *v = realloc(it->pins, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	it->pins = v;
+	it->cap = cap;
+	return 0;
+}
+
+/* Pin w->segs[from..nsegs); under the handle's lock. */
+static int pin_from(struct uwal_iter *it, size_t from)
+{
+	struct uwal *w = it->w;
+	int ret = pins_reserve(it, it->n + (w->nsegs - from));
+	if (ret < 0)
+		return ret;
+	for (size_t i = from; i < w->nsegs; i++) {
+		struct seg *s = w->segs[i];
+		uw_seg_ref(s);
+		it->pins[it->n++] = (struct pin){s, s->end, s->lo};
+	}
+	return 0;
+}
+
+/* Where index is in w->segs, under the handle's lock; false if absent. */
+static bool find(struct uwal *w, uint64_t index, size_t *i, uint32_t *off)
+{
+	for (size_t k = w->nsegs; k-- > 0;)
+		if (uw_idx_find(&w->segs[k]->idx, index, off)) {
+			*i = k;
+			return true;
+		}
+	return false;
+}
+
+int uwal_iter_open_at(uwal *w, uint64_t index, unsigned flags, uwal_iter **out)
+{
+	if (!w || !out || (flags & ~(unsigned)UWAL_ITER_FOLLOW))
 		return UWAL_EINVAL;
+	if (atomic_load(&w->forked))
+		return UWAL_EFORKED;
+	bool follow = flags & UWAL_ITER_FOLLOW;
+	if (follow && (w->cfg.open_flags & UWAL_OPEN_READONLY))
+		return UWAL_EREADONLY;
 	struct uwal_iter *it = calloc(1, sizeof(*it));
 	if (!it)
 		return -ENOMEM;
 	it->w = w;
 	it->fd = -1;
+	it->follow = follow;
 	it->off = FMT_SEG_HDR_SIZE;
 	uw_fmt_dec_init(&it->dec);
+
+	int ret = 0;
+	size_t from = 0;
+	uint32_t off = 0;
 	pthread_rwlock_rdlock(&w->lock);
-	size_t n = w->nsegs;
-	it->segs = malloc((n ? n : 1) * sizeof(*it->segs));
-	it->ends = malloc((n ? n : 1) * sizeof(*it->ends));
-	it->los = malloc((n ? n : 1) * sizeof(*it->los));
-	if (it->segs && it->ends && it->los) {
-		for (size_t i = 0; i < n; i++) {
-			it->segs[i] = w->segs[i];
-			it->ends[i] = w->segs[i]->end;
-			it->los[i] = w->segs[i]->lo;
-			uw_seg_ref(w->segs[i]);
-		}
-		it->n = n;
-		if (n)
-			it->off = it->los[0];
-	}
+	if (index && !find(w, index, &from, &off))
+		ret = UWAL_ENOTFOUND;
+	if (ret == 0)
+		ret = pin_from(it, from);
+	if (ret == 0 && it->n)
+		it->off = index ? off : it->pins[0].lo;
 	/* Relaxed: the cuts change only under the lock, which we hold. */
 	it->gen = atomic_load_explicit(&w->trunc_gen, memory_order_relaxed);
 	pthread_rwlock_unlock(&w->lock);
-	if (!it->segs || !it->ends || !it->los) {
+	if (ret < 0) {
 		uwal_iter_close(it);
-		return -ENOMEM;
+		return ret;
 	}
 	*out = it;
 	return 0;
+}
+
+int uwal_iter_open(uwal *w, uwal_iter **out)
+{
+	return uwal_iter_open_at(w, 0, 0, out);
 }
 
 /* Make [off, off + need) of the current segment readable from buf. */
@@ -89,12 +161,12 @@ static int window(struct uwal_iter *it, struct seg *s, uint64_t end, size_t need
 		}
 	}
 	size_t want = need > WINDOW ? need : WINDOW;
-	if (want > it->cap) {
+	if (want > it->cap_buf) {
 		uint8_t *b = realloc(it->buf, want);
 		if (!b)
 			return -ENOMEM;
 		it->buf = b;
-		it->cap = want;
+		it->cap_buf = want;
 	}
 	size_t len = end - it->off < want ? (size_t)(end - it->off) : want;
 	ssize_t r = uw_io_pread(s->io, it->fd, it->buf, len, it->off);
@@ -105,34 +177,98 @@ static int window(struct uwal_iter *it, struct seg *s, uint64_t end, size_t need
 	return it->blen >= need ? 0 : UWAL_ECORRUPT;
 }
 
-/* Give the current segment's descriptor back to the cache. */
-static void release_fd(struct uwal_iter *it)
+/* Leave the current segment, read to its end: give its descriptor back
+ * to the cache and drop the reference. */
+static void leave(struct uwal_iter *it)
 {
+	struct pin *p = &it->pins[it->cur];
 	if (it->fd >= 0) {
-		uw_seg_fd_put(it->segs[it->cur]);
+		uw_seg_fd_put(p->s);
 		it->fd = -1;
 	}
+	uw_seg_unref(p->s);
+	p->s = NULL;
+	it->cur++;
+	it->off = it->cur < it->n ? it->pins[it->cur].lo : FMT_SEG_HDR_SIZE;
+	it->blen = 0;
+}
+
+/*
+ * A follower read all it holds: forget the segments read, look again at
+ * the last one's end and pin the segments created since. 0 (it->gap set
+ * if the next segment is gone: what is left of the last one is still
+ * read), UWAL_ETRUNCATED (a back cut covers its position), or -ENOMEM.
+ */
+static int refresh(struct uwal_iter *it)
+{
+	struct uwal *w = it->w;
+	if (it->cur) {
+		memmove(it->pins, it->pins + it->cur, (it->n - it->cur) * sizeof(*it->pins));
+		it->n -= it->cur;
+		it->cur = 0;
+	}
+	int ret = 0;
+	pthread_rwlock_rdlock(&w->lock);
+	size_t k = 0;
+	if (it->n) {
+		struct pin *last = &it->pins[it->n - 1];
+		last->end = last->s->end;
+		/* The segments after it: the newest ones, at the back. */
+		k = w->nsegs;
+		while (k > 0 && w->segs[k - 1]->seq > last->s->seq)
+			k--;
+		/* Sequence numbers follow each other: a missing one was
+		 * removed by retention before this follower pinned it. */
+		if (k < w->nsegs && w->segs[k]->seq != last->s->seq + 1)
+			it->gap = true;
+	}
+	bool was_empty = it->n == 0;
+	if (!it->gap)
+		ret = pin_from(it, k);
+	pthread_rwlock_unlock(&w->lock);
+	if (ret < 0)
+		return ret;
+	if (was_empty && it->n)
+		it->off = it->pins[0].lo;
+	if (it->n && uw_trunc_cut_since(w, it->gen, it->pins[it->cur].s->seq, it->off))
+		return UWAL_ETRUNCATED;
+	return 0;
 }
 
 static int bad(struct uwal_iter *it, struct seg *s)
 {
+	/* A back cut rewrote what was read (the active segment's file is cut
+	 * and appended to again): not a corruption. */
+	if (uw_trunc_cut_since(it->w, it->gen, s->seq, it->off))
+		return UWAL_ETRUNCATED;
 	uw_wal_log(it->w, UWAL_LOG_ERROR, "corrupt frame: %s/%s at offset %llu", it->w->dir,
 		   s->name, (unsigned long long)it->off);
 	return UWAL_ECORRUPT;
 }
 
-static int step(struct uwal_iter *it, uwal_record *rec)
+/* The next record into *rec and where it lies; 1, 0 at the end, or an error. */
+static int step(struct uwal_iter *it, uwal_record *rec, uint64_t *seq, uint64_t *off)
 {
+	bool refreshed = false;
 	for (;;) {
+		bool last = it->cur + 1 >= it->n;
+		if (last && it->follow && (it->cur >= it->n || it->off >= it->pins[it->cur].end)) {
+			if (it->gap)
+				return UWAL_ETRUNCATED;
+			if (refreshed)
+				return 0;
+			int ret = refresh(it);
+			if (ret < 0)
+				return ret;
+			refreshed = true;
+			continue;
+		}
 		if (it->cur >= it->n)
 			return 0;
-		struct seg *s = it->segs[it->cur];
-		uint64_t end = it->ends[it->cur];
+		struct seg *s = it->pins[it->cur].s;
+		uint64_t end = it->pins[it->cur].end;
 		if (it->off >= end) {
-			release_fd(it);
-			it->cur++;
-			it->off = it->cur < it->n ? it->los[it->cur] : FMT_SEG_HDR_SIZE;
-			it->blen = 0;
+			leave(it);
 			continue;
 		}
 		int ret = window(it, s, end, FMT_FRAME_HDR_SIZE);
@@ -162,9 +298,8 @@ static int step(struct uwal_iter *it, uwal_record *rec)
 		}
 		if (uw_fmt_record_decode(&it->dec, &f, &r) < 0)
 			return bad(it, s);
-		it->have_pos = true;
-		it->pos_seq = s->seq;
-		it->pos_off = it->off;
+		*seq = s->seq;
+		*off = it->off;
 		it->off += flen;
 		rec->index = r.index;
 		rec->key = r.key;
@@ -180,11 +315,89 @@ int uwal_iter_next(uwal_iter *it, uwal_record *rec)
 	if (!it || !rec)
 		return UWAL_EINVAL;
 	it->have_pos = false;
+	if (atomic_load(&it->w->forked))
+		return UWAL_EFORKED;
+	if (it->pending) {
+		it->pending = false;
+		*rec = it->prec;
+		it->have_pos = true;
+		it->pos_seq = it->prec_seq;
+		it->pos_off = it->prec_off;
+		return 1;
+	}
 	if (it->err)
 		return it->err;
-	int ret = step(it, rec);
-	if (ret < 0)
+	uint64_t seq, off;
+	int ret = step(it, rec, &seq, &off);
+	if (ret == 1) {
+		it->have_pos = true;
+		it->pos_seq = seq;
+		it->pos_off = off;
+	} else if (ret < 0) {
 		it->err = ret;
+	}
+	return ret;
+}
+
+/* Step ahead to the next record, kept for uwal_iter_next(): 1 if it has
+ * one (or an error) to return, 0 if not. */
+static int peek(struct uwal_iter *it)
+{
+	if (it->pending || it->err)
+		return 1;
+	int ret = step(it, &it->prec, &it->prec_seq, &it->prec_off);
+	if (ret == 1)
+		it->pending = true;
+	else if (ret < 0)
+		it->err = ret;
+	return ret != 0;
+}
+
+int uwal_iter_wait(uwal_iter *it, int64_t timeout_us)
+{
+	if (!it || timeout_us < -1)
+		return UWAL_EINVAL;
+	struct uwal *w = it->w;
+	if (atomic_load(&w->forked))
+		return UWAL_EFORKED;
+	if (peek(it))
+		return 1;
+	if (!it->follow)
+		return 0;
+	uint64_t until = 0;
+	if (timeout_us > 0) {
+		/* Capped at about 292 years: the sum cannot wrap. */
+		uint64_t ns = (uint64_t)timeout_us < UINT64_MAX / 2000 ? (uint64_t)timeout_us * 1000
+								       : UINT64_MAX / 2;
+		until = uw_io_now_ns() + ns;
+	}
+	int ret;
+	for (;;) {
+		/* seq_cst: see uw_wal_notify(). Registered before pub_seq is
+		 * read, so either the writer sees a waiter and wakes the futex,
+		 * or this thread reads the bumped word and does not sleep. */
+		atomic_fetch_add(&w->follow_waiters, 1);
+		uint32_t seen = atomic_load(&w->pub_seq);
+		if (peek(it)) {
+			ret = 1;
+			break;
+		}
+		if (atomic_load(&w->closing) || atomic_load(&w->shut)) {
+			ret = UWAL_ESHUTDOWN;
+			break;
+		}
+		uint64_t now = timeout_us > 0 ? uw_io_now_ns() : 0;
+		if (timeout_us == 0 || (timeout_us > 0 && now >= until)) {
+			ret = 0;
+			break;
+		}
+		if (timeout_us < 0)
+			uw_io_futex_wait(w->io, (uint32_t *)&w->pub_seq, seen);
+		else
+			uw_io_futex_wait_for(w->io, (uint32_t *)&w->pub_seq, seen, until - now);
+		atomic_fetch_sub(&w->follow_waiters, 1);
+	}
+	atomic_fetch_sub(&w->follow_waiters, 1);
 	return ret;
 }
 
@@ -205,13 +418,11 @@ void uwal_iter_close(uwal_iter *it)
 {
 	if (!it)
 		return;
-	if (it->cur < it->n)
-		release_fd(it);
-	for (size_t i = 0; i < it->n; i++)
-		uw_seg_unref(it->segs[i]);
-	free(it->segs);
-	free(it->ends);
-	free(it->los);
+	if (it->fd >= 0 && it->cur < it->n)
+		uw_seg_fd_put(it->pins[it->cur].s);
+	for (size_t i = it->cur; i < it->n; i++)
+		uw_seg_unref(it->pins[i].s);
+	free(it->pins);
 	free(it->buf);
 	uw_fmt_dec_destroy(&it->dec);
 	free(it);
