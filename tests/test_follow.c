@@ -13,7 +13,6 @@
 
 #include <stdatomic.h>
 
-#include "internal.h"
 
 TH_SUITE(follow, 240);
 
@@ -544,11 +543,7 @@ TH_TEST(follow, a_write_from_another_thread_wakes_the_waiters)
 	th_close(w);
 }
 
-/*
- * UWAL_ESHUTDOWN: the handle stops taking writes while a follower waits.
- * uwal_close() needs the iterators closed first, so the test raises the
- * handle's shut flag and notifies, as uwal_shutdown() does.
- */
+/* UWAL_ESHUTDOWN: uwal_shutdown() while a follower waits. */
 TH_TEST(follow, a_handle_that_stops_taking_writes_ends_the_wait)
 {
 	uwal_config cfg;
@@ -559,8 +554,7 @@ TH_TEST(follow, a_handle_that_stops_taking_writes_ends_the_wait)
 	expect_range(a.it, 1, 1);
 	pthread_t t;
 	start_waiter(&t, &a);
-	atomic_store(&w->shut, 1);
-	uw_wal_notify(w);
+	cr_assert_eq(uwal_shutdown(w), 0);
 	pthread_join(t, NULL);
 	cr_assert_eq(a.rc, UWAL_ESHUTDOWN);
 	uwal_iter_close(a.it);
@@ -570,7 +564,6 @@ TH_TEST(follow, a_handle_that_stops_taking_writes_ends_the_wait)
 	expect_range(it, 1, 1);
 	cr_assert_eq(uwal_iter_wait(it, -1), UWAL_ESHUTDOWN);
 	uwal_iter_close(it);
-	atomic_store(&w->shut, 0);
 	th_close(w);
 }
 
