@@ -73,6 +73,36 @@ static int usable(uwal *w)
 	return 0;
 }
 
+/*
+ * Records with explicit indexes are encoded here, on the submitter's
+ * thread, with the active segment's salt (the writer copies the frames and
+ * computes the crcs again only after a rotation): the writer, one thread
+ * for every submitter, is left with the copy. One allocation: the request,
+ * its records (their indexes only), then the frames.
+ */
+static struct req *encode_req(struct uwal *w, const uwal_record *recs, size_t n, size_t bytes)
+{
+	struct req *r = malloc(sizeof(*r) + n * sizeof(uwal_record) + bytes);
+	if (!r)
+		return NULL;
+	memset(r, 0, sizeof(*r));
+	uwal_record *v = (uwal_record *)(r + 1);
+	uint8_t *p = (uint8_t *)(v + n);
+	uint32_t salt = atomic_load_explicit(&w->cur_salt, memory_order_relaxed);
+	r->frames = p;
+	r->frames_salt = salt;
+	for (size_t i = 0; i < n; i++) {
+		v[i] = (uwal_record){.index = recs[i].index};
+		/* As the writer encodes: all but the last say "more follows". */
+		uint8_t flags = i + 1 < n ? FMT_FRAME_MORE : 0;
+		p += uw_fmt_record_frame_encode(p, salt, flags, recs[i].index, recs[i].key,
+						recs[i].key_len, recs[i].value, recs[i].value_len);
+	}
+	r->recs = v;
+	r->n = (uint32_t)n;
+	return r;
+}
+
 /* One allocation: the request, its records, then their bytes. */
 static struct req *copy_req(const uwal_record *recs, size_t n)
 {
@@ -123,7 +153,11 @@ int uwal_submit(uwal *w, const uwal_record *recs, size_t n, unsigned flags, uint
 		atomic_fetch_sub(&w->async_out, 1);
 		return UWAL_EAGAIN;
 	}
-	struct req *r = copy_req(recs, n);
+	bool assigned = false;
+	for (size_t i = 0; i < n && !assigned; i++)
+		assigned = recs[i].index == 0;
+	/* Assigned indexes are known only to the writer, which encodes them. */
+	struct req *r = assigned ? copy_req(recs, n) : encode_req(w, recs, n, bytes);
 	if (!r) {
 		atomic_fetch_sub(&w->async_out, 1);
 		return -ENOMEM;
@@ -162,6 +196,37 @@ static size_t take(struct uwal *w, uwal_completion *out, size_t max, uint32_t *s
 	return k;
 }
 
+/*
+ * Before sleeping, a reaper waits for the next post for up to wait_spin_us
+ * (yielding the CPU), as a blocking writer does for its acknowledgment: a
+ * wake-up across CPUs costs tens of microseconds here, and a sleeping
+ * reaper leaves the writer idle, to be woken in turn by the next
+ * submission. Never on the writer's CPU, where it would only delay the
+ * writer. True if a post came (or the deadline, 0 for none, passed).
+ */
+static bool spin_for(struct uwal *w, uint32_t seq, uint64_t deadline)
+{
+	uint64_t limit = (uint64_t)w->cfg.wait_spin_us * 1000u;
+	if (!limit ||
+	    uw_io_current_cpu() == atomic_load_explicit(&w->writer_cpu, memory_order_relaxed))
+		return false;
+	uint64_t t0 = uw_io_now_ns();
+	for (unsigned i = 0;; i++) {
+		if (atomic_load_explicit(&w->comp_seq, memory_order_acquire) != seq)
+			return true;
+		if (i < 256) {
+			uw_io_cpu_relax();
+			continue;
+		}
+		uw_io_yield();
+		uint64_t now = uw_io_now_ns();
+		if (now - t0 > limit)
+			return false;
+		if (deadline && now >= deadline)
+			return true;
+	}
+}
+
 int uwal_reap(uwal *w, uwal_completion *out, size_t max, int64_t timeout_us)
 {
 	int ret = usable(w);
@@ -172,6 +237,7 @@ int uwal_reap(uwal *w, uwal_completion *out, size_t max, int64_t timeout_us)
 	if (max > INT32_MAX)
 		max = INT32_MAX;
 	uint64_t deadline = timeout_us > 0 ? uw_io_now_ns() + (uint64_t)timeout_us * 1000u : 0;
+	bool spun = false;
 	for (;;) {
 		uint32_t seq;
 		size_t k = take(w, out, max, &seq);
@@ -186,6 +252,11 @@ int uwal_reap(uwal *w, uwal_completion *out, size_t max, int64_t timeout_us)
 		uint64_t now = timeout_us > 0 ? uw_io_now_ns() : 0;
 		if (timeout_us > 0 && now >= deadline)
 			break;
+		if (!spun && spin_for(w, seq, timeout_us > 0 ? deadline : 0)) {
+			spun = true;
+			continue;
+		}
+		spun = true;
 		atomic_fetch_add(&w->comp_waiters, 1);
 		if (timeout_us < 0)
 			uw_io_futex_wait(w->io, (uint32_t *)&w->comp_seq, seq);

@@ -156,9 +156,27 @@ static uint64_t get64(const uint8_t *p)
 	return (uint64_t)get32(p) | ((uint64_t)get32(p + 4) << 32);
 }
 
+#if defined(UWAL_HAVE_ISAL_CRC32_ISCSI_00) && defined(__x86_64__)
+/* isa-l's SSE4.2 version, exported by libisal but not declared in crc.h. */
+unsigned int crc32_iscsi_00(unsigned char *buf, int len, unsigned int init);
+/* Below this many bytes it beats the dispatched (carry-less multiply)
+ * version here: a frame header, and payloads up to a few KiB
+ * (perf/crc-small.c). */
+#define SMALL_CRC 4096
+static bool small_crc_ok;
+__attribute__((constructor)) static void small_crc_init(void)
+{
+	small_crc_ok = __builtin_cpu_supports("sse4.2");
+}
+#endif
+
 uint32_t uw_fmt_crc_update(uint32_t crc, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
+#ifdef SMALL_CRC
+	if (len < SMALL_CRC && small_crc_ok)
+		return crc32_iscsi_00((unsigned char *)p, (int)len, crc);
+#endif
 	/* crc32_iscsi takes an int length: feed long buffers in pieces. */
 	while (len > 0) {
 		int n = len > (size_t)(INT_MAX / 2) ? INT_MAX / 2 : (int)len;
@@ -240,6 +258,13 @@ static int cursor_write(void *data, const char *buf, size_t len)
 	return 0;
 }
 
+static void seal_crc(uint8_t *out, uint32_t len, uint32_t salt)
+{
+	uint32_t c = uw_fmt_crc_update(salt ^ 0xFFFFFFFFu, out, 12);
+	c = uw_fmt_crc_update(c, out + FMT_FRAME_HDR_SIZE, len);
+	put32(out + 12, c ^ 0xFFFFFFFFu);
+}
+
 static size_t finish_frame(uint8_t *out, uint8_t *end, uint8_t type, uint8_t flags, uint32_t salt)
 {
 	uint32_t len = (uint32_t)(end - out - FMT_FRAME_HDR_SIZE);
@@ -249,10 +274,15 @@ static size_t finish_frame(uint8_t *out, uint8_t *end, uint8_t type, uint8_t fla
 	out[5] = flags;
 	put16(out + 6, 0);
 	put32(out + 8, 0); /* epoch */
-	uint32_t c = uw_fmt_crc_update(salt ^ 0xFFFFFFFFu, out, 12);
-	c = uw_fmt_crc_update(c, out + FMT_FRAME_HDR_SIZE, len);
-	put32(out + 12, c ^ 0xFFFFFFFFu);
+	seal_crc(out, len, salt);
 	return (size_t)(end - out);
+}
+
+size_t uw_fmt_frame_resalt(uint8_t *frame, uint32_t salt)
+{
+	uint32_t len = get32(frame);
+	seal_crc(frame, len, salt);
+	return FMT_FRAME_HDR_SIZE + (size_t)len;
 }
 
 size_t uw_fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint8_t flags, uint64_t index,

@@ -80,6 +80,9 @@ size_t uw_fmt_record_frame_size(uint64_t index, size_t key_len, size_t value_len
 size_t uw_fmt_record_frame_encode(uint8_t *out, uint32_t salt, uint8_t flags, uint64_t index,
 				  const void *key, size_t key_len, const void *value,
 				  size_t value_len);
+/* Recompute the crc of the whole frame at frame (encoded for another
+ * segment) for salt; returns the frame's size. */
+size_t uw_fmt_frame_resalt(uint8_t *frame, uint32_t salt);
 /* Encode a seal frame; returns bytes written (<= FMT_SEAL_FRAME_MAX). */
 size_t uw_fmt_seal_frame_encode(uint8_t *out, uint32_t salt, uint64_t records, uint64_t next_seq);
 

@@ -257,6 +257,9 @@ struct uwal {
 	int comp_fd;
 	_Atomic uint32_t comp_seq;
 	_Atomic int comp_waiters;
+	/* The active segment's salt, stored by the writer when it changes:
+	 * submitters encode frames with it (a hint: see req.h). */
+	_Atomic uint32_t cur_salt;
 	/* Recovery's high-water mark of indexes (NEXT frames, back cuts), for
 	 * the writer's assigned indexes. */
 	uint64_t hw_index;

@@ -35,6 +35,11 @@ struct req {
 	uint64_t user_data;   /* an asynchronous request's */
 	uint32_t n;
 	const uwal_record *recs;
+	/* Frames encoded by the submitter (async.c), with salt's crcs: the
+	 * writer copies them, computing the crcs again if the active
+	 * segment's salt is another. NULL: the writer encodes recs. */
+	uint8_t *frames;
+	uint32_t frames_salt;
 	uwal_record one;
 	size_t bytes;     /* encoded size of all its frames */
 	struct req *next; /* writer's lists; then the wake-up chain */

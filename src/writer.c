@@ -310,6 +310,7 @@ static int rotate(struct uwal *w, struct writer *wr)
 	/* Sealed: its descriptor is the cache's now, which may close it. */
 	uw_seg_fd_unpin(old);
 	wr->active = next;
+	atomic_store_explicit(&w->cur_salt, next->salt, memory_order_relaxed);
 	wr->woff = FMT_SEG_HDR_SIZE;
 	wr->wcount = 0;
 	wr->prep_asked = false;
@@ -454,6 +455,22 @@ static int check_dups(struct uwal *w, struct writer *wr, const struct batch *b, 
 
 static void encode(struct writer *wr, struct batch *b, const struct req *r)
 {
+	if (r->frames) {
+		/* Encoded by the submitter: copy, and only compute the crcs
+		 * again if they were made for another segment. */
+		uint8_t *dst = wr->buf + b->bytes;
+		memcpy(dst, r->frames, r->bytes);
+		bool resalt = r->frames_salt != wr->active->salt;
+		size_t at = 0;
+		for (uint32_t i = 0; i < r->n; i++) {
+			struct ent *e = &wr->ents[b->nrec++];
+			e->off = (uint32_t)(wr->woff + b->bytes + at);
+			at += resalt ? uw_fmt_frame_resalt(dst + at, wr->active->salt)
+				     : uw_fmt_frame_peek_len(dst + at, FMT_FRAME_HDR_SIZE);
+		}
+		b->bytes += at;
+		return;
+	}
 	for (uint32_t i = 0; i < r->n; i++) {
 		const uwal_record *rec = &r->recs[i];
 		/* All but a call's last record say "more of this call follows",
@@ -860,6 +877,7 @@ int uw_pipe_start(struct uwal *w)
 	w->wr = wr;
 	/* Recovery left the active segment as the last one of the list. */
 	wr->active = w->segs[w->nsegs - 1];
+	atomic_store_explicit(&w->cur_salt, wr->active->salt, memory_order_relaxed);
 	wr->woff = wr->active->end;
 	wr->wcount = wr->active->recs;
 	wr->max_ever = w->hw_index;
