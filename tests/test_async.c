@@ -487,7 +487,7 @@ static void *appender_main(void *arg)
 {
 	struct appender *a = arg;
 	for (int i = 0; i < 500; i++) {
-		char v[16];
+		char v[48];
 		int n = snprintf(v, sizeof(v), "%p/%d", arg, i);
 		int rc = uwal_append(a->w, NULL, 0, v, (size_t)n, false, &a->got[i]);
 		if (rc < 0 && !a->err)
