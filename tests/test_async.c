@@ -828,3 +828,29 @@ TH_TEST(async, mark_survives_retention_and_a_power_cut)
 	tio_select(NULL);
 	crashsim_free(sim);
 }
+
+TH_TEST(async, window_out_of_range_is_refused_by_name)
+{
+	static const uint32_t bad[] = {0, (1u << 20) + 1};
+	for (size_t i = 0; i < 2; i++) {
+		uwal_config cfg;
+		th_config(&cfg, g_dir);
+		th_log lg;
+		th_log_init(&lg);
+		cfg.log_fn = th_log_fn;
+		cfg.log_ctx = &lg;
+		cfg.async_window = bad[i];
+		uwal *w = NULL;
+		cr_assert_eq(uwal_open(&cfg, &w), UWAL_EINVAL);
+		cr_assert_null(w);
+		cr_assert(th_log_has(&lg, "async_window"), "log: %s", lg.buf);
+		th_log_destroy(&lg);
+	}
+	/* The bounds themselves are fine. */
+	uwal *w = open_cfg(UWAL_SYNC_NONE, 1);
+	cr_assert_eq(submit_std(w, 1, 0, 1), 0);
+	cr_assert_eq(submit_std(w, 2, 0, 2), UWAL_EAGAIN, "a window of one");
+	th_close(w);
+	w = open_cfg(UWAL_SYNC_NONE, 1u << 20);
+	th_close(w);
+}
