@@ -99,6 +99,9 @@ struct job {
 	size_t key_size;           /* bytes of each key; the first (up to) 8 hold
 				      the record's index */
 	unsigned records_per_call; /* 1 = uwal_write, > 1 = uwal_write_batch */
+	unsigned iodepth;          /* submissions in flight per thread: 1 = blocking
+				      calls, > 1 = uwal_submit + uwal_reap
+				      (engine=uwal only) */
 	enum bench_sync sync;
 	enum bench_engine engine;
 	bool contention;     /* a busy process beside the job (contention.c) */

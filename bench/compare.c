@@ -5,9 +5,11 @@
  *
  * The device's limit is the run's own raw loop (raw.c) of the same
  * durability and contention: raw-pwrite for jobs of one record per call,
- * raw-group for batched ones (the same records_per_call preferred). A uwal
- * job's peers are the leveldb and rocksdb jobs of the same numjobs,
- * records_per_call, durability (sync=none against sync=false, every
+ * raw-group for batched ones (the same records_per_call preferred) and for
+ * iodepth > 1 ones, whose submissions uwal batches (the raw-group job of
+ * the most records per call). A uwal job's peers are the leveldb and
+ * rocksdb jobs of the same numjobs, records_per_call, iodepth (so an
+ * asynchronous job has none), durability (sync=none against sync=false, every
  * durable mode against sync=true) and contention. A peer that was not
  * built into this binary shows as "not built"; one the run did not have
  * as "-".
@@ -110,12 +112,17 @@ static bool usable(const struct job_result *r)
 static long device_ref(const struct job *jobs, const struct job_result *res, size_t n, size_t i)
 {
 	const struct job *j = &jobs[i];
-	enum bench_engine want =
-		j->records_per_call == 1 ? BENCH_ENGINE_RAW_PWRITE : BENCH_ENGINE_RAW_GROUP;
+	bool batched = j->records_per_call > 1 || j->iodepth > 1;
+	enum bench_engine want = batched ? BENCH_ENGINE_RAW_GROUP : BENCH_ENGINE_RAW_PWRITE;
 	long best = -1;
 	for (size_t k = 0; k < n; k++) {
 		if (jobs[k].engine != want || !usable(&res[k]) || !same_class(&jobs[k], j))
 			continue;
+		if (j->iodepth > 1) {
+			if (best < 0 || jobs[k].records_per_call > jobs[best].records_per_call)
+				best = (long)k;
+			continue;
+		}
 		if (jobs[k].records_per_call == j->records_per_call)
 			return (long)k;
 		if (best < 0)
@@ -130,7 +137,8 @@ static long peer_ref(const struct job *jobs, size_t n, size_t i, enum bench_engi
 	const struct job *j = &jobs[i];
 	for (size_t k = 0; k < n; k++)
 		if (jobs[k].engine == e && jobs[k].numjobs == j->numjobs &&
-		    jobs[k].records_per_call == j->records_per_call && same_class(&jobs[k], j))
+		    jobs[k].records_per_call == j->records_per_call &&
+		    jobs[k].iodepth == j->iodepth && same_class(&jobs[k], j))
 			return (long)k;
 	return -1;
 }
@@ -140,7 +148,8 @@ static const struct fio_result *fio_ref(const struct compare *c, const struct jo
 {
 	if (!c->ran || !bench_sync_durable(job->sync))
 		return NULL;
-	const struct fio_result *f = job->records_per_call == 1 ? &c->fio[0] : &c->fio[1];
+	bool batched = job->records_per_call > 1 || job->iodepth > 1;
+	const struct fio_result *f = batched ? &c->fio[1] : &c->fio[0];
 	return f->ok ? f : NULL;
 }
 
@@ -187,9 +196,11 @@ static void range(char *buf, size_t len, double lo, double hi)
 
 static void job_label(char *buf, size_t len, const struct job *job)
 {
-	char rec[32] = "";
+	char rec[48] = "";
 	if (job->records_per_call > 1)
 		snprintf(rec, sizeof(rec), " x %u rec", job->records_per_call);
+	if (job->iodepth > 1)
+		snprintf(rec + strlen(rec), sizeof(rec) - strlen(rec), ", qd %u", job->iodepth);
 	/* "uwal sync-1", but "leveldb-sync-1", not "leveldb leveldb-sync-1" */
 	const char *eng = bench_engine_name(job->engine);
 	bool named = strstr(job->name, eng) != NULL;
@@ -287,10 +298,12 @@ void compare_print(FILE *f, const struct compare *c, const struct job *jobs,
 	fprintf(f,
 		"  x device: records/s over the run's raw loop of the same durability (raw-pwrite "
 		"for one record\n"
-		"    per call, raw-group for batches). x fio: over fio-1rec or fio-%urec (durable "
-		"jobs). x leveldb,\n"
-		"    x rocksdb: a uwal job over the peer job of the same threads, records per call "
-		"and durability.\n"
+		"    per call, raw-group for batches and for qd jobs). x fio: over fio-1rec or "
+		"fio-%urec (durable\n"
+		"    jobs). x leveldb, x rocksdb: a uwal job over the peer job of the same "
+		"threads, "
+		"records per call,\n"
+		"    iodepth (qd) and durability.\n"
 		"    cpu and ctx are the whole process's (getrusage) over the window, per record. "
 		"* fio's p50/p99.9\n"
 		"    are of its fdatasync alone. On a shared disk the min-max column shows how far "

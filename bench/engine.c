@@ -28,6 +28,10 @@ static int uwal_eng_open(const struct job *job, const char *dir, void **db, char
 	cfg.dir = dir;
 	cfg.sync_mode = uwal_mode[job->sync];
 	cfg.log_ctx = (void *)job->name;
+	/* iodepth > 1: room for every thread's submissions in flight */
+	uint64_t inflight = (uint64_t)job->numjobs * job->iodepth;
+	if (job->iodepth > 1 && cfg.async_window < inflight)
+		cfg.async_window = inflight > (1u << 20) ? 1u << 20 : (uint32_t)inflight;
 	uwal *w = NULL;
 	int rc = uwal_open(&cfg, &w);
 	if (rc) {

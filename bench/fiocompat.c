@@ -12,17 +12,19 @@
  *            call is written and fdatasynced on its own, never grouped with
  *            another: the same promise per write as fio's. The caller
  *            prints the mapping.
- *   ignored  fio options that do not apply to a log (ioengine, iodepth,
- *            direct, filename, group_reporting, thread, stonewall, ...):
+ *   ignored  fio options that do not apply to a log (ioengine, direct,
+ *            filename, group_reporting, thread, stonewall, ...):
  *            accepted, with one warning each saying what uwal does
  *            instead. An option whose value is already true of uwal-bench
- *            (ioengine=uwal, iodepth=1, direct=0) is accepted quietly.
+ *            (ioengine=uwal, direct=0) is accepted quietly.
  *   refused  fio options that would change what is measured and have no
  *            uwal equivalent: fsync=N / fdatasync=N for N > 1, rw= other
  *            than write, and every other option in fio's list
  *            (fio --cmdhelp, fio 3.33), each with a hint.
  *   set      anything else goes to job_set_option() (options.c): uwal-bench's
- *            own options, whose names are fio's where they mean the same.
+ *            own options, whose names are fio's where they mean the same
+ *            (iodepth: submissions in flight per thread, uwal_submit when
+ *            above 1).
  */
 #include "bench.h"
 
@@ -41,9 +43,6 @@ static const struct {
 	{"ioengine", "uwal",
 	 "uwal writes through its own io_uring ring: a linked write + fdatasync per durable "
 	 "batch, pwrite(2) for unsynced ones (write_path=)"},
-	{"iodepth", "1",
-	 "every submitter thread has one write call in flight; numjobs= sets the concurrent "
-	 "writers, and uwal groups their records into batches"},
 	{"iodepth_batch", NULL, "uwal's writer forms batches itself (max_batch_size=)"},
 	{"iodepth_batch_complete_min", NULL,
 	 "uwal's writer forms batches itself (max_batch_size=)"},

@@ -287,6 +287,7 @@ static void summary_obj(struct jsonw *w, const struct job *job, const struct job
 	jw_bool(w, "durable", bench_sync_durable(job->sync));
 	jw_u64(w, "numjobs", job->numjobs);
 	jw_u64(w, "records_per_call", job->records_per_call);
+	jw_u64(w, "iodepth", job->iodepth);
 	jw_bool(w, "contention", job->contention);
 	jw_u64(w, "records", res->records);
 	jw_double(w, "records_per_s", res->records_per_s);

@@ -70,6 +70,7 @@ void job_init(struct job *job, const char *directory)
 	job->bs = 100;
 	job->key_size = 8;
 	job->records_per_call = 1;
+	job->iodepth = 1;
 	job->sync = BENCH_SYNC_NONE;
 	memcpy(job->percentiles, bench_default_percentiles, sizeof(bench_default_percentiles));
 	job->npercentiles = 17;
@@ -436,6 +437,10 @@ static const struct opt_def opts[] = {
 	 "bytes of each record's key; its first 8 hold the index (default 8)"},
 	{"records_per_call", "batch", OT_U32, J(records_per_call), 0, 1, 65536, NULL,
 	 "records per write call: 1 = uwal_write, more = uwal_write_batch"},
+	{"iodepth", NULL, OT_U32, J(iodepth), 0, 1, 65536, NULL,
+	 "submissions in flight per thread: 1 (default) = one blocking call at a time; more "
+	 "(engine=uwal) = uwal_submit of records_per_call records, completions taken with "
+	 "uwal_reap"},
 	{"sync", "mode", OT_CUSTOM, 0, 0, 0, 0, set_sync,
 	 "none | batch (group commit) | always (fdatasync per call) | per-write "
 	 "(sync=none + uwal_write_sync(..., true))"},
@@ -501,6 +506,9 @@ static const struct opt_def opts[] = {
 	{"ring_poll", "ring_poll_us", OT_USEC, C(ring_poll_us), 0, 0, 1000000, NULL,
 	 "0 (default): the writer sleeps for its batch's completion; N: poll the CQ up to N us "
 	 "(no DEFER_TASKRUN)"},
+	{"async_window", NULL, OT_U32, C(async_window), 0, 1, 1u << 20, NULL,
+	 "uwal_submit submissions accepted and not reaped (default 1024; raised to "
+	 "numjobs x iodepth when that is more)"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -712,6 +720,20 @@ int job_check(const struct job *job, char *err, size_t errlen)
 	if (raw && job->numjobs != 1) {
 		snprintf(err, errlen, "engine=%s is one thread: numjobs must be 1 (got %u)",
 			 bench_engine_name(job->engine), job->numjobs);
+		return -1;
+	}
+	if (job->iodepth > 1 && job->engine != BENCH_ENGINE_UWAL) {
+		snprintf(err, errlen,
+			 "iodepth=%u needs engine=uwal (uwal_submit); engine=%s makes one blocking "
+			 "call at a time: iodepth must be 1",
+			 job->iodepth, bench_engine_name(job->engine));
+		return -1;
+	}
+	if (job->iodepth > 1 && job->rate_iops) {
+		snprintf(err, errlen,
+			 "rate_iops with iodepth=%u is not supported: the open loop issues one "
+			 "blocking call at a time (iodepth=1)",
+			 job->iodepth);
 		return -1;
 	}
 	if (job->engine == BENCH_ENGINE_RAW_PWRITE && job->records_per_call != 1) {

@@ -101,9 +101,9 @@ void report_job_line(FILE *f, const struct job *job, size_t groupid)
 	fmt_num(ks, sizeof(ks), (double)job->key_size, 1024, "B");
 	fprintf(f,
 		"%s: (g=%zu): rw=write, bs=(W) %s-%s, key=%s, records_per_call=%u, sync=%s, "
-		"ioengine=%s, iodepth=1",
+		"ioengine=%s, iodepth=%u",
 		job->name, groupid, bs, bs, ks, job->records_per_call, bench_sync_name(job->sync),
-		bench_engine_name(job->engine));
+		bench_engine_name(job->engine), job->iodepth);
 	if (job->contention)
 		fprintf(f, ", contention=1");
 	if (job->rate_iops)
@@ -251,11 +251,14 @@ void report_summary(FILE *f, const struct job *job, const struct job_result *res
 	fmt_ns(p50, sizeof(p50), (double)hist_percentile(h, 50));
 	fmt_ns(p999, sizeof(p999), (double)hist_percentile(h, 99.9));
 	fmt_ns(mx, sizeof(mx), (double)h->max);
+	char qd[32] = "";
+	if (job->iodepth > 1)
+		snprintf(qd, sizeof(qd), ", iodepth %u", job->iodepth);
 	fprintf(f,
-		"  summary      : %s sync=%s %u thr x %u rec%s: %s records/s, p50=%s, p99.9=%s, "
+		"  summary      : %s sync=%s %u thr x %u rec%s%s: %s records/s, p50=%s, p99.9=%s, "
 		"max=%s, cpu=%.2f us/rec, ctx=%.3f/rec",
 		bench_engine_name(job->engine), bench_sync_name(job->sync), job->numjobs,
-		job->records_per_call, job->contention ? ", contention" : "", r, p50, p999, mx,
+		job->records_per_call, qd, job->contention ? ", contention" : "", r, p50, p999, mx,
 		c.cpu_us_per_record, c.ctx_per_record);
 	if (c.steal_ok)
 		fprintf(f, ", steal=%.0fms", c.steal_ms);

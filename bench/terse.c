@@ -25,8 +25,9 @@
  * Latencies are in microseconds, as fio's terse output has them. What the
  * fields mean for uwal follows jsonout.c: one I/O is one write call, KiB
  * count value bytes, clat is the whole call (slat is zero and lat equals
- * clat), read is empty, every thread has one call in flight (IO depth 1),
- * and the device figures are of the job's measured window.
+ * clat), read is empty, every call is counted at the job's iodepth (1: one
+ * call in flight per thread), and the device figures are of the job's
+ * measured window.
  */
 #include "bench.h"
 
@@ -168,9 +169,13 @@ void terse_write(FILE *f, const struct job *job, const struct job_result *res, s
 	empty_dir(f, job); /* read */
 	write_dir(f, job, res);
 	cpu(f, res);
-	fprintf(f, ";%3.1f%%", res->calls ? 100.0 : 0.0); /* IO depth 1 */
-	for (unsigned i = 0; i < 6; i++)
-		fprintf(f, ";%3.1f%%", 0.0);
+	/* IO depths 1, 2, 4, ..., >= 64: every call at the job's iodepth (the
+	 * bucket of the largest power of two not above it) */
+	unsigned bucket = 0;
+	while (bucket < 6 && (2u << bucket) <= job->iodepth)
+		bucket++;
+	for (unsigned i = 0; i < 7; i++)
+		fprintf(f, ";%3.1f%%", res->calls && i == bucket ? 100.0 : 0.0);
 	distribution(f, &res->lat);
 	disk(f, res);
 	if (job->description[0])

@@ -26,6 +26,12 @@
  * if it is behind; latency = return - scheduled arrival, so a stall shows
  * in the latency of every arrival it delayed (no coordinated omission).
  *
+ * iodepth > 1 (engine=uwal): each thread keeps up to iodepth submissions
+ * in flight with uwal_submit() and reaps their completions with
+ * uwal_reap() (async_loop(): latency = reap - submission, counted in the
+ * window as a call is; at the window's end it stops submitting and reaps
+ * what is outstanding).
+ *
  * Each thread keeps its counters in locals and its own histograms, so the
  * hot path shares nothing but the uwal handle and one published counter
  * line per thread (struct worker_pub).
@@ -49,8 +55,9 @@
 struct run {
 	const struct job *job;
 	const struct engine_ops *eng;
-	void *db; /* the engine's store */
-	uwal *w;  /* engine=uwal: the same handle, for uwal_stats; else NULL */
+	void *db;           /* the engine's store */
+	uwal *w;            /* engine=uwal: the same handle, for uwal_stats; else NULL */
+	struct worker *wks; /* every worker (iodepth > 1: a completion's submitter) */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned ready; /* workers waiting at the gate */
@@ -70,6 +77,12 @@ struct worker {
 	unsigned char *keys; /* records_per_call * key_size bytes */
 	uwal_record *recs;   /* records_per_call records */
 	struct hist *lat, *svc;
+	/* iodepth > 1: room for a reap; counters of this thread's submissions,
+	 * updated by whichever thread reaps their completions */
+	uwal_completion *comps;
+	size_t ncomps;
+	uint64_t inflight;  /* accepted, completion not yet counted */
+	uint64_t in_window; /* completed (or failed to submit) inside the window */
 	/* results, written once when the thread ends */
 	uint64_t records, calls, errors, late;
 	int first_error;
@@ -231,6 +244,150 @@ static int do_call(const struct run *run, struct worker *wk, size_t n)
 	return run->eng->write(run->db, wk->tls, wk->recs, n, force);
 }
 
+/*
+ * iodepth > 1 (engine=uwal): the thread keeps up to iodepth submissions of
+ * records_per_call records in flight with uwal_submit() and takes their
+ * completions with uwal_reap(). Each submission carries its submitter and
+ * its submission time in user_data (the submitter in the top
+ * ASYNC_OWNER_SHIFT bits, the time since T0 below), because a completion
+ * goes to whichever thread reaps it: with numjobs > 1 the threads share the
+ * handle's completions, and each counts what it reaps (records, latency),
+ * while the submitter's inflight and in_window counters say what it may
+ * still submit. A completion counts as the blocking loop counts a call: it
+ * is in the window if it was reaped inside it, and its latency is reap
+ * time - submission time. Submitting stops at the window's end (or once
+ * the quota of completions inside the window is met, or the handle is
+ * poisoned or shut down); then what is outstanding is reaped.
+ */
+#define ASYNC_OWNER_SHIFT 54
+#define ASYNC_TIME_MASK ((UINT64_C(1) << ASYNC_OWNER_SHIFT) - 1)
+#define ASYNC_REAP_MAX 4096
+/* With numjobs > 1 another thread may take the completion a thread waits
+ * for: wait in slices of this, then look again. */
+#define ASYNC_SHARED_WAIT_US 1000
+
+struct tally {
+	uint64_t records, calls, errors, all, ok, last_done, first_error_t;
+	int first_error;
+	bool fatal; /* poisoned or shut down: every later submission would fail */
+};
+
+static void tally_error(struct tally *t, int rc, uint64_t when)
+{
+	if (t->errors++ == 0) {
+		t->first_error = rc;
+		t->first_error_t = when;
+	}
+	if (rc == UWAL_EPOISONED || rc == UWAL_ESHUTDOWN)
+		t->fatal = true;
+}
+
+static void tally_publish(const struct worker *wk, const struct tally *t)
+{
+	/* Relaxed: these only feed the progress line and the stall watchdog. */
+	__atomic_store_n(&wk->pub->ok_calls, t->ok, __ATOMIC_RELAXED);
+	__atomic_store_n(&wk->pub->all_calls, t->all, __ATOMIC_RELAXED);
+}
+
+/* Reap what is there, waiting up to timeout_us for the first. Returns the
+ * number of completions, or uwal_reap()'s error. */
+static int reap_some(struct worker *wk, struct tally *t, int64_t timeout_us)
+{
+	struct run *run = wk->run;
+	int k = uwal_reap(run->w, wk->comps, wk->ncomps, timeout_us);
+	if (k <= 0)
+		return k;
+	uint64_t t1 = now_ns();
+	bool window = t1 >= run->win_start && t1 <= run->win_end;
+	for (int i = 0; i < k; i++) {
+		const uwal_completion *c = &wk->comps[i];
+		struct worker *owner = &run->wks[c->user_data >> ASYNC_OWNER_SHIFT];
+		uint64_t t0 = run->t0 + (c->user_data & ASYNC_TIME_MASK);
+		t->all++;
+		if (c->result == 0) {
+			t->ok++;
+			if (window) {
+				hist_record(wk->lat, t1 > t0 ? t1 - t0 : 0);
+				t->records += c->count;
+				t->calls++;
+			}
+		} else {
+			tally_error(t, c->result, t1);
+		}
+		if (window)
+			__atomic_add_fetch(&owner->in_window, 1, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&owner->inflight, 1, __ATOMIC_RELEASE);
+	}
+	t->last_done = t1;
+	tally_publish(wk, t);
+	return k;
+}
+
+static void async_loop(struct worker *wk, struct tally *t)
+{
+	struct run *run = wk->run;
+	const struct job *job = run->job;
+	const unsigned flags = job->sync == BENCH_SYNC_PER_WRITE ? UWAL_SUBMIT_SYNC : 0;
+	const int64_t wait_us = job->numjobs == 1 ? -1 : ASYNC_SHARED_WAIT_US;
+	const size_t n = job->records_per_call, ks = job->key_size;
+	uint64_t next = (uint64_t)wk->id * BENCH_INDEX_STRIDE + 1;
+
+	for (;;) {
+		uint64_t inflight = __atomic_load_n(&wk->inflight, __ATOMIC_ACQUIRE);
+		uint64_t in_window = __atomic_load_n(&wk->in_window, __ATOMIC_RELAXED);
+		uint64_t now = now_ns();
+		bool done =
+			now >= run->win_end || t->fatal || (wk->quota && in_window >= wk->quota);
+		if (done && inflight == 0)
+			break;
+		bool room =
+			inflight < job->iodepth && (!wk->quota || in_window + inflight < wk->quota);
+		if (done || !room) {
+			int k = reap_some(wk, t, wait_us);
+			if (k < 0) {
+				/* EFORKED and the like: nothing more can be reaped
+				 * (uwal_close() completes what is left). */
+				tally_error(t, k, now_ns());
+				break;
+			}
+			continue;
+		}
+
+		for (size_t i = 0; i < n; i++) {
+			if (ks)
+				fill_key(wk->keys + i * ks, ks, next + i);
+			wk->recs[i].index = next + i;
+		}
+		/* The submission time is the clock read above (filling the keys
+		 * takes nanoseconds): one read per submission. */
+		uint64_t ud = ((uint64_t)wk->id << ASYNC_OWNER_SHIFT) |
+			      ((now - run->t0) & ASYNC_TIME_MASK);
+		/* Counted before the call: another thread may reap the completion
+		 * before uwal_submit() returns. */
+		__atomic_add_fetch(&wk->inflight, 1, __ATOMIC_RELAXED);
+		int rc = uwal_submit(run->w, wk->recs, n, flags, ud);
+		if (rc == 0) {
+			next += n;
+			continue;
+		}
+		__atomic_sub_fetch(&wk->inflight, 1, __ATOMIC_RELAXED);
+		if (rc == UWAL_EAGAIN) {
+			/* The handle's window is full (other threads' submissions):
+			 * make room. */
+			reap_some(wk, t, ASYNC_SHARED_WAIT_US);
+			continue;
+		}
+		/* Refused: a failed call, as in the blocking loop. */
+		uint64_t t1 = now_ns();
+		t->all++;
+		t->last_done = t1;
+		tally_error(t, rc, t1);
+		if (t1 >= run->win_start && t1 <= run->win_end)
+			__atomic_add_fetch(&wk->in_window, 1, __ATOMIC_RELAXED);
+		tally_publish(wk, t);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *wk = arg;
@@ -248,6 +405,20 @@ static void *worker_main(void *arg)
 		wk->errors = trc != 0;
 		wk->first_error = trc;
 		wk->first_error_t = now_ns();
+		__atomic_store_n(&wk->pub->finished, 1, __ATOMIC_RELEASE);
+		return NULL;
+	}
+	if (job->iodepth > 1) {
+		struct tally t = {0};
+		async_loop(wk, &t);
+		if (run->eng->thread_close)
+			run->eng->thread_close(run->db, wk->tls);
+		wk->records = t.records;
+		wk->calls = t.calls;
+		wk->errors = t.errors;
+		wk->first_error = t.first_error;
+		wk->first_error_t = t.first_error_t;
+		wk->last_done = t.last_done;
 		__atomic_store_n(&wk->pub->finished, 1, __ATOMIC_RELEASE);
 		return NULL;
 	}
@@ -340,6 +511,7 @@ static void free_workers(struct worker *wks, struct worker_pub *pubs, unsigned n
 		free(wks[i].recs);
 		free(wks[i].lat);
 		free(wks[i].svc);
+		free(wks[i].comps);
 	}
 	free(wks);
 	free(pubs);
@@ -372,7 +544,12 @@ static struct worker *make_workers(const struct job *job, struct run *run,
 		wk->recs = calloc(rpc, sizeof(*wk->recs));
 		wk->lat = malloc(sizeof(*wk->lat));
 		wk->svc = malloc(sizeof(*wk->svc));
-		if (!wk->value || !wk->keys || !wk->recs || !wk->lat || !wk->svc) {
+		if (job->iodepth > 1) {
+			wk->ncomps = job->iodepth < ASYNC_REAP_MAX ? job->iodepth : ASYNC_REAP_MAX;
+			wk->comps = calloc(wk->ncomps, sizeof(*wk->comps));
+		}
+		if (!wk->value || !wk->keys || !wk->recs || !wk->lat || !wk->svc ||
+		    (job->iodepth > 1 && !wk->comps)) {
 			free_workers(wks, pubs, n);
 			return NULL;
 		}
@@ -567,7 +744,8 @@ static void collect(const struct job *job, const struct worker *wks, struct job_
 static int run_job_in(const struct job *job, const struct run_ctx *ctx, struct job_result *res,
 		      int *busy)
 {
-	if (job->numjobs < 1 || job->numjobs > BENCH_MAX_THREADS || job->records_per_call < 1) {
+	if (job->numjobs < 1 || job->numjobs > BENCH_MAX_THREADS || job->records_per_call < 1 ||
+	    job->iodepth < 1 || (job->iodepth > 1 && job->engine != BENCH_ENGINE_UWAL)) {
 		snprintf(res->setup_what, sizeof(res->setup_what), "checking the job");
 		return -EINVAL;
 	}
@@ -614,6 +792,7 @@ static int run_job_in(const struct job *job, const struct run_ctx *ctx, struct j
 
 	struct worker_pub *pubs = NULL;
 	struct worker *wks = make_workers(job, &run, &pubs);
+	run.wks = wks;
 	if (!wks) {
 		snprintf(res->setup_what, sizeof(res->setup_what), "allocating threads' buffers");
 		rc = -ENOMEM;

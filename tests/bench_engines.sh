@@ -86,6 +86,32 @@ run uwal-sync --sync=batch
 ok uwal-sync uwal
 check "$work/uwal-sync.json" '.jobs[0].uwal.records == .jobs[0].summary.records'
 
+# iodepth > 1: uwal_submit + uwal_reap; a count-based job completes exactly
+# its quota inside the window, also with two threads sharing the handle's
+# completions
+run uwal-async-sync --sync=batch --iodepth=64
+ok uwal-async-sync uwal
+check "$work/uwal-async-sync.json" '.jobs[0].summary.iodepth == 64'
+check "$work/uwal-async-sync.json" '.jobs[0].summary.records == .jobs[0].write.total_ios'
+run uwal-async-flag --sync=per-write --iodepth=16
+ok uwal-async-flag uwal
+run uwal-async-b16 --sync=none --iodepth=8 --records_per_call=16
+ok uwal-async-b16 uwal
+check "$work/uwal-async-b16.json" '.jobs[0].summary.records == 16 * .jobs[0].write.total_ios'
+run uwal-async-count --sync=none --iodepth=32 --number_ios=5000 --time_based=0 --runtime=0
+ok uwal-async-count uwal
+check "$work/uwal-async-count.json" '.jobs[0].summary.records == 5000'
+run uwal-async-2thr --sync=batch --iodepth=16 --numjobs=2 --number_ios=2000 --time_based=0 \
+	--runtime=0
+ok uwal-async-2thr uwal
+check "$work/uwal-async-2thr.json" '.jobs[0].summary.records == 4000'
+set +e
+"$bin" --quiet --parse-only --name=x --engine=leveldb --iodepth=4 >/dev/null 2>"$work/qd.txt"
+rc=$?
+set -e
+[ "$rc" -eq 2 ] || fail "--engine=leveldb --iodepth=4: exit $rc, want 2"
+grep -q "iodepth=4 needs engine=uwal" "$work/qd.txt" || fail "iodepth message: $(cat "$work/qd.txt")"
+
 run raw-pwrite --engine=raw-pwrite --sync=always
 ok raw-pwrite raw-pwrite
 check "$work/raw-pwrite.json" '.jobs[0] | has("uwal") | not'

@@ -4,15 +4,24 @@
 # kvstore keeps values across restarts (it replays its log at start, last
 # write per key winning) and takes commands from argv and stdin; tailer
 # prints what was written, in log order, with each record's index, and
-# --from leaves out the records below an index.
+# --from leaves out the records below an index; evloop appends records
+# from a libuv loop with uwal_submit (assigned indexes) and reaps their
+# completions in order, and a second run goes on after the first's last
+# index.
 set -euo pipefail
 
 build=${UWAL_BUILD_DIR:-$PWD}
 kv=$build/examples/kvstore
 tail=$build/examples/tailer
+ev=$build/examples/evloop
 for b in "$kv" "$tail"; do
 	[ -x "$b" ] || { echo "examples: $b is not built" >&2; exit 1; }
 done
+[ -x "$ev" ] || {
+	echo "examples: $ev is not built: cmake did not find libuv (pkg-config libuv);" \
+		"install libuv1-dev (scripts/setup.sh) and run cmake again" >&2
+	exit 1
+}
 
 tmp=$(mktemp -d "${UWAL_TEST_DIR:-/tmp}/examples.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -43,4 +52,15 @@ expect "tailer --from past the end" "" "$("$tail" "$log" --from 99)"
 expect "tailer escapes bytes that are not printable" $'5\tk\ta\\x09b' \
 	"$("$kv" "$log" set k "$(printf 'a\tb')" >/dev/null && "$tail" "$log" --from 5)"
 "$tail" "$log" --from >/dev/null 2>&1 && fail "tailer --from without an index succeeded"
+expect "evloop: 10000 records from a libuv loop, in order" \
+	"submitted 10000, completed 10000, first index 1, last index 10000, errors 0" \
+	"$("$ev" "$tmp/ev")"
+expect "evloop: a second run goes on after the first's last index" \
+	"submitted 300, completed 300, first index 10001, last index 10300, errors 0" \
+	"$("$ev" "$tmp/ev" 300)"
+expect "evloop: the records are in the log, keys in submission order" \
+	$'10300\tk299\trecord 299 of 300' "$("$tail" "$tmp/ev" --from 10300)"
+"$ev" "$tmp/ev" 12x >/dev/null 2>&1 && fail "evloop with a bad N succeeded"
+: >"$tmp/file"
+"$ev" "$tmp/file" 1 >/dev/null 2>&1 && fail "evloop on a file, not a directory, succeeded"
 echo "examples: all passed"

@@ -162,6 +162,7 @@ Test(jobfile, every_uwal_knob_reaches_the_config)
 			   "write_path=uring\n"
 			   "writer_spin=10\n"
 			   "wait_spin_us=0\n"
+			   "async_window=4096\n"
 			   "records_per_call=64\n"
 			   "key_size=16\n"),
 		     0, "%s", err);
@@ -178,6 +179,7 @@ Test(jobfile, every_uwal_knob_reaches_the_config)
 	cr_assert_eq(c->write_path, UWAL_WRITE_URING);
 	cr_assert_eq(c->writer_spin_us, 10);
 	cr_assert_eq(c->wait_spin_us, 0);
+	cr_assert_eq(c->async_window, 4096);
 	cr_assert_eq(jobs.v[0].records_per_call, 64);
 	cr_assert_eq(jobs.v[0].key_size, 16);
 }
@@ -236,12 +238,36 @@ Test(jobfile, out_of_range_values_are_refused)
 		"[j]\nruntime=5x\n",       "[j]\nsegment_size=4k\n",  "[j]\nmax_batch_size=0\n",
 		"[j]\nsync=sometimes\n",   "[j]\ncpus_allowed=3-1\n", "[j]\npercentile_list=0\n",
 		"[j]\nring_flags=turbo\n", "[j]\ntime_based=maybe\n", "[j]\nmax_batch_delay=2s\n",
+		"[j]\niodepth=0\n",        "[j]\niodepth=100000\n",   "[j]\nasync_window=0\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		reset();
 		cr_assert_neq(parse(bad[i]), 0, "accepted: %s", bad[i]);
 		cr_assert(strstr(err, "t.fio:2: bad value") != NULL, "%s -> %s", bad[i], err);
 	}
+}
+
+Test(jobfile, iodepth_is_one_by_default_and_more_needs_engine_uwal_and_a_closed_loop)
+{
+	cr_assert_eq(parse("[a]\n[b]\niodepth=64\nrecords_per_call=64\n"), 0, "%s", err);
+	cr_assert_eq(jobs.v[0].iodepth, 1, "blocking calls unless asked");
+	cr_assert_eq(jobs.v[1].iodepth, 64);
+	cr_assert_eq(jobs.v[1].engine, BENCH_ENGINE_UWAL);
+
+	reset();
+	cr_assert_neq(parse("[l]\nengine=leveldb\niodepth=4\n"), 0);
+	cr_assert(strstr(err, "t.fio:") && strstr(err, "iodepth=4 needs engine=uwal") &&
+			  strstr(err, "engine=leveldb"),
+		  "%s", err);
+	reset();
+	cr_assert_neq(parse("[r]\nengine=raw-group\nrecords_per_call=8\niodepth=2\n"), 0);
+	cr_assert(strstr(err, "iodepth=2 needs engine=uwal"), "%s", err);
+	reset();
+	cr_assert_eq(parse("[l]\nengine=leveldb\niodepth=1\n"), 0, "iodepth=1 is any engine's: %s",
+		     err);
+	reset();
+	cr_assert_neq(parse("[o]\niodepth=8\nrate_iops=1000\n"), 0);
+	cr_assert(strstr(err, "rate_iops with iodepth=8 is not supported"), "%s", err);
 }
 
 Test(jobfile, option_outside_any_section_is_an_error)
@@ -304,9 +330,9 @@ Test(jobfile, every_shipped_job_file_parses)
 		files++;
 	}
 	closedir(d);
-	cr_assert_geq(files, 7,
+	cr_assert_geq(files, 8,
 		      "default, latency-sync-1, group-commit, ingest-nosync, open-loop, "
-		      "rotation, contention");
+		      "rotation, contention, async");
 }
 
 /* ---- fio's job files as they are ----------------------------------------- */
@@ -340,13 +366,13 @@ Test(fio, a_standard_fio_job_file_loads_with_one_warning_per_option_that_does_no
 	cr_assert_eq(j->size, 1u << 20);
 	cr_assert_eq(j->numjobs, 4);
 	cr_assert_eq(j->sync, BENCH_SYNC_ALWAYS, "fdatasync=1 is uwal's sync=always");
+	cr_assert_eq(j->iodepth, 4, "iodepth applies: submissions in flight per thread");
 
 	static const struct {
 		unsigned line;
 		const char *says;
 	} warned[] = {
 		{2, "ioengine=libaio ignored: uwal writes through its own io_uring ring"},
-		{3, "iodepth=4 ignored: every submitter thread has one write call in flight"},
 		{4, "direct=1 ignored: uwal writes through the page cache"},
 		{5, "rw=write accepted: uwal-bench only appends records"},
 		{8, "filename=/tmp/x ignored: each job writes a fresh log"},
@@ -491,8 +517,22 @@ Test(terse, has_fio_terse_version_3_field_layout)
 	cr_assert_eq(strncmp(f[58], "1.000000%=", 10), 0, "field 59: first percentile: %s", f[58]);
 	cr_assert_str_eq(f[78], "10", "field 79: write lat min, us (lat = clat)");
 	cr_assert_str_eq(f[92], "100.0%", "field 93: IO depth 1");
+	cr_assert_str_eq(f[98], "0.0%", "field 99: IO depth >= 64");
 	free(copy);
 	free(line);
+
+	job.iodepth = 64;
+	line = terse_of(&job, &res);
+	copy = strdup(line);
+	n = 0;
+	for (char *t = strtok_r(copy, ";\n", &save); t && n <= TERSE_FIELDS;
+	     t = strtok_r(NULL, ";\n", &save))
+		f[n++] = t;
+	cr_assert_str_eq(f[92], "0.0%", "iodepth=64: field 93, IO depth 1");
+	cr_assert_str_eq(f[98], "100.0%", "iodepth=64: field 99, IO depth >= 64");
+	free(copy);
+	free(line);
+	job.iodepth = 1;
 
 	res.dev.ok = res.io0.dev_ok = res.io1.dev_ok = true;
 	snprintf(res.dev.name, sizeof(res.dev.name), "vda");
