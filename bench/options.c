@@ -337,6 +337,8 @@ static int set_prealloc(struct job *job, const char *v)
 		job->cfg.prealloc = UWAL_PREALLOC_ZERO;
 	else if (!strcmp(v, "fallocate"))
 		job->cfg.prealloc = UWAL_PREALLOC_FALLOCATE;
+	else if (!strcmp(v, "auto"))
+		job->cfg.prealloc = UWAL_PREALLOC_AUTO;
 	else
 		return -1;
 	return 0;
@@ -490,7 +492,8 @@ static const struct opt_def opts[] = {
 	{"ring_flags", NULL, OT_CUSTOM, 0, 0, 0, 0, set_ring_flags,
 	 "extra IORING_SETUP_* flags: sqpoll, iopoll, coop_taskrun, ... or a number"},
 	{"prealloc", NULL, OT_CUSTOM, 0, 0, 0, 0, set_prealloc,
-	 "zero (fallocate + zero-fill, default) | fallocate"},
+	 "auto (default: zero when every write is durable, fallocate with sync=none) | zero "
+	 "(fallocate + zero-fill) | fallocate"},
 	{"write_path", NULL, OT_CUSTOM, 0, 0, 0, 0, set_write_path,
 	 "pwrite (default) | uring: how unsynced batches are written"},
 	{"wait_nap", "wait_nap_pct", OT_U32, C(wait_nap_pct), 0, 0, 100, NULL,

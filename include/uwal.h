@@ -130,8 +130,15 @@ enum uwal_sync_mode { UWAL_SYNC_NONE = 0, UWAL_SYNC_BATCH = 1, UWAL_SYNC_ALWAYS 
  * before the segment takes writes, at the cost of writing the segment twice.
  */
 enum uwal_prealloc {
-	UWAL_PREALLOC_ZERO = 0,      /* fallocate, then write zeros and sync (default) */
+	UWAL_PREALLOC_ZERO = 0,      /* fallocate, then write zeros and sync */
 	UWAL_PREALLOC_FALLOCATE = 1, /* fallocate only */
+	UWAL_PREALLOC_AUTO = 2,      /* (default) ZERO when sync_mode makes every
+					write durable (BATCH, ALWAYS); FALLOCATE
+					in UWAL_SYNC_NONE, where nothing waits
+					for the conversion and the zeros would
+					double what reaches the page cache. Set
+					ZERO for a NONE handle that makes many
+					writes durable (sync = true). */
 };
 
 /*

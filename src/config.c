@@ -31,7 +31,7 @@ static void defaults(uwal_config *cfg)
 	cfg->max_batch_size = 1024;
 	cfg->queue_capacity = 1024;
 	cfg->ring_entries = 64;
-	cfg->prealloc = UWAL_PREALLOC_ZERO;
+	cfg->prealloc = UWAL_PREALLOC_AUTO; /* perf/prealloc-nosync.fio */
 	cfg->write_path = UWAL_WRITE_PWRITE;
 	cfg->durable_write = UWAL_DURABLE_DSYNC; /* perf/durable-write.fio */
 	cfg->writer_spin_us = 50;
@@ -163,7 +163,7 @@ static int check(const uwal_config *c)
 	}
 	RANGE(segment_size, MIN_SEGMENT_SIZE, MAX_SEGMENT_SIZE);
 	RANGE(sync_mode, UWAL_SYNC_NONE, UWAL_SYNC_ALWAYS);
-	RANGE(prealloc, UWAL_PREALLOC_ZERO, UWAL_PREALLOC_FALLOCATE);
+	RANGE(prealloc, UWAL_PREALLOC_ZERO, UWAL_PREALLOC_AUTO);
 	RANGE(write_path, UWAL_WRITE_PWRITE, UWAL_WRITE_URING);
 	RANGE(durable_write, UWAL_DURABLE_LINKED, UWAL_DURABLE_DSYNC);
 	RANGE(wait_nap_pct, 0, 100);
@@ -207,5 +207,10 @@ int uw_cfg_load(const uwal_config *in, uwal_config *out)
 	}
 	memcpy(out, in, in->size < sizeof(*out) ? in->size : sizeof(*out));
 	out->size = sizeof(*out);
-	return check(out);
+	int ret = check(out);
+	/* The handle only ever sees what AUTO stands for. */
+	if (ret == 0 && out->prealloc == UWAL_PREALLOC_AUTO)
+		out->prealloc =
+			out->sync_mode == UWAL_SYNC_NONE ? UWAL_PREALLOC_FALLOCATE : UWAL_PREALLOC_ZERO;
+	return ret;
 }

@@ -49,7 +49,7 @@ TH_TEST(api, config_init_fills_documented_defaults)
 	cr_assert_eq(cfg.queue_capacity, 1024);
 	cr_assert_eq(cfg.ring_entries, 64);
 	cr_assert_eq(cfg.ring_flags, 0);
-	cr_assert_eq(cfg.prealloc, UWAL_PREALLOC_ZERO);
+	cr_assert_eq(cfg.prealloc, UWAL_PREALLOC_AUTO);
 	cr_assert_eq(cfg.write_path, UWAL_WRITE_PWRITE);
 	cr_assert_eq(cfg.writer_spin_us, 50);
 	cr_assert_eq(cfg.wait_spin_us, 200);
@@ -133,7 +133,7 @@ TH_TEST(api, open_rejects_out_of_range_config)
 	EXPECT_BAD(ring_entries, 7);
 	EXPECT_BAD(ring_entries, 4097);
 	EXPECT_BAD(sync_mode, (enum uwal_sync_mode)3);
-	EXPECT_BAD(prealloc, (enum uwal_prealloc)2);
+	EXPECT_BAD(prealloc, (enum uwal_prealloc)3);
 	EXPECT_BAD(write_path, (enum uwal_write_path)2);
 }
 
@@ -859,4 +859,30 @@ TH_TEST(api, two_iterators_advance_independently)
 	uwal_iter_close(a);
 	uwal_iter_close(b);
 	th_close(w);
+}
+
+/* UWAL_PREALLOC_AUTO (the default) zero-fills segments only where every
+ * write is made durable: one pwrite (the header) per new segment file in
+ * UWAL_SYNC_NONE, the header and the zeros otherwise. */
+TH_TEST(api, auto_prealloc_zero_fills_only_durable_logs)
+{
+	static const enum uwal_sync_mode modes[] = {UWAL_SYNC_NONE, UWAL_SYNC_BATCH,
+						    UWAL_SYNC_ALWAYS};
+	for (size_t i = 0; i < 3; i++) {
+		char dir[4200];
+		snprintf(dir, sizeof(dir), "%s/m%zu", g_dir, i);
+		uwal_config cfg;
+		th_config(&cfg, dir);
+		cfg.sync_mode = modes[i];
+		cr_assert_eq(cfg.prealloc, UWAL_PREALLOC_AUTO);
+		uint64_t before = tio_count(TIO_PWRITE, "*.tmp");
+		uwal *w = th_open(&cfg);
+		uint64_t writes = tio_count(TIO_PWRITE, "*.tmp") - before;
+		th_close(w);
+		if (modes[i] == UWAL_SYNC_NONE)
+			cr_assert_eq(writes, 1, "sync_mode NONE: %llu pwrites",
+				     (unsigned long long)writes);
+		else
+			cr_assert_gt(writes, 1, "sync_mode %d: no zero-fill", modes[i]);
+	}
 }

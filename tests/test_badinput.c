@@ -151,7 +151,7 @@ MUT(seg_size_4g, c->segment_size = 4ull << 30)
 MUT(seg_size_max, c->segment_size = UINT64_MAX)
 MUT(sync_mode_7, c->sync_mode = (enum uwal_sync_mode)7)
 MUT(sync_mode_neg, c->sync_mode = (enum uwal_sync_mode) - 1)
-MUT(prealloc_2, c->prealloc = (enum uwal_prealloc)2)
+MUT(prealloc_3, c->prealloc = (enum uwal_prealloc)3)
 MUT(write_path_2, c->write_path = (enum uwal_write_path)2)
 MUT(batch_0, c->max_batch_size = 0)
 MUT(batch_1, c->max_batch_size = 1)
@@ -213,7 +213,7 @@ static const struct cfg_case cfg_cases[] = {
 	{"segment_size UINT64_MAX", mut_seg_size_max, UWAL_EINVAL},
 	{"sync_mode 7", mut_sync_mode_7, UWAL_EINVAL},
 	{"sync_mode -1", mut_sync_mode_neg, UWAL_EINVAL},
-	{"prealloc 2", mut_prealloc_2, UWAL_EINVAL},
+	{"prealloc 3", mut_prealloc_3, UWAL_EINVAL},
 	{"write_path 2", mut_write_path_2, UWAL_EINVAL},
 	{"max_batch_size 0", mut_batch_0, UWAL_EINVAL},
 	{"max_batch_size 1", mut_batch_1, 0},
