@@ -512,6 +512,9 @@ static const struct opt_def opts[] = {
 	{"async_window", NULL, OT_U32, C(async_window), 0, 1, 1u << 20, NULL,
 	 "uwal_submit submissions accepted and not reaped (default 1024; raised to "
 	 "numjobs x iodepth when that is more)"},
+	{"writeback", "writeback_kib", OT_U32, C(writeback_kib), 0, 0, 4u << 20, NULL,
+	 "KiB of unsynced writes after which the writer starts their writeback (default "
+	 "8192; 0 = never)"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

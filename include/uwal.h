@@ -303,6 +303,12 @@ typedef struct uwal_config {
 				  not yet reaped (uwal_reap()); default 1024,
 				  1..1048576. A full window makes uwal_submit()
 				  return UWAL_EAGAIN. */
+	uint32_t writeback_kib; /* unsynced bytes (KiB) after which the writer
+				   starts their writeback (sync_file_range,
+				   without waiting), so that the seal's
+				   fdatasync at rotation finds little left to
+				   write; makes nothing durable. Default 8192
+				   (8 MiB), 0 = never, at most 4194304. */
 } uwal_config;
 
 /*

@@ -37,6 +37,7 @@ static void defaults(uwal_config *cfg)
 	cfg->writer_spin_us = 50;
 	cfg->wait_spin_us = 200;
 	cfg->async_window = 1024;
+	cfg->writeback_kib = 8192; /* perf/writeback.fio */
 }
 
 void uwal_config_init_sized(uwal_config *cfg, size_t size)
@@ -173,6 +174,7 @@ static int check(const uwal_config *c)
 	RANGE(ring_entries, 8, 4096);
 	RANGE(ring_poll_us, 0, 1000000);
 	RANGE(async_window, 1, 1u << 20);
+	RANGE(writeback_kib, 0, 4u << 20);
 	uint32_t known = UWAL_OPEN_READONLY | UWAL_OPEN_NO_REPAIR | UWAL_OPEN_VERIFY;
 	if (c->open_flags & ~known) {
 		say(c,

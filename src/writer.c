@@ -50,7 +50,9 @@ struct writer {
 	uint64_t woff;   /* next append offset in the active segment */
 	uint64_t wcount; /* records in the active segment */
 	bool prep_asked;
-	bool dirty; /* bytes written since the last fdatasync */
+	bool dirty;      /* bytes written since the last fdatasync */
+	uint64_t wb_off; /* the active segment's unsynced bytes from here on
+			    have not been handed to writeback */
 	uint8_t *buf;
 	size_t cap;
 	struct ent *ents;
@@ -312,6 +314,7 @@ static int rotate(struct uwal *w, struct writer *wr)
 	wr->active = next;
 	atomic_store_explicit(&w->cur_salt, next->salt, memory_order_relaxed);
 	wr->woff = FMT_SEG_HDR_SIZE;
+	wr->wb_off = FMT_SEG_HDR_SIZE;
 	wr->wcount = 0;
 	wr->prep_asked = false;
 	wr->dirty = false;
@@ -650,6 +653,22 @@ static int publish_batch(struct uwal *w, struct writer *wr, const struct batch *
 	return res;
 }
 
+/*
+ * Unsynced writes pile up in the page cache until the seal's fdatasync at
+ * rotation, which would then write a whole segment back while the writer
+ * waits. Every cfg.writeback_kib the writer starts their writeback instead
+ * (sync_file_range WRITE, no wait): the seal finds little left. It makes
+ * nothing durable, so a failure is only left for that fdatasync to say.
+ */
+static void start_writeback(struct uwal *w, struct writer *wr)
+{
+	uint64_t every = (uint64_t)w->cfg.writeback_kib << 10;
+	if (!every || !wr->dirty || wr->woff < wr->wb_off + every)
+		return;
+	(void)uw_io_writeback(w->io, wr->active->fd, wr->wb_off, wr->woff - wr->wb_off);
+	wr->wb_off = wr->woff;
+}
+
 /* Ask for the next segment once this one is half full, so that it is ready
  * when rotation comes. */
 static void maybe_prepare(struct uwal *w, struct writer *wr)
@@ -691,6 +710,8 @@ static void run_trunc(struct uwal *w, struct writer *wr)
 	bool io_err;
 	int res = uw_trunc_run(w, wr->ring, &p, r, &io_err);
 	wr->woff = p.woff;
+	if (wr->wb_off > wr->woff)
+		wr->wb_off = wr->woff; /* a back cut in the active segment */
 	wr->wcount = p.recs;
 	wr->dirty = p.dirty;
 	if (io_err)
@@ -743,6 +764,7 @@ static void run_pending(struct uwal *w, struct writer *wr)
 	uw_req_complete_all(w, b.head, res);
 	give_back(wr);
 	maybe_prepare(w, wr);
+	start_writeback(w, wr);
 }
 
 /*
@@ -879,6 +901,7 @@ int uw_pipe_start(struct uwal *w)
 	wr->active = w->segs[w->nsegs - 1];
 	atomic_store_explicit(&w->cur_salt, wr->active->salt, memory_order_relaxed);
 	wr->woff = wr->active->end;
+	wr->wb_off = wr->woff;
 	wr->wcount = wr->active->recs;
 	wr->max_ever = w->hw_index;
 	for (size_t i = 0; i < w->nsegs; i++)

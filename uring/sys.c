@@ -130,6 +130,14 @@ static int sys_fdatasync(struct uw_io *io, int fd)
 	return uw_sys_fdatasync(fd);
 }
 
+static int sys_writeback(struct uw_io *io, int fd, uint64_t off, uint64_t len)
+{
+	(void)io;
+	if (sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE) < 0)
+		return -errno;
+	return 0;
+}
+
 static int sys_dirsync(struct uw_io *io, int dirfd)
 {
 	(void)io;
@@ -389,6 +397,7 @@ static const struct uw_io_ops sys_ops = {
 	.pwrite = sys_pwrite,
 	.pread = sys_pread,
 	.fdatasync = sys_fdatasync,
+	.writeback = sys_writeback,
 	.dirsync = sys_dirsync,
 	.fallocate = sys_fallocate,
 	.ftruncate = sys_ftruncate,

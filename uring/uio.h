@@ -106,6 +106,10 @@ struct uw_io_ops {
 	 * the end of the file). */
 	ssize_t (*pread)(struct uw_io *io, int fd, void *buf, size_t len, uint64_t off);
 	int (*fdatasync)(struct uw_io *io, int fd);
+	/* Start writing back [off, off + len) of fd's dirty pages, without
+	 * waiting for it (sync_file_range SYNC_FILE_RANGE_WRITE). Makes
+	 * nothing durable: it only leaves less for the next fdatasync. */
+	int (*writeback)(struct uw_io *io, int fd, uint64_t off, uint64_t len);
 	/* fsync(2) of a directory: makes its entries durable. */
 	int (*dirsync)(struct uw_io *io, int dirfd);
 	/* Allocate [off, off + len) (mode 0; extends the file where the
@@ -210,6 +214,10 @@ static inline ssize_t uw_io_pread(struct uw_io *io, int fd, void *buf, size_t le
 static inline int uw_io_fdatasync(struct uw_io *io, int fd)
 {
 	return io->ops->fdatasync(io, fd);
+}
+static inline int uw_io_writeback(struct uw_io *io, int fd, uint64_t off, uint64_t len)
+{
+	return io->ops->writeback(io, fd, off, len);
 }
 static inline int uw_io_dirsync(struct uw_io *io, int dirfd)
 {

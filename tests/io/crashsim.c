@@ -671,6 +671,17 @@ static int sim_fdatasync(struct uw_io *io, int fd)
 	return ret;
 }
 
+/* Starting writeback makes nothing durable: forwarded, and counted as an
+ * operation (a cut can fall on it), nothing else. */
+static int sim_writeback(struct uw_io *io, int fd, uint64_t off, uint64_t len)
+{
+	struct crashsim *sim = sim_of(io);
+	pthread_mutex_lock(&sim->mu);
+	int ret = op_begin(sim) ? LOWER(sim, writeback, fd, off, len) : -EIO;
+	pthread_mutex_unlock(&sim->mu);
+	return ret;
+}
+
 static int sim_dirsync(struct uw_io *io, int dirfd)
 {
 	struct crashsim *sim = sim_of(io);
@@ -912,6 +923,7 @@ static const struct uw_io_ops sim_ops = {
 	.pwrite = sim_pwrite,
 	.pread = sim_pread,
 	.fdatasync = sim_fdatasync,
+	.writeback = sim_writeback,
 	.dirsync = sim_dirsync,
 	.fallocate = sim_fallocate,
 	.ftruncate = sim_ftruncate,

@@ -338,6 +338,13 @@ static int f_fdatasync(struct uw_io *io, int fd)
 	return e < 0 ? e : uw_io_fdatasync(sys(), fd);
 }
 
+static int f_writeback(struct uw_io *io, int fd, uint64_t off, uint64_t len)
+{
+	(void)io;
+	int e = check_fd(TIO_WRITEBACK, fd);
+	return e < 0 ? e : uw_io_writeback(sys(), fd, off, len);
+}
+
 static int f_dirsync(struct uw_io *io, int dirfd)
 {
 	(void)io;
@@ -571,6 +578,7 @@ static const struct uw_io_ops fault_ops = {
 	.pwrite = f_pwrite,
 	.pread = f_pread,
 	.fdatasync = f_fdatasync,
+	.writeback = f_writeback,
 	.dirsync = f_dirsync,
 	.fallocate = f_fallocate,
 	.ftruncate = f_ftruncate,
