@@ -886,3 +886,38 @@ TH_TEST(api, auto_prealloc_zero_fills_only_durable_logs)
 			cr_assert_gt(writes, 1, "sync_mode %d: no zero-fill", modes[i]);
 	}
 }
+
+/* writeback_kib: unsynced writes have their writeback started every that
+ * many KiB (never with 0), and the records are all there after reopen. */
+TH_TEST(api, writeback_starts_every_writeback_kib)
+{
+	static const uint32_t every[] = {0, 64};
+	for (size_t k = 0; k < 2; k++) {
+		char dir[4200];
+		snprintf(dir, sizeof(dir), "%s/w%zu", g_dir, k);
+		uwal_config cfg;
+		th_config(&cfg, dir);
+		cfg.writeback_kib = every[k];
+		uint64_t before = tio_count(TIO_WRITEBACK, NULL);
+		uwal *w = th_open(&cfg);
+		static unsigned char val[1000];
+		/* About 1 MiB unsynced: sixteen times 64 KiB. */
+		for (uint64_t i = 1; i <= 1000; i++)
+			cr_assert_eq(uwal_write(w, i, NULL, 0, val, sizeof(val)), 0);
+		uint64_t n = tio_count(TIO_WRITEBACK, NULL) - before;
+		th_close(w);
+		if (every[k] == 0)
+			cr_assert_eq(n, 0);
+		else
+			cr_assert(n >= 10 && n <= 16, "%llu writebacks for ~1 MiB at 64 KiB",
+				  (unsigned long long)n);
+		w = th_open(&cfg);
+		cr_assert_eq(uwal_last_index(w), 1000);
+		th_close(w);
+	}
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.writeback_kib = (4u << 20) + 1;
+	uwal *w = NULL;
+	cr_assert_eq(uwal_open(&cfg, &w), UWAL_EINVAL);
+}
