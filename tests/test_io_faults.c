@@ -210,6 +210,7 @@ static void tail_repair_failure(enum tio_kind kind, bool unchanged)
 	uwal_config cfg;
 	th_config(&cfg, g_dir);
 	cfg.segment_size = 64u << 10;
+	cfg.prealloc = UWAL_PREALLOC_ZERO; /* the tail is zeroed again */
 	make_log(&cfg, 10);
 	th_seglist *l = th_segments(g_dir, "segment_");
 	cr_assert_eq(l->n, 1);
