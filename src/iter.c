@@ -40,6 +40,8 @@ int uwal_iter_open(uwal *w, uwal_iter **out)
 {
 	if (!w || !out)
 		return UWAL_EINVAL;
+	if (atomic_load(&w->forked))
+		return UWAL_EFORKED;
 	struct uwal_iter *it = calloc(1, sizeof(*it));
 	if (!it)
 		return -ENOMEM;
@@ -178,6 +180,8 @@ int uwal_iter_next(uwal_iter *it, uwal_record *rec)
 {
 	if (!it || !rec)
 		return UWAL_EINVAL;
+	if (atomic_load(&it->w->forked))
+		return UWAL_EFORKED;
 	it->have_pos = false;
 	if (it->err)
 		return it->err;

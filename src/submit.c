@@ -68,6 +68,8 @@ int uw_pipe_submit(struct uwal *w, struct req *r)
 {
 	int ret;
 
+	if (atomic_load(&w->forked))
+		return UWAL_EFORKED;
 	atomic_init(&r->state, REQ_PENDING);
 	r->result = 0;
 	r->next = NULL;

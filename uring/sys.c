@@ -202,7 +202,9 @@ static int sys_file_id(struct uw_io *io, int fd, const char *name, struct uw_fil
 static int sys_list(struct uw_io *io, int dirfd, const char *prefix, char ***names, size_t *n)
 {
 	(void)io;
-	int fd = dup(dirfd);
+	/* Close-on-exec like every descriptor uwal opens: another thread may
+	 * fork and exec while this one lists. */
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	DIR *d = fdopendir(fd);

@@ -55,6 +55,28 @@ static struct uw_io *sys(void)
 	return uw_io_system();
 }
 
+/*
+ * fork(): the child's copy of mu must not be held by a thread that does not
+ * exist there (uwal's fork handler closes descriptors through this backend
+ * in the child). Registered before main, so before uwal's own handler:
+ * prepare handlers run in reverse order (uwal's registry first, then mu),
+ * the child's in order (mu is free again when uwal's runs).
+ */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&mu);
+}
+
+static void fork_resume(void)
+{
+	pthread_mutex_unlock(&mu);
+}
+
+__attribute__((constructor)) static void fork_safe(void)
+{
+	pthread_atfork(fork_prepare, fork_resume, fork_resume);
+}
+
 /* ---- names and matching ------------------------------------------------ */
 
 static const char *base(const char *name)
