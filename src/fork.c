@@ -7,7 +7,10 @@
  * handle forked and closes the child's copy of its lock descriptor. A flock
  * belongs to the open file description, which the parent's descriptor
  * keeps alive: the parent's lock stays, and once the parent closes the log
- * nothing of the child holds it. Every entry point on a forked handle
+ * nothing of the child holds it. While a handle holds a lock, fork()
+ * returns in the parent only once the child has closed those copies (a
+ * pipe whose end the parent waits for), so that the parent may close and
+ * reopen the log at once. Every entry point on a forked handle
  * returns UWAL_EFORKED; uwal_close() frees the child's copy (uw_fork_close).
  *
  * A handle's lock descriptor is taken and released under the registry's
@@ -33,19 +36,45 @@ static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct uwal *reg_head;
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 static int reg_err; /* pthread_atfork()'s failure, -errno */
+/* One fork's handshake, from prepare to the parent's or the child's
+ * handler (under reg_mu): a pipe the child closes once it closed its lock
+ * descriptors, or -1s. */
+static struct uw_io *hs_io;
+static int hs_fds[2] = {-1, -1};
 
 static void on_prepare(void)
 {
 	pthread_mutex_lock(&reg_mu);
+	/* Only when a handle holds a lock: then fork() returns in the parent
+	 * only after the child closed its copies (or died), and a close and
+	 * reopen right after fork() cannot find the lock still held. */
+	hs_io = NULL;
+	for (struct uwal *w = reg_head; w && !hs_io; w = w->fork_next)
+		if (w->lockfd >= 0)
+			hs_io = w->io;
+	if (hs_io && uw_io_pipe(hs_io, hs_fds) < 0)
+		hs_fds[0] = hs_fds[1] = -1; /* no handshake: the child closes them soon */
 }
 
 static void on_parent(void)
 {
+	if (hs_fds[0] >= 0) {
+		/* The end of the pipe: every write end is closed, the child's
+		 * included (or fork() failed, and there is none). */
+		uint8_t b;
+		uw_io_close(hs_io, hs_fds[1]);
+		while (uw_io_read(hs_io, hs_fds[0], &b, 1) > 0)
+			;
+		uw_io_close(hs_io, hs_fds[0]);
+		hs_fds[0] = hs_fds[1] = -1;
+	}
 	pthread_mutex_unlock(&reg_mu);
 }
 
 static void on_child(void)
 {
+	if (hs_fds[0] >= 0)
+		uw_io_close(hs_io, hs_fds[0]);
 	for (struct uwal *w = reg_head; w; w = w->fork_next) {
 		atomic_store(&w->forked, 1);
 		if (w->lockfd >= 0) {
@@ -53,6 +82,9 @@ static void on_child(void)
 			w->lockfd = -1;
 		}
 	}
+	if (hs_fds[1] >= 0)
+		uw_io_close(hs_io, hs_fds[1]); /* the parent's fork() returns */
+	hs_fds[0] = hs_fds[1] = -1;
 	pthread_mutex_unlock(&reg_mu);
 }
 

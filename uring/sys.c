@@ -375,6 +375,24 @@ static int sys_eventfd_signal(struct uw_io *io, int efd)
 	return 0;
 }
 
+/* ---- pipes ------------------------------------------------------------ */
+
+static int sys_pipe(struct uw_io *io, int fds[2])
+{
+	(void)io;
+	return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
+}
+
+static ssize_t sys_read(struct uw_io *io, int fd, void *buf, size_t len)
+{
+	(void)io;
+	ssize_t n;
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
 /* ---- the table ------------------------------------------------------- */
 
 static const struct uw_io_ops sys_ops = {
@@ -403,6 +421,8 @@ static const struct uw_io_ops sys_ops = {
 	.futex_wake = sys_futex_wake,
 	.eventfd = sys_eventfd,
 	.eventfd_signal = sys_eventfd_signal,
+	.pipe = sys_pipe,
+	.read = sys_read,
 };
 
 static struct uw_io sys_io = {.ops = &sys_ops};

@@ -579,6 +579,18 @@ static int f_eventfd_signal(struct uw_io *io, int efd)
 	return uw_io_eventfd_signal(sys(), efd);
 }
 
+static int f_pipe(struct uw_io *io, int fds[2])
+{
+	(void)io;
+	return uw_io_pipe(sys(), fds);
+}
+
+static ssize_t f_read(struct uw_io *io, int fd, void *buf, size_t len)
+{
+	(void)io;
+	return uw_io_read(sys(), fd, buf, len);
+}
+
 static const struct uw_io_ops fault_ops = {
 	.mkdir_p = f_mkdir_p,
 	.open_dir = f_open_dir,
@@ -605,6 +617,8 @@ static const struct uw_io_ops fault_ops = {
 	.futex_wake = f_futex_wake,
 	.eventfd = f_eventfd,
 	.eventfd_signal = f_eventfd_signal,
+	.pipe = f_pipe,
+	.read = f_read,
 };
 
 static struct uw_io fault_io = {.ops = &fault_ops};
