@@ -439,10 +439,12 @@ static int read_frame(struct uwal *w, struct seg *s, int fd, uint32_t off, uint6
 }
 
 /* Find the record index and read its frame (see read_frame): the one
- * reader of uwal_get() and uwal_get_into(). */
+ * reader of uwal_get() and uwal_get_into(), UWAL_EFORKED included. */
 static int get_frame(struct uwal *w, uint64_t index, uint8_t *small, uint8_t *dst, size_t dst_cap,
 		     uint8_t **heap, struct fmt_rec *rec)
 {
+	if (atomic_load(&w->forked))
+		return UWAL_EFORKED;
 	uint32_t off;
 	uint64_t end;
 	/* acquire: pairs with truncate.c's note_cut. */
@@ -468,8 +470,6 @@ int uwal_get(uwal *w, uint64_t index, uwal_record *out)
 {
 	if (!w || !out)
 		return UWAL_EINVAL;
-	if (atomic_load(&w->forked))
-		return UWAL_EFORKED;
 	uint8_t small[SMALL_FRAME];
 	uint8_t *heap = NULL;
 	struct fmt_rec rec;
@@ -495,8 +495,6 @@ int uwal_get_into(uwal *w, uint64_t index, void *buf, size_t cap, uwal_record *o
 {
 	if (!w || !out || (!buf && cap))
 		return UWAL_EINVAL;
-	if (atomic_load(&w->forked))
-		return UWAL_EFORKED;
 	uint8_t small[SMALL_FRAME];
 	uint8_t *heap = NULL;
 	struct fmt_rec rec;

@@ -108,10 +108,29 @@ static void child_calls(uwal *w, bool readonly, bool check_leaks)
 	_exit(0);
 }
 
+/* Fork a child that runs child_calls() on w; wait for it. */
+static void fork_child_calls(uwal *w, bool readonly, bool check_leaks, const char *what)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		child_calls(w, readonly, check_leaks);
+	child_ok(wait_child(pid, 20000), what);
+}
+
 static void write_range(uwal *w, uint64_t from, uint64_t to)
 {
 	for (uint64_t i = from; i <= to; i++)
 		cr_assert_eq(th_write_std(w, i, false), 0, "write %llu", (unsigned long long)i);
+}
+
+/* Open the log of config() into *cfg, with records 1..n written. */
+static uwal *open_written(uwal_config *cfg, uint64_t n)
+{
+	config(cfg);
+	uwal *w = th_open(cfg);
+	write_range(w, 1, n);
+	return w;
 }
 
 static void check_range(uwal *w, uint64_t from, uint64_t to)
@@ -128,19 +147,13 @@ static void check_range(uwal *w, uint64_t from, uint64_t to)
 TH_TEST(fork, child_calls_return_eforked_and_the_parent_goes_on)
 {
 	uwal_config cfg;
-	config(&cfg);
-	uwal *w = th_open(&cfg);
-	write_range(w, 1, 100); /* a few segments */
+	uwal *w = open_written(&cfg, 100); /* a few segments */
 	/* A writer asleep at the fork leaves nothing half done: the child
 	 * frees all of its copy, which the child's leak check then sees. */
 	for (int i = 0; i < 5000 && !atomic_load(&w->writer_sleeping); i++)
 		th_sleep_ms(1);
 	cr_assert(atomic_load(&w->writer_sleeping), "the writer never went to sleep");
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0)
-		child_calls(w, false, true);
-	child_ok(wait_child(pid, 20000), "forked handle");
+	fork_child_calls(w, false, true, "forked handle");
 	/* the parent's handle: writes, reads, truncation after the fork */
 	write_range(w, 101, 200);
 	check_range(w, 1, 200);
@@ -158,16 +171,10 @@ TH_TEST(fork, child_calls_return_eforked_and_the_parent_goes_on)
 TH_TEST(fork, child_calls_on_a_read_only_handle_return_eforked)
 {
 	uwal_config cfg;
-	config(&cfg);
-	uwal *w = th_open(&cfg);
-	write_range(w, 1, 50);
+	uwal *w = open_written(&cfg, 50);
 	cfg.open_flags = UWAL_OPEN_READONLY;
 	uwal *ro = th_open(&cfg);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0)
-		child_calls(ro, true, true);
-	child_ok(wait_child(pid, 20000), "forked read-only handle");
+	fork_child_calls(ro, true, true, "forked read-only handle");
 	check_range(ro, 1, 50);
 	th_close(ro);
 	th_close(w);
@@ -188,9 +195,7 @@ static int read_byte(int fd)
 TH_TEST(fork, parent_reopens_while_the_child_lives)
 {
 	uwal_config cfg;
-	config(&cfg);
-	uwal *w = th_open(&cfg);
-	write_range(w, 1, 20);
+	uwal *w = open_written(&cfg, 20);
 	int go[2];
 	cr_assert_eq(pipe(go), 0);
 	pid_t pid = fork();
@@ -222,9 +227,7 @@ TH_TEST(fork, parent_reopens_while_the_child_lives)
 TH_TEST(fork, child_opens_read_only_but_cannot_take_the_log)
 {
 	uwal_config cfg;
-	config(&cfg);
-	uwal *w = th_open(&cfg);
-	write_range(w, 1, 30);
+	uwal *w = open_written(&cfg, 30);
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -291,11 +294,7 @@ TH_TEST(fork, forks_while_writers_are_busy)
 		cr_assert_eq(pthread_create(&t[i], NULL, busy_writer, &b[i]), 0);
 	for (int k = 0; k < 20; k++) {
 		th_sleep_ms(2);
-		pid_t pid = fork();
-		cr_assert_geq(pid, 0);
-		if (pid == 0)
-			child_calls(w, false, false);
-		child_ok(wait_child(pid, 20000), "fork while writing");
+		fork_child_calls(w, false, false, "fork while writing");
 	}
 	for (int i = 0; i < 2; i++) {
 		atomic_store(&b[i].stop, 1);
@@ -367,9 +366,7 @@ TH_TEST(fork, every_descriptor_is_close_on_exec)
 	static bool before[MAX_FDS];
 	list_fds(before);
 	uwal_config cfg;
-	config(&cfg);
-	uwal *w = th_open(&cfg);
-	write_range(w, 1, 200); /* rotations: sealed, active and prepared segments */
+	uwal *w = open_written(&cfg, 200); /* rotations: sealed, active and prepared segments */
 	for (uint64_t i = 1; i <= 200; i += 20)
 		th_check_std(w, i); /* sealed segments' descriptors in the cache */
 	uwal_iter *it;
@@ -448,9 +445,7 @@ static void exec_child_checks(uwal *w, const uwal_config *cfg, pid_t pid)
 TH_TEST(fork, exec_after_fork_holds_no_descriptor_of_the_log)
 {
 	uwal_config cfg;
-	config(&cfg);
-	uwal *w = th_open(&cfg);
-	write_range(w, 1, 20);
+	uwal *w = open_written(&cfg, 20);
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -465,9 +460,7 @@ TH_TEST(fork, exec_after_fork_holds_no_descriptor_of_the_log)
 TH_TEST(fork, spawned_program_holds_no_descriptor_of_the_log)
 {
 	uwal_config cfg;
-	config(&cfg);
-	uwal *w = th_open(&cfg);
-	write_range(w, 1, 20);
+	uwal *w = open_written(&cfg, 20);
 	pid_t pid;
 	char *argv[] = {"sleep", "10", NULL};
 	cr_assert_eq(posix_spawn(&pid, "/bin/sleep", NULL, NULL, argv, environ), 0);
