@@ -861,6 +861,10 @@ UWAL_API const char *uwal_version(void);
  * Right after fork() the child closes its copy of the lock file's
  * descriptor, so the lock stays the parent's alone: once the parent closes
  * the log, it (or anyone) can open it again while the child still runs.
+ * While a handle holds a lock, fork() returns in the parent only once the
+ * child has done so (or died), so that holds from the moment fork()
+ * returns; posix_spawn() and vfork() run no fork handlers, and there
+ * close-on-exec alone keeps the lock from the new program.
  * The child may open the log itself (UWAL_ELOCKED while the parent has it
  * open), or open it read-only. Handles opened in the child are its own and
  * work as usual. (A fork() while uwal_locked() or uwal_unsafe_recover()
