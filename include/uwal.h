@@ -293,16 +293,16 @@ typedef struct uwal_config {
 				       uwal_close(); msg is valid during the call. */
 	void *log_ctx;                                         /* passed to log_fn */
 	enum uwal_durable_write durable_write;                 /* default UWAL_DURABLE_DSYNC */
-	uint32_t wait_nap_pct; /* a durable waiter that would spin first sleeps on a
-				  timer for this share (0..100 %) of the recent
-				  write + fdatasync time, then spins the rest;
-				  default 0 (spin from the start) */
-	uint32_t open_flags;   /* UWAL_OPEN_* flags, OR'ed; default 0. Unknown bits
-				  are refused (UWAL_EINVAL). */
-	uint32_t async_window; /* the most uwal_submit() submissions accepted and
-				  not yet reaped (uwal_reap()); default 1024,
-				  1..1048576. A full window makes uwal_submit()
-				  return UWAL_EAGAIN. */
+	uint32_t wait_nap_pct;  /* a durable waiter that would spin first sleeps on a
+				   timer for this share (0..100 %) of the recent
+				   write + fdatasync time, then spins the rest;
+				   default 0 (spin from the start) */
+	uint32_t open_flags;    /* UWAL_OPEN_* flags, OR'ed; default 0. Unknown bits
+				   are refused (UWAL_EINVAL). */
+	uint32_t async_window;  /* the most uwal_submit() submissions accepted and
+				   not yet reaped (uwal_reap()); default 1024,
+				   1..1048576. A full window makes uwal_submit()
+				   return UWAL_EAGAIN. */
 	uint32_t writeback_kib; /* unsynced bytes (KiB) after which the writer
 				   starts their writeback (sync_file_range,
 				   without waiting), so that the seal's
@@ -503,6 +503,7 @@ UWAL_API int uwal_write(uwal *w, uint64_t index, const void *key, size_t key_len
  *   UWAL_ELOCKED    the rotation this record needed found the lock file
  *                   removed or replaced (see uwal_open()); the handle is
  *                   now poisoned
+ *   UWAL_EFORKED    the handle was opened before this process forked
  *   -errno          the write or fdatasync of this record failed (the handle
  *                   is now poisoned), or the next segment could not be
  *                   prepared (-ENOSPC, ...; the handle is not poisoned)
@@ -548,6 +549,7 @@ UWAL_API int uwal_write_batch(uwal *w, const uwal_record *recs, size_t n, bool s
  *   UWAL_ENOTFOUND  no record with that index (never written, not yet
  *                   acknowledged, or deleted by retention)
  *   UWAL_ECORRUPT   the frame failed its CRC check on disk
+ *   UWAL_EFORKED    the handle was opened before this process forked
  *   -errno          the read failed, or -ENOMEM
  * Thread safety: any number of threads, concurrently with writers; never
  * waits for an fdatasync.
@@ -588,12 +590,13 @@ UWAL_API int uwal_iter_open(uwal *w, uwal_iter **out);
  *                  was to return next (and what follows); it stops. For a
  *                  follower also: see uwal_iter_open_at()
  *   UWAL_ECORRUPT  a frame failed its check on disk; the iterator stops
- *   UWAL_EFORKED   the handle was opened before this process forked
+ *   UWAL_EFORKED   its handle was opened before this process forked
  *   -errno         a read failed
  */
 UWAL_API int uwal_iter_next(uwal_iter *it, uwal_record *rec);
 
-/* Close an iterator and release its segments. NULL is ignored. */
+/* Close an iterator and release its segments. NULL is ignored. In a child
+ * of fork(), only the iterator's own memory is freed (see "fork(2)"). */
 UWAL_API void uwal_iter_close(uwal_iter *it);
 
 /* Flags of uwal_iter_open_at(). */
@@ -680,7 +683,8 @@ UWAL_API int uwal_iter_wait(uwal_iter *it, int64_t timeout_us);
 
 /*
  * The smallest / largest index present in the log (acknowledged and not
- * deleted by retention), or 0 when the log is empty or w is NULL.
+ * deleted by retention), or 0 when the log is empty, w is NULL, or the
+ * handle was opened before this process forked (see "fork(2)").
  * Thread safety: any thread, any time.
  */
 UWAL_API uint64_t uwal_first_index(uwal *w);
@@ -810,8 +814,9 @@ UWAL_API int uwal_sync(uwal *w);
 
 /*
  * Whether the handle can still write: 0, or the error that poisoned it
- * (the failed write's or fdatasync's -errno, UWAL_ELOCKED, ...): then every
- * write returns UWAL_EPOISONED until the log is reopened.
+ * (the failed write's or fdatasync's -errno, UWAL_ELOCKED, ...; the first
+ * one, it never changes): then every write returns UWAL_EPOISONED until the
+ * log is reopened. A read-only handle is never poisoned (0).
  * Returns also UWAL_EINVAL (w NULL) or UWAL_EFORKED.
  * Thread safety: any thread, any time; never waits.
  */
@@ -844,20 +849,27 @@ UWAL_API int uwal_append(uwal *w, const void *key, size_t key_len, const void *v
 /*
  * Read the record with the given index into the caller's buffer, without
  * allocating: the key at buf, the value right after it (no terminating
- * zero is added). Same checks and visibility as uwal_get().
+ * zero is added). Same checks and visibility as uwal_get(): the frame's
+ * CRC is checked before anything is returned, also the sizes of
+ * UWAL_ETOOBIG. A frame of up to 4 KiB is read on the stack; a larger one
+ * straight into buf when cap holds the whole frame (the record and a few
+ * dozen bytes of framing), else into a temporary allocation. The bytes of
+ * buf after the value, and all of buf on failure, are unspecified.
  *
  * Parameters:
  *   w      the handle
  *   index  the index to look up
  *   buf    room for cap bytes; may be NULL if cap is 0
  *   cap    bytes of buf
- *   rec    receives the index, the lengths and pointers into buf. When cap
- *          is too short: key_len and value_len say what is needed (their
- *          sum), key and value are NULL.
+ *   rec    receives the index, the lengths and pointers into buf (NULL
+ *          if buf is). When cap is too short: key_len and value_len say
+ *          what is needed (their sum), key and value are NULL. Untouched
+ *          on the other failures.
  * Returns 0, or:
  *   UWAL_ETOOBIG    cap < key_len + value_len (the sizes are in *rec)
  *   UWAL_EINVAL     w or rec is NULL, or buf is NULL with cap > 0
- *   UWAL_ENOTFOUND, UWAL_ECORRUPT, -errno  as for uwal_get()
+ *   UWAL_ENOTFOUND, UWAL_ECORRUPT, -errno  as for uwal_get() (-ENOMEM
+ *                   only for a frame larger than cap and 4 KiB)
  *   UWAL_EFORKED    the handle was opened before this process forked
  * Thread safety: as uwal_get().
  */
@@ -877,13 +889,27 @@ UWAL_API const char *uwal_version(void);
  * that does not exec gets a copy of each handle without its threads: it
  * must not use the copy. Every call on it (writes, reads, iterators,
  * uwal_submit(), uwal_reap(), ...) returns UWAL_EFORKED at once instead of
- * hanging, except uwal_close(), which frees the child's copy without
- * writing, syncing or removing anything, and returns UWAL_EFORKED. Right
- * after fork() the child closes its copy of the lock file's descriptor, so
- * the lock stays the parent's alone: once the parent closes the log, it
- * (or anyone) can open it again while the child still runs. The child may
- * open the log itself (UWAL_ELOCKED while the parent has it open), or
- * open it read-only.
+ * hanging (after the checks of its arguments: UWAL_EINVAL, and
+ * UWAL_EREADONLY for a write on a read-only handle, come first), except
+ * the index queries uwal_first_index() and uwal_last_index(), which return
+ * 0, and uwal_close(), which frees the child's copy without writing,
+ * syncing or removing anything, closes its descriptors and returns
+ * UWAL_EFORKED. It waits for nothing and locks nothing that the handle's
+ * threads in the parent could have held at the fork; what one of them
+ * was changing at that moment it leaves alone (the child's memory, freed
+ * when the child exits). Close the child's iterators before it, as usual.
+ * Right after fork() the child closes its copy of the lock file's
+ * descriptor, so the lock stays the parent's alone: once the parent closes
+ * the log, it (or anyone) can open it again while the child still runs.
+ * While a handle holds a lock, fork() returns in the parent only once the
+ * child has done so (or died), so that holds from the moment fork()
+ * returns; posix_spawn() and vfork() run no fork handlers, and there
+ * close-on-exec alone keeps the lock from the new program.
+ * The child may open the log itself (UWAL_ELOCKED while the parent has it
+ * open), or open it read-only. Handles opened in the child are its own and
+ * work as usual. (A fork() while uwal_locked() or uwal_unsafe_recover()
+ * holds the lock for an instant in another thread gives the child a copy
+ * of that descriptor, and of the lock, until the child exits or execs.)
  */
 
 /* ---- Truncation -------------------------------------------------------- */
@@ -919,6 +945,7 @@ UWAL_API const char *uwal_version(void);
  *   UWAL_EREADONLY  the handle was opened with UWAL_OPEN_READONLY
  *   UWAL_ESHUTDOWN  uwal_close() has begun
  *   UWAL_EPOISONED  an earlier write or fdatasync failed
+ *   UWAL_EFORKED    the handle was opened before this process forked
  *   -errno          the frame's write or fdatasync failed (the handle is
  *                   now poisoned; after a reopen the log is as before or as
  *                   after the call), or the segment it needed could not be
@@ -946,7 +973,7 @@ UWAL_API int uwal_truncate_front(uwal *w, uint64_t index);
  * Returns 0, or:
  *   UWAL_EINVAL     w is NULL or index is 0
  *   UWAL_ENOTFOUND  index is not in the log; the log is unchanged
- *   UWAL_EREADONLY, UWAL_ESHUTDOWN, UWAL_EPOISONED, -errno
+ *   UWAL_EREADONLY, UWAL_ESHUTDOWN, UWAL_EPOISONED, UWAL_EFORKED, -errno
  *                   as for uwal_truncate_front() (a failed ftruncate,
  *                   fallocate, write or fdatasync poisons the handle)
  * Thread safety: as uwal_truncate_front().
@@ -957,7 +984,8 @@ UWAL_API int uwal_truncate_back(uwal *w, uint64_t index);
  * Copy the handle's counters into *out. A macro: it passes sizeof *out to
  * uwal_stats_get_sized(), which fills min(size, the library's struct)
  * bytes and zeroes the rest of the caller's.
- * Returns 0, or UWAL_EINVAL if w or out is NULL.
+ * Returns 0, UWAL_EINVAL if w or out is NULL, or UWAL_EFORKED (the handle
+ * was opened before this process forked).
  * Thread safety: any thread; counters are read one by one, not as a snapshot.
  */
 #define uwal_stats_get(w, out) uwal_stats_get_sized((w), (out), sizeof(*(out)))
@@ -978,6 +1006,9 @@ UWAL_API int uwal_stats_get_sized(uwal *w, uwal_stats *out, size_t size);
  * Returns 0, or:
  *   UWAL_EINVAL     w is NULL
  *   UWAL_EPOISONED  the handle was poisoned (everything is freed anyway)
+ *   UWAL_EFORKED    in a child of fork(), for a handle opened before it:
+ *                   the child's copy is freed, and nothing written, synced
+ *                   or removed (see "fork(2)")
  *   -errno          the final fdatasync failed (everything is freed anyway)
  */
 UWAL_API int uwal_close(uwal *w);
@@ -1078,6 +1109,7 @@ typedef struct uwal_segment_info {
  *         passes it)
  * Returns 0, or:
  *   UWAL_EINVAL  w, out or n is NULL, or size is 0
+ *   UWAL_EFORKED the handle was opened before this process forked
  *   -ENOMEM      out of memory
  *   -errno       a segment's size could not be read (-ENOENT: beside a
  *                live writer, its retention removed a file of a read-only

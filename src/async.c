@@ -295,12 +295,3 @@ int uwal_shutdown(uwal *w)
 	uw_wal_notify(w);
 	return 0;
 }
-
-int uwal_health(uwal *w)
-{
-	if (!w)
-		return UWAL_EINVAL;
-	if (atomic_load_explicit(&w->forked, memory_order_relaxed))
-		return UWAL_EFORKED;
-	return atomic_load(&w->poisoned);
-}

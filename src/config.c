@@ -212,7 +212,7 @@ int uw_cfg_load(const uwal_config *in, uwal_config *out)
 	int ret = check(out);
 	/* The handle only ever sees what AUTO stands for. */
 	if (ret == 0 && out->prealloc == UWAL_PREALLOC_AUTO)
-		out->prealloc =
-			out->sync_mode == UWAL_SYNC_NONE ? UWAL_PREALLOC_FALLOCATE : UWAL_PREALLOC_ZERO;
+		out->prealloc = out->sync_mode == UWAL_SYNC_NONE ? UWAL_PREALLOC_FALLOCATE
+								 : UWAL_PREALLOC_ZERO;
 	return ret;
 }

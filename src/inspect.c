@@ -63,6 +63,8 @@ int uwal_segments_sized(uwal *w, uwal_segment_info **out, size_t *n_out, size_t 
 {
 	if (!w || !out || !n_out || size == 0)
 		return UWAL_EINVAL;
+	if (atomic_load(&w->forked))
+		return UWAL_EFORKED;
 	/* Under the lock: a reference and the published facts of each
 	 * segment. The file sizes are read after, without holding it. */
 	pthread_rwlock_rdlock(&w->lock);

@@ -242,6 +242,9 @@ struct uwal {
 	_Atomic int shut;
 	/* Set in a child of fork() (fork.c): the copy must not be used. */
 	_Atomic int forked;
+	/* The process's registry of open handles (fork.c), under its mutex. */
+	struct uwal *fork_prev, *fork_next;
+	bool fork_linked;
 
 	/* Asynchronous submissions (async.c). async_out counts the accepted
 	 * and not yet reaped ones (at most cfg.async_window), so the queue of
@@ -387,5 +390,19 @@ bool uw_trunc_cut_since(struct uwal *w, uint64_t gen, uint64_t seq, uint64_t off
 /* writer.c */
 int uw_pipe_start(struct uwal *w);
 void uw_pipe_stop(struct uwal *w);
+/* In a child of fork(), where the writer thread does not exist: close the
+ * child's copy of the ring and free what can be freed (fork.c). */
+void uw_pipe_forget(struct uwal *w);
+
+/* fork.c: the registry of open handles and the child's side of fork(). */
+/* Register w; with take_lock, also take its lock (uw_wal_take_lock into
+ * w->lockfd) in the same step, so that no fork() sees the lock taken and w
+ * not registered. 0, or the lock's error. */
+int uw_fork_register(struct uwal *w, bool take_lock);
+/* Deregister w (if registered) and close its lock descriptor, in one step. */
+void uw_fork_unregister(struct uwal *w);
+/* uwal_close() of a handle in a child of fork(): free what the child can
+ * without writing, syncing, joining or locking anything. */
+void uw_fork_close(struct uwal *w);
 
 #endif

@@ -314,6 +314,8 @@ int uwal_iter_next(uwal_iter *it, uwal_record *rec)
 {
 	if (!it || !rec)
 		return UWAL_EINVAL;
+	if (atomic_load(&it->w->forked))
+		return UWAL_EFORKED;
 	it->have_pos = false;
 	if (atomic_load(&it->w->forked))
 		return UWAL_EFORKED;
@@ -418,9 +420,12 @@ void uwal_iter_close(uwal_iter *it)
 {
 	if (!it)
 		return;
-	if (it->fd >= 0 && it->cur < it->n)
+	/* In a child of fork() the segments and the descriptor cache may be
+	 * held by threads that do not exist here (fork.c): leave them. */
+	bool forked = atomic_load(&it->w->forked);
+	if (!forked && it->fd >= 0 && it->cur < it->n)
 		uw_seg_fd_put(it->pins[it->cur].s);
-	for (size_t i = it->cur; i < it->n; i++)
+	for (size_t i = it->cur; i < it->n && !forked; i++)
 		uw_seg_unref(it->pins[i].s);
 	free(it->pins);
 	free(it->buf);

@@ -115,6 +115,9 @@ static void init_req(struct req *r)
 
 int uw_pipe_submit(struct uwal *w, struct req *r)
 {
+	/* A child of fork() has no writer thread: fail, never wait. */
+	if (atomic_load_explicit(&w->forked, memory_order_relaxed))
+		return UWAL_EFORKED;
 	init_req(r);
 	atomic_fetch_add(&w->inside, 1);
 	int ret = enqueue(w, r);
@@ -128,6 +131,8 @@ int uw_pipe_submit(struct uwal *w, struct req *r)
 
 int uw_pipe_submit_async(struct uwal *w, struct req *r)
 {
+	if (atomic_load_explicit(&w->forked, memory_order_relaxed))
+		return UWAL_EFORKED;
 	init_req(r);
 	r->async = true;
 	atomic_fetch_add(&w->inside, 1);

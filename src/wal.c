@@ -167,8 +167,7 @@ static void free_handle(struct uwal *w)
 		uw_io_close(w->io, w->wake_fd);
 	if (w->comp_fd >= 0)
 		uw_io_close(w->io, w->comp_fd);
-	if (w->lockfd >= 0)
-		uw_io_close(w->io, w->lockfd); /* releases the flock */
+	uw_fork_unregister(w); /* and closes the lock file: releases the flock */
 	if (w->dirfd >= 0)
 		uw_io_close(w->io, w->dirfd);
 	free(w->dir);
@@ -257,11 +256,10 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 		goto err;
 	w->fdc.dirfd = w->dirfd;
 	uw_wal_lock_name(w->lock_name, w->prefix);
-	if (!ro) {
-		ret = uw_wal_take_lock(w->io, w->dirfd, w->prefix, &w->lockfd);
-		if (ret < 0)
-			goto err;
-	}
+	/* Registered for fork() (fork.c) from here on, the lock with it. */
+	ret = uw_fork_register(w, !ro);
+	if (ret < 0)
+		goto err;
 	ret = uw_rec_open_log(w);
 	if (ret < 0)
 		goto err;
@@ -311,6 +309,11 @@ int uwal_close(uwal *w)
 {
 	if (!w)
 		return UWAL_EINVAL;
+	if (atomic_load(&w->forked)) {
+		/* A child of fork(): its threads do not exist (see fork.c). */
+		uw_fork_close(w);
+		return UWAL_EFORKED;
+	}
 	uw_pipe_stop(w);
 	uw_prep_stop(w);
 	int ret = w->close_err ? w->close_err : atomic_load(&w->poisoned) ? UWAL_EPOISONED : 0;
@@ -424,58 +427,62 @@ static void *dup_buf(const void *p, size_t len)
 	return b;
 }
 
+/* Frames up to this size are read into a buffer on the reader's stack. */
+#define SMALL_FRAME 4096
+
+/*
+ * Read the frame at off of s (before end) and check it: its CRC, and that
+ * it is a record. A frame of up to SMALL_FRAME bytes is read into small
+ * (the caller's stack); a larger one into dst if it holds dst_cap >= the
+ * frame's bytes (uwal_get_into(): the caller's own buffer), else into
+ * *heap (malloc'd; the caller frees it). rec's key and value point into
+ * those bytes.
+ */
 static int read_frame(struct uwal *w, struct seg *s, int fd, uint32_t off, uint64_t end,
-		      uwal_record *out)
+		      uint8_t *small, uint8_t *dst, size_t dst_cap, uint8_t **heap,
+		      struct fmt_rec *rec)
 {
-	uint8_t small[4096];
-	uint8_t *buf = small;
-	size_t want = end - off < sizeof(small) ? (size_t)(end - off) : sizeof(small);
-	ssize_t n = uw_io_pread(s->io, fd, buf, want, off);
+	uint64_t avail = end - off;
+	size_t want = avail < SMALL_FRAME ? (size_t)avail : SMALL_FRAME;
+	ssize_t n = uw_io_pread(s->io, fd, small, want, off);
 	if (n < 0)
 		return (int)n;
-	size_t flen = uw_fmt_frame_peek_len(buf, (size_t)n);
-	int ret = 0;
-	if (flen > (size_t)n && flen <= end - off) {
-		buf = malloc(flen);
+	uint8_t *buf = small;
+	size_t len = (size_t)n;
+	size_t flen = uw_fmt_frame_peek_len(small, len);
+	if (flen > len && flen <= avail) {
+		/* The rest of a large frame, after the bytes already read. */
+		buf = flen <= dst_cap ? dst : (*heap = malloc(flen));
 		if (!buf)
 			return -ENOMEM;
-		n = uw_io_pread(s->io, fd, buf, flen, off);
-		if (n < 0) {
-			free(buf);
+		memcpy(buf, small, len);
+		n = uw_io_pread(s->io, fd, buf + len, flen - len, off + len);
+		if (n < 0)
 			return (int)n;
-		}
+		len += (size_t)n;
 	}
 	struct fmt_frame f;
-	struct fmt_rec rec;
 	struct fmt_dec dec;
+	int ret = 0;
 	uw_fmt_dec_init(&dec);
-	if (uw_fmt_frame_decode(buf, (size_t)n, s->salt, UINT32_MAX, &f) != FMT_FRAME_OK ||
-	    uw_fmt_record_decode(&dec, &f, &rec) < 0) {
+	if (uw_fmt_frame_decode(buf, len, s->salt, UINT32_MAX, &f) != FMT_FRAME_OK ||
+	    uw_fmt_record_decode(&dec, &f, rec) < 0) {
 		uw_wal_log(w, UWAL_LOG_ERROR, "corrupt frame: %s/%s at offset %u", w->dir, s->name,
 			   off);
 		ret = UWAL_ECORRUPT;
-		goto out;
 	}
-	out->index = rec.index;
-	out->key_len = rec.key_len;
-	out->value_len = rec.value_len;
-	out->key = dup_buf(rec.key, rec.key_len);
-	out->value = dup_buf(rec.value, rec.value_len);
-	if (!out->key || !out->value) {
-		uwal_record_free(out);
-		ret = -ENOMEM;
-	}
-out:
+	/* rec points into the frame's bytes, not into the decoder. */
 	uw_fmt_dec_destroy(&dec);
-	if (buf != small)
-		free(buf);
 	return ret;
 }
 
-int uwal_get(uwal *w, uint64_t index, uwal_record *out)
+/* Find the record index and read its frame (see read_frame): the one
+ * reader of uwal_get() and uwal_get_into(), UWAL_EFORKED included. */
+static int get_frame(struct uwal *w, uint64_t index, uint8_t *small, uint8_t *dst, size_t dst_cap,
+		     uint8_t **heap, struct fmt_rec *rec)
 {
-	if (!w || !out)
-		return UWAL_EINVAL;
+	if (atomic_load(&w->forked))
+		return UWAL_EFORKED;
 	uint32_t off;
 	uint64_t end;
 	/* acquire: pairs with truncate.c's note_cut. */
@@ -483,22 +490,72 @@ int uwal_get(uwal *w, uint64_t index, uwal_record *out)
 	struct seg *s = locate(w, index, &off, &end);
 	if (!s)
 		return UWAL_ENOTFOUND;
-	uwal_record rec = {0};
 	int fd;
 	int ret = uw_seg_fd_get(s, &fd);
 	if (ret == 0) {
-		ret = read_frame(w, s, fd, off, end, &rec);
+		ret = read_frame(w, s, fd, off, end, small, dst, dst_cap, heap, rec);
 		uw_seg_fd_put(s);
 	}
 	/* A back truncation between the lookup and the read: the frame may
 	 * be gone or another record's now. */
-	if ((ret == 0 || ret == UWAL_ECORRUPT) && uw_trunc_cut_since(w, gen, s->seq, off)) {
-		uwal_record_free(&rec);
+	if ((ret == 0 || ret == UWAL_ECORRUPT) && uw_trunc_cut_since(w, gen, s->seq, off))
 		ret = UWAL_ENOTFOUND;
-	}
 	uw_seg_unref(s);
-	if (ret == 0)
-		*out = rec;
+	return ret;
+}
+
+int uwal_get(uwal *w, uint64_t index, uwal_record *out)
+{
+	if (!w || !out)
+		return UWAL_EINVAL;
+	uint8_t small[SMALL_FRAME];
+	uint8_t *heap = NULL;
+	struct fmt_rec rec;
+	int ret = get_frame(w, index, small, NULL, 0, &heap, &rec);
+	if (ret == 0) {
+		uwal_record r = {
+			.index = rec.index, .key_len = rec.key_len, .value_len = rec.value_len};
+		r.key = dup_buf(rec.key, rec.key_len);
+		r.value = dup_buf(rec.value, rec.value_len);
+		if (r.key && r.value) {
+			*out = r;
+		} else {
+			uwal_record_free(&r);
+			ret = -ENOMEM;
+		}
+	}
+	free(heap);
+	uw_wal_flush_log(w);
+	return ret;
+}
+
+int uwal_get_into(uwal *w, uint64_t index, void *buf, size_t cap, uwal_record *out)
+{
+	if (!w || !out || (!buf && cap))
+		return UWAL_EINVAL;
+	uint8_t small[SMALL_FRAME];
+	uint8_t *heap = NULL;
+	struct fmt_rec rec;
+	/* A large frame is read straight into buf when it fits there. */
+	int ret = get_frame(w, index, small, buf, cap, &heap, &rec);
+	if (ret == 0) {
+		uint8_t *b = buf;
+		size_t kl = rec.key_len, vl = rec.value_len;
+		*out = (uwal_record){.index = rec.index, .key_len = kl, .value_len = vl};
+		if (kl + vl > cap) {
+			ret = UWAL_ETOOBIG;
+		} else if (b) {
+			/* memmove: a frame read into buf has its key and value
+			 * at or after where they go, the value after the key. */
+			if (kl)
+				memmove(b, rec.key, kl);
+			if (vl)
+				memmove(b + kl, rec.value, vl);
+			out->key = b;
+			out->value = b + kl;
+		}
+	}
+	free(heap);
 	uw_wal_flush_log(w);
 	return ret;
 }
@@ -514,7 +571,7 @@ void uwal_record_free(uwal_record *rec)
 
 uint64_t uwal_first_index(uwal *w)
 {
-	if (!w)
+	if (!w || atomic_load(&w->forked))
 		return 0;
 	uint64_t v = 0;
 	pthread_rwlock_rdlock(&w->lock);
@@ -529,7 +586,7 @@ uint64_t uwal_first_index(uwal *w)
 
 uint64_t uwal_last_index(uwal *w)
 {
-	if (!w)
+	if (!w || atomic_load(&w->forked))
 		return 0;
 	uint64_t v = 0;
 	pthread_rwlock_rdlock(&w->lock);
@@ -546,6 +603,8 @@ int uwal_stats_get_sized(uwal *w, uwal_stats *user, size_t size)
 {
 	if (!w || !user)
 		return UWAL_EINVAL;
+	if (atomic_load(&w->forked))
+		return UWAL_EFORKED;
 	uwal_stats st, *out = &st;
 	memset(out, 0, sizeof(*out));
 #define LD(x) atomic_load_explicit(&w->x, memory_order_relaxed)
@@ -578,4 +637,19 @@ int uwal_stats_get_sized(uwal *w, uwal_stats *user, size_t size)
 	if (size > n)
 		memset((uint8_t *)user + n, 0, size - n);
 	return 0;
+}
+
+int uwal_health(uwal *w)
+{
+	if (!w)
+		return UWAL_EINVAL;
+	if (atomic_load(&w->forked))
+		return UWAL_EFORKED;
+	return atomic_load(&w->poisoned);
+}
+
+const char *uwal_version(void)
+{
+	/* The header this library was built with. */
+	return UWAL_VERSION_STRING;
 }

@@ -947,3 +947,21 @@ void uw_pipe_stop(struct uwal *w)
 	free(wr);
 	w->wr = NULL;
 }
+
+void uw_pipe_forget(struct uwal *w)
+{
+	struct writer *wr = w->wr;
+	if (!wr)
+		return;
+	/* Only the child's copy of the ring: no submission, no wait. */
+	uw_ring_close(wr->ring);
+	/* Asleep at the fork, the writer was changing nothing: its buffers
+	 * are whole. Otherwise they may be half reallocated: left alone. */
+	if (atomic_load(&w->writer_sleeping)) {
+		uw_bset_free(&wr->set);
+		free(wr->buf);
+		free(wr->ents);
+		free(wr);
+	}
+	w->wr = NULL;
+}

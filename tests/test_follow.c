@@ -13,7 +13,6 @@
 
 #include <stdatomic.h>
 
-
 TH_SUITE(follow, 240);
 
 /* Ten records per segment. */

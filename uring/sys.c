@@ -210,7 +210,9 @@ static int sys_file_id(struct uw_io *io, int fd, const char *name, struct uw_fil
 static int sys_list(struct uw_io *io, int dirfd, const char *prefix, char ***names, size_t *n)
 {
 	(void)io;
-	int fd = dup(dirfd);
+	/* Close-on-exec like every descriptor uwal opens: another thread may
+	 * fork and exec while this one lists. */
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	DIR *d = fdopendir(fd);
@@ -387,6 +389,24 @@ static int sys_eventfd_drain(struct uw_io *io, int efd)
 	return uw_sys_eventfd_read(efd);
 }
 
+/* ---- pipes ------------------------------------------------------------ */
+
+static int sys_pipe(struct uw_io *io, int fds[2])
+{
+	(void)io;
+	return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
+}
+
+static ssize_t sys_read(struct uw_io *io, int fd, void *buf, size_t len)
+{
+	(void)io;
+	ssize_t n;
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
 /* ---- the table ------------------------------------------------------- */
 
 static const struct uw_io_ops sys_ops = {
@@ -417,6 +437,8 @@ static const struct uw_io_ops sys_ops = {
 	.eventfd = sys_eventfd,
 	.eventfd_signal = sys_eventfd_signal,
 	.eventfd_drain = sys_eventfd_drain,
+	.pipe = sys_pipe,
+	.read = sys_read,
 };
 
 static struct uw_io sys_io = {.ops = &sys_ops};

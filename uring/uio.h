@@ -165,6 +165,10 @@ struct uw_io_ops {
 	/* Reset a signalled eventfd's counter to 0 (the caller knows it is
 	 * nonzero: the read would block otherwise). 0 or -errno. */
 	int (*eventfd_drain)(struct uw_io *io, int efd);
+	/* A close-on-exec pipe(2): fds[0] reads, fds[1] writes. */
+	int (*pipe)(struct uw_io *io, int fds[2]);
+	/* read(2) of up to len bytes (a pipe): the bytes read, 0 at its end. */
+	ssize_t (*read)(struct uw_io *io, int fd, void *buf, size_t len);
 };
 
 /* A backend: its table; a backend's own state follows it in its struct. */
@@ -299,6 +303,14 @@ static inline int uw_io_eventfd_signal(struct uw_io *io, int efd)
 static inline int uw_io_eventfd_drain(struct uw_io *io, int efd)
 {
 	return io->ops->eventfd_drain(io, efd);
+}
+static inline int uw_io_pipe(struct uw_io *io, int fds[2])
+{
+	return io->ops->pipe(io, fds);
+}
+static inline ssize_t uw_io_read(struct uw_io *io, int fd, void *buf, size_t len)
+{
+	return io->ops->read(io, fd, buf, len);
 }
 
 /* ---- plain helpers (no backend) -------------------------------------- */

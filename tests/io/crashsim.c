@@ -915,6 +915,18 @@ static int sim_eventfd_drain(struct uw_io *io, int efd)
 	return sim->lower->ops->eventfd_drain(sim->lower, efd);
 }
 
+static int sim_pipe(struct uw_io *io, int fds[2])
+{
+	struct crashsim *sim = sim_of(io);
+	return sim->lower->ops->pipe(sim->lower, fds);
+}
+
+static ssize_t sim_read(struct uw_io *io, int fd, void *buf, size_t len)
+{
+	struct crashsim *sim = sim_of(io);
+	return sim->lower->ops->read(sim->lower, fd, buf, len);
+}
+
 static const struct uw_io_ops sim_ops = {
 	.mkdir_p = sim_mkdir_p,
 	.open_dir = sim_open_dir,
@@ -943,6 +955,8 @@ static const struct uw_io_ops sim_ops = {
 	.eventfd = sim_eventfd,
 	.eventfd_signal = sim_eventfd_signal,
 	.eventfd_drain = sim_eventfd_drain,
+	.pipe = sim_pipe,
+	.read = sim_read,
 };
 
 /* ---- the simulator ------------------------------------------------------ */

@@ -55,6 +55,28 @@ static struct uw_io *sys(void)
 	return uw_io_system();
 }
 
+/*
+ * fork(): the child's copy of mu must not be held by a thread that does not
+ * exist there (uwal's fork handler closes descriptors through this backend
+ * in the child). Registered before main, so before uwal's own handler:
+ * prepare handlers run in reverse order (uwal's registry first, then mu),
+ * the child's in order (mu is free again when uwal's runs).
+ */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&mu);
+}
+
+static void fork_resume(void)
+{
+	pthread_mutex_unlock(&mu);
+}
+
+__attribute__((constructor)) static void fork_safe(void)
+{
+	pthread_atfork(fork_prepare, fork_resume, fork_resume);
+}
+
 /* ---- names and matching ------------------------------------------------ */
 
 static const char *base(const char *name)
@@ -247,6 +269,17 @@ void tio_clear(void)
 unsigned tio_sleeping(void)
 {
 	return atomic_load(&sleeping);
+}
+
+/* Threads inside ring_idle: a writer that sleeps for want of work. */
+static _Atomic unsigned idling;
+
+bool tio_wait_ring_idle(int timeout_ms)
+{
+	struct timespec ms = {0, 1000000L};
+	for (int i = 0; i < timeout_ms && atomic_load(&idling) == 0; i++)
+		nanosleep(&ms, NULL);
+	return atomic_load(&idling) > 0;
 }
 
 bool tio_wait_sleeping(unsigned n, int timeout_ms)
@@ -516,7 +549,9 @@ static int f_ring_idle(struct uw_ring *base)
 {
 	struct fault_ring *r = (struct fault_ring *)base;
 	uint64_t before = r->inner->enters;
+	atomic_fetch_add(&idling, 1);
 	int e = uw_ring_idle(r->inner);
+	atomic_fetch_sub(&idling, 1);
 	r->base.enters += r->inner->enters - before;
 	return e;
 }
@@ -570,6 +605,18 @@ static int f_eventfd_drain(struct uw_io *io, int efd)
 	return uw_io_eventfd_drain(sys(), efd);
 }
 
+static int f_pipe(struct uw_io *io, int fds[2])
+{
+	(void)io;
+	return uw_io_pipe(sys(), fds);
+}
+
+static ssize_t f_read(struct uw_io *io, int fd, void *buf, size_t len)
+{
+	(void)io;
+	return uw_io_read(sys(), fd, buf, len);
+}
+
 static const struct uw_io_ops fault_ops = {
 	.mkdir_p = f_mkdir_p,
 	.open_dir = f_open_dir,
@@ -598,6 +645,8 @@ static const struct uw_io_ops fault_ops = {
 	.eventfd = f_eventfd,
 	.eventfd_signal = f_eventfd_signal,
 	.eventfd_drain = f_eventfd_drain,
+	.pipe = f_pipe,
+	.read = f_read,
 };
 
 static struct uw_io fault_io = {.ops = &fault_ops};

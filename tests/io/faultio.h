@@ -78,6 +78,9 @@ uint64_t tio_count(enum tio_kind kind, const char *files);
  */
 unsigned tio_sleeping(void);
 bool tio_wait_sleeping(unsigned n, int timeout_ms);
+/* Wait (up to timeout_ms) until a writer thread sleeps in its ring's
+ * ring_idle, for want of work; true if one does. */
+bool tio_wait_ring_idle(int timeout_ms);
 
 /* The fault backend itself (forwards to the system backend). */
 struct uw_io *tio_fault_io(void);
