@@ -963,7 +963,10 @@ UWAL_API int uwal_truncate_front(uwal *w, uint64_t index);
  * active segment, the file is truncated there, preallocated again and
  * fdatasynced; if it is in a sealed segment (never rewritten), a BACK
  * frame saying "from that record up to here is void" is written into the
- * active segment and fdatasynced. On return uwal_last_index(), uwal_get()
+ * active segment and fdatasynced. (When the file's cut would remove a
+ * uwal_truncate_front() frame written after the record, the active
+ * segment is sealed first and the cut is such a BACK frame: the front
+ * stays.) On return uwal_last_index(), uwal_get()
  * and new iterators agree; an open iterator that has yet to read a removed
  * record returns UWAL_ETRUNCATED from uwal_iter_next() from there on.
  *

@@ -85,7 +85,9 @@
  *   back  (uwal_truncate_back): every record from P up to this frame is
  *          void. P lies in an earlier segment than the frame (a cut inside
  *          the active segment truncates the file at P instead, and writes
- *          no frame).
+ *          no frame; unless a front frame lies after P in that file, which
+ *          the cut would remove: then the segment is sealed first, and the
+ *          cut is a back frame in the next one).
  *
  *   next   (version 2 segments): no record is voided; index H >= 1 is the
  *          high-water mark of indexes at this point of the log, the largest

@@ -63,6 +63,9 @@ struct seg {
 	uint64_t lo;
 	uint64_t end;
 	uint64_t recs; /* record frames in the file (live or void), as a seal counts them */
+	/* Offset of the last FRONT frame in the file, 0 if none: a back cut
+	 * inside the file must not remove it (truncate.c). */
+	uint64_t front_off;
 	struct idx idx;
 	char name[SEG_NAME_MAX];
 	/* A read-only handle's tail: nonzero bytes after end, hidden from it
@@ -384,6 +387,10 @@ void uw_trunc_void_back(struct seg *s, uint64_t seq, uint64_t off, int *err);
  * *io_err set when the handle must be poisoned. */
 int uw_trunc_run(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, const struct req *r,
 		 bool *io_err);
+/* Whether a back truncation at index would cut the active segment's file
+ * before a FRONT frame in it: then the writer rotates first, and the cut
+ * becomes a BACK frame, leaving the FRONT frame in a sealed segment. */
+bool uw_trunc_back_needs_rotation(struct uwal *w, const struct seg *active, uint64_t index);
 /* Whether a back cut made after generation gen covers (seq, off). */
 bool uw_trunc_cut_since(struct uwal *w, uint64_t gen, uint64_t seq, uint64_t off);
 

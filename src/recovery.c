@@ -200,6 +200,7 @@ static int on_trunc(void *arg, uint8_t type, const struct fmt_trunc *t, uint64_t
 	if (type == FMT_FRAME_BACK && c->w)
 		c->w->hw_index = t->index - 1;
 	if (type == FMT_FRAME_FRONT) {
+		cur->front_off = off;
 		for (size_t i = 0; i < c->nprev; i++)
 			uw_trunc_void_front(c->prev[i], t->seq, t->off, &err);
 		uw_trunc_void_front(cur, t->seq, t->off, &err);
@@ -585,8 +586,8 @@ static void report(uwal_segment_info *e, const struct found *f, const struct ins
 	e->damage = damage;
 	const struct seg *s = in->seg;
 	if (!s)
-		return;           /* a bad header: nothing of the file was read */
-	e->version = FMT_VERSION; /* the header decoder accepts no other */
+		return;          /* a bad header: nothing of the file was read */
+	e->version = s->version; /* the header's: 1 or 2 */
 	e->frame_bytes = in->scan.end - FMT_SEG_HDR_SIZE;
 	e->records = s->idx.n;
 	e->first_index = s->idx.n ? s->idx.min : 0;

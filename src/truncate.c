@@ -181,6 +181,7 @@ static int trunc_front(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, 
 	int err = 0;
 	pthread_rwlock_wrlock(&w->lock);
 	p->active->end = p->woff + len;
+	p->active->front_off = p->woff;
 	for (size_t k = 0; k < w->nsegs; k++)
 		uw_trunc_void_front(w->segs[k], t.seq, t.off, &err);
 	pthread_rwlock_unlock(&w->lock);
@@ -261,6 +262,14 @@ static int trunc_back(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, u
 	if (err < 0)
 		*io_err = true;
 	return err;
+}
+
+bool uw_trunc_back_needs_rotation(struct uwal *w, const struct seg *active, uint64_t index)
+{
+	size_t i;
+	uint32_t off;
+	return active->front_off && find(w, index, &i, &off) && w->segs[i] == active &&
+	       off < active->front_off;
 }
 
 int uw_trunc_run(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, const struct req *r,

@@ -193,6 +193,22 @@ static int init_queues(struct uwal *w)
 	return 0;
 }
 
+/* Segments of an older format version are read as they are; the ones this
+ * handle creates are of the current version, which older libraries cannot
+ * read: say so once, at open. */
+static void say_old_versions(struct uwal *w)
+{
+	size_t old = 0;
+	for (size_t i = 0; i < w->nsegs; i++)
+		old += w->segs[i]->version < FMT_VERSION;
+	if (old)
+		uw_wal_log(w, UWAL_LOG_WARN,
+			   "log %s: %zu segment(s) of format version 1 are read as they are; "
+			   "new segments are version %d, which uwal before 0.2 cannot read: the "
+			   "upgrade is one-way",
+			   w->dir, old, FMT_VERSION);
+}
+
 int uwal_open(const uwal_config *cfg, uwal **out)
 {
 	if (!cfg || !out)
@@ -267,6 +283,7 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 		*out = w;
 		return 0;
 	}
+	say_old_versions(w);
 	ret = init_queues(w);
 	if (ret < 0)
 		goto err;

@@ -684,12 +684,17 @@ static void maybe_prepare(struct uwal *w, struct writer *wr)
 
 /*
  * A truncation request, alone (truncate.c). Its frame goes into the active
- * segment; a version 1 segment takes none, so the log rotates first.
+ * segment; a version 1 segment takes none, so the log rotates first. So
+ * does a back cut that would truncate the active segment's file before a
+ * FRONT frame in it: sealed, the segment keeps the frame, and the cut is a
+ * BACK frame in the new segment.
  */
 static void run_trunc(struct uwal *w, struct writer *wr)
 {
 	struct req *r = pend_pop(wr);
-	if (wr->active->version < 2) {
+	if (wr->active->version < 2 ||
+	    (r->kind == REQ_TRUNC_BACK &&
+	     uw_trunc_back_needs_rotation(w, wr->active, r->trunc_index))) {
 		int e = rotate(w, wr);
 		if (e < 0) {
 			finish_one(w, r, e);

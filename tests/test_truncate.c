@@ -259,6 +259,40 @@ TH_TEST(truncate, front_then_back_then_front_compose)
 	th_close(w);
 }
 
+/*
+ * A back cut in the active segment before a FRONT frame written there: the
+ * cut must not take the front with it (records before the front would come
+ * back at the next open).
+ */
+TH_TEST(truncate, back_in_the_active_segment_keeps_an_earlier_front)
+{
+	uwal_config cfg;
+	cfg_small(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	write_range(w, 1, 45); /* 41..45 in the active segment */
+	cr_assert_eq(uwal_truncate_front(w, 15), 0);
+	cr_assert_eq(uwal_truncate_back(w, 43), 0);
+	struct model m;
+	model_range(&m, 15, 42);
+	check_view(w, &m, "front 15, back 43");
+	w = reopen(w, &cfg);
+	check_view(w, &m, "front 15, back 43, reopened");
+	/* The front record itself in the active segment, then cut there: the
+	 * log is empty, and stays empty. */
+	write_range(w, 43, 47);
+	cr_assert_eq(uwal_truncate_front(w, 44), 0);
+	cr_assert_eq(uwal_truncate_back(w, 44), 0);
+	m.n = 0;
+	check_view(w, &m, "front 44, back 44");
+	w = reopen(w, &cfg);
+	check_view(w, &m, "front 44, back 44, reopened");
+	write_range(w, 44, 46);
+	model_range(&m, 44, 46);
+	w = reopen(w, &cfg);
+	check_view(w, &m, "written again, reopened");
+	th_close(w);
+}
+
 TH_TEST(truncate, errors_leave_the_log_alone)
 {
 	uwal_config cfg;
