@@ -747,12 +747,15 @@ static void settle(struct crashsim *sim)
 	}
 }
 
-static void crash_case(bool back, uint64_t index)
+/* The log holds 1..47 (after a front truncation at pre_front, if not 0),
+ * then the truncation runs with the power cut at each step in turn. */
+static void crash_case_after(uint64_t pre_front, bool back, uint64_t index)
 {
 	struct model before, after;
-	model_range(&before, 1, 47);
+	uint64_t front = pre_front ? pre_front : 1;
+	model_range(&before, front, 47);
 	if (back)
-		model_range(&after, 1, index - 1);
+		model_range(&after, front, index - 1);
 	else
 		model_range(&after, index, 47);
 	bool done = false;
@@ -769,6 +772,8 @@ static void crash_case(bool back, uint64_t index)
 		cfg.segment_size = 64 << 10;
 		uwal *w = th_open(&cfg);
 		write_range(w, 1, 47);
+		if (pre_front)
+			cr_assert_eq(uwal_truncate_front(w, pre_front), 0);
 		settle(sim);
 		crashsim_arm(sim, cut, NULL, NULL);
 		int rc = back ? uwal_truncate_back(w, index) : uwal_truncate_front(w, index);
@@ -795,6 +800,10 @@ static void crash_case(bool back, uint64_t index)
 				     uwal_strerror(orc), lg.buf);
 			uint64_t first = uwal_first_index(w), last = uwal_last_index(w);
 			bool is_after = back ? last == index - 1 : first == index;
+			cr_assert(!pre_front || last == 0 || first == pre_front,
+				  "cut at %llu: the earlier front truncation came undone (first "
+				  "%llu)",
+				  (unsigned long long)cut, (unsigned long long)first);
 			cr_assert(!(rc == 0 && !is_after),
 				  "cut at %llu: the call returned 0 but the log is as before",
 				  (unsigned long long)cut);
@@ -812,6 +821,18 @@ static void crash_case(bool back, uint64_t index)
 		free(base);
 	}
 	cr_assert(done, "the truncation never completed without a cut");
+}
+
+static void crash_case(bool back, uint64_t index)
+{
+	crash_case_after(0, back, index);
+}
+
+/* The back cut lands in the active segment before the front frame of an
+ * earlier truncation: the segment is sealed first. */
+TH_TEST(truncate, a_power_cut_at_each_step_of_back_before_a_front_frame_leaves_before_or_after)
+{
+	crash_case_after(12, true, 44);
 }
 
 TH_TEST(truncate, a_power_cut_at_each_step_of_front_leaves_before_or_after)
