@@ -558,6 +558,21 @@ static uint64_t append_one(uwal *w)
 	return ix;
 }
 
+/* Wait (up to 5 s) until the log has n segments: removals are done in the
+ * background. */
+static void wait_segments(uwal *w, uint64_t n)
+{
+	uwal_stats s;
+	for (int i = 0; i < 500; i++) {
+		uwal_stats_get(w, &s);
+		if (s.segments == n)
+			return;
+		usleep(10000);
+	}
+	cr_assert_fail("%llu segments, want %llu", (unsigned long long)s.segments,
+		       (unsigned long long)n);
+}
+
 static uwal *reopen(uwal *w, const uwal_config *cfg)
 {
 	th_close(w);
@@ -575,13 +590,7 @@ TH_TEST(async, mark_survives_front_truncation_that_empties_the_log)
 	cr_assert_eq(uwal_truncate_front(w, 1000), 0);
 	cr_assert_eq(uwal_first_index(w), 0, "empty");
 	/* The emptied segments go in the background. */
-	for (int i = 0; i < 500; i++) {
-		uwal_stats s;
-		uwal_stats_get(w, &s);
-		if (s.segments == 1)
-			break;
-		usleep(10000);
-	}
+	wait_segments(w, 1);
 	w = reopen(w, &cfg);
 	cr_assert_eq(uwal_last_index(w), 0);
 	cr_assert_eq(append_one(w), 36, "not 1: the records 1..35 existed");
@@ -601,13 +610,7 @@ TH_TEST(async, mark_survives_retention)
 		append_one(w);
 	/* Rotate into an empty segment: with max_segments 1 the others go. */
 	cr_assert_eq(uwal_truncate_front(w, 31), 0);
-	for (int i = 0; i < 500; i++) {
-		uwal_stats s;
-		uwal_stats_get(w, &s);
-		if (s.segments == 1)
-			break;
-		usleep(10000);
-	}
+	wait_segments(w, 1);
 	w = reopen(w, &cfg);
 	cr_assert_eq(append_one(w), 31);
 	for (int i = 0; i < 25; i++)
@@ -643,17 +646,6 @@ TH_TEST(async, after_truncate_back_the_next_index_is_the_cut_one)
 
 #include "crashsim.h"
 
-static void settle(struct crashsim *sim)
-{
-	uint64_t n = crashsim_ops(sim);
-	for (int quiet = 0; quiet < 10;) {
-		th_sleep_ms(3);
-		uint64_t m = crashsim_ops(sim);
-		quiet = m == n ? quiet + 1 : 0;
-		n = m;
-	}
-}
-
 static void cut_cfg(uwal_config *cfg, const char *dir, bool retention)
 {
 	th_config(cfg, dir);
@@ -687,7 +679,7 @@ static void power_cuts(bool retention)
 		uwal_config cfg;
 		cut_cfg(&cfg, log, retention);
 		uwal *w = th_open(&cfg);
-		settle(sim);
+		crashsim_settle(sim);
 		crashsim_arm(sim, cut, NULL, NULL);
 		static uint8_t acked[N + 1];
 		memset(acked, 0, sizeof(acked));
@@ -718,7 +710,7 @@ static void power_cuts(bool retention)
 				completed += (size_t)k;
 			}
 		}
-		settle(sim);
+		crashsim_settle(sim);
 		done = !crashsim_is_cut(sim);
 		crashsim_cut(sim, cut + 1);
 		uwal_close(w);
@@ -807,7 +799,7 @@ TH_TEST(async, mark_survives_retention_and_a_power_cut)
 			break;
 		usleep(10000);
 	}
-	settle(sim);
+	crashsim_settle(sim);
 	crashsim_cut(sim, 1);
 	uwal_close(w);
 	for (uint64_t seed = 1; seed <= 8; seed++) {

@@ -736,16 +736,6 @@ TH_TEST(truncate, a_failure_at_each_step_fails_the_call_and_reopens_before_or_af
 
 /* Wait until the simulated backend has been idle for a while (the
  * preparer done). */
-static void settle(struct crashsim *sim)
-{
-	uint64_t n = crashsim_ops(sim);
-	for (int quiet = 0; quiet < 10;) {
-		th_sleep_ms(3);
-		uint64_t m = crashsim_ops(sim);
-		quiet = m == n ? quiet + 1 : 0;
-		n = m;
-	}
-}
 
 /* The log holds 1..47 (after a front truncation at pre_front, if not 0),
  * then the truncation runs with the power cut at each step in turn. */
@@ -774,10 +764,10 @@ static void crash_case_after(uint64_t pre_front, bool back, uint64_t index)
 		write_range(w, 1, 47);
 		if (pre_front)
 			cr_assert_eq(uwal_truncate_front(w, pre_front), 0);
-		settle(sim);
+		crashsim_settle(sim);
 		crashsim_arm(sim, cut, NULL, NULL);
 		int rc = back ? uwal_truncate_back(w, index) : uwal_truncate_front(w, index);
-		settle(sim); /* the background removal too */
+		crashsim_settle(sim); /* the background removal too */
 		done = !crashsim_is_cut(sim);
 		crashsim_cut(sim, cut + 1);
 		uwal_close(w);

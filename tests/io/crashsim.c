@@ -64,6 +64,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SECTOR 512u
@@ -1068,6 +1069,18 @@ uint64_t crashsim_ops(struct crashsim *sim)
 	uint64_t n = sim->ops;
 	pthread_mutex_unlock(&sim->mu);
 	return n;
+}
+
+void crashsim_settle(struct crashsim *sim)
+{
+	struct timespec ms3 = {0, 3000000L};
+	uint64_t n = crashsim_ops(sim);
+	for (int quiet = 0; quiet < 10;) {
+		nanosleep(&ms3, NULL);
+		uint64_t m = crashsim_ops(sim);
+		quiet = m == n ? quiet + 1 : 0;
+		n = m;
+	}
 }
 
 /* ---- the layout ----------------------------------------------------------- */

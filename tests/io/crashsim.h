@@ -81,6 +81,9 @@ void crashsim_cut(struct crashsim *sim, uint64_t seed);
 int crashsim_is_cut(struct crashsim *sim);
 /* Counted operations so far. */
 uint64_t crashsim_ops(struct crashsim *sim);
+/* Wait until no operation has run for about 30 ms (the engine's background
+ * work, such as a segment's preparation or removal, done). */
+void crashsim_settle(struct crashsim *sim);
 
 /*
  * Write the modelled directories, as the power loss leaves them, under
