@@ -69,6 +69,16 @@ static void wake_writer(struct uwal *w)
  * UWAL_ESHUTDOWN / UWAL_EPOISONED (not queued). Once queued, r may be
  * completed at any moment: an asynchronous request is then freed.
  */
+/*
+ * The queue of a thread that has submitted asynchronously, -1 before: it
+ * pushes every request there from then on, and waits rather than spill
+ * into another queue when it is full. Its submissions are several in
+ * flight at once, and the writer drains the queues in turn, each in order:
+ * requests of one thread spread over two queues could be taken out of its
+ * call order. (A thread with one blocking request at a time cannot be.)
+ */
+static __thread int home_queue = -1;
+
 static int enqueue(struct uwal *w, struct req *r)
 {
 	/* seq_cst: pairs with uwal_close()'s store of closing; a submitter
@@ -88,6 +98,19 @@ static int enqueue(struct uwal *w, struct req *r)
 	 * submitters share): a hint for the writer's idle spin. */
 	if (atomic_load_explicit(&w->submit_cpu, memory_order_relaxed) != cpu)
 		atomic_store_explicit(&w->submit_cpu, cpu, memory_order_relaxed);
+	if (r->async && home_queue < 0)
+		home_queue = cpu;
+	if (home_queue >= 0) {
+		struct pq *q = &w->queues[(unsigned)home_queue % w->nq];
+		while (!uw_pq_push(q, r)) {
+			atomic_fetch_add_explicit(&w->st_qfull, 1, memory_order_relaxed);
+			wake_writer(w);
+			uw_io_yield();
+		}
+		atomic_fetch_sub(&w->enqueuing, 1);
+		wake_writer(w);
+		return 0;
+	}
 	unsigned start = (unsigned)cpu % w->nq;
 	for (unsigned k = 0;; k++) {
 		if (uw_pq_push(&w->queues[(start + k) % w->nq], r))

@@ -10,6 +10,7 @@
 #include "helpers.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 TH_SUITE(async, 240);
@@ -844,5 +845,47 @@ TH_TEST(async, window_out_of_range_is_refused_by_name)
 	cr_assert_eq(submit_std(w, 2, 0, 2), UWAL_EAGAIN, "a window of one");
 	th_close(w);
 	w = open_cfg(UWAL_SYNC_NONE, 1u << 20);
+	th_close(w);
+}
+
+static bool pin_to(int cpu)
+{
+	cpu_set_t s;
+	CPU_ZERO(&s);
+	CPU_SET(cpu, &s);
+	return sched_setaffinity(0, sizeof(s), &s) == 0;
+}
+
+/* One thread's submissions keep its call order when it moves between
+ * CPUs with many in flight (each CPU has its own queue). */
+TH_TEST(async, one_thread_moving_between_cpus_keeps_its_order)
+{
+	cpu_set_t orig;
+	cr_assert_eq(sched_getaffinity(0, sizeof(orig), &orig), 0);
+	int cpus[2], n = 0;
+	for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+		if (CPU_ISSET(c, &orig))
+			cpus[n++] = c;
+	if (n < 2)
+		cr_skip_test("one CPU: no queue to move to");
+	uwal *w = open_cfg(UWAL_SYNC_BATCH, 4096);
+	enum { N = 4000 };
+	uint64_t ud = 0;
+	for (int round = 0; ud < N; round++) {
+		cr_assert(pin_to(cpus[round & 1]));
+		for (int k = 0; k < 50 && ud < N; k++) {
+			uwal_record r = {.index = 0, .value = "v", .value_len = 1};
+			cr_assert_eq(uwal_submit(w, &r, 1, 0, ++ud), 0);
+		}
+	}
+	cr_assert_eq(sched_setaffinity(0, sizeof(orig), &orig), 0);
+	static uwal_completion c[N];
+	reap_n(w, c, N);
+	for (uint64_t i = 0; i < N; i++) {
+		cr_assert_eq(c[i].user_data, i + 1, "completion %llu is submission %llu",
+			     (unsigned long long)i, (unsigned long long)c[i].user_data);
+		cr_assert_eq(c[i].first_index, i + 1, "submission %llu got index %llu",
+			     (unsigned long long)i + 1, (unsigned long long)c[i].first_index);
+	}
 	th_close(w);
 }
