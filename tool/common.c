@@ -33,12 +33,18 @@ void uw_tool_log_free(struct uw_tool_log *l)
 int uw_tool_open(const char *dir, const char *prefix, unsigned extra, struct uw_tool_log *log,
 		 uwal **out)
 {
+	return uw_tool_open_flags(dir, prefix, UWAL_OPEN_READONLY | extra, log, out);
+}
+
+int uw_tool_open_flags(const char *dir, const char *prefix, unsigned flags, struct uw_tool_log *log,
+		       uwal **out)
+{
 	uwal_config cfg;
 	uwal_config_init(&cfg);
 	cfg.dir = dir;
 	if (prefix)
 		cfg.prefix = prefix;
-	cfg.open_flags = UWAL_OPEN_READONLY | extra;
+	cfg.open_flags = flags;
 	cfg.log_fn = uw_tool_log_fn;
 	cfg.log_ctx = log;
 	return uwal_open(&cfg, out);
@@ -81,7 +87,7 @@ const char *uw_tool_explain(int err, char *buf, size_t n)
 	const char *what;
 	switch (err) {
 	case UWAL_ELOCKED:
-		what = "the log is open in another process";
+		what = "the log is locked: it is open in another process";
 		break;
 	case UWAL_ECORRUPT:
 		what = "the log is damaged";
@@ -192,6 +198,46 @@ void uw_tool_put_json_bytes(FILE *f, const char *name, const void *p, size_t len
 		uw_tool_put_hex(f, p, len);
 		fputc('"', f);
 	}
+}
+
+bool uw_tool_parse_format(const char *cmd, const char *s, enum uw_tool_fmt *out)
+{
+	if (!strcmp(s, "text"))
+		*out = UW_FMT_TEXT;
+	else if (!strcmp(s, "hex"))
+		*out = UW_FMT_HEX;
+	else if (!strcmp(s, "json"))
+		*out = UW_FMT_JSON;
+	else {
+		fprintf(stderr, "uwal %s: --format: text, json or hex, not '%s'\n", cmd, s);
+		return false;
+	}
+	return true;
+}
+
+void uw_tool_put_record(FILE *f, enum uw_tool_fmt fmt, bool keys_only, const uwal_record *r,
+			uint64_t seq, uint64_t off)
+{
+	if (fmt == UW_FMT_JSON) {
+		fprintf(f, "{\"index\":%" PRIu64 ",\"segment\":%" PRIu64 ",\"offset\":%" PRIu64 ",",
+			r->index, seq, off);
+		uw_tool_put_json_bytes(f, "key", r->key, r->key_len);
+		if (!keys_only) {
+			fputc(',', f);
+			uw_tool_put_json_bytes(f, "value", r->value, r->value_len);
+		}
+		fputs("}\n", f);
+		return;
+	}
+	void (*put)(FILE *, const void *, size_t) =
+		fmt == UW_FMT_HEX ? uw_tool_put_hex : uw_tool_put_text;
+	fprintf(f, "%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t", r->index, seq, off);
+	put(f, r->key, r->key_len);
+	if (!keys_only) {
+		fputc('\t', f);
+		put(f, r->value, r->value_len);
+	}
+	fputc('\n', f);
 }
 
 bool uw_tool_msg_file(const char *msg, const char *dir, char *name, size_t n)

@@ -30,32 +30,6 @@ static const char help[] =
 	"Exit status: 0 every record was read; 1 the log does not open or a record\n"
 	"failed its check (the records before it are printed); 2 usage.\n";
 
-enum fmt { TEXT, HEX, JSON };
-
-static void put_record(enum fmt fmt, bool keys_only, const uwal_record *r, uint64_t seq,
-		       uint64_t off)
-{
-	if (fmt == JSON) {
-		printf("{\"index\":%" PRIu64 ",\"segment\":%" PRIu64 ",\"offset\":%" PRIu64 ",",
-		       r->index, seq, off);
-		uw_tool_put_json_bytes(stdout, "key", r->key, r->key_len);
-		if (!keys_only) {
-			putchar(',');
-			uw_tool_put_json_bytes(stdout, "value", r->value, r->value_len);
-		}
-		fputs("}\n", stdout);
-		return;
-	}
-	void (*put)(FILE *, const void *, size_t) = fmt == HEX ? uw_tool_put_hex : uw_tool_put_text;
-	printf("%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t", r->index, seq, off);
-	put(stdout, r->key, r->key_len);
-	if (!keys_only) {
-		putchar('\t');
-		put(stdout, r->value, r->value_len);
-	}
-	putchar('\n');
-}
-
 /* Say on stderr that a torn tail is hidden (a normal open would cut it). */
 static int note_tail(uwal *w, const char *dir, bool *empty)
 {
@@ -84,7 +58,7 @@ int uw_tool_dump(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},         {0}};
 	const char *prefix = "segment_";
 	uint64_t from = 0, to = UINT64_MAX;
-	enum fmt fmt = TEXT;
+	enum uw_tool_fmt fmt = UW_FMT_TEXT;
 	bool keys_only = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -98,21 +72,11 @@ int uw_tool_dump(int argc, char **argv)
 			}
 			break;
 		case 'F':
-			if (!strcmp(optarg, "text"))
-				fmt = TEXT;
-			else if (!strcmp(optarg, "hex"))
-				fmt = HEX;
-			else if (!strcmp(optarg, "json"))
-				fmt = JSON;
-			else {
-				fprintf(stderr,
-					"uwal dump: --format: text, json or hex, not '%s'\n",
-					optarg);
+			if (!uw_tool_parse_format("dump", optarg, &fmt))
 				return UW_TOOL_USAGE;
-			}
 			break;
 		case 'j':
-			fmt = JSON;
+			fmt = UW_FMT_JSON;
 			break;
 		case 'k':
 			keys_only = true;
@@ -160,7 +124,7 @@ int uw_tool_dump(int argc, char **argv)
 			continue;
 		uint64_t seq = 0, off = 0;
 		uwal_iter_position(it, &seq, &off);
-		put_record(fmt, keys_only, &r, seq, off);
+		uw_tool_put_record(stdout, fmt, keys_only, &r, seq, off);
 	}
 	if (err < 0)
 		ret = uw_tool_fail_err(false, "dump", dir, err, &log);

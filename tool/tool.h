@@ -25,6 +25,8 @@ int uw_tool_stat(int argc, char **argv);
 int uw_tool_dump(int argc, char **argv);
 int uw_tool_verify(int argc, char **argv);
 int uw_tool_recover(int argc, char **argv);
+int uw_tool_tail(int argc, char **argv);
+int uw_tool_truncate(int argc, char **argv);
 
 /* What stat, verify and recover take: [--prefix P] [--json] [--help] DIR,
  * and recover's --dry-run (-n) when dry is not NULL. */
@@ -53,6 +55,11 @@ void uw_tool_log_free(struct uw_tool_log *l);
 int uw_tool_open(const char *dir, const char *prefix, unsigned extra, struct uw_tool_log *log,
 		 uwal **out);
 
+/* The same with cfg.open_flags = flags (0: a normal open, which takes the
+ * lock and may repair a torn tail). */
+int uw_tool_open_flags(const char *dir, const char *prefix, unsigned flags, struct uw_tool_log *log,
+		       uwal **out);
+
 /* An error of a uwal call in words ("the log is open in another process
  * (UWAL_ELOCKED)", "no such directory (ENOENT)"), into buf. */
 const char *uw_tool_explain(int err, char *buf, size_t n);
@@ -69,6 +76,16 @@ void uw_tool_put_hex(FILE *f, const void *p, size_t len);
 void uw_tool_put_json_str(FILE *f, const char *s);
 /* "name":"<bytes>" when they are UTF-8, else "name_hex":"<hex>". */
 void uw_tool_put_json_bytes(FILE *f, const char *name, const void *p, size_t len);
+
+/* How dump and tail print a record (--format). */
+enum uw_tool_fmt { UW_FMT_TEXT, UW_FMT_HEX, UW_FMT_JSON };
+/* --format's argument; false (said on stderr as "uwal CMD: ...") if it is
+ * none of text, hex, json. */
+bool uw_tool_parse_format(const char *cmd, const char *s, enum uw_tool_fmt *out);
+/* One record as a line: INDEX SEGMENT OFFSET KEY [VALUE], tab-separated,
+ * key and value as text or hex; or one JSON object. */
+void uw_tool_put_record(FILE *f, enum uw_tool_fmt fmt, bool keys_only, const uwal_record *r,
+			uint64_t seq, uint64_t off);
 
 /* Where a diagnostic says the damage is: the file name after "dir/" and
  * the number after "at offset "; false for what it does not say. */
