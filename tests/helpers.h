@@ -301,6 +301,15 @@ static inline int th_write_std(uwal *w, uint64_t idx, bool sync)
 	return uwal_write_sync(w, idx, key, kl, vl ? val : NULL, vl, sync);
 }
 
+/* Write the standard records from..to, not synced, or fail the test. */
+static inline void th_write_range(uwal *w, uint64_t from, uint64_t to)
+{
+	for (uint64_t i = from; i <= to; i++) {
+		int rc = th_write_std(w, i, false);
+		cr_assert_eq(rc, 0, "write %llu: %s", (unsigned long long)i, uwal_strerror(rc));
+	}
+}
+
 /* Assert that rec holds exactly the given key and value, NUL-terminated. */
 static inline void th_check_rec(const uwal_record *r, uint64_t idx, const void *key, size_t kl,
 				const void *val, size_t vl)

@@ -20,14 +20,6 @@ static void cfg_small(uwal_config *cfg, const char *dir)
 	cfg->sync_mode = UWAL_SYNC_BATCH;
 }
 
-static void write_range(uwal *w, uint64_t from, uint64_t to)
-{
-	for (uint64_t i = from; i <= to; i++) {
-		int rc = th_write_std(w, i, false);
-		cr_assert_eq(rc, 0, "write %llu: %s", (unsigned long long)i, uwal_strerror(rc));
-	}
-}
-
 static uwal *open_ro(const uwal_config *wcfg)
 {
 	uwal_config cfg = *wcfg;
@@ -60,11 +52,11 @@ TH_TEST(refresh, sees_records_written_after_the_open)
 	uwal_config cfg;
 	th_config(&cfg, g_dir);
 	uwal *w = th_open(&cfg);
-	write_range(w, 1, 3);
+	th_write_range(w, 1, 3);
 	uwal *r = open_ro(&cfg);
 	check_range(r, 1, 3);
 	cr_assert_eq(uwal_refresh(r), 0, "nothing new");
-	write_range(w, 4, 9);
+	th_write_range(w, 4, 9);
 	th_check_absent(r, 4);
 	cr_assert_eq(uwal_refresh(r), 1);
 	check_range(r, 1, 9);
@@ -85,7 +77,7 @@ TH_TEST(refresh, an_empty_log_fills)
 	uwal *w = th_open(&cfg);
 	uwal *r = open_ro(&cfg);
 	cr_assert_eq(uwal_last_index(r), 0);
-	write_range(w, 1, 2);
+	th_write_range(w, 1, 2);
 	cr_assert_eq(uwal_refresh(r), 1);
 	check_range(r, 1, 2);
 	th_close(r);
@@ -97,12 +89,12 @@ TH_TEST(refresh, across_rotations_with_a_follower)
 	uwal_config cfg;
 	cfg_small(&cfg, g_dir);
 	uwal *w = th_open(&cfg);
-	write_range(w, 1, 5);
+	th_write_range(w, 1, 5);
 	uwal *r = open_ro(&cfg);
 	uwal_iter *it = NULL;
 	cr_assert_eq(uwal_iter_open_at(r, 0, UWAL_ITER_FOLLOW, &it), 0);
 	expect_next(it, 1, 5);
-	write_range(w, 6, 37); /* three rotations */
+	th_write_range(w, 6, 37); /* three rotations */
 	cr_assert_eq(uwal_iter_wait(it, 0), 0, "nothing before a refresh");
 	cr_assert_eq(uwal_refresh(r), 1);
 	cr_assert_eq(uwal_iter_wait(it, 0), 1);
@@ -117,9 +109,9 @@ TH_TEST(refresh, across_rotations_with_a_follower)
 	cr_assert_not(v[n - 1].sealed);
 	uwal_segments_free(v);
 	/* One rotation more, in two refreshes. */
-	write_range(w, 38, 40);
+	th_write_range(w, 38, 40);
 	cr_assert_eq(uwal_refresh(r), 1);
-	write_range(w, 41, 44);
+	th_write_range(w, 41, 44);
 	cr_assert_eq(uwal_refresh(r), 1);
 	expect_next(it, 38, 44);
 	uwal_iter_close(it);
@@ -144,14 +136,14 @@ TH_TEST(refresh, wakes_a_waiting_follower)
 	uwal_config cfg;
 	th_config(&cfg, g_dir);
 	uwal *w = th_open(&cfg);
-	write_range(w, 1, 2);
+	th_write_range(w, 1, 2);
 	uwal *r = open_ro(&cfg);
 	struct waiter a = {.rc = -1};
 	cr_assert_eq(uwal_iter_open_at(r, 0, UWAL_ITER_FOLLOW, &a.it), 0);
 	expect_next(a.it, 1, 2);
 	pthread_t t;
 	cr_assert_eq(pthread_create(&t, NULL, wait_thread, &a), 0);
-	write_range(w, 3, 3);
+	th_write_range(w, 3, 3);
 	cr_assert_eq(uwal_refresh(r), 1);
 	pthread_join(t, NULL);
 	cr_assert_eq(a.rc, 1);
@@ -174,9 +166,9 @@ TH_TEST(refresh, drops_the_segments_retention_removed)
 	cfg_small(&cfg, g_dir);
 	cfg.max_segments = 2;
 	uwal *w = th_open(&cfg);
-	write_range(w, 1, 5);
+	th_write_range(w, 1, 5);
 	uwal *r = open_ro(&cfg);
-	write_range(w, 6, 60);
+	th_write_range(w, 6, 60);
 	wait_deleted(w, 3);
 	cr_assert_eq(uwal_refresh(r), 1);
 	uint64_t first = uwal_first_index(r);
@@ -199,7 +191,7 @@ TH_TEST(refresh, sees_truncations)
 	uwal_config cfg;
 	cfg_small(&cfg, g_dir);
 	uwal *w = th_open(&cfg);
-	write_range(w, 1, 25);
+	th_write_range(w, 1, 25);
 	uwal *r = open_ro(&cfg);
 	cr_assert_eq(uwal_truncate_front(w, 14), 0);
 	cr_assert_eq(uwal_refresh(r), 1);
@@ -215,7 +207,7 @@ TH_TEST(refresh, sees_truncations)
 	uwal_record rec;
 	cr_assert_eq(uwal_iter_next(it, &rec), UWAL_ETRUNCATED);
 	uwal_iter_close(it);
-	write_range(w, 18, 19);
+	th_write_range(w, 18, 19);
 	cr_assert_eq(uwal_refresh(r), 1);
 	check_range(r, 14, 19);
 	th_close(r);
@@ -227,7 +219,7 @@ TH_TEST(refresh, sees_a_back_cut_of_the_active_segment_written_over)
 	uwal_config cfg;
 	th_config(&cfg, g_dir);
 	uwal *w = th_open(&cfg);
-	write_range(w, 1, 8);
+	th_write_range(w, 1, 8);
 	uwal *r = open_ro(&cfg);
 	uwal_iter *it = NULL;
 	cr_assert_eq(uwal_iter_open_at(r, 0, UWAL_ITER_FOLLOW, &it), 0);
@@ -268,7 +260,7 @@ TH_TEST(refresh, hides_a_torn_frame_and_an_unfinished_batch)
 	uwal_config cfg;
 	th_config(&cfg, g_dir);
 	uwal *w = th_open(&cfg);
-	write_range(w, 1, 3);
+	th_write_range(w, 1, 3);
 	uwal_record b[3];
 	char keys[3][TH_KEY_MAX];
 	unsigned char vals[3][TH_VAL_MAX];

@@ -363,39 +363,55 @@ int uw_tool_not_a_log(bool json, const char *cmd, const char *dir, const char *p
 	return uw_tool_fail(json, cmd, dir, "not_a_log", buf, NULL);
 }
 
-int uw_tool_args(int argc, char **argv, const char *help, struct uw_tool_args *a, bool *dry)
+int uw_tool_opt(const char *cmd, int c, const char *help, struct uw_tool_opts *o)
 {
-	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
-					     {"prefix", required_argument, NULL, 'p'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {0}};
-	*a = (struct uw_tool_args){.prefix = "segment_"};
-	int c;
-	/* --dry-run is recover's alone: the others refuse it as unknown. */
-	while ((c = getopt_long(argc, argv, dry ? "hn" : "h", dry ? opts : opts + 1, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			*dry = true;
-			break;
-		case 'p':
-			a->prefix = optarg;
-			break;
-		case 'j':
-			a->json = true;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return UW_TOOL_OK;
-		default:
-			fputs(help, stderr);
-			return UW_TOOL_USAGE;
-		}
+	switch (c) {
+	case 'p':
+		o->prefix = optarg;
+		return -1;
+	case 'j':
+		o->json = true;
+		o->fmt = UW_FMT_JSON;
+		return -1;
+	case UW_TOOL_OPT_FORMAT:
+		return uw_tool_parse_format(cmd, optarg, &o->fmt) ? -1 : UW_TOOL_USAGE;
+	case UW_TOOL_OPT_KEYS:
+		o->keys_only = true;
+		return -1;
+	case 'h':
+		fputs(help, stdout);
+		return UW_TOOL_OK;
+	case '?':
+	case ':':
+		fputs(help, stderr);
+		return UW_TOOL_USAGE;
 	}
+	return -2;
+}
+
+int uw_tool_dir_arg(int argc, char **argv, const char *help, const char **dir)
+{
 	if (optind != argc - 1) {
 		fputs(help, stderr);
 		return UW_TOOL_USAGE;
 	}
-	a->dir = argv[optind];
+	*dir = argv[optind];
 	return -1;
+}
+
+int uw_tool_args(int argc, char **argv, const char *help, struct uw_tool_args *a, bool *dry)
+{
+	static const struct option opts[] = {
+		{"dry-run", no_argument, NULL, 'n'}, UW_TOOL_SHARED_OPTS, {0}};
+	struct uw_tool_opts o = {.prefix = "segment_"};
+	int c, st;
+	/* --dry-run is recover's alone: the others refuse it as unknown. */
+	while ((c = getopt_long(argc, argv, dry ? "hn" : "h", dry ? opts : opts + 1, NULL)) != -1) {
+		if (c == 'n')
+			*dry = true;
+		else if ((st = uw_tool_opt(argv[0], c, help, &o)) != -1)
+			return st == -2 ? uw_tool_opt(argv[0], '?', help, &o) : st;
+	}
+	*a = (struct uw_tool_args){.prefix = o.prefix, .json = o.json};
+	return uw_tool_dir_arg(argc, argv, help, &a->dir);
 }

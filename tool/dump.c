@@ -51,52 +51,29 @@ static int note_tail(uwal *w, const char *dir, bool *empty)
 
 int uw_tool_dump(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"from", required_argument, NULL, 'f'},   {"to", required_argument, NULL, 't'},
-		{"format", required_argument, NULL, 'F'}, {"json", no_argument, NULL, 'j'},
-		{"keys-only", no_argument, NULL, 'k'},    {"prefix", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},         {0}};
-	const char *prefix = "segment_";
+	static const struct option opts[] = {{"from", required_argument, NULL, 'f'},
+					     {"to", required_argument, NULL, 't'},
+					     UW_TOOL_RECORD_OPTS,
+					     UW_TOOL_SHARED_OPTS,
+					     {0}};
+	struct uw_tool_opts o = {.prefix = "segment_"};
 	uint64_t from = 0, to = UINT64_MAX;
-	enum uw_tool_fmt fmt = UW_FMT_TEXT;
-	bool keys_only = false;
-	int c;
+	const char *dir;
+	int c, st;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-		case 't':
+		if (c == 'f' || c == 't') {
 			if (!uw_tool_parse_u64(optarg, c == 'f' ? &from : &to)) {
 				fprintf(stderr, "uwal dump: --%s: not an index: '%s'\n",
 					c == 'f' ? "from" : "to", optarg);
 				return UW_TOOL_USAGE;
 			}
-			break;
-		case 'F':
-			if (!uw_tool_parse_format("dump", optarg, &fmt))
-				return UW_TOOL_USAGE;
-			break;
-		case 'j':
-			fmt = UW_FMT_JSON;
-			break;
-		case 'k':
-			keys_only = true;
-			break;
-		case 'p':
-			prefix = optarg;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return UW_TOOL_OK;
-		default:
-			fputs(help, stderr);
-			return UW_TOOL_USAGE;
+		} else if ((st = uw_tool_opt("dump", c, help, &o)) != -1) {
+			return st == -2 ? uw_tool_opt("dump", '?', help, &o) : st;
 		}
 	}
-	if (optind != argc - 1) {
-		fputs(help, stderr);
-		return UW_TOOL_USAGE;
-	}
-	const char *dir = argv[optind];
+	if ((st = uw_tool_dir_arg(argc, argv, help, &dir)) >= 0)
+		return st;
+	const char *prefix = o.prefix;
 	/* Failures go to stderr, also with --format=json: stdout holds
 	 * records only. */
 	struct uw_tool_log log = {0};
@@ -124,7 +101,7 @@ int uw_tool_dump(int argc, char **argv)
 			continue;
 		uint64_t seq = 0, off = 0;
 		uwal_iter_position(it, &seq, &off);
-		uw_tool_put_record(stdout, fmt, keys_only, &r, seq, off);
+		uw_tool_put_record(stdout, o.fmt, o.keys_only, &r, seq, off);
 	}
 	if (err < 0)
 		ret = uw_tool_fail_err(false, "dump", dir, err, &log);

@@ -46,8 +46,8 @@ static const char help[] =
 	"open, INDEX is not in it, or a record failed its check; 2 usage.\n";
 
 struct opts {
-	enum uw_tool_fmt fmt;
-	bool keys_only, follow;
+	struct uw_tool_opts out;
+	bool follow;
 	uint64_t from;
 	int interval_ms;
 };
@@ -60,7 +60,7 @@ static int drain(uwal_iter *it, const struct opts *o)
 	while ((err = uwal_iter_next(it, &r)) == 1) {
 		uint64_t seq = 0, off = 0;
 		uwal_iter_position(it, &seq, &off);
-		uw_tool_put_record(stdout, o->fmt, o->keys_only, &r, seq, off);
+		uw_tool_put_record(stdout, o->out.fmt, o->out.keys_only, &r, seq, off);
 	}
 	if (fflush(stdout) != 0)
 		return -errno;
@@ -109,64 +109,38 @@ static int follow(uwal *w, uwal_iter *it, const char *dir, const struct opts *o)
 
 int uw_tool_tail(int argc, char **argv)
 {
-	static const struct option lopts[] = {{"follow", no_argument, NULL, 'f'},
-					      {"from", required_argument, NULL, 'F'},
-					      {"format", required_argument, NULL, 'o'},
-					      {"json", no_argument, NULL, 'j'},
-					      {"keys-only", no_argument, NULL, 'k'},
-					      {"interval", required_argument, NULL, 'i'},
-					      {"prefix", required_argument, NULL, 'p'},
-					      {"help", no_argument, NULL, 'h'},
-					      {0}};
-	const char *prefix = "segment_";
-	struct opts o = {.fmt = UW_FMT_TEXT, .interval_ms = 1000};
+	static const struct option opts[] = {{"follow", no_argument, NULL, 'f'},
+					     {"from", required_argument, NULL, 'F'},
+					     {"interval", required_argument, NULL, 'i'},
+					     UW_TOOL_RECORD_OPTS,
+					     UW_TOOL_SHARED_OPTS,
+					     {0}};
+	struct opts o = {.out = {.prefix = "segment_"}, .interval_ms = 1000};
 	uint64_t ms;
-	int c;
-	while ((c = getopt_long(argc, argv, "fh", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
+	const char *dir;
+	int c, st;
+	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+		if (c == 'f') {
 			o.follow = true;
-			break;
-		case 'F':
+		} else if (c == 'F') {
 			if (!uw_tool_parse_u64(optarg, &o.from) || o.from == 0) {
 				fprintf(stderr, "uwal tail: --from: not an index: '%s'\n", optarg);
 				return UW_TOOL_USAGE;
 			}
-			break;
-		case 'o':
-			if (!uw_tool_parse_format("tail", optarg, &o.fmt))
-				return UW_TOOL_USAGE;
-			break;
-		case 'j':
-			o.fmt = UW_FMT_JSON;
-			break;
-		case 'k':
-			o.keys_only = true;
-			break;
-		case 'i':
+		} else if (c == 'i') {
 			if (!uw_tool_parse_u64(optarg, &ms) || ms == 0 || ms > 3600000) {
 				fprintf(stderr, "uwal tail: --interval: 1..3600000 ms, not '%s'\n",
 					optarg);
 				return UW_TOOL_USAGE;
 			}
 			o.interval_ms = (int)ms;
-			break;
-		case 'p':
-			prefix = optarg;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return UW_TOOL_OK;
-		default:
-			fputs(help, stderr);
-			return UW_TOOL_USAGE;
+		} else if ((st = uw_tool_opt("tail", c, help, &o.out)) != -1) {
+			return st == -2 ? uw_tool_opt("tail", '?', help, &o.out) : st;
 		}
 	}
-	if (optind != argc - 1) {
-		fputs(help, stderr);
-		return UW_TOOL_USAGE;
-	}
-	const char *dir = argv[optind];
+	if ((st = uw_tool_dir_arg(argc, argv, help, &dir)) >= 0)
+		return st;
+	const char *prefix = o.out.prefix;
 	struct uw_tool_log log = {0};
 	uwal *w;
 	int err = uw_tool_open(dir, prefix, 0, &log, &w);

@@ -39,6 +39,36 @@ struct uw_tool_args {
  * help is printed to stdout or stderr). */
 int uw_tool_args(int argc, char **argv, const char *help, struct uw_tool_args *a, bool *dry);
 
+/* The options of the subcommands that parse their own (dump, tail,
+ * truncate) share: --prefix, --json, --help, and the record printer's
+ * --format and --keys-only. Put the macros in the getopt_long table. */
+#define UW_TOOL_OPT_FORMAT 0x100
+#define UW_TOOL_OPT_KEYS 0x101
+#define UW_TOOL_SHARED_OPTS                                                                        \
+	{"prefix", required_argument, NULL, 'p'}, {"json", no_argument, NULL, 'j'},                \
+	{                                                                                          \
+		"help", no_argument, NULL, 'h'                                                     \
+	}
+#define UW_TOOL_RECORD_OPTS                                                                        \
+	{"format", required_argument, NULL, UW_TOOL_OPT_FORMAT},                                   \
+	{                                                                                          \
+		"keys-only", no_argument, NULL, UW_TOOL_OPT_KEYS                                   \
+	}
+enum uw_tool_fmt { UW_FMT_TEXT, UW_FMT_HEX, UW_FMT_JSON };
+struct uw_tool_opts {
+	const char *prefix; /* default "segment_" */
+	bool json;          /* --json; also sets fmt */
+	enum uw_tool_fmt fmt;
+	bool keys_only;
+};
+/* Take getopt_long's answer c (with optarg) if it is a shared option:
+ * -1 taken, -2 not shared (the caller's own), or the exit status
+ * (--help; a bad --format, or an unknown option, is a usage error). */
+int uw_tool_opt(const char *cmd, int c, const char *help, struct uw_tool_opts *o);
+/* After the options: the one DIR operand into *dir; -1, or UW_TOOL_USAGE
+ * (the help printed on stderr). */
+int uw_tool_dir_arg(int argc, char **argv, const char *help, const char **dir);
+
 /* Diagnostics of uwal calls (log_fn), kept in order (the first ones, if
  * there are very many). */
 #define UW_TOOL_LOG_MAX 64
@@ -77,8 +107,6 @@ void uw_tool_put_json_str(FILE *f, const char *s);
 /* "name":"<bytes>" when they are UTF-8, else "name_hex":"<hex>". */
 void uw_tool_put_json_bytes(FILE *f, const char *name, const void *p, size_t len);
 
-/* How dump and tail print a record (--format). */
-enum uw_tool_fmt { UW_FMT_TEXT, UW_FMT_HEX, UW_FMT_JSON };
 /* --format's argument; false (said on stderr as "uwal CMD: ...") if it is
  * none of text, hex, json. */
 bool uw_tool_parse_format(const char *cmd, const char *s, enum uw_tool_fmt *out);

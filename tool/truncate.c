@@ -92,19 +92,18 @@ static void put(bool json, const char *dir, bool front, uint64_t index, const st
 
 int uw_tool_truncate(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"front", required_argument, NULL, 'f'},  {"back", required_argument, NULL, 'b'},
-		{"prefix", required_argument, NULL, 'p'}, {"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},         {0}};
-	const char *prefix = "segment_";
-	bool json = false, front = false;
+	static const struct option opts[] = {{"front", required_argument, NULL, 'f'},
+					     {"back", required_argument, NULL, 'b'},
+					     UW_TOOL_SHARED_OPTS,
+					     {0}};
+	struct uw_tool_opts o = {.prefix = "segment_"};
+	bool front = false;
 	int sides = 0;
 	uint64_t index = 0;
-	int c;
+	const char *dir;
+	int c, st;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-		case 'b':
+		if (c == 'f' || c == 'b') {
 			if (!uw_tool_parse_u64(optarg, &index) || index == 0) {
 				fprintf(stderr, "uwal truncate: --%s: not an index: '%s'\n",
 					c == 'f' ? "front" : "back", optarg);
@@ -112,28 +111,19 @@ int uw_tool_truncate(int argc, char **argv)
 			}
 			front = c == 'f';
 			sides++;
-			break;
-		case 'p':
-			prefix = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return UW_TOOL_OK;
-		default:
-			fputs(help, stderr);
-			return UW_TOOL_USAGE;
+		} else if ((st = uw_tool_opt("truncate", c, help, &o)) != -1) {
+			return st == -2 ? uw_tool_opt("truncate", '?', help, &o) : st;
 		}
 	}
-	if (optind != argc - 1 || sides != 1) {
-		if (sides > 1)
-			fprintf(stderr, "uwal truncate: one of --front and --back, once\n");
+	if (sides != 1) {
+		fprintf(stderr, "uwal truncate: one of --front INDEX and --back INDEX\n");
 		fputs(help, stderr);
 		return UW_TOOL_USAGE;
 	}
-	const char *dir = argv[optind];
+	if ((st = uw_tool_dir_arg(argc, argv, help, &dir)) >= 0)
+		return st;
+	const char *prefix = o.prefix;
+	bool json = o.json;
 	struct uw_tool_log log = {0};
 	int ret = UW_TOOL_OK;
 	uwal *w = NULL;
