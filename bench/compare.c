@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * compare.c - the side by side at the end of a run: every job's rate,
  * latency and cost per record in one table, each held against the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * uwal.h - the public interface of uwal, a write-ahead log for Linux.
  *

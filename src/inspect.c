@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * inspect.c - looking at a log from outside its write path: the segments
  * of an open handle (uwal_segments), whether the lock is held

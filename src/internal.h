@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * internal.h - the handle and the structures shared by uwal's modules:
  * segments (segment.c), recovery (recovery.c), the append path

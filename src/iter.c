@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * iter.c - iterators: the records of the log in log order, read
  * sequentially from the segment files with their CRCs checked.

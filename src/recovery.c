@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * recovery.c - opening an existing log: read every segment, check every
  * frame, rebuild the index, cut a torn tail; and uwal_unsafe_recover(),

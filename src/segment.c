@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * segment.c - segment files: names, durable creation with preallocation,
  * reference counting, and the frame scanner that recovery, unsafe recover

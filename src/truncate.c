@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * truncate.c - uwal_truncate_front() and uwal_truncate_back(): what a
  * truncation does to the segments' live ranges and index tables (shared by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * helpers.h - shared helpers of uwal's Criterion tests: fresh scratch
  * directories, a default configuration, a log_fn that captures messages,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_follow.c - uwal_iter_open_at() and followers (UWAL_ITER_FOLLOW,
  * uwal_iter_wait()): where an iterator starts, across segments; a follower

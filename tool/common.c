@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common.c - what uwal(1)'s subcommands share: diagnostics captured from
  * log_fn, the read-only open, errors in words, and bytes written as text,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dump.c - uwal dump DIR: the records of a log in log order, each with
  * its index, segment and offset, key and value. Streams: one iterator over

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * main.c - uwal(1): operate a uwal log from the shell. One program, one
  * subcommand per job (stat, dump, verify, recover, truncate, tail), each in its own file;

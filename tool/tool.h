@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tool.h - the uwal(1) command: what its subcommands share (common.c):
  * option parsing, opening a log read-only with its diagnostics captured,

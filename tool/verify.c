@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * verify.c - uwal verify DIR: read every frame of the log and check every
  * CRC, changing nothing: a read-only open that checks every frame and
