@@ -940,6 +940,17 @@ UWAL_API int uwal_get_into(uwal *w, uint64_t index, void *buf, size_t cap, uwal_
 UWAL_API const char *uwal_version(void);
 
 /*
+ * The bytes a record of index `index` with a key of key_len bytes and a
+ * value of value_len bytes takes in a segment file: its frame, header
+ * included (what uwal_stats.bytes adds per record, and what counts against
+ * segment_size). The encoding of the index grows with it (1 to 9 bytes), so
+ * pass a typical one; 0 is an assigned index's placeholder, sized as 1.
+ * For sizing segments, and for comparing with a raw write of the same
+ * bytes. Pure: no handle, any thread.
+ */
+UWAL_API size_t uwal_record_size(uint64_t index, size_t key_len, size_t value_len);
+
+/*
  * fork(2)
  * -------
  * Every descriptor a handle opens is close-on-exec: a child that execs

@@ -253,3 +253,10 @@ void uwal_free_list(char **list, size_t n)
 {
 	uw_io_free_names(list, n); /* the same shape: malloc'd array of malloc'd names */
 }
+
+/* ---- sizes ------------------------------------------------------------- */
+
+size_t uwal_record_size(uint64_t index, size_t key_len, size_t value_len)
+{
+	return uw_fmt_record_frame_size(index, key_len, value_len);
+}
