@@ -10,6 +10,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tool.h"
 
@@ -238,6 +240,45 @@ void uw_tool_put_record(FILE *f, enum uw_tool_fmt fmt, bool keys_only, const uwa
 		put(f, r->value, r->value_len);
 	}
 	fputc('\n', f);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+void uw_tool_progress_start(struct uw_tool_progress *p, const char *cmd, uint64_t total_bytes,
+			    bool streams)
+{
+	bool on = isatty(STDERR_FILENO) == 1 && !(streams && isatty(STDOUT_FILENO) == 1);
+	*p = (struct uw_tool_progress){.on = on, .cmd = cmd, .total = total_bytes};
+	/* Nothing for a run that ends within a second. */
+	p->next_ns = now_ns() + 1000000000u;
+}
+
+void uw_tool_progress_step(struct uw_tool_progress *p, const uwal_record *r)
+{
+	if (!p->on)
+		return;
+	p->records++;
+	p->bytes += uwal_record_size(r->index, r->key_len, r->value_len);
+	if (p->records % 1024 || now_ns() < p->next_ns)
+		return;
+	p->next_ns = now_ns() + 200000000u;
+	double mib = 1024.0 * 1024.0;
+	fprintf(stderr, "\r\033[Kuwal %s: %" PRIu64 " records, %.1f of %.1f MiB (%.0f%%)", p->cmd,
+		p->records, (double)p->bytes / mib, (double)p->total / mib,
+		p->total ? 100.0 * (double)p->bytes / (double)p->total : 100.0);
+	p->shown = true;
+}
+
+void uw_tool_progress_end(struct uw_tool_progress *p)
+{
+	if (p->shown)
+		fputs("\r\033[K", stderr);
+	p->shown = false;
 }
 
 bool uw_tool_msg_file(const char *msg, const char *dir, char *name, size_t n)

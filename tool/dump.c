@@ -31,7 +31,7 @@ static const char help[] =
 	"failed its check (the records before it are printed); 2 usage.\n";
 
 /* Say on stderr that a torn tail is hidden (a normal open would cut it). */
-static int note_tail(uwal *w, const char *dir, bool *empty)
+static int note_tail(uwal *w, const char *dir, bool *empty, uint64_t *frame_bytes)
 {
 	uwal_segment_info *v;
 	size_t n;
@@ -39,6 +39,9 @@ static int note_tail(uwal *w, const char *dir, bool *empty)
 	if (err < 0)
 		return err;
 	*empty = n == 0;
+	*frame_bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		*frame_bytes += v[i].frame_bytes;
 	for (size_t i = 0; i < n; i++)
 		if (v[i].tail_bytes)
 			fprintf(stderr,
@@ -87,22 +90,27 @@ int uw_tool_dump(int argc, char **argv)
 	bool empty = false;
 	int ret = UW_TOOL_OK;
 	uwal_iter *it = NULL;
-	err = note_tail(w, dir, &empty);
+	uint64_t total = 0;
+	err = note_tail(w, dir, &empty, &total);
 	if (err == 0 && empty) {
 		ret = uw_tool_not_a_log(false, "dump", dir, prefix);
 		goto out;
 	}
 	if (err == 0)
 		err = uwal_iter_open(w, &it);
+	struct uw_tool_progress p;
+	uw_tool_progress_start(&p, "dump", total, true);
 	uwal_record r;
 	while (err == 0 && (err = uwal_iter_next(it, &r)) == 1) {
 		err = 0;
+		uw_tool_progress_step(&p, &r);
 		if (r.index < from || r.index > to)
 			continue;
 		uint64_t seq = 0, off = 0;
 		uwal_iter_position(it, &seq, &off);
 		uw_tool_put_record(stdout, o.fmt, o.keys_only, &r, seq, off);
 	}
+	uw_tool_progress_end(&p);
 	if (err < 0)
 		ret = uw_tool_fail_err(false, "dump", dir, err, &log);
 out:

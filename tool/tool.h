@@ -115,6 +115,22 @@ bool uw_tool_parse_format(const char *cmd, const char *s, enum uw_tool_fmt *out)
 void uw_tool_put_record(FILE *f, enum uw_tool_fmt fmt, bool keys_only, const uwal_record *r,
 			uint64_t seq, uint64_t off);
 
+/* A progress line on stderr for long runs (dump, verify), only when stderr
+ * is a terminal and, for a command that prints as it goes (streams), stdout
+ * is not one (the records are their own progress there): "uwal CMD: N
+ * records, X of Y MiB (P%)", from the first second on, redrawn at most five
+ * times a second, erased by uw_tool_progress_end(). */
+struct uw_tool_progress {
+	bool on, shown;
+	const char *cmd;
+	uint64_t total, bytes, records, next_ns;
+};
+void uw_tool_progress_start(struct uw_tool_progress *p, const char *cmd, uint64_t total_bytes,
+			    bool streams);
+/* One record read (its frame's size counted with uwal_record_size()). */
+void uw_tool_progress_step(struct uw_tool_progress *p, const uwal_record *r);
+void uw_tool_progress_end(struct uw_tool_progress *p);
+
 /* Where a diagnostic says the damage is: the file name after "dir/" and
  * the number after "at offset "; false for what it does not say. */
 bool uw_tool_msg_file(const char *msg, const char *dir, char *name, size_t n);
