@@ -640,6 +640,14 @@ static inline void th_sleep_ms(unsigned ms)
 	}
 }
 
+/* Wait (10 s at most) until retention removed n segments of w, or fail. */
+static inline void th_wait_deleted(uwal *w, uint64_t n)
+{
+	for (int i = 0; i < 2000 && th_stats(w).deleted_segments < n; i++)
+		th_sleep_ms(5);
+	cr_assert_geq(th_stats(w).deleted_segments, n, "retention did not run");
+}
+
 /*
  * The usual suite: each test gets a fresh scratch directory g_dir, removed
  * after it, and starts and ends with every injected fault disarmed.

@@ -306,13 +306,6 @@ static unsigned deleted_open(const char *dir)
 	return n;
 }
 
-static void wait_deleted(uwal *w, uint64_t n)
-{
-	for (int i = 0; i < 2000 && th_stats(w).deleted_segments < n; i++)
-		th_sleep_ms(5);
-	cr_assert_geq(th_stats(w).deleted_segments, n, "retention did not run");
-}
-
 TH_TEST(follow, a_follower_that_keeps_up_with_retention_sees_everything)
 {
 	uwal_config cfg;
@@ -327,7 +320,7 @@ TH_TEST(follow, a_follower_that_keeps_up_with_retention_sees_everything)
 		expect_end(it);
 		next += 7;
 	}
-	wait_deleted(w, 20);
+	th_wait_deleted(w, 20);
 	/* It let go of what it read: retention's files are closed, not kept
 	 * open by the follower. */
 	unsigned open_deleted = deleted_open(g_dir);
@@ -344,7 +337,7 @@ TH_TEST(follow, a_follower_that_falls_behind_retention_gets_etruncated)
 	uwal *w = th_open(&cfg);
 	uwal_iter *it = open_at(w, 0, UWAL_ITER_FOLLOW); /* pins the first segment */
 	th_write_range(w, 1, 100);                       /* ten segments */
-	wait_deleted(w, 7);
+	th_wait_deleted(w, 7);
 	/* What it holds, then the error, never a silent jump. */
 	expect_range(it, 1, 10);
 	expect_err(it, UWAL_ETRUNCATED);

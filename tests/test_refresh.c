@@ -153,13 +153,6 @@ TH_TEST(refresh, wakes_a_waiting_follower)
 	th_close(w);
 }
 
-static void wait_deleted(uwal *w, uint64_t n)
-{
-	for (int i = 0; i < 2000 && th_stats(w).deleted_segments < n; i++)
-		th_sleep_ms(5);
-	cr_assert_geq(th_stats(w).deleted_segments, n, "retention did not run");
-}
-
 TH_TEST(refresh, drops_the_segments_retention_removed)
 {
 	uwal_config cfg;
@@ -169,7 +162,7 @@ TH_TEST(refresh, drops_the_segments_retention_removed)
 	th_write_range(w, 1, 5);
 	uwal *r = open_ro(&cfg);
 	th_write_range(w, 6, 60);
-	wait_deleted(w, 3);
+	th_wait_deleted(w, 3);
 	cr_assert_eq(uwal_refresh(r), 1);
 	uint64_t first = uwal_first_index(r);
 	cr_assert_gt(first, 1);
