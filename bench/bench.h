@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench.h - the pieces of uwal-bench, the fio-style benchmark, and what
  * they share.

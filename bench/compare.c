@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * compare.c - the side by side at the end of a run: every job's rate,
  * latency and cost per record in one table, each held against the
@@ -37,7 +38,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "format.h"
+#include "uwal.h"
 
 static bool durable_ran(const struct job *job, const struct job_result *res)
 {
@@ -74,10 +75,10 @@ void compare_run(const struct job *jobs, const struct job_result *res, size_t n,
 			 "uwal_stats.bytes / records of job %s", jobs[i].name);
 	}
 	if (!out->record_bytes) {
-		out->record_bytes = uw_fmt_record_frame_size(1, jobs[0].key_size, jobs[0].bs);
+		out->record_bytes = uwal_record_size(1, jobs[0].key_size, jobs[0].bs);
 		snprintf(out->record_source, sizeof(out->record_source),
-			 "frame size of a %zu-byte key and %zu-byte value", jobs[0].key_size,
-			 jobs[0].bs);
+			 "uwal_record_size() of a %zu-byte key and %zu-byte value",
+			 jobs[0].key_size, jobs[0].bs);
 	}
 	char name[32];
 	snprintf(name, sizeof(name), "fio-%urec", batch_records);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # compare.sh - the side by side: every job (uwal, its peers, the raw loops)
 # in one table, and fio's raw numbers on the same directory.
 #

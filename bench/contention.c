@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * contention.c - contention=1: a process that keeps one CPU busy.
  *

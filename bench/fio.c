@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fio.c - the raw device figures: run fio itself on the benchmark's
  * directory (rw=write, fdatasync after every write, ioengine=io_uring,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fiocompat.c - fio's job files as they are: what uwal-bench does with
  * the fio options that are not its own.

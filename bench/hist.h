@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * hist.h - a log-linear latency histogram for uwal-bench.
  *

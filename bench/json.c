@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * json.c - a minimal JSON reader for uwal-bench: find one number by path.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * jsonout.c - results in fio's JSON layout (--output-format=json, json+).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * jsonw.c - a small streaming JSON writer for uwal-bench's output.
  *

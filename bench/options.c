@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * options.c - every option a uwal-bench job takes, in one table, and the
  * parsers of their values.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # plot.sh - turn uwal-bench JSON results into one PNG with gnuplot.
 #
 #   bench/plot.sh [-o out.png] [-t title] result.json [more.json ...]

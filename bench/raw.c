@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * raw.c - engine=raw-pwrite and engine=raw-group: the disk with no library.
  *

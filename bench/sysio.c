@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sysio.c - what the system says a job cost, beside uwal's own counters.
  *

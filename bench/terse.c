@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * terse.c - results in fio's terse layout, version 3
  * (--output-format=terse): one line per job, fields separated by ';', in

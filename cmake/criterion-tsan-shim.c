@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * criterion-tsan-shim.c - lets Criterion's test runner start under TSan.
  *

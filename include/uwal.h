@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * uwal.h - the public interface of uwal, a write-ahead log for Linux.
  *
@@ -640,8 +641,10 @@ enum uwal_iter_flag {
  *     follower pinned it ends the follower with UWAL_ETRUNCATED.
  *
  * Parameters:
- *   w      the handle (UWAL_ITER_FOLLOW needs a handle that writes: not
- *          UWAL_OPEN_READONLY)
+ *   w      the handle. A follower of a UWAL_OPEN_READONLY handle sees what
+ *          uwal_refresh() brings in: it returns the records of each
+ *          refresh, and uwal_iter_wait() sleeps until a refresh (on
+ *          another thread) brings some
  *   index  the first record to return; 0: the first record of the log (for
  *          a follower of an empty log: the first one written)
  *   flags  0 or UWAL_ITER_FOLLOW
@@ -650,7 +653,6 @@ enum uwal_iter_flag {
  * Returns 0, or:
  *   UWAL_EINVAL     w or out is NULL, or flags has an unknown bit
  *   UWAL_ENOTFOUND  index is not 0 and not in the log
- *   UWAL_EREADONLY  UWAL_ITER_FOLLOW on a UWAL_OPEN_READONLY handle
  *   UWAL_EFORKED    the handle was opened before this process forked
  *   -ENOMEM
  * Thread safety: as uwal_iter_open().
@@ -689,6 +691,62 @@ UWAL_API int uwal_iter_wait(uwal_iter *it, int64_t timeout_us);
  */
 UWAL_API uint64_t uwal_first_index(uwal *w);
 UWAL_API uint64_t uwal_last_index(uwal *w);
+
+/*
+ * Bring a UWAL_OPEN_READONLY handle's snapshot up to date with the files:
+ * take in what a writer, in this or another process, published since the
+ * open or the last refresh. The handle is not opened again: what it holds
+ * is kept, and only the new bytes of the files are read.
+ *
+ * What it sees after the call is what a read-only open would see at that
+ * moment (see UWAL_OPEN_READONLY), with the same checks:
+ *   - the records whose frames are whole in the files, in log order, up to
+ *     the first incomplete frame, and whole uwal_write_batch() calls only:
+ *     a torn or unfinished tail stays hidden until it is whole. Every
+ *     record acknowledged before the call is seen, in any sync mode;
+ *   - the segments the writer created since: once the last segment it
+ *     held is sealed, the next ones are read, up to the first unsealed one
+ *     (the writer's active segment, which may be empty);
+ *   - segments removed by the writer's retention or by uwal_truncate_front()
+ *     leave the handle (reading one a reader still holds fails with
+ *     -ENOENT, as for a snapshot); truncation frames void what they name;
+ *   - a uwal_truncate_back() of the writer's active segment (which cuts its
+ *     file and writes there again) is noticed when the last record the
+ *     handle had read there is gone or changed: the segment is read again
+ *     from its start. If the records written after the cut have the same
+ *     indexes at the same offsets as the removed ones, the handle sees the
+ *     new records without noticing the cut.
+ * uwal_get(), uwal_first_index(), uwal_last_index(), uwal_segments() and
+ * iterators opened after it see the new state. A follower of the handle
+ * (UWAL_ITER_FOLLOW) returns the new records, is woken in uwal_iter_wait()
+ * by a refresh that changed something, and ends with UWAL_ETRUNCATED at a
+ * back cut or a gap, as on a writing handle; a snapshot iterator opened
+ * before is not changed. Nothing of the directory is written. Call it when
+ * the files may have changed (inotify IN_MODIFY on the segments, IN_CREATE
+ * on the directory, or a timer): it does not wait.
+ *
+ * The reading is done under the handle's lock: uwal_get() and iterators
+ * stepping to a new segment wait for it. The cost is one directory listing
+ * plus the new bytes (and, after a back cut of the active segment, that
+ * segment once).
+ *
+ * Parameters:
+ *   w  a handle opened with UWAL_OPEN_READONLY
+ * Returns 1 (the view changed: records, segments or truncations), 0
+ * (nothing new), or:
+ *   UWAL_EINVAL    w is NULL or was not opened with UWAL_OPEN_READONLY (a
+ *                  writing handle's view is always current)
+ *   UWAL_ECORRUPT  a new frame or segment header failed its checks (log_fn
+ *                  names file and offset); what was read before it stays,
+ *                  the handle stays usable
+ *   UWAL_EVERSION  a new segment has a newer format version
+ *   UWAL_EFORKED   the handle was opened before this process forked
+ *   -errno         a listing or read failed (the view is as before), or
+ *                  -ENOMEM
+ * Thread safety: any thread, alongside readers and iterators of the
+ * handle; refreshes of one handle run one at a time.
+ */
+UWAL_API int uwal_refresh(uwal *w);
 
 /* ---- Server API: asynchronous appends ----------------------------------
  *
@@ -880,6 +938,17 @@ UWAL_API int uwal_get_into(uwal *w, uint64_t index, void *buf, size_t cap, uwal_
  * UWAL_VERSION_STRING / UWAL_VERSION_NUMBER, the header's.
  */
 UWAL_API const char *uwal_version(void);
+
+/*
+ * The bytes a record of index `index` with a key of key_len bytes and a
+ * value of value_len bytes takes in a segment file: its frame, header
+ * included (what uwal_stats.bytes adds per record, and what counts against
+ * segment_size). The encoding of the index grows with it (1 to 9 bytes), so
+ * pass a typical one; 0 is an assigned index's placeholder, sized as 1.
+ * For sizing segments, and for comparing with a raw write of the same
+ * bytes. Pure: no handle, any thread.
+ */
+UWAL_API size_t uwal_record_size(uint64_t index, size_t key_len, size_t value_len);
 
 /*
  * fork(2)

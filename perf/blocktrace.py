@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """perf/blocktrace.py - where does a stalled fdatasync spend its time?
 
 blocktrace.py PERF_SCRIPT_TXT CALLS_CSV T0_NS IRQ

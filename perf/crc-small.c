@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * crc-small.c - isa-l's CRC32C on frame-sized buffers: its dispatched
  * crc32_iscsi() (here the AVX-512 carry-less-multiply version,

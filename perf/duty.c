@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* perf/duty.c - a CPU load that alternates BUSY_US of spinning with a
  * usleep(IDLE_US): duty BUSY_US IDLE_US [SECONDS]. */
 #define _GNU_SOURCE

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # perf/filesystem.sh [REPS] - perf/filesystem.fio on an ext4 and an xfs
 # image (1 GiB each, loop devices over the root disk), alternated REPS
 # times (default 2); one line per job. Needs root. Build first.

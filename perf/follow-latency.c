@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * follow-latency.c - how soon a follower (uwal_iter_open_at with
  * UWAL_ITER_FOLLOW) sees a record: the time from uwal_write() returning

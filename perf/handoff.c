@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* perf/handoff.c - the cost of one submitter -> writer -> submitter round trip.
  *
  *   handoff [-w POLICY] [-s POLICY] [-n SUBMITTERS] [-i IO] [-t SECONDS]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # perf/handoff.sh - the hand-off floor and the waiting policies around an
 # fdatasync (see README.md).
 #   perf/handoff.sh [REPS [SECONDS_PURE [SECONDS_IO [DIR]]]]

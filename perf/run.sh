@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # perf/run.sh - run one kernel-tuning experiment of perf/ and keep its
 # result: perf/run.sh NAME [extra uwal-bench options]
 # Runs perf/NAME.fio with uwal-bench (normal output to the terminal, JSON to

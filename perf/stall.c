@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* perf/stall.c - attribute the periodic fdatasync stall.
  *
  * One thread loops { write 132 B ; fdatasync } on a preallocated, zero-filled

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # perf/stall.sh - attribute the periodic fdatasync stall (see README.md).
 #   perf/stall.sh [REPS [SECONDS [DIR]]]     defaults: 4 reps, 4 s, /var/tmp/uwal-stall
 # DIR must be on a real filesystem (the root ext4), never tmpfs.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """perf/summarize.py KIND FILE - min/median/max per variant of the key=value
 lines that perf/stall.sh (KIND=stall) or perf/handoff.sh (KIND=handoff)
 collect, as a Markdown table; cells are "median (min–max)"."""

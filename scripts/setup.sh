@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # setup.sh - install the Debian packages that uwal's build, tests and
 # benchmarks need. Does nothing (and touches no network) when all are present.
 set -euo pipefail

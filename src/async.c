@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * async.c - the server API: asynchronous submissions and their
  * completions, uwal_sync() and uwal_shutdown().

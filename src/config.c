@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config.c - uwal_config: its defaults, how a caller's struct of another
  * size is read (the size scheme), and its validation, which names the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * error.c - uwal_strerror(): uwal's own codes and any -errno.
  */

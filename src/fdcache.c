@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fdcache.c - the descriptors of segment files, opened on demand through a
  * bounded cache, so that a log of more segments than RLIMIT_NOFILE allows

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * format.c - the on-disk format of uwal, specified here once and mirrored
  * in README.md. Encode and decode are pure functions, side by side.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * format.h - uwal's on-disk format: pure encode/decode of segment headers
  * and frames. The format itself is specified at the top of format.c.

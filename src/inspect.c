@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * inspect.c - looking at a log from outside its write path: the segments
  * of an open handle (uwal_segments), whether the lock is held
@@ -251,4 +252,11 @@ int uwal_unsafe_recover(const char *dir, const char *prefix, char ***removed, si
 void uwal_free_list(char **list, size_t n)
 {
 	uw_io_free_names(list, n); /* the same shape: malloc'd array of malloc'd names */
+}
+
+/* ---- sizes ------------------------------------------------------------- */
+
+size_t uwal_record_size(uint64_t index, size_t key_len, size_t value_len)
+{
+	return uw_fmt_record_frame_size(index, key_len, value_len);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * internal.h - the handle and the structures shared by uwal's modules:
  * segments (segment.c), recovery (recovery.c), the append path
@@ -126,6 +127,12 @@ int uw_seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg
  * skipped). version is the segment's: a version 1 segment holds no truncation frame. */
 int uw_seg_scan_ex(struct uw_io *io, int fd, uint32_t salt, uint16_t version, uint64_t file_size,
 		   seg_rec_fn fn, seg_trunc_fn tfn, void *ctx, struct uw_seg_scan *out);
+/* uw_seg_scan_ex() from offset from on, a frame boundary before which the
+ * segment holds recs record frames (counted in out->records, as a seal
+ * counts them); from FMT_SEG_HDR_SIZE with 0, it is uw_seg_scan_ex(). */
+int uw_seg_scan_from(struct uw_io *io, int fd, uint32_t salt, uint16_t version, uint64_t from,
+		     uint64_t recs, uint64_t file_size, seg_rec_fn fn, seg_trunc_fn tfn, void *ctx,
+		     struct uw_seg_scan *out);
 /* Read and check the header of an open segment file. */
 int uw_seg_read_header(struct uw_io *io, int fd, struct fmt_seg_hdr *h);
 
@@ -338,6 +345,15 @@ void uw_wal_notify(struct uwal *w);
 
 /* recovery.c */
 int uw_rec_open_log(struct uwal *w);
+/* Read s (of the read-only handle w: its last segment, or one after
+ * w->segs[0..nprev)) from offset from on, through fd, with the open's
+ * checks: its records join s's index, its truncation frames void what they
+ * name in w->segs[0..nprev) and s, and BACK frames at or after note_from
+ * (0: none) are noted for iterators. Under the write lock (refresh.c).
+ * *out as uw_seg_scan_from() fills it; s->end and the rest are the
+ * caller's to set. 0, UWAL_ECORRUPT or -errno. */
+int uw_rec_scan(struct uwal *w, struct seg *s, size_t nprev, int fd, uint64_t from,
+		uint64_t file_size, uint64_t note_from, struct uw_seg_scan *out);
 /* Unsafe recover in dirfd (whose lock the caller holds, or, with
  * UWAL_RECOVER_DRY_RUN, checked): remove the files that fail the open's
  * checks and flag the next survivors after_gap, or with the flag only say
@@ -391,6 +407,9 @@ int uw_trunc_run(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, const 
  * before a FRONT frame in it: then the writer rotates first, and the cut
  * becomes a BACK frame, leaving the FRONT frame in a sealed segment. */
 bool uw_trunc_back_needs_rotation(struct uwal *w, const struct seg *active, uint64_t index);
+/* Note a back cut at (seq, off) for the iterators; under the write lock.
+ * 0 or -ENOMEM. */
+int uw_trunc_note_cut(struct uwal *w, uint64_t seq, uint64_t off);
 /* Whether a back cut made after generation gen covers (seq, off). */
 bool uw_trunc_cut_since(struct uwal *w, uint64_t gen, uint64_t seq, uint64_t off);
 

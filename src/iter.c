@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * iter.c - iterators: the records of the log in log order, read
  * sequentially from the segment files with their CRCs checked.
@@ -16,7 +17,8 @@
  * the last segment's published end, and the segments created since (with
  * references), each from its first live record. The writer bumps the
  * futex word pub_seq after every publication (uw_wal_notify()), which is
- * what uwal_iter_wait() sleeps on. A follower stops with UWAL_ETRUNCATED:
+ * what uwal_iter_wait() sleeps on; on a read-only handle uwal_refresh()
+ * publishes (refresh.c) and bumps it. A follower stops with UWAL_ETRUNCATED:
  *   - retention removed a segment it had not pinned yet (it fell behind);
  *   - it reaches a position that a back cut made after it opened covers:
  *     a record it was to return, or (a fork of the history) one it had
@@ -109,8 +111,6 @@ int uwal_iter_open_at(uwal *w, uint64_t index, unsigned flags, uwal_iter **out)
 	if (atomic_load(&w->forked))
 		return UWAL_EFORKED;
 	bool follow = flags & UWAL_ITER_FOLLOW;
-	if (follow && (w->cfg.open_flags & UWAL_OPEN_READONLY))
-		return UWAL_EREADONLY;
 	struct uwal_iter *it = calloc(1, sizeof(*it));
 	if (!it)
 		return -ENOMEM;

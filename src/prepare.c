@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * prepare.c - the segment preparer: a background thread that creates the
  * next segment (preallocated, optionally zero-filled, durable) before the

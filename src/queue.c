@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * queue.c - the per-CPU submission queue: a bounded array of cells, each
  * with a sequence number that says whose turn the cell is (the idea of

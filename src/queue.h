@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * queue.h - bounded lock-free multi-producer, single-consumer queue of
  * pointers; uwal keeps one per CPU. Submitters push, the writer pops.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * recovery.c - opening an existing log: read every segment, check every
  * frame, rebuild the index, cut a torn tail; and uwal_unsafe_recover(),
@@ -123,6 +124,9 @@ struct scan_ctx {
 	uint64_t max_seen;
 	bool any_seen;
 	uint64_t dup_off; /* where a duplicate index was found */
+	/* A refresh (uw_rec_scan): BACK frames at or after this offset are
+	 * noted for iterators; 0 (never an offset of a frame): none. */
+	uint64_t note_from;
 };
 
 static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
@@ -209,6 +213,8 @@ static int on_trunc(void *arg, uint8_t type, const struct fmt_trunc *t, uint64_t
 			uw_trunc_void_back(c->prev[i], t->seq, t->off, &err);
 		uw_idx_free(&cur->idx);
 		cur->lo = off + len;
+		if (err == 0 && c->note_from && off >= c->note_from)
+			err = uw_trunc_note_cut(c->w, t->seq, t->off);
 	}
 	return err;
 }
@@ -251,6 +257,32 @@ static int inspect(struct uw_io *io, int dirfd, const struct found *f, const cha
 	in->seg->sealed = in->scan.sealed;
 	if (ret < 0)
 		in->err = ret;
+	return ret;
+}
+
+int uw_rec_scan(struct uwal *w, struct seg *s, size_t nprev, int fd, uint64_t from,
+		uint64_t file_size, uint64_t note_from, struct uw_seg_scan *out)
+{
+	struct scan_ctx ctx = {.w = w,
+			       .dir = w->dir,
+			       .prev = w->segs,
+			       .nprev = nprev,
+			       .seg = s,
+			       .note_from = note_from};
+	for (size_t i = 0; i < nprev; i++)
+		if (w->segs[i]->idx.n && (!ctx.any_seen || w->segs[i]->idx.max > ctx.max_seen)) {
+			ctx.max_seen = w->segs[i]->idx.max;
+			ctx.any_seen = true;
+		}
+	if (s->idx.n && (!ctx.any_seen || s->idx.max > ctx.max_seen)) {
+		ctx.max_seen = s->idx.max;
+		ctx.any_seen = true;
+	}
+	uint64_t recs = from > FMT_SEG_HDR_SIZE ? s->recs : 0;
+	int ret = uw_seg_scan_from(w->io, fd, s->salt, s->version, from, recs, file_size, on_record,
+				   on_trunc, &ctx, out);
+	if (ret == 0 && out->cut_records)
+		ret = uw_idx_truncate(&s->idx, s->idx.n - (uint32_t)out->cut_records);
 	return ret;
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * req.c - a request's life: how its submitter waits for it and how the
  * writer (or a woken waiter) completes it. The request lives on its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * req.h - one append request (req.c): built on its submitter's stack,
  * queued, batched by the writer, completed through its futex word. An

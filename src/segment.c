@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * segment.c - segment files: names, durable creation with preallocation,
  * reference counting, and the frame scanner that recovery, unsafe recover
@@ -218,13 +219,22 @@ int uw_seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg
 int uw_seg_scan_ex(struct uw_io *io, int fd, uint32_t salt, uint16_t version, uint64_t file_size,
 		   seg_rec_fn fn, seg_trunc_fn tfn, void *ctx, struct uw_seg_scan *out)
 {
+	return uw_seg_scan_from(io, fd, salt, version, FMT_SEG_HDR_SIZE, 0, file_size, fn, tfn, ctx,
+				out);
+}
+
+int uw_seg_scan_from(struct uw_io *io, int fd, uint32_t salt, uint16_t version, uint64_t from,
+		     uint64_t recs, uint64_t file_size, seg_rec_fn fn, seg_trunc_fn tfn, void *ctx,
+		     struct uw_seg_scan *out)
+{
 	struct window win = {.io = io, .fd = fd};
 	struct fmt_dec dec;
-	uint64_t off = FMT_SEG_HDR_SIZE;
+	uint64_t off = from;
 	uint64_t open_off = 0, open_recs = 0; /* an unfinished batch */
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
+	out->records = recs;
 	if (file_size <= off) {
 		/* Nothing after the header (callers check the header first). */
 		out->end = out->stop = off;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * submit.c - the submitter's side of the append path: push a request into
  * the queue of the current CPU, wake the writer if it sleeps, and wait for

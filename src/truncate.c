@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * truncate.c - uwal_truncate_front() and uwal_truncate_back(): what a
  * truncation does to the segments' live ranges and index tables (shared by
@@ -67,8 +68,7 @@ void uw_trunc_void_back(struct seg *s, uint64_t seq, uint64_t off, int *err)
 		s->end = off < s->lo ? s->lo : off;
 }
 
-/* Note a back cut at (seq, off) for the iterators; under the write lock. */
-static int note_cut(struct uwal *w, uint64_t seq, uint64_t off)
+int uw_trunc_note_cut(struct uwal *w, uint64_t seq, uint64_t off)
 {
 	if (w->ncuts == w->cap_cuts) {
 		size_t cap = w->cap_cuts ? w->cap_cuts * 2 : 8;
@@ -232,7 +232,7 @@ static int trunc_back(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, u
 		uint32_t gone = s->idx.n - uw_idx_count_below(&s->idx, off);
 		uw_trunc_void_back(s, s->seq, off, &err);
 		if (err == 0)
-			err = note_cut(w, s->seq, off);
+			err = uw_trunc_note_cut(w, s->seq, off);
 		pthread_rwlock_unlock(&w->lock);
 		p->recs -= gone;
 		p->woff = off;
@@ -255,7 +255,7 @@ static int trunc_back(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, u
 	uw_idx_free(&p->active->idx);
 	p->active->lo = p->active->end = p->woff + len;
 	if (err == 0)
-		err = note_cut(w, t.seq, t.off);
+		err = uw_trunc_note_cut(w, t.seq, t.off);
 	pthread_rwlock_unlock(&w->lock);
 	p->woff += len;
 	p->dirty = false;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * wal.c - the handle: configuration, open and close, the write entry
  * points (argument checks, then submit.c), reads by index, counters.

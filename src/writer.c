@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * writer.c - the writer thread. Each turn of its loop is the pipeline:
  *

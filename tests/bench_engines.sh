@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench_engines.sh - every engine uwal-bench was built with writes and is
 # reported the same way: a 300 ms run of each (uwal, raw-pwrite, raw-group,
 # leveldb, rocksdb; durable and not; one under contention=1), read back with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench_json.sh - uwal-bench's JSON output, read back with jq the way fio
 # tooling reads fio's: tiny count-based jobs (no timing is asserted), then
 # the fields a tool relies on. Also: json+ bins, a job file with [global],

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * helpers.h - shared helpers of uwal's Criterion tests: fresh scratch
  * directories, a default configuration, a log_fn that captures messages,
@@ -299,6 +300,15 @@ static inline int th_write_std(uwal *w, uint64_t idx, bool sync)
 	size_t vl = th_vlen(idx);
 	th_fill(idx, val, vl);
 	return uwal_write_sync(w, idx, key, kl, vl ? val : NULL, vl, sync);
+}
+
+/* Write the standard records from..to, not synced, or fail the test. */
+static inline void th_write_range(uwal *w, uint64_t from, uint64_t to)
+{
+	for (uint64_t i = from; i <= to; i++) {
+		int rc = th_write_std(w, i, false);
+		cr_assert_eq(rc, 0, "write %llu: %s", (unsigned long long)i, uwal_strerror(rc));
+	}
 }
 
 /* Assert that rec holds exactly the given key and value, NUL-terminated. */
@@ -628,6 +638,14 @@ static inline void th_sleep_ms(unsigned ms)
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
 	}
+}
+
+/* Wait (10 s at most) until retention removed n segments of w, or fail. */
+static inline void th_wait_deleted(uwal *w, uint64_t n)
+{
+	for (int i = 0; i < 2000 && th_stats(w).deleted_segments < n; i++)
+		th_sleep_ms(5);
+	cr_assert_geq(th_stats(w).deleted_segments, n, "retention did not run");
 }
 
 /*

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_api.c - the public API as documented in uwal.h: defaults, argument
  * checks, the write/read round trip, duplicates, size limits, error strings,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_async.c - the server API: uwal_submit() and uwal_reap() (every
  * argument and error, the window, completions in log order across

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_badinput.c - every public function given bad input: NULL pointers,
  * zero and maximal lengths, records larger than a segment, bad

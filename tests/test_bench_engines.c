@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_bench_engines.c - uwal-bench's engines, contention and cost figures.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_bench_jobfile.c - uwal-bench's job files and option values.
  *

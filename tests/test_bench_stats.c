@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_bench_stats.c - the numbers uwal-bench reports: percentiles, mean
  * and standard deviation from its latency histogram, fio-style number

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_corruption.c - what uwal_open() does with every kind of damage a
  * crash or a bad disk can leave in a log of several segments: the last

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_crashsim.c - the crash simulator's model (tests/io/crashsim.c):
  * what an fdatasync and a directory fsync make durable, what may survive

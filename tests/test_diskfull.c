@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_diskfull.c - running out of space on real filesystems: a 1 MiB
  * tmpfs and a 4 MiB ext4 image on a loop device. Segments are

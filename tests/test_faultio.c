@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_faultio.c - the tests' fault backend itself (tests/io/faultio.h),
  * driven through its operations table with no handle: a rule fires at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_faults.c - injected I/O failures (the fault backend, tests/io/faultio.h) on every write
  * path: UWAL_SYNC_NONE with pwrite, UWAL_SYNC_NONE with io_uring writes, UWAL_SYNC_BATCH and

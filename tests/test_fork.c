@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_fork.c - handles and fork(2) (uwal.h, "fork(2)"): in a child every
  * call on a handle opened before the fork returns UWAL_EFORKED at once and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_get_into.c - uwal_get_into() (reads into the caller's buffer: exact
  * and short capacities, empty records, frames larger than the stack buffer

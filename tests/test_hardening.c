@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_hardening.c - what a hostile or merely unlucky environment does to
  * an open log, and what uwal must make of it: more segments than file

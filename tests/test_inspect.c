@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_inspect.c - the inspection API: uwal_segments() describes each
  * segment as the files hold it, uwal_iter_position() says where each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_io_faults.c - one injected failure (the fault backend,
  * tests/io/faultio.h) for each operation of the I/O layer outside the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_nouring.c - a kernel that refuses io_uring. Each test installs, in
  * its own process (Criterion forks one per test), a seccomp filter that

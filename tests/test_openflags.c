@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_openflags.c - uwal_config.open_flags: a read-only open that takes
  * no lock, sits beside a live writer and changes no byte of the directory;

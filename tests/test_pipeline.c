@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_pipeline.c - the append pipeline under concurrency and failure:
  * close draining writers, racing duplicates, poisoning after injected write

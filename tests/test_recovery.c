@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_recovery.c - what uwal_open() makes of damaged logs: torn tails are
  * cut, damage in sealed segments is refused (UWAL_ECORRUPT) until

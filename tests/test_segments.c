@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_segments.c - segment files: rotation by record count and by size,
  * naming, retention (max_segments), iterators pinning deleted segments, and

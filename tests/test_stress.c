@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stress.c - a bounded, sanitizer-friendly stress test: 64 writer
  * threads alternating durable and non-durable writes (uwal_write_sync with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_truncate.c - uwal_truncate_front() and uwal_truncate_back(): the
  * log's view (iteration, uwal_get, first/last index) right after the call

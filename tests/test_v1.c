@@ -147,7 +147,7 @@ TH_TEST(v1, a_read_only_open_of_a_version_1_log_changes_nothing)
 	copy_fixture(g_dir);
 	char cmd[9000], before[64], after[64];
 	snprintf(cmd, sizeof(cmd),
-		 "cd '%s' && ls -la --time-style=+%%s . && cat segment_* | md5sum", g_dir);
+		 "cd '%s' && ls -lA --time-style=+%%s && cat segment_* | md5sum", g_dir);
 	FILE *p = popen(cmd, "r");
 	cr_assert_not_null(p);
 	static char lb[8192], la[8192];

@@ -18,7 +18,9 @@ command -v jq >/dev/null || { echo "tool: jq is not installed (scripts/setup.sh 
 
 tmp=$(mktemp -d "${UWAL_TEST_DIR:-/tmp}/tool.XXXXXX")
 holder=
+tailer=
 cleanup() {
+	[ -n "$tailer" ] && kill "$tailer" 2>/dev/null && wait "$tailer" 2>/dev/null
 	[ -n "$holder" ] && kill "$holder" 2>/dev/null && wait "$holder" 2>/dev/null
 	rm -rf "$tmp"
 }
@@ -147,10 +149,12 @@ ok "a missing segment: verify names it, recover flags the next one"
 
 # Not a log: an empty directory, a missing one.
 mkdir "$tmp/empty"
-for cmd in stat dump verify recover; do
-	status 1 "$cmd of an empty directory" "$uwal" "$cmd" "$tmp/empty"
+for cmd in stat dump verify recover tail "truncate --front 1"; do
+	# shellcheck disable=SC2086 # the command and its options
+	status 1 "$cmd of an empty directory" "$uwal" $cmd "$tmp/empty"
 	grep -q "not a uwal log" "$tmp/stderr" || fail "$cmd empty: $(cat "$tmp/stderr")"
-	status 1 "$cmd of a missing directory" "$uwal" "$cmd" "$tmp/missing"
+	# shellcheck disable=SC2086
+	status 1 "$cmd of a missing directory" "$uwal" $cmd "$tmp/missing"
 	grep -q "no such directory" "$tmp/stderr" || fail "$cmd missing: $(cat "$tmp/stderr")"
 done
 status 1 "stat --json of an empty directory" "$uwal" stat --json "$tmp/empty"
@@ -172,7 +176,13 @@ jqt "stat held" '.locked and .totals.records == 36'
 status 0 "verify of a held log" "$uwal" verify "$held"
 status 0 "dump of a held log" "$uwal" dump --keys-only "$held"
 status 1 "recover of a held log" "$uwal" recover "$held"
-grep -q "the log is open in another process (UWAL_ELOCKED)" "$tmp/stderr" || fail "recover held: $(cat "$tmp/stderr")"
+grep -q "the log is locked: it is open in another process (UWAL_ELOCKED)" "$tmp/stderr" || fail "recover held: $(cat "$tmp/stderr")"
+status 1 "truncate of a held log" "$uwal" truncate --front 5 "$held"
+grep -q "locked.*UWAL_ELOCKED" "$tmp/stderr" || fail "truncate held: $(cat "$tmp/stderr")"
+status 1 "truncate --json of a held log" "$uwal" truncate --json --back 5 "$held"
+jqt "truncate --json held" '.ok == false and .error == "UWAL_ELOCKED" and (.message | test("locked"))'
+status 0 "tail of a held log" "$uwal" tail --keys-only "$held"
+[ "$(wc -l <<<"$out")" = 36 ] || fail "tail held: $out"
 status 1 "recover --dry-run of a held log" "$uwal" recover --dry-run --json "$held"
 jqt "recover --dry-run held" '.error == "UWAL_ELOCKED"'
 kill "$holder"
@@ -180,7 +190,71 @@ wait "$holder" || fail "the holder failed to close the log"
 holder=
 status 0 "stat after the holder closed" "$uwal" stat --json "$held"
 jqt "stat released" '(.locked | not)'
-ok "a held log: stat says so, verify and dump work, recover refuses"
+ok "a held log: stat says so, verify, dump and tail work, recover and truncate refuse"
+
+# truncate: the front, the back, an index not in the log.
+tl=$tmp/trunc
+"$testlog" write "$tl" 35 10
+status 0 "truncate --front" "$uwal" truncate "$tl" --front 12
+grep -q "^before: 36 records, index 1\.\.36$" <<<"$out" || fail "truncate --front before: $out"
+grep -q "^after:  25 records, index 12\.\.36$" <<<"$out" || fail "truncate --front after: $out"
+status 0 "truncate --back --json" "$uwal" truncate --json --back 30 "$tl"
+jqt "truncate --back --json" '.ok and .truncate == "back" and .index == 30 and .records_before == 25
+	and .records_after == 18 and .records_removed == 7 and .first_index_before == 12
+	and .last_index_before == 36 and .first_index == 12 and .last_index == 29'
+status 0 "dump after truncate" "$uwal" dump --keys-only "$tl"
+[ "$(cut -f1 <<<"$out" | tr '\n' ' ')" = "$(seq -s ' ' 12 29) " ] || fail "dump after truncate: $out"
+status 1 "truncate --back of a missing index" "$uwal" truncate --back 99 "$tl"
+grep -q "no record 99 in the log (index 12\.\.29)" "$tmp/stderr" || fail "truncate missing: $(cat "$tmp/stderr")"
+status 1 "truncate --json of a missing index" "$uwal" truncate --json --front 5 "$tl"
+jqt "truncate --json missing" '.ok == false and .error == "UWAL_ENOTFOUND"'
+status 0 "stat after truncate" "$uwal" stat --json "$tl"
+jqt "stat after truncate" '.totals.records == 18 and .totals.first_index == 12 and .totals.last_index == 29'
+status 2 "truncate without --front or --back" "$uwal" truncate "$tl"
+status 2 "truncate with both" "$uwal" truncate --front 12 --back 20 "$tl"
+status 2 "truncate --front 0" "$uwal" truncate --front 0 "$tl"
+ok "truncate removes the front and the back, refuses an index not in the log"
+
+# tail: the whole log, from an index; -f beside a writer in another process.
+status 0 "tail" "$uwal" tail --keys-only "$log"
+[ "$(cut -f1 <<<"$out" | tr '\n' ' ')" = "$(seq -s ' ' 1 36) " ] || fail "tail: $out"
+status 0 "tail --from --json" "$uwal" tail --from 30 --json "$log"
+echo "$out" | jq -se '[.[].index] == [range(30; 37)] and .[0].key == "k30" and .[0].value == "value 30"' \
+	>/dev/null || fail "tail --from --json: $out"
+status 0 "tail --format=hex" "$uwal" tail --from 36 --format=hex "$log"
+[ "$(cut -f4,5 <<<"$out")" = $'00ff6209\tc328015c78' ] || fail "tail hex: [$out]"
+status 1 "tail --from a missing index" "$uwal" tail --from 99 "$log"
+grep -q "no record 99" "$tmp/stderr" || fail "tail --from missing: $(cat "$tmp/stderr")"
+status 2 "tail --interval 0" "$uwal" tail -f --interval 0 "$log"
+
+# A writer in another process appends 7..2000 (about one segment more than
+# the first holds: a rotation) one by one while tail -f prints them; the
+# tail is stopped once it printed all 2000, or after 30 seconds.
+fl=$tmp/follow
+"$testlog" write "$fl" 5
+"$uwal" tail -f --interval 200 --keys-only "$fl" >"$tmp/tail.out" 2>"$tmp/tail.err" &
+tailer=$!
+mkfifo "$tmp/ready2"
+"$testlog" slow "$fl" 7 2000 1 >"$tmp/ready2" &
+holder=$!
+read -r line <"$tmp/ready2"
+[ "$line" = ready ] || fail "the slow writer did not start"
+for _ in $(seq 300); do
+	[ "$(wc -l <"$tmp/tail.out")" -ge 2000 ] && break
+	sleep 0.1
+done
+kill "$tailer"
+wait "$tailer" 2>/dev/null || true
+tailer=
+kill "$holder"
+wait "$holder" || fail "the slow writer failed"
+holder=
+[ "$(cut -f1 "$tmp/tail.out" | tr '\n' ' ')" = "$(seq -s ' ' 1 2000) " ] ||
+	fail "tail -f printed $(wc -l <"$tmp/tail.out") lines, not 1..2000 in order: $(tail -3 "$tmp/tail.out"); stderr: $(cat "$tmp/tail.err")"
+[ "$(cut -f4 "$tmp/tail.out" | sed -n 7p)" = k7 ] || fail "tail -f contents: $(sed -n 7p "$tmp/tail.out")"
+segs=$(find "$fl" -name 'segment_*' | wc -l)
+[ "$segs" -ge 2 ] || fail "the writer did not rotate ($segs segments)"
+ok "tail prints the log; tail -f follows a writer in another process across a rotation"
 
 # Usage.
 status 2 "no command" "$uwal"
@@ -189,7 +263,7 @@ status 2 "an unknown option" "$uwal" stat --bogus "$log"
 status 2 "no directory" "$uwal" verify
 status 2 "a bad --from" "$uwal" dump --from x "$log"
 status 2 "a bad --format" "$uwal" dump --format=xml "$log"
-for cmd in stat dump verify recover; do
+for cmd in stat dump verify recover truncate tail; do
 	status 0 "$cmd --help" "$uwal" "$cmd" --help
 	grep -q "^usage: uwal $cmd" <<<"$out" || fail "$cmd --help: $out"
 done

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common.c - what uwal(1)'s subcommands share: diagnostics captured from
  * log_fn, the read-only open, errors in words, and bytes written as text,
@@ -10,6 +10,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tool.h"
 
@@ -33,12 +35,18 @@ void uw_tool_log_free(struct uw_tool_log *l)
 int uw_tool_open(const char *dir, const char *prefix, unsigned extra, struct uw_tool_log *log,
 		 uwal **out)
 {
+	return uw_tool_open_flags(dir, prefix, UWAL_OPEN_READONLY | extra, log, out);
+}
+
+int uw_tool_open_flags(const char *dir, const char *prefix, unsigned flags, struct uw_tool_log *log,
+		       uwal **out)
+{
 	uwal_config cfg;
 	uwal_config_init(&cfg);
 	cfg.dir = dir;
 	if (prefix)
 		cfg.prefix = prefix;
-	cfg.open_flags = UWAL_OPEN_READONLY | extra;
+	cfg.open_flags = flags;
 	cfg.log_fn = uw_tool_log_fn;
 	cfg.log_ctx = log;
 	return uwal_open(&cfg, out);
@@ -81,7 +89,7 @@ const char *uw_tool_explain(int err, char *buf, size_t n)
 	const char *what;
 	switch (err) {
 	case UWAL_ELOCKED:
-		what = "the log is open in another process";
+		what = "the log is locked: it is open in another process";
 		break;
 	case UWAL_ECORRUPT:
 		what = "the log is damaged";
@@ -192,6 +200,85 @@ void uw_tool_put_json_bytes(FILE *f, const char *name, const void *p, size_t len
 		uw_tool_put_hex(f, p, len);
 		fputc('"', f);
 	}
+}
+
+bool uw_tool_parse_format(const char *cmd, const char *s, enum uw_tool_fmt *out)
+{
+	if (!strcmp(s, "text"))
+		*out = UW_FMT_TEXT;
+	else if (!strcmp(s, "hex"))
+		*out = UW_FMT_HEX;
+	else if (!strcmp(s, "json"))
+		*out = UW_FMT_JSON;
+	else {
+		fprintf(stderr, "uwal %s: --format: text, json or hex, not '%s'\n", cmd, s);
+		return false;
+	}
+	return true;
+}
+
+void uw_tool_put_record(FILE *f, enum uw_tool_fmt fmt, bool keys_only, const uwal_record *r,
+			uint64_t seq, uint64_t off)
+{
+	if (fmt == UW_FMT_JSON) {
+		fprintf(f, "{\"index\":%" PRIu64 ",\"segment\":%" PRIu64 ",\"offset\":%" PRIu64 ",",
+			r->index, seq, off);
+		uw_tool_put_json_bytes(f, "key", r->key, r->key_len);
+		if (!keys_only) {
+			fputc(',', f);
+			uw_tool_put_json_bytes(f, "value", r->value, r->value_len);
+		}
+		fputs("}\n", f);
+		return;
+	}
+	void (*put)(FILE *, const void *, size_t) =
+		fmt == UW_FMT_HEX ? uw_tool_put_hex : uw_tool_put_text;
+	fprintf(f, "%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t", r->index, seq, off);
+	put(f, r->key, r->key_len);
+	if (!keys_only) {
+		fputc('\t', f);
+		put(f, r->value, r->value_len);
+	}
+	fputc('\n', f);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+void uw_tool_progress_start(struct uw_tool_progress *p, const char *cmd, uint64_t total_bytes,
+			    bool streams)
+{
+	bool on = isatty(STDERR_FILENO) == 1 && !(streams && isatty(STDOUT_FILENO) == 1);
+	*p = (struct uw_tool_progress){.on = on, .cmd = cmd, .total = total_bytes};
+	/* Nothing for a run that ends within a second. */
+	p->next_ns = now_ns() + 1000000000u;
+}
+
+void uw_tool_progress_step(struct uw_tool_progress *p, const uwal_record *r)
+{
+	if (!p->on)
+		return;
+	p->records++;
+	p->bytes += uwal_record_size(r->index, r->key_len, r->value_len);
+	if (p->records % 1024 || now_ns() < p->next_ns)
+		return;
+	p->next_ns = now_ns() + 200000000u;
+	double mib = 1024.0 * 1024.0;
+	fprintf(stderr, "\r\033[Kuwal %s: %" PRIu64 " records, %.1f of %.1f MiB (%.0f%%)", p->cmd,
+		p->records, (double)p->bytes / mib, (double)p->total / mib,
+		p->total ? 100.0 * (double)p->bytes / (double)p->total : 100.0);
+	p->shown = true;
+}
+
+void uw_tool_progress_end(struct uw_tool_progress *p)
+{
+	if (p->shown)
+		fputs("\r\033[K", stderr);
+	p->shown = false;
 }
 
 bool uw_tool_msg_file(const char *msg, const char *dir, char *name, size_t n)
@@ -317,39 +404,55 @@ int uw_tool_not_a_log(bool json, const char *cmd, const char *dir, const char *p
 	return uw_tool_fail(json, cmd, dir, "not_a_log", buf, NULL);
 }
 
-int uw_tool_args(int argc, char **argv, const char *help, struct uw_tool_args *a, bool *dry)
+int uw_tool_opt(const char *cmd, int c, const char *help, struct uw_tool_opts *o)
 {
-	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
-					     {"prefix", required_argument, NULL, 'p'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {0}};
-	*a = (struct uw_tool_args){.prefix = "segment_"};
-	int c;
-	/* --dry-run is recover's alone: the others refuse it as unknown. */
-	while ((c = getopt_long(argc, argv, dry ? "hn" : "h", dry ? opts : opts + 1, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			*dry = true;
-			break;
-		case 'p':
-			a->prefix = optarg;
-			break;
-		case 'j':
-			a->json = true;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return UW_TOOL_OK;
-		default:
-			fputs(help, stderr);
-			return UW_TOOL_USAGE;
-		}
+	switch (c) {
+	case 'p':
+		o->prefix = optarg;
+		return -1;
+	case 'j':
+		o->json = true;
+		o->fmt = UW_FMT_JSON;
+		return -1;
+	case UW_TOOL_OPT_FORMAT:
+		return uw_tool_parse_format(cmd, optarg, &o->fmt) ? -1 : UW_TOOL_USAGE;
+	case UW_TOOL_OPT_KEYS:
+		o->keys_only = true;
+		return -1;
+	case 'h':
+		fputs(help, stdout);
+		return UW_TOOL_OK;
+	case '?':
+	case ':':
+		fputs(help, stderr);
+		return UW_TOOL_USAGE;
 	}
+	return -2;
+}
+
+int uw_tool_dir_arg(int argc, char **argv, const char *help, const char **dir)
+{
 	if (optind != argc - 1) {
 		fputs(help, stderr);
 		return UW_TOOL_USAGE;
 	}
-	a->dir = argv[optind];
+	*dir = argv[optind];
 	return -1;
+}
+
+int uw_tool_args(int argc, char **argv, const char *help, struct uw_tool_args *a, bool *dry)
+{
+	static const struct option opts[] = {
+		{"dry-run", no_argument, NULL, 'n'}, UW_TOOL_SHARED_OPTS, {0}};
+	struct uw_tool_opts o = {.prefix = "segment_"};
+	int c, st;
+	/* --dry-run is recover's alone: the others refuse it as unknown. */
+	while ((c = getopt_long(argc, argv, dry ? "hn" : "h", dry ? opts : opts + 1, NULL)) != -1) {
+		if (c == 'n')
+			*dry = true;
+		else if ((st = uw_tool_opt(argv[0], c, help, &o)) != -1)
+			return st == -2 ? uw_tool_opt(argv[0], '?', help, &o) : st;
+	}
+	*a = (struct uw_tool_args){.prefix = o.prefix, .json = o.json};
+	return uw_tool_dir_arg(argc, argv, help, &a->dir);
 }

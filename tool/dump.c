@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dump.c - uwal dump DIR: the records of a log in log order, each with
  * its index, segment and offset, key and value. Streams: one iterator over
@@ -30,34 +30,8 @@ static const char help[] =
 	"Exit status: 0 every record was read; 1 the log does not open or a record\n"
 	"failed its check (the records before it are printed); 2 usage.\n";
 
-enum fmt { TEXT, HEX, JSON };
-
-static void put_record(enum fmt fmt, bool keys_only, const uwal_record *r, uint64_t seq,
-		       uint64_t off)
-{
-	if (fmt == JSON) {
-		printf("{\"index\":%" PRIu64 ",\"segment\":%" PRIu64 ",\"offset\":%" PRIu64 ",",
-		       r->index, seq, off);
-		uw_tool_put_json_bytes(stdout, "key", r->key, r->key_len);
-		if (!keys_only) {
-			putchar(',');
-			uw_tool_put_json_bytes(stdout, "value", r->value, r->value_len);
-		}
-		fputs("}\n", stdout);
-		return;
-	}
-	void (*put)(FILE *, const void *, size_t) = fmt == HEX ? uw_tool_put_hex : uw_tool_put_text;
-	printf("%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t", r->index, seq, off);
-	put(stdout, r->key, r->key_len);
-	if (!keys_only) {
-		putchar('\t');
-		put(stdout, r->value, r->value_len);
-	}
-	putchar('\n');
-}
-
 /* Say on stderr that a torn tail is hidden (a normal open would cut it). */
-static int note_tail(uwal *w, const char *dir, bool *empty)
+static int note_tail(uwal *w, const char *dir, bool *empty, uint64_t *frame_bytes)
 {
 	uwal_segment_info *v;
 	size_t n;
@@ -65,6 +39,9 @@ static int note_tail(uwal *w, const char *dir, bool *empty)
 	if (err < 0)
 		return err;
 	*empty = n == 0;
+	*frame_bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		*frame_bytes += v[i].frame_bytes;
 	for (size_t i = 0; i < n; i++)
 		if (v[i].tail_bytes)
 			fprintf(stderr,
@@ -77,62 +54,29 @@ static int note_tail(uwal *w, const char *dir, bool *empty)
 
 int uw_tool_dump(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"from", required_argument, NULL, 'f'},   {"to", required_argument, NULL, 't'},
-		{"format", required_argument, NULL, 'F'}, {"json", no_argument, NULL, 'j'},
-		{"keys-only", no_argument, NULL, 'k'},    {"prefix", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},         {0}};
-	const char *prefix = "segment_";
+	static const struct option opts[] = {{"from", required_argument, NULL, 'f'},
+					     {"to", required_argument, NULL, 't'},
+					     UW_TOOL_RECORD_OPTS,
+					     UW_TOOL_SHARED_OPTS,
+					     {0}};
+	struct uw_tool_opts o = {.prefix = "segment_"};
 	uint64_t from = 0, to = UINT64_MAX;
-	enum fmt fmt = TEXT;
-	bool keys_only = false;
-	int c;
+	const char *dir;
+	int c, st;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-		case 't':
+		if (c == 'f' || c == 't') {
 			if (!uw_tool_parse_u64(optarg, c == 'f' ? &from : &to)) {
 				fprintf(stderr, "uwal dump: --%s: not an index: '%s'\n",
 					c == 'f' ? "from" : "to", optarg);
 				return UW_TOOL_USAGE;
 			}
-			break;
-		case 'F':
-			if (!strcmp(optarg, "text"))
-				fmt = TEXT;
-			else if (!strcmp(optarg, "hex"))
-				fmt = HEX;
-			else if (!strcmp(optarg, "json"))
-				fmt = JSON;
-			else {
-				fprintf(stderr,
-					"uwal dump: --format: text, json or hex, not '%s'\n",
-					optarg);
-				return UW_TOOL_USAGE;
-			}
-			break;
-		case 'j':
-			fmt = JSON;
-			break;
-		case 'k':
-			keys_only = true;
-			break;
-		case 'p':
-			prefix = optarg;
-			break;
-		case 'h':
-			fputs(help, stdout);
-			return UW_TOOL_OK;
-		default:
-			fputs(help, stderr);
-			return UW_TOOL_USAGE;
+		} else if ((st = uw_tool_opt("dump", c, help, &o)) != -1) {
+			return st == -2 ? uw_tool_opt("dump", '?', help, &o) : st;
 		}
 	}
-	if (optind != argc - 1) {
-		fputs(help, stderr);
-		return UW_TOOL_USAGE;
-	}
-	const char *dir = argv[optind];
+	if ((st = uw_tool_dir_arg(argc, argv, help, &dir)) >= 0)
+		return st;
+	const char *prefix = o.prefix;
 	/* Failures go to stderr, also with --format=json: stdout holds
 	 * records only. */
 	struct uw_tool_log log = {0};
@@ -146,22 +90,27 @@ int uw_tool_dump(int argc, char **argv)
 	bool empty = false;
 	int ret = UW_TOOL_OK;
 	uwal_iter *it = NULL;
-	err = note_tail(w, dir, &empty);
+	uint64_t total = 0;
+	err = note_tail(w, dir, &empty, &total);
 	if (err == 0 && empty) {
 		ret = uw_tool_not_a_log(false, "dump", dir, prefix);
 		goto out;
 	}
 	if (err == 0)
 		err = uwal_iter_open(w, &it);
+	struct uw_tool_progress p;
+	uw_tool_progress_start(&p, "dump", total, true);
 	uwal_record r;
 	while (err == 0 && (err = uwal_iter_next(it, &r)) == 1) {
 		err = 0;
+		uw_tool_progress_step(&p, &r);
 		if (r.index < from || r.index > to)
 			continue;
 		uint64_t seq = 0, off = 0;
 		uwal_iter_position(it, &seq, &off);
-		put_record(fmt, keys_only, &r, seq, off);
+		uw_tool_put_record(stdout, o.fmt, o.keys_only, &r, seq, off);
 	}
+	uw_tool_progress_end(&p);
 	if (err < 0)
 		ret = uw_tool_fail_err(false, "dump", dir, err, &log);
 out:

@@ -1,7 +1,7 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * main.c - uwal(1): operate a uwal log from the shell. One program, one
- * subcommand per job (stat, dump, verify, recover), each in its own file;
+ * subcommand per job (stat, dump, verify, recover, truncate, tail), each in its own file;
  * this file picks the subcommand.
  */
 #include <stdio.h>
@@ -18,13 +18,15 @@ static const struct {
 	{"dump", uw_tool_dump, "print records in log order"},
 	{"verify", uw_tool_verify, "read every frame and check every CRC, changing nothing"},
 	{"recover", uw_tool_recover, "remove damaged segments so that the log opens (unsafe)"},
+	{"truncate", uw_tool_truncate, "remove the records before or from an index"},
+	{"tail", uw_tool_tail, "print records in log order; -f: and new ones as they come"},
 };
 
 static int usage(FILE *f, int status)
 {
 	fprintf(f, "usage: uwal COMMAND [OPTIONS] DIR\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].what);
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].what);
 	fprintf(f, "\n'uwal COMMAND --help' describes a command; 'man 1 uwal' all of them.\n"
 		   "Exit status: 0 ok, 1 damage found or the operation failed, 2 usage.\n");
 	return status;

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * recover.c - uwal recover DIR [--dry-run]: uwal_unsafe_recover_ex(),
  * file by file: what it removes (why, where, the records lost) and what

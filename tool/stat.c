@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * stat.c - uwal stat DIR: each segment (number, name, size, sealed or
  * active, first and last index, records, bytes of frames, format version),

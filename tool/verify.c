@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * verify.c - uwal verify DIR: read every frame of the log and check every
  * CRC, changing nothing: a read-only open that checks every frame and
@@ -49,9 +49,14 @@ static int read_all(uwal *w, struct result *r)
 	err = uwal_iter_open(w, &it);
 	if (err < 0)
 		return err;
+	struct uw_tool_progress p;
+	uw_tool_progress_start(&p, "verify", r->frame_bytes, false);
 	uwal_record rec;
-	while ((err = uwal_iter_next(it, &rec)) == 1)
+	while ((err = uwal_iter_next(it, &rec)) == 1) {
 		r->records++;
+		uw_tool_progress_step(&p, &rec);
+	}
+	uw_tool_progress_end(&p);
 	uwal_iter_close(it);
 	return err;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ring.c - the system backend's ring: chains of linked writes and
  * fdatasyncs over io_uring, run to completion, with a synchronous fallback

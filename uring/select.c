@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * select.c - the backend of the shipped library: new handles use the
  * system backend. The tests' internal build replaces this file with

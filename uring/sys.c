@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sys.c - the system backend's plain system calls, each returning -errno,
  * and its operations table (the ring's operations are in ring.c). Nothing

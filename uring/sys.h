@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sys.h - what the system backend's two files (sys.c, ring.c) share: the
  * plain calls the ring's synchronous paths make, and the ring's operations

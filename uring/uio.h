@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * uio.h - uwal's I/O layer: every io_uring detail and every system call
  * that src/ makes goes through the backend a handle holds.

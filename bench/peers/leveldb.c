@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * leveldb.c - engine=leveldb: the same workload through LevelDB's C API.
  *

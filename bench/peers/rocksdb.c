@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rocksdb.c - engine=rocksdb: the same workload through RocksDB's C API.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/crash/broken.sh - does the simulated power loss catch broken engines?
 #
 #   tests/crash/broken.sh [--iterations N] [--seed S] [--build DIR]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * child.c - crashwal's writer child: opens the log and runs the plan's
  * threads, each writing its own indexes with uwal_write, uwal_write_sync

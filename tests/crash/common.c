@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common.c - what crashwal's parent and child both compute from a seed:
  * the iteration's plan (configuration, workload, when to strike) and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * crash.h - what crashwal's parent and its writer child share: the layout
  * of the shared-memory region through which the child reports every call

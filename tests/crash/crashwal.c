@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * crashwal - crash, power-loss and fault testing of uwal.
  *

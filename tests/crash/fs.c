@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fs.c - the scratch filesystem of crashwal's power-loss mode: an image
  * file made once (mkfs.ext4 or mkfs.xfs), attached to a loop device,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fs.h - crashwal's scratch filesystem for power loss (see fs.c) and two
  * file-tree helpers.

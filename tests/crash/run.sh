@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/crash/run.sh - uwal's crash, power-loss and fault testing (crashwal).
 #
 #   tests/crash/run.sh [--iterations N] [--crash-iterations N] [--power-iterations N]

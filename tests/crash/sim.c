@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sim.c - the writer child of crashwal's simulated power loss (--mode
  * sim): the same writer as child.c, on the crash-simulating backend

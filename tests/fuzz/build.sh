@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # build.sh OUTDIR - build uwal's libFuzzer targets (fuzz_frame, fuzz_scan,
 # fuzz_recovery) and the seed-corpus generator into OUTDIR with clang,
 # compiling src/*.c and uring/*.c directly (not through CMake's build).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_common.h - helpers shared by uwal's libFuzzer targets: little-endian
  * access and "fix-ups" that give fuzzed frames and headers valid CRCs, so

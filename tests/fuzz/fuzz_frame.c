@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_frame.c - libFuzzer target for the pure frame and header codec
  * (src/format.c): uw_fmt_frame_decode, uw_fmt_record_decode, uw_fmt_seal_decode and

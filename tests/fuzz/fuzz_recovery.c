@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_recovery.c - libFuzzer target for the whole recovery path: the input
  * is laid out as 1-3 segment files in a scratch directory (on /dev/shm when

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_scan.c - libFuzzer target for the segment scanner (uw_seg_scan in
  * src/segment.c), which recovery, unsafe recover and iterators share.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * gen_corpus.c - writes the seed corpus of the fuzz targets from real
  * segments: it makes small logs with the library, then cuts their files

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # run.sh [SECONDS] - build uwal's libFuzzer targets, replay the inputs
 # that once crashed them (tests/fuzz/crashes/<target>-*), then run each for
 # SECONDS (default: $UWAL_FUZZ_SECONDS, else 60), starting from the seed

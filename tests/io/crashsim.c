@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * crashsim.c - a backend that simulates power loss (tests only).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * crashsim.h - a backend that simulates power loss without root: it
  * forwards every operation to another backend (the system one) and keeps

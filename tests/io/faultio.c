@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * faultio.c - the tests' fault backend (faultio.h): every operation goes
  * through check(), which counts it by kind and file, applies the first

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * faultio.h - the tests' fault backend: the system backend with a rule
  * table in front of it. A rule fails, shortens or pauses the nth operation

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * select.c - the tests' replacement for uring/select.c: new handles use
  * the backend a test selected with tio_select(), else the fault backend.
