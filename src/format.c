@@ -196,7 +196,7 @@ void uw_fmt_seg_hdr_encode(uint8_t out[FMT_SEG_HDR_SIZE], const struct fmt_seg_h
 	put16(out + 10, h->flags);
 	put32(out + 12, h->salt);
 	put64(out + 16, h->seq);
-	put32(out + 24, 0);
+	put32(out + 24, h->version >= 3 ? h->key_hi : 0);
 	put32(out + 28, ~uw_fmt_crc_update(0xFFFFFFFFu, out, 28));
 }
 
@@ -216,6 +216,8 @@ int uw_fmt_seg_hdr_decode(const uint8_t in[FMT_SEG_HDR_SIZE], struct fmt_seg_hdr
 	h->flags = get16(in + 10);
 	h->salt = get32(in + 12);
 	h->seq = get64(in + 16);
+	/* Reserved before version 3 (written 0, not checked). */
+	h->key_hi = h->version >= 3 ? get32(in + 24) : 0;
 	return 0;
 }
 
@@ -265,7 +267,8 @@ static void seal_crc(uint8_t *out, uint32_t len, uint32_t salt)
 	put32(out + 12, c ^ 0xFFFFFFFFu);
 }
 
-static size_t finish_frame(uint8_t *out, uint8_t *end, uint8_t type, uint8_t flags, uint32_t salt)
+static size_t finish_frame_epoch(uint8_t *out, uint8_t *end, uint8_t type, uint8_t flags,
+				 uint32_t epoch, uint32_t salt)
 {
 	uint32_t len = (uint32_t)(end - out - FMT_FRAME_HDR_SIZE);
 
@@ -273,9 +276,14 @@ static size_t finish_frame(uint8_t *out, uint8_t *end, uint8_t type, uint8_t fla
 	out[4] = type;
 	out[5] = flags;
 	put16(out + 6, 0);
-	put32(out + 8, 0); /* epoch */
+	put32(out + 8, epoch);
 	seal_crc(out, len, salt);
 	return (size_t)(end - out);
+}
+
+static size_t finish_frame(uint8_t *out, uint8_t *end, uint8_t type, uint8_t flags, uint32_t salt)
+{
+	return finish_frame_epoch(out, end, type, flags, 0, salt);
 }
 
 size_t uw_fmt_frame_resalt(uint8_t *frame, uint32_t salt)
@@ -326,6 +334,43 @@ size_t uw_fmt_trunc_frame_encode(uint8_t *out, uint32_t salt, uint8_t type,
 	return finish_frame(out, c.p, type, 0, salt);
 }
 
+/* MurmurHash3's 64-bit finalizer: a bijection of 64-bit words. */
+static uint64_t fmix64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 33;
+	return k;
+}
+
+uint64_t uw_fmt_mark_check(uint64_t key, uint64_t off)
+{
+	/* off -> off * odd -> + key -> fmix64: each step a bijection. */
+	return fmix64(key + off * 0x9e3779b97f4a7c15ull);
+}
+
+size_t uw_fmt_mark_frame_encode(uint8_t *out, uint32_t salt, uint64_t key, uint64_t off, uint64_t w,
+				uint64_t recs)
+{
+	put64(out + FMT_FRAME_HDR_SIZE, uw_fmt_mark_check(key, off));
+	put64(out + FMT_FRAME_HDR_SIZE + 8, recs);
+	return finish_frame_epoch(out, out + FMT_MARK_FRAME_SIZE, FMT_FRAME_MARK, 0, (uint32_t)w,
+				  salt);
+}
+
+int uw_fmt_mark_decode(const struct fmt_frame *f, uint64_t off, struct fmt_mark *m)
+{
+	if (f->type != FMT_FRAME_MARK || f->len != FMT_MARK_FRAME_SIZE - FMT_FRAME_HDR_SIZE ||
+	    f->epoch < FMT_SEG_HDR_SIZE || f->epoch > off)
+		return UWAL_ECORRUPT;
+	m->w = f->epoch;
+	m->check = get64(f->payload);
+	m->recs = get64(f->payload + 8);
+	return 0;
+}
+
 size_t uw_fmt_frame_peek_len(const uint8_t *in, size_t avail)
 {
 	if (avail < FMT_FRAME_HDR_SIZE)
@@ -346,7 +391,7 @@ enum fmt_frame_status uw_fmt_frame_decode(const uint8_t *in, size_t avail, uint3
 	uint8_t type = in[4];
 	uint8_t allowed = type == FMT_FRAME_RECORD ? FMT_FRAME_MORE : 0;
 	if (len == 0 || len > max_len || (in[5] & ~allowed) != 0 || get16(in + 6) != 0 ||
-	    type < FMT_FRAME_RECORD || type > FMT_FRAME_NEXT)
+	    type < FMT_FRAME_RECORD || type > FMT_FRAME_MARK)
 		return FMT_FRAME_BAD;
 	if ((size_t)len > avail - FMT_FRAME_HDR_SIZE)
 		return FMT_FRAME_SHORT;
