@@ -8,14 +8,17 @@
  *
  *   offset size  field
  *   0      8     magic "UWALSEG1"
- *   8      2     format version: 2 (new segments); 1 is read too, and a
- *                version 1 segment holds no truncation frames
+ *   8      2     format version: 3 (new segments); 1 and 2 are read too.
+ *                A version 1 segment holds no truncation frames; a
+ *                version 1 or 2 segment no mark frames
  *   10     2     flags: 0x0001 AFTER_GAP = the segment before this one was
  *                removed by uwal_unsafe_recover(), so the number gap is
  *                expected
  *   12     4     salt: random, chosen when the segment is created
  *   16     8     segment number (must equal the one in the file name)
- *   24     4     reserved, 0
+ *   24     4     key_hi (version 3): random, chosen with the salt; the
+ *                segment key is key_hi << 32 | salt (64 bits). Before
+ *                version 3: reserved, written 0, not read
  *   28     4     CRC32C of bytes 0..27 (standard CRC32C)
  *   32     ...   frames, back to back, then zeros to the end of the file
  *
@@ -23,11 +26,14 @@
  *
  *   offset size  field
  *   0      4     len: payload length in bytes, >= 1
- *   4      1     type: 1 = record, 2 = seal, 3 = front, 4 = back, 5 = next
+ *   4      1     type: 1 = record, 2 = seal, 3 = front, 4 = back, 5 = next,
+ *                6 = mark (version 3)
  *   5      1     flags: 0x01 MORE (record frames only) = the next frame
  *                belongs to the same uwal_write_batch() call; other bits 0
  *   6      2     reserved, 0
- *   8      4     epoch: 0, reserved (writers write 0, readers ignore it)
+ *   8      4     epoch: in a mark frame, the watermark W (below); in
+ *                other frames 0, reserved (writers write 0, readers
+ *                ignore it)
  *   12     4     crc
  *   16     len   payload, msgpack:
  *                  record: array(3) [uint index, bin key, bin value]
@@ -37,6 +43,8 @@
  *                  back:   array(3) [uint index, uint segment, uint offset]
  *                  next:   array(3) [uint high-water index, uint segment,
  *                                    uint offset]
+ *                  mark:   not msgpack: a fixed 16 bytes, so that it can be
+ *                          searched for: u64 check, u64 records (below)
  *
  * The crc covers the frame header's first 12 bytes and the payload, seeded
  * with the segment's salt. In terms of isa-l's crc32_iscsi(buf, len, init),
@@ -70,7 +78,8 @@
  * ends at the first frame that is not valid: after a power loss unsynced
  * pages may have reached the disk in any order, so what follows is a torn
  * tail, which recovery cuts off by truncating the file there (and
- * preallocating it again).
+ * preallocating it again) - unless a later mark frame says it was durable
+ * (see "The durable watermark").
  *
  * Positions: a frame's position in log order is (segment number, offset),
  * compared segment first. A truncation frame names a position P = (segment,
@@ -98,6 +107,64 @@
  *          next frame, k - 1 for every back frame naming record k, each
  *          one overriding what came before it in log order, and the live
  *          records' indexes.
+ *
+ * The durable watermark (version 3 segments). A mark frame at offset X
+ * states that the segment was durable (an fdatasync had completed, or an
+ * RWF_DSYNC write while nothing before it was unsynced) before offset W,
+ * its epoch; FMT_SEG_HDR_SIZE <= W <= X. Its payload is
+ *
+ *   0      8     check = fmix64(key + X * 0x9e3779b97f4a7c15) (mod 2^64),
+ *                fmix64 being MurmurHash3's 64-bit finalizer; key is the
+ *                segment key
+ *   8      8     records: how many record frames lie before W
+ *
+ * so it is 32 bytes in all, with header bytes 0..7 always 10 00 00 00 06
+ * 00 00 00. It is valid like any frame (crc), with a payload of exactly 16
+ * bytes, W in range and records no more than the record frames before it;
+ * never after a MORE frame. Writers put one before a batch when the
+ * watermark moved since the last one (the batch after a durable batch
+ * vouches for it), one unsynced when the writer goes idle (the next write
+ * starts at the same offset, overwriting it), and one at close, after the
+ * final fdatasync, itself fdatasynced. A mark frame is never written
+ * before it is true, and never lies unsynced before a durable frame.
+ *
+ * Finding marks past damage. In the last segment, let P be where the
+ * frame-by-frame scan cut (the first bad or zero frame header, or the
+ * first frame of an unfinished batch) and S >= P where it stopped.
+ * Recovery looks at every offset X in (S, end of the nonzero bytes] for a
+ * mark frame: the 8 fixed header bytes, a crc that matches (seeded with
+ * the salt), check == the value above for X and this segment's key, W and
+ * the payload in range. For a given key, check is a bijection of X (a
+ * multiplication by an odd constant, an addition and fmix64 are each
+ * bijections mod 2^64), so a mark frame of this segment copied to another
+ * offset (inside a record's value, say) never matches; bytes not derived
+ * from this segment's key (random data, zeros, another segment's frames)
+ * match a uniformly random 64-bit key's check with odds 2^-64, and must
+ * then pass the 32-bit crc as well: at most 2^-64 per candidate (about
+ * 2^-96 for random bytes).
+ *
+ * The guarantee. Let W* be the largest W of the mark frames so found. If
+ * P < W*, frames that were durable would be cut: the damage is
+ * corruption, not a torn tail, and every open (read-write, NO_REPAIR,
+ * READONLY) fails with UWAL_ECORRUPT naming the file, the offset S and the
+ * records behind it (the mark's records count minus those before P). If
+ * P >= W* (or no mark frame is found) the tail from P on is cut as before.
+ * So what can be cut is only what no surviving mark frame vouches for:
+ * everything written after the last fdatasync (unsynced writes), and the
+ * last durable batch (or batches, for a sync covering several) whose
+ * vouching mark frame never reached the disk; a legitimately torn tail
+ * (unsynced sectors lost in any order) is never refused, because no mark
+ * frame states a W before an fdatasync covering [32, W) completed.
+ * uwal_unsafe_recover() cuts a refused tail at P (losing the durable
+ * records behind the damage). Version 1 and 2 segments hold no mark
+ * frame (their epoch fields are 0) and vouch for nothing: they open
+ * exactly as before; the writer adds no mark frame to them.
+ *
+ * Why version 3 and not a meaning for version 2's reserved fields: a
+ * version 2 reader takes a type 6 frame for a bad frame, which in a sealed
+ * segment is corruption; a version bump makes such a library fail with
+ * UWAL_EVERSION instead, which it never repairs. The 64-bit key needs the
+ * header's reserved word too.
  *
  * Recovery applies the truncation frames in log order, as it meets them:
  * a record is live if no truncation frame after it voids it. A record's

@@ -314,8 +314,8 @@ static void describe_cut(char *buf, size_t n, const struct insp *in, uint64_t fr
  * beside a live writer may have read a batch while it was being written:
  * if the frames at the stop read whole now, that was no damage (0).
  */
-static int vouched_cut(struct uwal *w, struct seg *s, const struct insp *in, int fd,
-		       uint64_t frames_end, struct uw_seg_mark *m)
+static int vouched_cut(bool ro, struct seg *s, const struct insp *in, int fd, uint64_t frames_end,
+		       struct uw_seg_mark *m)
 {
 	memset(m, 0, sizeof(*m));
 	if (s->version < 3 || frames_end <= in->scan.stop)
@@ -327,7 +327,7 @@ static int vouched_cut(struct uwal *w, struct seg *s, const struct insp *in, int
 	int ret = uw_seg_find_mark(s->io, fd, s->salt, s->key, in->scan.stop + 1, to, m);
 	if (ret < 0 || m->w <= in->scan.end)
 		return ret;
-	if (w->cfg.open_flags & UWAL_OPEN_READONLY) {
+	if (ro) {
 		int64_t size = uw_io_file_size(s->io, fd);
 		if (size < 0)
 			return (int)size;
@@ -368,7 +368,7 @@ static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
 		return ret;
 	ret = last_nonzero(s->io, fd, cut, (uint64_t)in->size, &frames_end);
 	if (ret == 0)
-		ret = vouched_cut(w, s, in, fd, frames_end, &m);
+		ret = vouched_cut(ro, s, in, fd, frames_end, &m);
 	uw_seg_fd_put(s);
 	if (ret < 0)
 		return ret;
@@ -678,6 +678,41 @@ static const char *damage_of(const struct insp *in, int err, const struct scan_c
 	return "no seal in a segment that later segments follow";
 }
 
+/*
+ * Unsafe recover's part in the tail: if its cut point lies before a
+ * watermark (uwal_open() refuses it), cut the file there (the next open
+ * preallocates it again) and report it in *e. 1 if so, 0 if the tail
+ * needs nothing, or -errno.
+ */
+static int cut_vouched_tail(struct insp *in, bool dry, uwal_segment_info *e, const struct found *f)
+{
+	struct seg *s = in->seg;
+	uint64_t frames_end;
+	struct uw_seg_mark m;
+	int fd;
+	int ret = uw_seg_fd_get(s, &fd);
+	if (ret < 0)
+		return ret;
+	ret = last_nonzero(s->io, fd, in->scan.end, (uint64_t)in->size, &frames_end);
+	if (ret == 0)
+		ret = vouched_cut(false, s, in, fd, frames_end, &m);
+	if (ret == 1 && !dry) {
+		int e2 = uw_io_ftruncate(s->io, fd, in->scan.end);
+		if (e2 == 0)
+			e2 = uw_io_fdatasync(s->io, fd);
+		if (e2 < 0)
+			ret = e2;
+	}
+	uw_seg_fd_put(s);
+	if (ret != 1)
+		return ret;
+	report(e, f, in, false, in->scan.stop,
+	       "bad frame in the durable part of the last segment (before its watermark): "
+	       "the segment is cut there, and the durable records after it are lost");
+	e->after_gap = s->hdr_flags & FMT_SEG_AFTER_GAP;
+	return 1;
+}
+
 int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, unsigned flags,
 			  uwal_segment_info **report_out, size_t *n_report)
 {
@@ -739,6 +774,18 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, unsig
 			bad[i] = true;
 			why[i] = damage_of(&in[i], 0, &ctx, &bad_off[i]);
 		}
+	}
+	/* The tail: damage before its watermark is cut here, as a torn
+	 * tail would be (the durable records after it are lost). */
+	for (size_t i = 0; i < n; i++) {
+		if (bad[i] || in[i].seg->sealed)
+			continue;
+		ret = cut_vouched_tail(&in[i], dry, &rep[nrep], &f[i]);
+		if (ret < 0)
+			goto out;
+		nrep += (size_t)ret;
+		ret = 0;
+		break;
 	}
 	bool gap = false;
 	uint64_t prev = 0;
