@@ -459,8 +459,14 @@ UWAL_API void uwal_config_init_sized(uwal_config *cfg, size_t size);
  *   UWAL_ELOCKED   the log is open elsewhere (never with UWAL_OPEN_READONLY,
  *                  which takes no lock)
  *   UWAL_ECORRUPT  a sealed segment, a segment header, or the sequence of
- *                  segments failed a check (see uwal_unsafe_recover()); or,
- *                  with UWAL_OPEN_NO_REPAIR, the tail would have to be cut
+ *                  segments failed a check (see uwal_unsafe_recover()); or
+ *                  the last segment has a bad frame before its durable
+ *                  watermark: a mark frame after the damage says it was
+ *                  durable, so it is not a torn tail and is not cut (with
+ *                  any open_flags; log_fn names the file, the offset and the
+ *                  durable records behind it; uwal_unsafe_recover() cuts it);
+ *                  or, with UWAL_OPEN_NO_REPAIR, the tail would have to be
+ *                  cut
  *   UWAL_EVERSION  a segment has a newer format version than this library
  *                  reads (log_fn names it); nothing is changed
  *   -ENOENT        with UWAL_OPEN_READONLY: the directory does not exist (it
@@ -1092,7 +1098,11 @@ UWAL_API int uwal_close(uwal *w);
  * later segment's data, or an index already present in an earlier segment
  * (the later file is taken for the copy and removed). UNSAFE: the records
  * in removed files are lost, and the log then opens with that gap. A torn
- * tail in the last segment is not damage: uwal_open() cuts it.
+ * tail in the last segment is not damage: uwal_open() cuts it. A bad frame
+ * in the last segment before its durable watermark (which uwal_open()
+ * refuses) is cut there: the file is kept, truncated, and the durable
+ * records after the damage are lost (uwal_unsafe_recover_ex() reports it,
+ * with removed false).
  *
  * Parameters:
  *   dir, prefix  the log's directory and segment prefix (NULL prefix =

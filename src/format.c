@@ -9,14 +9,17 @@
  *
  *   offset size  field
  *   0      8     magic "UWALSEG1"
- *   8      2     format version: 2 (new segments); 1 is read too, and a
- *                version 1 segment holds no truncation frames
+ *   8      2     format version: 3 (new segments); 1 and 2 are read too.
+ *                A version 1 segment holds no truncation frames; a
+ *                version 1 or 2 segment no mark frames
  *   10     2     flags: 0x0001 AFTER_GAP = the segment before this one was
  *                removed by uwal_unsafe_recover(), so the number gap is
  *                expected
  *   12     4     salt: random, chosen when the segment is created
  *   16     8     segment number (must equal the one in the file name)
- *   24     4     reserved, 0
+ *   24     4     key_hi (version 3): random, chosen with the salt; the
+ *                segment key is key_hi << 32 | salt (64 bits). Before
+ *                version 3: reserved, written 0, not read
  *   28     4     CRC32C of bytes 0..27 (standard CRC32C)
  *   32     ...   frames, back to back, then zeros to the end of the file
  *
@@ -24,11 +27,14 @@
  *
  *   offset size  field
  *   0      4     len: payload length in bytes, >= 1
- *   4      1     type: 1 = record, 2 = seal, 3 = front, 4 = back, 5 = next
+ *   4      1     type: 1 = record, 2 = seal, 3 = front, 4 = back, 5 = next,
+ *                6 = mark (version 3)
  *   5      1     flags: 0x01 MORE (record frames only) = the next frame
  *                belongs to the same uwal_write_batch() call; other bits 0
  *   6      2     reserved, 0
- *   8      4     epoch: 0, reserved (writers write 0, readers ignore it)
+ *   8      4     epoch: in a mark frame, the watermark W (below); in
+ *                other frames 0, reserved (writers write 0, readers
+ *                ignore it)
  *   12     4     crc
  *   16     len   payload, msgpack:
  *                  record: array(3) [uint index, bin key, bin value]
@@ -38,6 +44,8 @@
  *                  back:   array(3) [uint index, uint segment, uint offset]
  *                  next:   array(3) [uint high-water index, uint segment,
  *                                    uint offset]
+ *                  mark:   not msgpack: a fixed 16 bytes, so that it can be
+ *                          searched for: u64 check, u64 records (below)
  *
  * The crc covers the frame header's first 12 bytes and the payload, seeded
  * with the segment's salt. In terms of isa-l's crc32_iscsi(buf, len, init),
@@ -71,7 +79,8 @@
  * ends at the first frame that is not valid: after a power loss unsynced
  * pages may have reached the disk in any order, so what follows is a torn
  * tail, which recovery cuts off by truncating the file there (and
- * preallocating it again).
+ * preallocating it again) - unless a later mark frame says it was durable
+ * (see "The durable watermark").
  *
  * Positions: a frame's position in log order is (segment number, offset),
  * compared segment first. A truncation frame names a position P = (segment,
@@ -101,6 +110,64 @@
  *          next frame, k - 1 for every back frame naming record k, each
  *          one overriding what came before it in log order, and the live
  *          records' indexes.
+ *
+ * The durable watermark (version 3 segments). A mark frame at offset X
+ * states that the segment was durable (an fdatasync had completed, or an
+ * RWF_DSYNC write while nothing before it was unsynced) before offset W,
+ * its epoch; FMT_SEG_HDR_SIZE <= W <= X. Its payload is
+ *
+ *   0      8     check = fmix64(key + X * 0x9e3779b97f4a7c15) (mod 2^64),
+ *                fmix64 being MurmurHash3's 64-bit finalizer; key is the
+ *                segment key
+ *   8      8     records: how many record frames lie before W
+ *
+ * so it is 32 bytes in all, with header bytes 0..7 always 10 00 00 00 06
+ * 00 00 00. It is valid like any frame (crc), with a payload of exactly 16
+ * bytes, W in range and records no more than the record frames before it;
+ * never after a MORE frame. Writers put one before a batch when the
+ * watermark moved since the last one (the batch after a durable batch
+ * vouches for it), one unsynced when the writer goes idle (the next write
+ * starts at the same offset, overwriting it), and one at close, after the
+ * final fdatasync, itself fdatasynced. A mark frame is never written
+ * before it is true, and never lies unsynced before a durable frame.
+ *
+ * Finding marks past damage. In the last segment, let P be where the
+ * frame-by-frame scan cut (the first bad or zero frame header, or the
+ * first frame of an unfinished batch) and S >= P where it stopped.
+ * Recovery looks at every offset X in (S, end of the nonzero bytes] for a
+ * mark frame: the 8 fixed header bytes, a crc that matches (seeded with
+ * the salt), check == the value above for X and this segment's key, W and
+ * the payload in range. For a given key, check is a bijection of X (a
+ * multiplication by an odd constant, an addition and fmix64 are each
+ * bijections mod 2^64), so a mark frame of this segment copied to another
+ * offset (inside a record's value, say) never matches; bytes not derived
+ * from this segment's key (random data, zeros, another segment's frames)
+ * match a uniformly random 64-bit key's check with odds 2^-64, and must
+ * then pass the 32-bit crc as well: at most 2^-64 per candidate (about
+ * 2^-96 for random bytes).
+ *
+ * The guarantee. Let W* be the largest W of the mark frames so found. If
+ * P < W*, frames that were durable would be cut: the damage is
+ * corruption, not a torn tail, and every open (read-write, NO_REPAIR,
+ * READONLY) fails with UWAL_ECORRUPT naming the file, the offset S and the
+ * records behind it (the mark's records count minus those before P). If
+ * P >= W* (or no mark frame is found) the tail from P on is cut as before.
+ * So what can be cut is only what no surviving mark frame vouches for:
+ * everything written after the last fdatasync (unsynced writes), and the
+ * last durable batch (or batches, for a sync covering several) whose
+ * vouching mark frame never reached the disk; a legitimately torn tail
+ * (unsynced sectors lost in any order) is never refused, because no mark
+ * frame states a W before an fdatasync covering [32, W) completed.
+ * uwal_unsafe_recover() cuts a refused tail at P (losing the durable
+ * records behind the damage). Version 1 and 2 segments hold no mark
+ * frame (their epoch fields are 0) and vouch for nothing: they open
+ * exactly as before; the writer adds no mark frame to them.
+ *
+ * Why version 3 and not a meaning for version 2's reserved fields: a
+ * version 2 reader takes a type 6 frame for a bad frame, which in a sealed
+ * segment is corruption; a version bump makes such a library fail with
+ * UWAL_EVERSION instead, which it never repairs. The 64-bit key needs the
+ * header's reserved word too.
  *
  * Recovery applies the truncation frames in log order, as it meets them:
  * a record is live if no truncation frame after it voids it. A record's
@@ -199,7 +266,7 @@ void uw_fmt_seg_hdr_encode(uint8_t out[FMT_SEG_HDR_SIZE], const struct fmt_seg_h
 	put16(out + 10, h->flags);
 	put32(out + 12, h->salt);
 	put64(out + 16, h->seq);
-	put32(out + 24, 0);
+	put32(out + 24, h->version >= 3 ? h->key_hi : 0);
 	put32(out + 28, ~uw_fmt_crc_update(0xFFFFFFFFu, out, 28));
 }
 
@@ -219,6 +286,8 @@ int uw_fmt_seg_hdr_decode(const uint8_t in[FMT_SEG_HDR_SIZE], struct fmt_seg_hdr
 	h->flags = get16(in + 10);
 	h->salt = get32(in + 12);
 	h->seq = get64(in + 16);
+	/* Reserved before version 3 (written 0, not checked). */
+	h->key_hi = h->version >= 3 ? get32(in + 24) : 0;
 	return 0;
 }
 
@@ -268,7 +337,8 @@ static void seal_crc(uint8_t *out, uint32_t len, uint32_t salt)
 	put32(out + 12, c ^ 0xFFFFFFFFu);
 }
 
-static size_t finish_frame(uint8_t *out, uint8_t *end, uint8_t type, uint8_t flags, uint32_t salt)
+static size_t finish_frame_epoch(uint8_t *out, uint8_t *end, uint8_t type, uint8_t flags,
+				 uint32_t epoch, uint32_t salt)
 {
 	uint32_t len = (uint32_t)(end - out - FMT_FRAME_HDR_SIZE);
 
@@ -276,9 +346,14 @@ static size_t finish_frame(uint8_t *out, uint8_t *end, uint8_t type, uint8_t fla
 	out[4] = type;
 	out[5] = flags;
 	put16(out + 6, 0);
-	put32(out + 8, 0); /* epoch */
+	put32(out + 8, epoch);
 	seal_crc(out, len, salt);
 	return (size_t)(end - out);
+}
+
+static size_t finish_frame(uint8_t *out, uint8_t *end, uint8_t type, uint8_t flags, uint32_t salt)
+{
+	return finish_frame_epoch(out, end, type, flags, 0, salt);
 }
 
 size_t uw_fmt_frame_resalt(uint8_t *frame, uint32_t salt)
@@ -329,6 +404,43 @@ size_t uw_fmt_trunc_frame_encode(uint8_t *out, uint32_t salt, uint8_t type,
 	return finish_frame(out, c.p, type, 0, salt);
 }
 
+/* MurmurHash3's 64-bit finalizer: a bijection of 64-bit words. */
+static uint64_t fmix64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 33;
+	return k;
+}
+
+uint64_t uw_fmt_mark_check(uint64_t key, uint64_t off)
+{
+	/* off -> off * odd -> + key -> fmix64: each step a bijection. */
+	return fmix64(key + off * 0x9e3779b97f4a7c15ull);
+}
+
+size_t uw_fmt_mark_frame_encode(uint8_t *out, uint32_t salt, uint64_t key, uint64_t off, uint64_t w,
+				uint64_t recs)
+{
+	put64(out + FMT_FRAME_HDR_SIZE, uw_fmt_mark_check(key, off));
+	put64(out + FMT_FRAME_HDR_SIZE + 8, recs);
+	return finish_frame_epoch(out, out + FMT_MARK_FRAME_SIZE, FMT_FRAME_MARK, 0, (uint32_t)w,
+				  salt);
+}
+
+int uw_fmt_mark_decode(const struct fmt_frame *f, uint64_t off, struct fmt_mark *m)
+{
+	if (f->type != FMT_FRAME_MARK || f->len != FMT_MARK_FRAME_SIZE - FMT_FRAME_HDR_SIZE ||
+	    f->epoch < FMT_SEG_HDR_SIZE || f->epoch > off)
+		return UWAL_ECORRUPT;
+	m->w = f->epoch;
+	m->check = get64(f->payload);
+	m->recs = get64(f->payload + 8);
+	return 0;
+}
+
 size_t uw_fmt_frame_peek_len(const uint8_t *in, size_t avail)
 {
 	if (avail < FMT_FRAME_HDR_SIZE)
@@ -349,7 +461,7 @@ enum fmt_frame_status uw_fmt_frame_decode(const uint8_t *in, size_t avail, uint3
 	uint8_t type = in[4];
 	uint8_t allowed = type == FMT_FRAME_RECORD ? FMT_FRAME_MORE : 0;
 	if (len == 0 || len > max_len || (in[5] & ~allowed) != 0 || get16(in + 6) != 0 ||
-	    type < FMT_FRAME_RECORD || type > FMT_FRAME_NEXT)
+	    type < FMT_FRAME_RECORD || type > FMT_FRAME_MARK)
 		return FMT_FRAME_BAD;
 	if ((size_t)len > avail - FMT_FRAME_HDR_SIZE)
 		return FMT_FRAME_SHORT;

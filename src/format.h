@@ -14,8 +14,10 @@
 
 #define FMT_MAGIC "UWALSEG1"
 /* The format version new segments get; FMT_VERSION_MIN..FMT_VERSION are read.
- * Version 2 adds the truncation frames (a version 1 segment holds none). */
-#define FMT_VERSION 2
+ * Version 2 adds the truncation frames (a version 1 segment holds none);
+ * version 3 the segment key's high half and mark frames (the durable
+ * watermark; a version 1 or 2 segment holds none). */
+#define FMT_VERSION 3
 #define FMT_VERSION_MIN 1
 #define FMT_SEG_HDR_SIZE 32
 #define FMT_FRAME_HDR_SIZE 16
@@ -34,6 +36,10 @@
 #define FMT_FRAME_FRONT 3 /* truncate_front: every record before a position is void */
 #define FMT_FRAME_BACK 4  /* truncate_back: from a position up to this frame is void */
 #define FMT_FRAME_NEXT 5  /* the high-water mark of indexes (assigned indexes) */
+#define FMT_FRAME_MARK 6  /* the durable watermark (version 3) */
+
+/* Size of a mark frame: header, then a 16-byte payload. */
+#define FMT_MARK_FRAME_SIZE (FMT_FRAME_HDR_SIZE + 16)
 
 /* Size of a seal frame, payload included (upper bound). */
 #define FMT_SEAL_FRAME_MAX (FMT_FRAME_HDR_SIZE + 1 + 9 + 9)
@@ -44,9 +50,16 @@
 struct fmt_seg_hdr {
 	uint16_t version;
 	uint16_t flags;
-	uint64_t seq;  /* segment number, as in the file name */
-	uint32_t salt; /* random, seeds every frame CRC of this segment */
+	uint64_t seq;    /* segment number, as in the file name */
+	uint32_t salt;   /* random, seeds every frame CRC of this segment */
+	uint32_t key_hi; /* version 3: random, the segment key's high half; else 0 */
 };
+
+/* The segment's 64-bit key (version 3): salt, and key_hi above it. */
+static inline uint64_t uw_fmt_seg_key(uint32_t salt, uint32_t key_hi)
+{
+	return (uint64_t)key_hi << 32 | salt;
+}
 
 struct fmt_frame {
 	uint32_t len; /* payload bytes */
@@ -101,6 +114,25 @@ struct fmt_trunc {
  * returns bytes written (<= FMT_TRUNC_FRAME_MAX). */
 size_t uw_fmt_trunc_frame_encode(uint8_t *out, uint32_t salt, uint8_t type,
 				 const struct fmt_trunc *t);
+
+/* A mark frame: the segment was durable before offset w, which holds
+ * recs record frames; check is uw_fmt_mark_check() of the frame's offset. */
+struct fmt_mark {
+	uint64_t w;
+	uint64_t recs;
+	uint64_t check;
+};
+/* The 64-bit check a mark frame at offset off of a segment of this key
+ * carries: a bijection of off for a given key (format.c, "Mark frames"). */
+uint64_t uw_fmt_mark_check(uint64_t key, uint64_t off);
+/* Encode the mark frame {w, recs} for offset off into out (room for
+ * FMT_MARK_FRAME_SIZE); returns FMT_MARK_FRAME_SIZE. */
+size_t uw_fmt_mark_frame_encode(uint8_t *out, uint32_t salt, uint64_t key, uint64_t off, uint64_t w,
+				uint64_t recs);
+/* Decode a mark frame's watermark and payload (f valid, of type
+ * FMT_FRAME_MARK); 0 or UWAL_ECORRUPT (wrong length, or w past off, the
+ * frame's own offset, or before the first frame). */
+int uw_fmt_mark_decode(const struct fmt_frame *f, uint64_t off, struct fmt_mark *m);
 
 enum fmt_frame_status {
 	FMT_FRAME_OK = 0,

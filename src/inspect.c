@@ -55,7 +55,7 @@ static void describe(const struct seg *s, uwal_segment_info *e)
 	e->first_index = s->idx.n ? s->idx.min : 0;
 	e->last_index = s->idx.n ? s->idx.max : 0;
 	e->tail_bytes = s->tail_bytes;
-	e->version = s->version; /* the header's: 1 or 2 */
+	e->version = s->version;
 	e->sealed = s->sealed;
 	e->after_gap = s->hdr_flags & FMT_SEG_AFTER_GAP;
 }

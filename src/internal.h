@@ -50,6 +50,12 @@ struct seg {
 	bool fd_idle; /* on the cache's idle list */
 	struct seg *lru_prev, *lru_next;
 	uint32_t salt;
+	uint64_t key; /* version 3: salt and the header's key_hi (format.h) */
+	/* The durable watermark recovery found (format.c, "Mark frames"):
+	 * the file was durable before durable_off, which holds durable_recs
+	 * record frames; marked_off is the largest watermark a mark frame of
+	 * the file states. Read by the writer when it takes the segment. */
+	uint64_t durable_off, durable_recs, marked_off;
 	uint16_t hdr_flags;
 	uint16_t version; /* the header's format version */
 	bool sealed;
@@ -119,6 +125,9 @@ struct uw_seg_scan {
 	/* Where the scan stopped: the first invalid (or zero) frame header,
 	 * before end was moved back over an unfinished batch. */
 	uint64_t stop;
+	/* The largest watermark of the mark frames met (0: none), and the
+	 * record frames before it, as that mark frame says. */
+	uint64_t mark_w, mark_recs;
 };
 int uw_seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn,
 		void *ctx, struct uw_seg_scan *out);
@@ -133,6 +142,17 @@ int uw_seg_scan_ex(struct uw_io *io, int fd, uint32_t salt, uint16_t version, ui
 int uw_seg_scan_from(struct uw_io *io, int fd, uint32_t salt, uint16_t version, uint64_t from,
 		     uint64_t recs, uint64_t file_size, seg_rec_fn fn, seg_trunc_fn tfn, void *ctx,
 		     struct uw_seg_scan *out);
+/* A mark frame found by uw_seg_find_mark(): at off, watermark w, recs. */
+struct uw_seg_mark {
+	uint64_t off, w, recs;
+};
+/*
+ * Search [from, to) of a version 3 segment file for mark frames at any
+ * offset (format.c, "Finding marks past damage"), and leave in *out the one
+ * of the largest watermark (out->w 0 if none). 0 or -errno.
+ */
+int uw_seg_find_mark(struct uw_io *io, int fd, uint32_t salt, uint64_t key, uint64_t from,
+		     uint64_t to, struct uw_seg_mark *out);
 /* Read and check the header of an open segment file. */
 int uw_seg_read_header(struct uw_io *io, int fd, struct fmt_seg_hdr *h);
 

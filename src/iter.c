@@ -292,8 +292,8 @@ static int step(struct uwal_iter *it, uwal_record *rec, uint64_t *seq, uint64_t 
 		    FMT_FRAME_OK)
 			return bad(it, s);
 		if (f.type == FMT_FRAME_FRONT || f.type == FMT_FRAME_BACK ||
-		    f.type == FMT_FRAME_NEXT) {
-			it->off += flen; /* a truncation frame: no record */
+		    f.type == FMT_FRAME_NEXT || f.type == FMT_FRAME_MARK) {
+			it->off += flen; /* a truncation or mark frame: no record */
 			continue;
 		}
 		if (uw_fmt_record_decode(&it->dec, &f, &r) < 0)

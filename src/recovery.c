@@ -246,6 +246,7 @@ static int inspect(struct uw_io *io, int dirfd, const struct found *f, const cha
 		return in->err = -ENOMEM;
 	}
 	in->seg->version = h.version;
+	in->seg->key = uw_fmt_seg_key(h.salt, h.key_hi);
 	ctx->seg = in->seg;
 	ret = uw_seg_scan_ex(io, fd, h.salt, h.version, (uint64_t)in->size, on_record, on_trunc,
 			     ctx, &in->scan);
@@ -255,6 +256,10 @@ static int inspect(struct uw_io *io, int dirfd, const struct found *f, const cha
 	in->seg->end = in->scan.end;
 	in->seg->recs = in->scan.records;
 	in->seg->sealed = in->scan.sealed;
+	if (in->scan.mark_w) {
+		in->seg->durable_off = in->seg->marked_off = in->scan.mark_w;
+		in->seg->durable_recs = in->scan.mark_recs;
+	}
 	if (ret < 0)
 		in->err = ret;
 	return ret;
@@ -335,12 +340,50 @@ static void describe_cut(char *buf, size_t n, const struct insp *in, uint64_t fr
 }
 
 /*
+ * Is the cut at in->scan.end vouched for, i.e. would it drop frames a mark
+ * frame after the damage says were durable (format.c, "The durable
+ * watermark")? The search runs from just past where the scan stopped to
+ * frames_end. 1 (and the mark in *m), 0, or -errno. A read-only open
+ * beside a live writer may have read a batch while it was being written:
+ * if the frames at the stop read whole now, that was no damage (0).
+ */
+static int vouched_cut(bool ro, struct seg *s, const struct insp *in, int fd, uint64_t frames_end,
+		       struct uw_seg_mark *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (s->version < 3 || frames_end <= in->scan.stop)
+		return 0;
+	/* A mark frame may end in zero bytes (its record count's high ones). */
+	uint64_t to = frames_end + FMT_MARK_FRAME_SIZE;
+	if (to > (uint64_t)in->size)
+		to = (uint64_t)in->size;
+	int ret = uw_seg_find_mark(s->io, fd, s->salt, s->key, in->scan.stop + 1, to, m);
+	if (ret < 0 || m->w <= in->scan.end)
+		return ret;
+	if (ro) {
+		int64_t size = uw_io_file_size(s->io, fd);
+		if (size < 0)
+			return (int)size;
+		struct uw_seg_scan again;
+		ret = uw_seg_scan_ex(s->io, fd, s->salt, s->version, (uint64_t)size, NULL, NULL,
+				     NULL, &again);
+		if (ret < 0)
+			return ret;
+		if (again.stop > in->scan.stop)
+			return 0;
+	}
+	return 1;
+}
+
+/*
  * Bring the tail segment to a clean state at its cut point: everything
  * after the last whole frame (and whole batch) is dropped, and the file is
  * preallocated again to the configured size. Nothing is written when the
  * tail is already clean (only zeros after the last frame, full size).
- * UWAL_OPEN_NO_REPAIR refuses a cut that would drop anything; a read-only
- * open leaves the file alone (its view ends at the cut).
+ * A cut that would drop what a later mark frame says was durable is
+ * corruption, not a torn tail: refused with UWAL_ECORRUPT by every open.
+ * UWAL_OPEN_NO_REPAIR refuses any other cut that would drop anything; a
+ * read-only open leaves the file alone (its view ends at the cut).
  */
 static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
 {
@@ -350,15 +393,30 @@ static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
 	char what[256];
 	bool ro = w->cfg.open_flags & UWAL_OPEN_READONLY;
 	bool no_repair = w->cfg.open_flags & UWAL_OPEN_NO_REPAIR;
+	struct uw_seg_mark m;
 
 	int fd;
 	int ret = uw_seg_fd_get(s, &fd);
 	if (ret < 0)
 		return ret;
 	ret = last_nonzero(s->io, fd, cut, (uint64_t)in->size, &frames_end);
+	if (ret == 0)
+		ret = vouched_cut(ro, s, in, fd, frames_end, &m);
 	uw_seg_fd_put(s);
 	if (ret < 0)
 		return ret;
+	if (ret == 1) {
+		uint64_t behind = m.recs > in->scan.records ? m.recs - in->scan.records : 0;
+		uw_wal_log(
+			w, UWAL_LOG_ERROR,
+			"corrupt log: %s/%s at offset %llu: bad frame in the durable part of the "
+			"last segment (the mark frame at offset %llu says it was durable up to "
+			"offset %llu): %llu durable record%s lie behind it, not cut",
+			w->dir, s->name, (unsigned long long)in->scan.stop,
+			(unsigned long long)m.off, (unsigned long long)m.w,
+			(unsigned long long)behind, behind == 1 ? "" : "s");
+		return UWAL_ECORRUPT;
+	}
 	if (frames_end > cut && no_repair) {
 		describe_cut(what, sizeof(what), in, frames_end, "would be dropped");
 		uw_wal_log(w, UWAL_LOG_ERROR,
@@ -387,6 +445,11 @@ static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
 		ret = uw_seg_zero_fill(s->io, s->fd, cut, size);
 	if (ret == 0)
 		ret = uw_io_fdatasync(w->io, s->fd);
+	if (ret == 0) {
+		/* All that is left is durable now. */
+		s->durable_off = cut;
+		s->durable_recs = in->scan.records;
+	}
 	return ret;
 }
 
@@ -618,8 +681,8 @@ static void report(uwal_segment_info *e, const struct found *f, const struct ins
 	e->damage = damage;
 	const struct seg *s = in->seg;
 	if (!s)
-		return;          /* a bad header: nothing of the file was read */
-	e->version = s->version; /* the header's: 1 or 2 */
+		return; /* a bad header: nothing of the file was read */
+	e->version = s->version;
 	e->frame_bytes = in->scan.end - FMT_SEG_HDR_SIZE;
 	e->records = s->idx.n;
 	e->first_index = s->idx.n ? s->idx.min : 0;
@@ -646,6 +709,41 @@ static const char *damage_of(const struct insp *in, int err, const struct scan_c
 	}
 	*off = in->scan.end;
 	return "no seal in a segment that later segments follow";
+}
+
+/*
+ * Unsafe recover's part in the tail: if its cut point lies before a
+ * watermark (uwal_open() refuses it), cut the file there (the next open
+ * preallocates it again) and report it in *e. 1 if so, 0 if the tail
+ * needs nothing, or -errno.
+ */
+static int cut_vouched_tail(struct insp *in, bool dry, uwal_segment_info *e, const struct found *f)
+{
+	struct seg *s = in->seg;
+	uint64_t frames_end;
+	struct uw_seg_mark m;
+	int fd;
+	int ret = uw_seg_fd_get(s, &fd);
+	if (ret < 0)
+		return ret;
+	ret = last_nonzero(s->io, fd, in->scan.end, (uint64_t)in->size, &frames_end);
+	if (ret == 0)
+		ret = vouched_cut(false, s, in, fd, frames_end, &m);
+	if (ret == 1 && !dry) {
+		int e2 = uw_io_ftruncate(s->io, fd, in->scan.end);
+		if (e2 == 0)
+			e2 = uw_io_fdatasync(s->io, fd);
+		if (e2 < 0)
+			ret = e2;
+	}
+	uw_seg_fd_put(s);
+	if (ret != 1)
+		return ret;
+	report(e, f, in, false, in->scan.stop,
+	       "bad frame in the durable part of the last segment (before its watermark): "
+	       "the segment is cut there, and the durable records after it are lost");
+	e->after_gap = s->hdr_flags & FMT_SEG_AFTER_GAP;
+	return 1;
 }
 
 int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, unsigned flags,
@@ -709,6 +807,18 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, unsig
 			bad[i] = true;
 			why[i] = damage_of(&in[i], 0, &ctx, &bad_off[i]);
 		}
+	}
+	/* The tail: damage before its watermark is cut here, as a torn
+	 * tail would be (the durable records after it are lost). */
+	for (size_t i = 0; i < n; i++) {
+		if (bad[i] || in[i].seg->sealed)
+			continue;
+		ret = cut_vouched_tail(&in[i], dry, &rep[nrep], &f[i]);
+		if (ret < 0)
+			goto out;
+		nrep += (size_t)ret;
+		ret = 0;
+		break;
 	}
 	bool gap = false;
 	uint64_t prev = 0;

@@ -60,10 +60,16 @@ static int list_seqs(struct uwal *w, uint64_t **out, size_t *n_out)
 /*
  * Whether the frames of s from its last live record to its end are still
  * the ones this handle read: that record (its index), then whole frames
- * that end exactly at s->end. 1 yes, 0 no, -errno.
+ * that end exactly at s->end. 1 yes, 0 no, -errno. *keep gets where the
+ * reading goes on from: s->end, or before trailing mark frames. A mark
+ * frame the writer wrote while idle is not yet part of the segment: the
+ * next batch or the seal is written over it (writer.c; a seal is shorter,
+ * and the file is cut after it), so the last frame, if it was a mark, may
+ * now be other bytes or gone, and is read again.
  */
-static int still_there(struct seg *s, int fd)
+static int still_there(struct seg *s, int fd, uint64_t *keep)
 {
+	*keep = s->end;
 	if (s->idx.n == 0)
 		return 1; /* a back cut is at a live record: none was read */
 	uint64_t at = s->idx.offs[s->idx.n - 1];
@@ -72,22 +78,37 @@ static int still_there(struct seg *s, int fd)
 	if (!buf)
 		return -ENOMEM;
 	ssize_t r = uw_io_pread(s->io, fd, buf, len, at);
-	int ok = r == (ssize_t)len;
-	if (r < 0)
-		ok = (int)r;
+	int ok = r < 0 ? (int)r : 1;
+	size_t got = r < 0 ? 0 : (size_t)r;
 	struct fmt_dec dec;
 	uw_fmt_dec_init(&dec);
+	size_t last = len; /* the end of the last frame that is not a mark */
 	for (size_t p = 0; ok == 1 && p < len;) {
 		struct fmt_frame f;
 		struct fmt_rec rec;
-		size_t left = len - p;
+		size_t left = len - p, avail = got > p ? got - p : 0;
+		/* The last frame, after the last record: if it was the idle
+		 * mark, whatever is there now is read again (see above). */
+		if (p > 0 && left == FMT_MARK_FRAME_SIZE) {
+			if (last == len)
+				last = p;
+			break;
+		}
 		uint32_t max =
 			left > FMT_FRAME_HDR_SIZE ? (uint32_t)(left - FMT_FRAME_HDR_SIZE) : 0;
-		if (uw_fmt_frame_decode(buf + p, left, s->salt, max, &f) != FMT_FRAME_OK)
+		if (uw_fmt_frame_decode(buf + p, avail, s->salt, max, &f) != FMT_FRAME_OK) {
 			ok = 0;
-		else if (p == 0 &&
-			 (f.type != FMT_FRAME_RECORD || uw_fmt_record_decode(&dec, &f, &rec) < 0 ||
-			  rec.index != s->idx.keys[s->idx.n - 1]))
+			break;
+		}
+		if (f.type == FMT_FRAME_MARK) {
+			if (last == len)
+				last = p; /* trailing, so far */
+		} else {
+			last = len;
+		}
+		if (p == 0 &&
+		    (f.type != FMT_FRAME_RECORD || uw_fmt_record_decode(&dec, &f, &rec) < 0 ||
+		     rec.index != s->idx.keys[s->idx.n - 1]))
 			ok = 0;
 		p += FMT_FRAME_HDR_SIZE + f.len;
 		if (ok == 1 && p > len)
@@ -95,6 +116,8 @@ static int still_there(struct seg *s, int fd)
 	}
 	uw_fmt_dec_destroy(&dec);
 	free(buf);
+	if (ok == 1)
+		*keep = at + last;
 	return ok;
 }
 
@@ -156,12 +179,14 @@ static int read_on(struct uwal *w, struct seg *s)
 	if (ret < 0)
 		return ret;
 	int64_t size = uw_io_file_size(w->io, fd);
-	ret = size < 0 ? (int)size : still_there(s, fd);
+	uint64_t keep = s->end;
+	ret = size < 0 ? (int)size : still_there(s, fd, &keep);
 	if (ret == 0) {
 		ret = reread(w, s, fd, (uint64_t)size);
 		ret = ret < 0 ? ret : 1;
 	} else if (ret == 1) {
 		uint32_t n0 = s->idx.n;
+		s->end = keep; /* trailing mark frames: read again */
 		struct uw_seg_scan sc;
 		ret = uw_rec_scan(w, s, w->nsegs - 1, fd, s->end, (uint64_t)size, s->end, &sc);
 		if (ret == 0)

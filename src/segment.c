@@ -52,6 +52,8 @@ struct seg *uw_seg_new(struct uw_io *io, uint64_t seq, int fd, uint32_t salt, ui
 	s->version = FMT_VERSION;
 	s->lo = FMT_SEG_HDR_SIZE;
 	s->end = FMT_SEG_HDR_SIZE;
+	s->durable_off = FMT_SEG_HDR_SIZE;
+	s->marked_off = FMT_SEG_HDR_SIZE;
 	atomic_init(&s->refs, 1);
 	uw_idx_init(&s->idx);
 	uw_seg_name(s->name, prefix, seq, false);
@@ -114,13 +116,16 @@ int uw_seg_create(struct uw_io *io, int dirfd, const char *prefix, uint64_t seq,
 	char tmp[SEG_NAME_MAX], name[SEG_NAME_MAX];
 	uint8_t hdr[FMT_SEG_HDR_SIZE];
 	struct fmt_seg_hdr h = {.version = FMT_VERSION, .flags = 0, .seq = seq};
+	uint32_t rnd[2];
 	int ret;
 
 	uw_seg_name(tmp, prefix, seq, true);
 	uw_seg_name(name, prefix, seq, false);
-	ret = uw_io_getrandom(&h.salt, sizeof(h.salt));
+	ret = uw_io_getrandom(rnd, sizeof(rnd));
 	if (ret < 0)
 		return ret;
+	h.salt = rnd[0];
+	h.key_hi = rnd[1];
 	int fd = uw_io_openat(io, dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		return fd;
@@ -156,6 +161,7 @@ int uw_seg_create(struct uw_io *io, int dirfd, const char *prefix, uint64_t seq,
 		ret = -ENOMEM;
 		goto err_after_rename;
 	}
+	s->key = uw_fmt_seg_key(h.salt, h.key_hi);
 	*out = s;
 	return 0;
 
@@ -283,6 +289,22 @@ int uw_seg_scan_from(struct uw_io *io, int fd, uint32_t salt, uint16_t version, 
 			off += FMT_FRAME_HDR_SIZE + f.len;
 			continue;
 		}
+		if (f.type == FMT_FRAME_MARK) {
+			/* Not inside a batch, only in a version 3 segment, and
+			 * about what lies before it. */
+			struct fmt_mark m;
+			if (open_off || version < 3 || uw_fmt_mark_decode(&f, off, &m) < 0 ||
+			    m.recs > out->records) {
+				out->bad_off = off;
+				break;
+			}
+			if (m.w > out->mark_w) {
+				out->mark_w = m.w;
+				out->mark_recs = m.recs;
+			}
+			off += FMT_FRAME_HDR_SIZE + f.len;
+			continue;
+		}
 		if (f.type == FMT_FRAME_SEAL && open_off) {
 			/* A seal cannot end a batch: this is not a sealed
 			 * segment (and the batch is cut below). */
@@ -332,5 +354,65 @@ int uw_seg_scan_from(struct uw_io *io, int fd, uint32_t salt, uint16_t version, 
 	}
 	uw_fmt_dec_destroy(&dec);
 	free(win.buf);
+	return ret;
+}
+
+/*
+ * The header bytes 0..8 every mark frame starts with: payload length 16,
+ * type 6, flags 0, reserved 0 (format.c, "Finding marks past damage").
+ */
+static const uint8_t mark_prefix[8] = {16, 0, 0, 0, FMT_FRAME_MARK, 0, 0, 0};
+
+/* Is there a mark frame at p (the file's offset off, FMT_MARK_FRAME_SIZE
+ * bytes readable)? Its mark into *m if so. */
+static bool mark_at(const uint8_t *p, uint64_t off, uint32_t salt, uint64_t key, struct fmt_mark *m)
+{
+	struct fmt_frame f;
+	if (uw_fmt_frame_decode(p, FMT_MARK_FRAME_SIZE, salt, FMT_MARK_FRAME_SIZE, &f) !=
+		    FMT_FRAME_OK ||
+	    uw_fmt_mark_decode(&f, off, m) < 0)
+		return false;
+	return m->check == uw_fmt_mark_check(key, off);
+}
+
+int uw_seg_find_mark(struct uw_io *io, int fd, uint32_t salt, uint64_t key, uint64_t from,
+		     uint64_t to, struct uw_seg_mark *out)
+{
+	enum { CHUNK = 1 << 20 };
+	memset(out, 0, sizeof(*out));
+	if (to < from + FMT_MARK_FRAME_SIZE)
+		return 0;
+	uint8_t *buf = malloc(CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	int ret = 0;
+	/* Chunks overlap by a frame less one byte, so every candidate offset
+	 * is looked at once with its whole frame in the buffer. */
+	for (uint64_t at = from; at + FMT_MARK_FRAME_SIZE <= to;) {
+		size_t want = to - at < CHUNK ? (size_t)(to - at) : CHUNK;
+		ssize_t n = uw_io_pread(io, fd, buf, want, at);
+		if (n < 0) {
+			ret = (int)n;
+			break;
+		}
+		if ((size_t)n < FMT_MARK_FRAME_SIZE)
+			break;
+		const uint8_t *p = buf, *end = buf + n - FMT_MARK_FRAME_SIZE + 1;
+		while (p < end &&
+		       (p = memmem(p, (size_t)(end - p) + sizeof(mark_prefix) - 1, mark_prefix,
+				   sizeof(mark_prefix))) != NULL &&
+		       p < end) {
+			uint64_t off = at + (uint64_t)(p - buf);
+			struct fmt_mark m;
+			if (mark_at(p, off, salt, key, &m) && m.w > out->w) {
+				out->off = off;
+				out->w = m.w;
+				out->recs = m.recs;
+			}
+			p++;
+		}
+		at += (uint64_t)n - FMT_MARK_FRAME_SIZE + 1;
+	}
+	free(buf);
 	return ret;
 }

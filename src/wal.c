@@ -204,8 +204,8 @@ static void say_old_versions(struct uwal *w)
 		old += w->segs[i]->version < FMT_VERSION;
 	if (old)
 		uw_wal_log(w, UWAL_LOG_WARN,
-			   "log %s: %zu segment(s) of format version 1 are read as they are; "
-			   "new segments are version %d, which uwal before 0.2 cannot read: the "
+			   "log %s: %zu segment(s) of an older format version are read as they "
+			   "are; new segments are version %d, which older uwal cannot read: the "
 			   "upgrade is one-way",
 			   w->dir, old, FMT_VERSION);
 }

@@ -19,6 +19,20 @@
  * durable, and one with no record is just an fdatasync, if anything
  * written is not durable yet.
  *
+ * The durable watermark (format.c, "The durable watermark"): durable is
+ * the offset before which the active segment is known durable (a durable
+ * batch's fdatasync, or RWF_DSYNC write while nothing else was dirty,
+ * moves it to the batch's end; so do the other fdatasyncs). When it moved
+ * past what the last mark frame states, the next batch starts with a mark
+ * frame stating it: the batch after a durable one vouches for it. When the
+ * writer goes to sleep with such a watermark unstated, it writes the mark
+ * frame alone, unsynced, at woff without counting it: the next write
+ * starts there and overwrites it (a whole batch starts with the same mark,
+ * a seal truncates the file after itself, a truncation takes it as
+ * written), so a mark frame never lies unsynced before durable frames.
+ * Close makes everything durable, then writes a last mark frame and
+ * fdatasyncs it. No fdatasync is added to the write path.
+ *
  * Assigned indexes: max_ever is the high-water mark, one less than the
  * next assigned index. It survives reopen through NEXT frames (format.c):
  * with retention one starts each new segment, and one precedes each FRONT
@@ -65,6 +79,13 @@ struct writer {
 	uint64_t max_ever; /* no index above this was ever batched, assigned
 			      or in the log: see the top */
 	size_t n_doomed;   /* doomed segments at the front of w->segs */
+	/* The durable watermark (see the top): the active segment is durable
+	 * before durable, which holds durable_recs record frames; the mark
+	 * frames in it state marked at most. idle_mark: a mark frame stating
+	 * idle_w lies at woff, not counted in it. */
+	uint64_t durable, durable_recs, marked, idle_w;
+	bool idle_mark;
+	int idle_err; /* the idle mark frame's write failed: the next requests' error */
 	unsigned rr;
 	int close_err;
 	int cpu; /* the CPU last stored in w->writer_cpu */
@@ -75,7 +96,30 @@ struct batch {
 	uint32_t nreq, nrec;
 	size_t bytes;
 	bool sync;
+	bool mark; /* it starts with a mark frame stating mark_w */
+	uint64_t mark_w;
 };
+/* Everything written to the active segment is durable now. */
+static void synced(struct writer *wr)
+{
+	wr->dirty = false;
+	wr->durable = wr->woff;
+	wr->durable_recs = wr->wcount;
+}
+
+/* Is a mark frame due: did the watermark move past the last one stated? */
+static bool mark_due(const struct writer *wr)
+{
+	return wr->active->version >= 3 && wr->durable > wr->marked;
+}
+
+/* Encode the mark frame stating the watermark, for offset woff. */
+static size_t mark_encode(const struct writer *wr, uint8_t *out)
+{
+	return uw_fmt_mark_frame_encode(out, wr->active->salt, wr->active->key, wr->woff,
+					wr->durable, wr->durable_recs);
+}
+
 static void finish_one(struct uwal *w, struct req *r, int res)
 {
 	r->result = res;
@@ -240,7 +284,7 @@ static void retain(struct uwal *w, struct writer *wr)
 			free(v);
 			return;
 		}
-		wr->dirty = false;
+		synced(wr);
 	}
 	for (size_t i = 0; i < n; i++) {
 		v[i] = w->segs[i];
@@ -319,6 +363,9 @@ static int rotate(struct uwal *w, struct writer *wr)
 	wr->wcount = 0;
 	wr->prep_asked = false;
 	wr->dirty = false;
+	wr->durable = wr->marked = FMT_SEG_HDR_SIZE;
+	wr->durable_recs = 0;
+	wr->idle_mark = false; /* cut off after the seal */
 	atomic_fetch_add_explicit(&w->st_rotations, 1, memory_order_relaxed);
 	/* Only retention removes segments that may hold the high-water
 	 * mark with no later record above it (a front truncation writes its
@@ -397,6 +444,21 @@ static int reserve(struct writer *wr, size_t bytes, size_t recs)
 		wr->cap_ents = cap;
 	}
 	return 0;
+}
+
+/*
+ * Start the (empty) batch b, with a mark frame first when one is due (see
+ * the top). Without memory for it, the batch goes without: a mark frame is
+ * never needed for the log to be right.
+ */
+static void batch_open(struct writer *wr, struct batch *b)
+{
+	memset(b, 0, sizeof(*b));
+	if (!mark_due(wr) || reserve(wr, FMT_MARK_FRAME_SIZE, 0) < 0)
+		return;
+	b->bytes = mark_encode(wr, wr->buf);
+	b->mark = true;
+	b->mark_w = wr->durable;
 }
 
 /*
@@ -495,7 +557,6 @@ static void encode(struct writer *wr, struct batch *b, const struct req *r)
  */
 static void build(struct uwal *w, struct writer *wr, struct batch *b)
 {
-	memset(b, 0, sizeof(*b));
 	if (wr->set_live) {
 		uw_bset_clear(&wr->set);
 		wr->set_live = false;
@@ -535,6 +596,12 @@ static void build(struct uwal *w, struct writer *wr, struct batch *b)
 	}
 	if (w->cfg.sync_mode != UWAL_SYNC_NONE)
 		b->sync = true;
+	if (b->nrec == 0 && b->mark) {
+		/* Only sync requests: a mark frame alone waits for the next
+		 * batch with records, or for idleness. */
+		b->bytes = 0;
+		b->mark = false;
+	}
 }
 
 /* Write the batch (and fdatasync it if needed) as one chain; 0 or -errno. */
@@ -643,7 +710,14 @@ static int publish_batch(struct uwal *w, struct writer *wr, const struct batch *
 	int res = publish(w, wr, b);
 	wr->woff += b->bytes;
 	wr->wcount += b->nrec;
-	wr->dirty = !b->sync;
+	if (b->bytes)
+		wr->idle_mark = false; /* overwritten */
+	if (b->mark)
+		wr->marked = b->mark_w;
+	if (b->sync)
+		synced(wr);
+	else
+		wr->dirty = true;
 	if (b->bytes == 0)
 		return res; /* sync requests only: counted by write_batch() */
 	atomic_fetch_add_explicit(&w->st_records, b->nrec, memory_order_relaxed);
@@ -683,6 +757,90 @@ static void maybe_prepare(struct uwal *w, struct writer *wr)
 	}
 }
 
+/* Publish the end of the active segment (readers step over what is not
+ * a record). */
+static void publish_end(struct uwal *w, struct writer *wr)
+{
+	pthread_rwlock_wrlock(&w->lock);
+	wr->active->end = wr->woff;
+	pthread_rwlock_unlock(&w->lock);
+}
+
+/* Take a mark frame written while idle as a frame of the segment (before
+ * a write that would not overwrite it whole). */
+static void claim_idle_mark(struct uwal *w, struct writer *wr)
+{
+	if (!wr->idle_mark)
+		return;
+	wr->idle_mark = false;
+	wr->woff += FMT_MARK_FRAME_SIZE;
+	wr->marked = wr->idle_w;
+	wr->dirty = true;
+	publish_end(w, wr);
+}
+
+/* Is there room for a mark frame at woff, the seal's room left after it? */
+static bool mark_fits(struct uwal *w, const struct writer *wr)
+{
+	return wr->woff + FMT_MARK_FRAME_SIZE <= FMT_SEG_HDR_SIZE + w->seg_capacity;
+}
+
+/*
+ * The writer goes to sleep: state the watermark if a mark frame is due
+ * (unsynced, not counted in woff; see the top). A failed write poisons,
+ * as any failed write does; the requests pending next fail with its error
+ * (no request waited for this write to report it).
+ */
+static void write_idle_mark(struct uwal *w, struct writer *wr)
+{
+	if (wr->idle_mark || !mark_due(wr) || !mark_fits(w, wr) ||
+	    atomic_load_explicit(&w->poisoned, memory_order_relaxed))
+		return;
+	uint8_t buf[FMT_MARK_FRAME_SIZE];
+	size_t len = mark_encode(wr, buf);
+	int e = uw_io_pwrite(w->io, wr->active->fd, buf, len, wr->woff);
+	if (e < 0) {
+		poison(w, e);
+		wr->idle_err = e;
+		return;
+	}
+	wr->idle_mark = true;
+	wr->idle_w = wr->durable;
+}
+
+/*
+ * At close, once no request is left: make everything durable, then state
+ * the watermark in a last mark frame and make it durable too, so that a
+ * log closed cleanly vouches for all of its last segment. 0 or -errno.
+ */
+static int close_active(struct uwal *w, struct writer *wr)
+{
+	if (atomic_load(&w->poisoned))
+		return 0;
+	int e = 0;
+	if (wr->dirty) {
+		e = uw_io_fdatasync(w->io, wr->active->fd);
+		atomic_fetch_add_explicit(&w->st_fsyncs, 1, memory_order_relaxed);
+		if (e < 0)
+			return e;
+		synced(wr);
+	}
+	if (!mark_due(wr) || !mark_fits(w, wr))
+		return 0;
+	uint8_t buf[FMT_MARK_FRAME_SIZE];
+	size_t len = mark_encode(wr, buf);
+	e = uw_io_pwrite(w->io, wr->active->fd, buf, len, wr->woff);
+	if (e < 0)
+		return e;
+	wr->idle_mark = false;
+	wr->marked = wr->durable;
+	wr->woff += len;
+	publish_end(w, wr);
+	e = uw_io_fdatasync(w->io, wr->active->fd);
+	atomic_fetch_add_explicit(&w->st_fsyncs, 1, memory_order_relaxed);
+	return e;
+}
+
 /*
  * A truncation request, alone (truncate.c). Its frame goes into the active
  * segment; a version 1 segment takes none, so the log rotates first. So
@@ -702,6 +860,7 @@ static void run_trunc(struct uwal *w, struct writer *wr)
 			return;
 		}
 	}
+	claim_idle_mark(w, wr);
 	/* A front truncation may leave no record to tell the high-water mark:
 	 * a NEXT frame before the FRONT frame, made durable with it. */
 	if (r->kind == REQ_TRUNC_FRONT) {
@@ -720,6 +879,14 @@ static void run_trunc(struct uwal *w, struct writer *wr)
 		wr->wb_off = wr->woff; /* a back cut in the active segment */
 	wr->wcount = p.recs;
 	wr->dirty = p.dirty;
+	if (!wr->dirty)
+		synced(wr);
+	if (wr->durable > wr->woff) { /* a back cut in the active segment */
+		wr->durable = wr->woff;
+		wr->durable_recs = wr->wcount;
+	}
+	if (wr->marked > wr->woff)
+		wr->marked = wr->woff;
 	if (io_err)
 		poison(w, res);
 	if (res == 0 && r->kind == REQ_TRUNC_BACK) {
@@ -740,10 +907,15 @@ static void run_pending(struct uwal *w, struct writer *wr)
 {
 	int p = atomic_load_explicit(&w->poisoned, memory_order_relaxed);
 	if (p) {
-		fail_pending(w, wr, UWAL_EPOISONED);
+		fail_pending(w, wr, wr->idle_err ? wr->idle_err : UWAL_EPOISONED);
+		wr->idle_err = 0;
 		return;
 	}
 	struct batch b = {0};
+	bool trunc =
+		wr->pend_head->kind == REQ_TRUNC_FRONT || wr->pend_head->kind == REQ_TRUNC_BACK;
+	if (!trunc)
+		batch_open(wr, &b);
 	if (!fits(w, wr, &b, wr->pend_head)) {
 		int e = rotate(w, wr);
 		if (e < 0) {
@@ -752,8 +924,10 @@ static void run_pending(struct uwal *w, struct writer *wr)
 			fail_pending(w, wr, e);
 			return;
 		}
+		if (!trunc)
+			batch_open(wr, &b); /* none is due in a new segment */
 	}
-	if (wr->pend_head->kind == REQ_TRUNC_FRONT || wr->pend_head->kind == REQ_TRUNC_BACK) {
+	if (trunc) {
 		run_trunc(w, wr);
 		return;
 	}
@@ -812,6 +986,7 @@ static void idle_wait(struct uwal *w, struct writer *wr)
 		if ((i & 15) == 15 && uw_io_now_ns() - t0 > limit)
 			break;
 	}
+	write_idle_mark(w, wr);
 	atomic_store(&w->wake_pending, 0);
 	atomic_store(&w->writer_sleeping, 1);
 	/* seq_cst fence: see wake_writer(). */
@@ -882,10 +1057,7 @@ static void *writer_main(void *arg)
 		idle_wait(w, wr);
 	}
 
-	if (wr->dirty && !atomic_load(&w->poisoned)) {
-		wr->close_err = uw_io_fdatasync(w->io, wr->active->fd);
-		atomic_fetch_add_explicit(&w->st_fsyncs, 1, memory_order_relaxed);
-	}
+	wr->close_err = close_active(w, wr);
 	uw_ring_close(wr->ring);
 	wr->ring = NULL;
 	return NULL;
@@ -909,6 +1081,11 @@ int uw_pipe_start(struct uwal *w)
 	wr->woff = wr->active->end;
 	wr->wb_off = wr->woff;
 	wr->wcount = wr->active->recs;
+	/* What recovery knows durable; anything after it may not be yet. */
+	wr->durable = wr->active->durable_off;
+	wr->durable_recs = wr->active->durable_recs;
+	wr->marked = wr->active->marked_off;
+	wr->dirty = wr->woff > wr->durable;
 	wr->max_ever = w->hw_index;
 	for (size_t i = 0; i < w->nsegs; i++)
 		if (w->segs[i]->idx.n && w->segs[i]->idx.max > wr->max_ever)

@@ -12,9 +12,11 @@
  *
  * On-disk facts the damage helpers rely on: a segment file is
  * "<prefix><20 decimal digits>"; it starts with a 32-byte header, then frames
- * of a 16-byte header {u32 LE payload length, u8 type (1 record, 2 seal),
- * u8 flags, u16 reserved, u32 epoch, u32 crc} and the payload, a msgpack
- * array [index, key bin, value bin]. Zeros follow the last frame.
+ * of a 16-byte header {u32 LE payload length, u8 type (1 record, 2 seal,
+ * 6 mark), u8 flags, u16 reserved, u32 epoch, u32 crc} and the payload, a
+ * msgpack array [index, key bin, value bin]. Zeros follow the last frame.
+ * Mark frames (the durable watermark: a 16-byte payload) lie between
+ * batches and after the last one once the log is closed.
  */
 #ifndef UWAL_TESTS_HELPERS_H
 #define UWAL_TESTS_HELPERS_H
@@ -101,6 +103,7 @@ static inline void th_leak_check(void)
 #define TH_FRAME_HEADER 16u
 #define TH_FRAME_RECORD 1u
 #define TH_FRAME_SEAL 2u
+#define TH_FRAME_MARK 6u
 #define TH_DIGITS 20u
 
 /* ---- scratch directories --------------------------------------------- */
@@ -558,18 +561,23 @@ static inline uint64_t th_payload_index(const unsigned char *p, size_t len)
 
 /*
  * Scan the frames of a segment file from offset 32, up to max of them.
- * Stops at the first header that is not a record or seal or does not fit in
- * the file. *end receives the offset just after the last frame found.
+ * Steps over mark frames (not listed). Stops at the first header that is
+ * not a record, seal or mark or does not fit in the file. *end receives
+ * the offset just after the last record or seal frame found.
  */
 static inline size_t th_scan(const char *path, th_frame *out, size_t max, uint64_t *end)
 {
 	size_t size;
 	unsigned char *buf = th_read_file(path, &size);
 	size_t n = 0;
-	uint64_t off = TH_SEG_HEADER;
+	uint64_t off = TH_SEG_HEADER, last_end = TH_SEG_HEADER;
 	while (n < max && off + TH_FRAME_HEADER <= size) {
 		uint32_t len = th_le32(buf + off);
 		uint8_t type = buf[off + 4];
+		if (type == TH_FRAME_MARK && len == 16 && off + TH_FRAME_HEADER + len <= size) {
+			off += TH_FRAME_HEADER + len;
+			continue;
+		}
 		if (type != TH_FRAME_RECORD && type != TH_FRAME_SEAL)
 			break;
 		if (off + TH_FRAME_HEADER + len > size)
@@ -582,11 +590,26 @@ static inline size_t th_scan(const char *path, th_frame *out, size_t max, uint64
 				       : 0;
 		n++;
 		off += TH_FRAME_HEADER + len;
+		last_end = off;
 	}
 	free(buf);
 	if (end != NULL)
-		*end = off;
+		*end = last_end;
 	return n;
+}
+
+/*
+ * Cut the segment file at path just after its last record frame, so that
+ * no mark frame vouches for that record any more: the file as a power cut
+ * may leave it when the batch after the last one never reached the disk.
+ */
+static inline void th_unvouch_tail(const char *path)
+{
+	static th_frame f[8192];
+	uint64_t end;
+	size_t n = th_scan(path, f, 8192, &end);
+	cr_assert_gt(n, 0, "no frame in %s", path);
+	cr_assert_eq(truncate(path, (off_t)end), 0, "truncate %s: %s", path, strerror(errno));
 }
 
 /* Number of record frames in a segment file. */

@@ -144,10 +144,20 @@ static void copy_dir(const char *from, const char *to)
 	closedir(d);
 }
 
+/* Set: restore() leaves the last data segment as a power cut instead of
+ * uwal_close() would, with no mark frame after its last record (nothing
+ * vouches for the unsynced records: a torn tail may be cut). */
+static bool g_unvouched;
+
 static void restore(void)
 {
 	clear_dir(g_dir);
 	copy_dir(g_pristine, g_dir);
+	if (g_unvouched) {
+		char p[4352];
+		seg_path(p, sizeof(p), g_m.last_data);
+		th_unvouch_tail(p);
+	}
 }
 
 static void base_config(uwal_config *cfg, th_log *log)
@@ -516,11 +526,13 @@ TH_TEST(corruption, sealed_segment_cut_is_refused)
 
 /* ---- (b) zeroed ranges --------------------------------------------------- */
 
-/* Guards against a zeroed range (pages that never reached the disk) inside
- * the last segment being read past, or whole frames before it being lost. */
-TH_TEST(corruption, zeroed_range_in_last_segment_is_a_torn_tail)
+/* Zeroed ranges in the last segment: cut as a torn tail when no mark frame
+ * after them vouches for them (unvouched), refused naming the offset when
+ * one does (the close's). */
+static void zeroed_last(bool unvouched)
 {
 	build_log();
+	g_unvouched = unvouched;
 	size_t seg = g_m.last_data;
 	for (int k = 0; k < 4; k++) {
 		const th_frame *f = record_frame(seg, k);
@@ -532,10 +544,35 @@ TH_TEST(corruption, zeroed_range_in_last_segment_is_a_torn_tail)
 			char what[512];
 			snprintf(what, sizeof(what), "last segment zeroed [%llu,+%llu)",
 				 (unsigned long long)at, (unsigned long long)where[j].len);
-			struct dmg d = {what, MUST_CUT, seg, at, NULL, 0, NULL};
+			/* A range past the last record zeroes the close's mark
+			 * frame too: then nothing vouches for it. */
+			const th_frame *last = record_frame(seg, -1);
+			bool vouched = !unvouched &&
+				       at + where[j].len <= last->off + TH_FRAME_HEADER + last->len;
+			struct dmg d = {
+				what, f->off < last->off || vouched ? MUST_CORRUPT : MUST_CUT,
+				seg,  at,
+				NULL, f->off,
+				NULL};
+			if (unvouched)
+				d.kind = MUST_CUT;
 			CASE(&d, j == 0, zero_range(seg, at, where[j].len));
 		}
 	}
+}
+
+/* Guards against a zeroed range (pages that never reached the disk) inside
+ * the unsynced tail being read past, or whole frames before it being lost. */
+TH_TEST(corruption, zeroed_range_in_last_segment_is_a_torn_tail)
+{
+	zeroed_last(true);
+}
+
+/* Guards against a zeroed range that a mark frame vouches for (written
+ * before an fdatasync completed) being cut as a torn tail. */
+TH_TEST(corruption, zeroed_range_in_the_durable_part_of_the_last_segment_is_refused)
+{
+	zeroed_last(false);
 }
 
 /* Guards against a zeroed range in a sealed segment being cut silently. */
@@ -615,13 +652,23 @@ TH_TEST(corruption, every_bit_of_a_seal_frame)
 	flip_frame(0, seal_frame(0), MUST_CORRUPT);
 }
 
-/* Guards against a damaged frame in the last segment being read past (or
- * returned), or the frames before it being lost. */
+/* Guards against a damaged frame in the unsynced tail of the last segment
+ * being read past (or returned), or the frames before it being lost. */
 TH_TEST(corruption, every_bit_of_a_frame_in_the_last_segment)
 {
 	build_log();
+	g_unvouched = true;
 	flip_frame(g_m.last_data, record_frame(g_m.last_data, -2), MUST_CUT);
 	flip_frame(g_m.last_data, record_frame(g_m.last_data, 0), MUST_CUT);
+}
+
+/* Guards against a damaged frame that a mark frame vouches for being cut
+ * as a torn tail. */
+TH_TEST(corruption, every_bit_of_a_durable_frame_in_the_last_segment_is_refused)
+{
+	build_log();
+	flip_frame(g_m.last_data, record_frame(g_m.last_data, -2), MUST_CORRUPT);
+	flip_frame(g_m.last_data, record_frame(g_m.last_data, 0), MUST_CORRUPT);
 }
 
 /* Guards against a seal with a valid CRC but the wrong record count (a

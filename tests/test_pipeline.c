@@ -1151,6 +1151,8 @@ TH_TEST(pipeline, record_after_a_refused_duplicate_still_rotates_when_it_does_no
 	static unsigned char big[60000];
 	memset(big, 'b', sizeof(big));
 	cr_assert_eq(uwal_write(w, 1, "k", 1, big, sizeof(big)), 0); /* ~4 KiB left */
+	/* The writer asleep: a mark frame it may write then is behind us. */
+	cr_assert(tio_wait_ring_idle(20000), "the writer never went to sleep");
 
 	/* A's write is held; then a duplicate of 1, then 8 KiB that cannot
 	 * fit, queue behind it in that order. */

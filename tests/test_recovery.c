@@ -75,6 +75,7 @@ TH_TEST(recovery, torn_tail_in_last_segment_is_cut_at_the_damaged_frame)
 	fill_log(&cfg, 1, 20);
 	char path[4352];
 	th_last_data_segment(g_dir, "segment_", path, sizeof(path));
+	th_unvouch_tail(path); /* a power cut, not a close: nothing vouches for the tail */
 	th_frame f = find_frame(path, 18);
 	th_flip_byte(path, f.off + TH_FRAME_HEADER + f.len - 1);
 
@@ -156,6 +157,7 @@ TH_TEST(recovery, batch_torn_in_its_middle_is_dropped_whole)
 
 		char path[4352];
 		th_last_data_segment(g_dir, "segment_", path, sizeof(path));
+		th_unvouch_tail(path); /* a power cut, not a close: nothing vouches for the tail */
 		if (round == 0) {
 			th_frame f = find_frame(path, 15);
 			th_flip_byte(path, f.off + TH_FRAME_HEADER + f.len - 1);
@@ -189,6 +191,7 @@ TH_TEST(recovery, torn_tail_after_rotations_is_cut_in_the_last_written_segment)
 	fill_log(&cfg, 1, 25);
 	char path[4352];
 	th_last_data_segment(g_dir, "segment_", path, sizeof(path));
+	th_unvouch_tail(path); /* a power cut, not a close: nothing vouches for the tail */
 	th_frame f = find_frame(path, 23);
 	th_flip_byte(path, f.off + TH_FRAME_HEADER + f.len - 1);
 
@@ -508,6 +511,7 @@ TH_TEST(recovery, unsafe_recover_leaves_a_torn_tail_to_open)
 	fill_log(&cfg, 1, 20);
 	char path[4352];
 	th_last_data_segment(g_dir, "segment_", path, sizeof(path));
+	th_unvouch_tail(path); /* a power cut, not a close: nothing vouches for the tail */
 	th_frame f = find_frame(path, 20);
 	th_flip_byte(path, f.off + TH_FRAME_HEADER + f.len - 1);
 	char **removed = NULL;
@@ -813,7 +817,7 @@ TH_TEST(recovery, segment_of_a_newer_format_version_is_refused_not_repaired)
 	th_config(&cfg, g_dir);
 	cfg.segment_threshold = 10;
 	fill_log(&cfg, 1, 35);
-	set_header_version(3);
+	set_header_version(4);
 	size_t before = th_count_suffix(g_dir, "");
 	char path[4352];
 	th_join(path, sizeof(path), g_dir, SEG0);
@@ -838,7 +842,7 @@ TH_TEST(recovery, segment_of_a_newer_format_version_is_refused_not_repaired)
 	cr_assert_eq(th_file_size(path), size0, "the newer segment was changed");
 
 	/* the same bytes at a version this library knows open again */
-	set_header_version(2);
+	set_header_version(3);
 	cfg.open_flags = 0;
 	uwal *w = th_open(&cfg);
 	th_check_std(w, 1);
@@ -891,7 +895,7 @@ TH_TEST(recovery, frame_crcs_are_crc32c_of_header_and_payload_at_every_size)
 		cr_assert_eq(stored, c, "frame %zu (payload %u bytes): crc %08x, want %08x", frames,
 			     len, stored, c);
 		off += TH_FRAME_HEADER + len;
-		frames++;
+		frames += f[4] == 1; /* records; mark frames lie between them */
 	}
 	cr_assert_eq(frames, sizeof(sizes) / sizeof(sizes[0]));
 	free(l);

@@ -272,6 +272,9 @@ TH_TEST(refresh, hides_a_torn_frame_and_an_unfinished_batch)
 	char path[512];
 	th_frame f[16];
 	size_t nf = frames_of(g_dir, path, sizeof(path), f, 16);
+	/* As a writer still at work would leave it: no mark frame after the
+	 * records vouches for them (the close wrote one). */
+	th_unvouch_tail(path);
 	cr_assert_geq(nf, 6);
 	cr_assert_eq(f[5].index, 6);
 	size_t size;

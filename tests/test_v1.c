@@ -2,7 +2,7 @@
 /*
  * test_v1.c - a log written by the last uwal before format version 2
  * (tests/fixtures/v1-log/, made by tests/fixtures/v1-log.c) opens, reads
- * and iterates as it was written; new segments are version 2 (a one-way
+ * and iterates as it was written; new segments are of the current version (a one-way
  * upgrade, said through log_fn); truncation works on it (a version 1
  * segment takes no truncation frame: the log rotates first); a read-only
  * open changes no byte of it.
@@ -86,7 +86,7 @@ static size_t count_version(uwal *w, uint32_t version)
 	return k;
 }
 
-TH_TEST(v1, a_version_1_log_opens_reads_and_takes_writes_in_version_2)
+TH_TEST(v1, a_version_1_log_opens_reads_and_takes_writes_in_the_current_version)
 {
 	copy_fixture(g_dir);
 	th_log lg;
@@ -102,14 +102,14 @@ TH_TEST(v1, a_version_1_log_opens_reads_and_takes_writes_in_version_2)
 		uwal_record_free(&r);
 	}
 	cr_assert_gt(count_version(w, 1), 5);
-	cr_assert(th_log_has(&lg, "version 1"), "log_fn: %s", lg.buf);
+	cr_assert(th_log_has(&lg, "older format version"), "log_fn: %s", lg.buf);
 	cr_assert(th_log_has(&lg, "one-way"), "log_fn says the upgrade is one-way: %s", lg.buf);
-	/* New records, rotations into version 2 segments. */
+	/* New records, rotations into segments of the current version. */
 	for (uint64_t i = 61; i <= 85; i++)
 		cr_assert_eq(th_write_std(w, i, false), 0);
-	cr_assert_geq(count_version(w, 2), 2);
+	cr_assert_geq(count_version(w, 3), 2);
 	/* Truncation: the front inside the version 1 segments, the back in
-	 * the version 2 ones. */
+	 * the new ones. */
 	cr_assert_eq(uwal_truncate_front(w, 5), 0);
 	cr_assert_eq(uwal_truncate_back(w, 81), 0);
 	check_range(w, 5, 80);
@@ -131,9 +131,9 @@ TH_TEST(v1, a_truncation_while_the_active_segment_is_version_1_rotates_first)
 	uwal_config cfg;
 	cfg_v1(&cfg, g_dir, &lg);
 	uwal *w = th_open(&cfg);
-	size_t v2 = count_version(w, 2);
+	size_t v2 = count_version(w, 3);
 	cr_assert_eq(uwal_truncate_back(w, 58), 0);
-	cr_assert_gt(count_version(w, 2), v2, "the truncation frame went into a new segment");
+	cr_assert_gt(count_version(w, 3), v2, "the truncation frame went into a new segment");
 	check_range(w, 1, 57);
 	th_close(w);
 	w = th_open(&cfg);
@@ -146,8 +146,8 @@ TH_TEST(v1, a_read_only_open_of_a_version_1_log_changes_nothing)
 {
 	copy_fixture(g_dir);
 	char cmd[9000], before[64], after[64];
-	snprintf(cmd, sizeof(cmd),
-		 "cd '%s' && ls -lA --time-style=+%%s && cat segment_* | md5sum", g_dir);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && ls -lA --time-style=+%%s && cat segment_* | md5sum",
+		 g_dir);
 	FILE *p = popen(cmd, "r");
 	cr_assert_not_null(p);
 	static char lb[8192], la[8192];

@@ -56,7 +56,7 @@ jqt "stat --json" '.ok and (.locked | not) and (.segments | length) == 4 and .to
 	and .totals.first_index == 1 and .totals.last_index == 36 and .gaps == []'
 jqt "stat --json segments" '[.segments[] | .sealed] == [true, true, true, false]
 	and [.segments[] | .records] == [10, 10, 10, 6] and .segments[1].first_index == 11
-	and .segments[1].last_index == 20 and all(.segments[]; .version == 2 and .frame_bytes > 0)
+	and .segments[1].last_index == 20 and all(.segments[]; .version == 3 and .frame_bytes > 0)
 	and .segments[3].state == "active" and .segments[0].name == "segment_00000000000000000000"'
 ok "stat describes every segment"
 
