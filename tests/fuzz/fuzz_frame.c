@@ -118,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (st == FMT_FRAME_OK) {
 		FUZZ_CHECK(f.len >= 1 && f.len <= max_len && f.len <= n - FMT_FRAME_HDR_SIZE);
 		FUZZ_CHECK(f.payload == buf + FMT_FRAME_HDR_SIZE);
-		FUZZ_CHECK(f.type >= FMT_FRAME_RECORD && f.type <= FMT_FRAME_NEXT);
+		FUZZ_CHECK(f.type >= FMT_FRAME_RECORD && f.type <= FMT_FRAME_MARK);
 		FUZZ_CHECK(uw_fmt_frame_peek_len(buf, n) == FMT_FRAME_HDR_SIZE + (size_t)f.len);
 		struct fmt_frame g;
 		FUZZ_CHECK(uw_fmt_frame_decode(buf, n, salt ^ (mode | 1u) << 8, max_len, &g) !=
@@ -144,6 +144,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(!is_rec && !is_seal &&
 				   (f.type == FMT_FRAME_FRONT || f.type == FMT_FRAME_BACK ||
 				    f.type == FMT_FRAME_NEXT));
+		struct fmt_mark m;
+		if (uw_fmt_mark_decode(&f, FMT_SEG_HDR_SIZE, &m) == 0)
+			FUZZ_CHECK(!is_rec && !is_seal && f.type == FMT_FRAME_MARK);
 		uw_fmt_dec_destroy(&d);
 	}
 	free(buf);
