@@ -459,8 +459,10 @@ static void campaign(enum uwal_sync_mode mode)
 						"cut at %llu, seed %llu: durable record %llu lost",
 						(unsigned long long)cut, (unsigned long long)seed,
 						(unsigned long long)i);
-				if (rc == 0)
+				if (rc == 0) {
 					th_check_std_rec(&r, i);
+					uwal_record_free(&r);
+				}
 			}
 			th_close(w);
 			th_log_destroy(&lg);
