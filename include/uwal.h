@@ -196,9 +196,17 @@ enum uwal_durable_write { UWAL_DURABLE_LINKED = 0, UWAL_DURABLE_DSYNC = 1 };
  *   changed. Also with UWAL_OPEN_READONLY: then a log whose tail is
  *   being written may be refused.
  * UWAL_OPEN_VERIFY: check every frame of every segment (CRC, framing,
- *   seals, duplicate indexes) before the open returns. This is what every
- *   open does now; the flag says it is wanted, for when a faster open that
- *   checks less is added.
+ *   seals, duplicate indexes) before the open returns, ignoring index
+ *   files. Without it, a sealed segment with an index file
+ *   ("<segment>.idx", written in the background after each seal) that is
+ *   whole (its CRC) and matches the segment (number, version, key, file
+ *   size, and a valid seal frame with the recorded record count ending the
+ *   file) is not read: its records, truncation frames and counts come from
+ *   the index file, so the open does O(segments) work for sealed segments
+ *   (the last segment is always read frame by frame), and damage inside
+ *   such a segment's frames shows only when they are read (UWAL_ECORRUPT
+ *   from uwal_get() or the iterator). A segment without a trusted index
+ *   file is read frame by frame, as with this flag.
  */
 enum uwal_open_flag {
 	UWAL_OPEN_READONLY = 1u << 0,

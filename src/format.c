@@ -178,12 +178,67 @@
  * at open (what the frames say about them is then moot: a frame only ever
  * voids records before it). Each segment's live records form one range:
  * [after its last back frame or the front position, before a back cut).
+ *
+ * Index files (optional, still format version 3). A sealed segment may
+ * have an index file "<prefix><20 digits>.idx" beside it: what recovery
+ * needs of the segment to rebuild its part of the in-memory index and of
+ * the log's state without reading its frames. Libraries before index
+ * files ignore the name (it is no segment name), and a log without index
+ * files opens by reading every frame, as before: the segment format is
+ * unchanged, so this is no new version. All integers little-endian:
+ *
+ *   offset size  field
+ *   0      8     magic "UWALIDX1"
+ *   8      8     length: the file's size in bytes, crc included
+ *   16     8     segment number
+ *   24     2     the segment's format version (its header's)
+ *   26     2     index file version: 1
+ *   28     4     the segment's salt
+ *   32     4     the segment's key_hi (0 before version 3)
+ *   36     4     reserved, 0
+ *   40     8     the segment file's size (the end of its seal frame)
+ *   48     8     seal offset: where the seal frame starts
+ *   56     8     records: the record frames in the segment (the seal's)
+ *   64     8     the seal's next segment number
+ *   72     8     the largest watermark W of the segment's mark frames (0:
+ *                none), and 80 8 the records count of that mark frame
+ *   88     4     T: truncation frames (FRONT, BACK, NEXT) in the segment
+ *   92     4     R: runs of record indexes
+ *   96     40*T  the truncation frames, in file order: u8 type, 3 bytes 0,
+ *                u32 frame length, u64 frame offset, u64 index, u64
+ *                segment, u64 offset (the frame's payload)
+ *   ...    12*R  runs, in file order: u64 first index, u32 count >= 1: the
+ *                record frames' indexes are first, first + 1, ...; the
+ *                counts add up to records
+ *   ...          records LEB128 varints: each record frame's offset minus
+ *                the previous one's (the first: minus 0), in file order
+ *   len-4  4     crc: standard CRC32C of bytes 0..len-5
+ *
+ * Its writer scans the sealed segment with the frame reader recovery
+ * uses, writes the file as "<name>.idx.tmp", fdatasyncs it and renames it
+ * into place (no directory fsync: an index lost in a crash only means a
+ * scan). An index is trusted only if all of this holds, else the segment
+ * is read frame by frame as if it had none: the magic, length (= the
+ * file's size), versions and crc; the reserved bytes 0; offsets strictly
+ * increasing inside [32, seal offset), truncation frames inside it
+ * between records; segment number, version, salt and key_hi equal to the
+ * segment header's; the segment file exactly the recorded size; and a
+ * valid seal frame (crc with the salt) at the seal offset that ends the
+ * file, with the recorded records count and next number. A segment file
+ * replaced, cut or extended, and an index of another segment or of an
+ * earlier file of that number (another key), so never pass; bit rot
+ * inside a sealed segment's frames does not show until they are read
+ * (UWAL_OPEN_VERIFY reads every frame, and ignores index files).
+ * Recovery replays an index in file order as the frame reader would: each
+ * record, each truncation frame at its place among them.
  */
 #include "format.h"
 
+#include <errno.h>
 #include <isa-l/crc.h>
 #include <limits.h>
 #include <msgpack.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "uwal.h"
@@ -601,4 +656,204 @@ int uw_fmt_trunc_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt
 	if ((f->type == FMT_FRAME_BACK || f->type == FMT_FRAME_NEXT) && t->index == 0)
 		return UWAL_ECORRUPT;
 	return 0;
+}
+
+/* ---- index files ------------------------------------------------------- */
+
+_Static_assert(sizeof(FMT_IDX_MAGIC) - 1 == 8, "index magic is 8 bytes");
+_Static_assert(FMT_IDX_HDR_SIZE == 8 * 3 + 2 + 2 + 4 * 3 + 8 * 6 + 4 * 2, "index header layout");
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+/* The runs of consecutive indexes in keys[0..n). */
+static uint32_t count_runs(const uint64_t *keys, uint64_t n)
+{
+	uint32_t runs = 0;
+	for (uint64_t i = 0; i < n; i++)
+		if (i == 0 || keys[i] != keys[i - 1] + 1)
+			runs++;
+	return runs;
+}
+
+int uw_fmt_idx_encode(const struct fmt_idx *x, uint8_t **out, size_t *len)
+{
+	uint32_t nruns = count_runs(x->keys, x->records);
+	size_t cap = FMT_IDX_HDR_SIZE + (size_t)x->ntrunc * FMT_IDX_TRUNC_SIZE +
+		     (size_t)nruns * FMT_IDX_RUN_SIZE + (size_t)x->records * 5 + 4;
+	uint8_t *b = calloc(1, cap);
+	if (!b)
+		return -ENOMEM;
+	memcpy(b, FMT_IDX_MAGIC, 8);
+	put64(b + 16, x->seq);
+	put16(b + 24, x->version);
+	put16(b + 26, FMT_IDX_VERSION);
+	put32(b + 28, x->salt);
+	put32(b + 32, x->key_hi);
+	put64(b + 40, x->file_size);
+	put64(b + 48, x->seal_off);
+	put64(b + 56, x->records);
+	put64(b + 64, x->next_seq);
+	put64(b + 72, x->mark_w);
+	put64(b + 80, x->mark_recs);
+	put32(b + 88, x->ntrunc);
+	put32(b + 92, nruns);
+	uint8_t *p = b + FMT_IDX_HDR_SIZE;
+	for (uint32_t i = 0; i < x->ntrunc; i++, p += FMT_IDX_TRUNC_SIZE) {
+		const struct fmt_idx_trunc *t = &x->trunc[i];
+		p[0] = t->type;
+		put32(p + 4, t->len);
+		put64(p + 8, t->off);
+		put64(p + 16, t->t.index);
+		put64(p + 24, t->t.seq);
+		put64(p + 32, t->t.off);
+	}
+	for (uint64_t i = 0; i < x->records;) {
+		uint64_t k = i + 1;
+		while (k < x->records && x->keys[k] == x->keys[k - 1] + 1 && k - i < UINT32_MAX)
+			k++;
+		put64(p, x->keys[i]);
+		put32(p + 8, (uint32_t)(k - i));
+		p += FMT_IDX_RUN_SIZE;
+		i = k;
+	}
+	uint64_t prev = 0;
+	for (uint64_t i = 0; i < x->records; i++) {
+		p += put_varint(p, x->offs[i] - prev);
+		prev = x->offs[i];
+	}
+	size_t n = (size_t)(p - b) + 4;
+	put64(b + 8, n);
+	put32(p, ~uw_fmt_crc_update(0xFFFFFFFFu, b, n - 4));
+	*out = b;
+	*len = n;
+	return 0;
+}
+
+void uw_fmt_idx_free(struct fmt_idx *x)
+{
+	free(x->trunc);
+	free(x->keys);
+	free(x->offs);
+	x->trunc = NULL;
+	x->keys = NULL;
+	x->offs = NULL;
+}
+
+/* The trunc entries, runs and offsets of an index (header checked). */
+static int idx_decode_body(const uint8_t *p, const uint8_t *end, uint32_t nruns, struct fmt_idx *x)
+{
+	uint64_t prev_end = FMT_SEG_HDR_SIZE;
+	for (uint32_t i = 0; i < x->ntrunc; i++, p += FMT_IDX_TRUNC_SIZE) {
+		struct fmt_idx_trunc *t = &x->trunc[i];
+		t->type = p[0];
+		t->len = get32(p + 4);
+		t->off = get64(p + 8);
+		t->t.index = get64(p + 16);
+		t->t.seq = get64(p + 24);
+		t->t.off = get64(p + 32);
+		if ((t->type != FMT_FRAME_FRONT && t->type != FMT_FRAME_BACK &&
+		     t->type != FMT_FRAME_NEXT) ||
+		    p[1] || p[2] || p[3] || t->len <= FMT_FRAME_HDR_SIZE ||
+		    t->len > FMT_TRUNC_FRAME_MAX || t->off < prev_end ||
+		    t->off + t->len > x->seal_off)
+			return UWAL_ECORRUPT;
+		prev_end = t->off + t->len;
+	}
+	uint64_t k = 0;
+	x->sorted = true;
+	for (uint32_t r = 0; r < nruns; r++, p += FMT_IDX_RUN_SIZE) {
+		uint64_t first = get64(p);
+		uint32_t count = get32(p + 8);
+		if (first == 0 || count == 0 || count > x->records - k ||
+		    first + (count - 1) < first)
+			return UWAL_ECORRUPT;
+		if (k > 0 && first <= x->keys[k - 1])
+			x->sorted = false;
+		for (uint32_t c = 0; c < count; c++)
+			x->keys[k++] = first + c;
+	}
+	if (k != x->records)
+		return UWAL_ECORRUPT;
+	/* Offsets, and where each lies among the truncation frames: never
+	 * inside one. */
+	uint64_t off = 0;
+	uint32_t t = 0;
+	for (uint64_t i = 0; i < x->records; i++) {
+		uint64_t d = 0;
+		unsigned shift = 0;
+		for (;;) {
+			if (p == end || shift > 28)
+				return UWAL_ECORRUPT;
+			uint8_t c = *p++;
+			d |= (uint64_t)(c & 0x7f) << shift;
+			if (!(c & 0x80))
+				break;
+			shift += 7;
+		}
+		/* A frame is at least a header and one byte. */
+		if (i == 0 ? d < FMT_SEG_HDR_SIZE : d <= FMT_FRAME_HDR_SIZE)
+			return UWAL_ECORRUPT;
+		off += d;
+		if (off >= x->seal_off)
+			return UWAL_ECORRUPT;
+		while (t < x->ntrunc && x->trunc[t].off + x->trunc[t].len <= off)
+			t++;
+		if (t < x->ntrunc && x->trunc[t].off <= off)
+			return UWAL_ECORRUPT;
+		x->offs[i] = (uint32_t)off;
+	}
+	return p == end ? 0 : UWAL_ECORRUPT;
+}
+
+int uw_fmt_idx_decode(const uint8_t *in, size_t len, struct fmt_idx *x)
+{
+	memset(x, 0, sizeof(*x));
+	if (len < FMT_IDX_HDR_SIZE + 4 || memcmp(in, FMT_IDX_MAGIC, 8) != 0 ||
+	    get64(in + 8) != len || get16(in + 26) != FMT_IDX_VERSION || get32(in + 36) != 0)
+		return UWAL_ECORRUPT;
+	if (get32(in + len - 4) != ~uw_fmt_crc_update(0xFFFFFFFFu, in, len - 4))
+		return UWAL_ECORRUPT;
+	x->seq = get64(in + 16);
+	x->version = get16(in + 24);
+	x->salt = get32(in + 28);
+	x->key_hi = get32(in + 32);
+	x->file_size = get64(in + 40);
+	x->seal_off = get64(in + 48);
+	x->records = get64(in + 56);
+	x->next_seq = get64(in + 64);
+	x->mark_w = get64(in + 72);
+	x->mark_recs = get64(in + 80);
+	x->ntrunc = get32(in + 88);
+	uint32_t nruns = get32(in + 92);
+	size_t body = len - 4 - FMT_IDX_HDR_SIZE;
+	/* Every count bounded by the bytes that hold it (a record takes at
+	 * least one varint byte), before anything is allocated. */
+	if (x->seal_off < FMT_SEG_HDR_SIZE || x->seal_off > UINT32_MAX ||
+	    x->file_size <= x->seal_off || x->records > body || nruns > body / FMT_IDX_RUN_SIZE ||
+	    x->ntrunc > body / FMT_IDX_TRUNC_SIZE ||
+	    (uint64_t)nruns * FMT_IDX_RUN_SIZE + (uint64_t)x->ntrunc * FMT_IDX_TRUNC_SIZE +
+			    x->records >
+		    body ||
+	    x->mark_w > x->seal_off || x->mark_recs > x->records)
+		return UWAL_ECORRUPT;
+	x->trunc = malloc((x->ntrunc ? x->ntrunc : 1) * sizeof(*x->trunc));
+	x->keys = malloc((x->records ? x->records : 1) * sizeof(*x->keys));
+	x->offs = malloc((x->records ? x->records : 1) * sizeof(*x->offs));
+	if (!x->trunc || !x->keys || !x->offs) {
+		uw_fmt_idx_free(x);
+		return -ENOMEM;
+	}
+	int ret = idx_decode_body(in + FMT_IDX_HDR_SIZE, in + len - 4, nruns, x);
+	if (ret < 0)
+		uw_fmt_idx_free(x);
+	return ret;
 }

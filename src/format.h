@@ -166,4 +166,47 @@ int uw_fmt_seal_decode(struct fmt_dec *d, const struct fmt_frame *f, uint64_t *r
 /* Decode a truncation payload (FRONT, BACK or NEXT); 0 or UWAL_ECORRUPT. */
 int uw_fmt_trunc_decode(struct fmt_dec *d, const struct fmt_frame *f, struct fmt_trunc *t);
 
+/* ---- index files (format.c, "Index files") ---------------------------- */
+
+#define FMT_IDX_MAGIC "UWALIDX1"
+#define FMT_IDX_VERSION 1
+#define FMT_IDX_HDR_SIZE 96
+#define FMT_IDX_TRUNC_SIZE 40
+#define FMT_IDX_RUN_SIZE 12
+
+/* A truncation frame (FRONT, BACK or NEXT) of a sealed segment: at off,
+ * len bytes long, with its payload t. */
+struct fmt_idx_trunc {
+	uint8_t type;
+	uint32_t len;
+	uint64_t off;
+	struct fmt_trunc t;
+};
+
+/* What a sealed segment's index file says of it. */
+struct fmt_idx {
+	uint64_t seq;
+	uint16_t version; /* the segment's format version */
+	uint32_t salt, key_hi;
+	uint64_t file_size;         /* the segment file's size: its seal frame's end */
+	uint64_t seal_off;          /* where the seal frame starts (the frames' end) */
+	uint64_t records;           /* record frames in the segment (the seal's count) */
+	uint64_t next_seq;          /* the seal's next segment number */
+	uint64_t mark_w, mark_recs; /* the largest watermark of its mark frames */
+	uint32_t ntrunc;
+	struct fmt_idx_trunc *trunc; /* in file order */
+	/* Every record frame, in file order: records entries. */
+	uint64_t *keys;
+	uint32_t *offs;
+	bool sorted; /* keys strictly increasing (set by decode) */
+};
+
+/* Encode x into a malloc'd *out of *len bytes; 0 or -ENOMEM. */
+int uw_fmt_idx_encode(const struct fmt_idx *x, uint8_t **out, size_t *len);
+/* Decode and check the index file in[0..len) into *x (trunc, keys and offs
+ * malloc'd: uw_fmt_idx_free()); 0, UWAL_ECORRUPT (torn, damaged, not an
+ * index file, or inconsistent) or -ENOMEM. */
+int uw_fmt_idx_decode(const uint8_t *in, size_t len, struct fmt_idx *x);
+void uw_fmt_idx_free(struct fmt_idx *x);
+
 #endif

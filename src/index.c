@@ -181,6 +181,43 @@ int uw_idx_drop_front(struct idx *x, uint32_t n)
 	return 0;
 }
 
+int uw_idx_append_sorted(struct idx *x, const uint64_t *keys, const uint32_t *offs, uint32_t n)
+{
+	if (n == 0)
+		return 0;
+	if (x->cap - x->n < n) {
+		uint32_t cap = x->n + n;
+		uint64_t *k = realloc(x->keys, cap * sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+		x->keys = k;
+		uint32_t *o = realloc(x->offs, cap * sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		x->offs = o;
+		x->cap = cap;
+	}
+	memcpy(x->keys + x->n, keys, n * sizeof(*keys));
+	memcpy(x->offs + x->n, offs, n * sizeof(*offs));
+	if (x->n == 0)
+		x->min = keys[0];
+	x->max = keys[n - 1];
+	x->n += n;
+	return 0;
+}
+
+void uw_idx_adopt(struct idx *x, uint64_t *keys, uint32_t *offs, uint32_t n)
+{
+	uw_idx_free(x);
+	x->keys = keys;
+	x->offs = offs;
+	x->n = x->cap = n;
+	if (n) {
+		x->min = keys[0];
+		x->max = keys[n - 1];
+	}
+}
+
 uint32_t uw_idx_count_below(const struct idx *x, uint64_t off)
 {
 	uint32_t lo = 0, hi = x->n;

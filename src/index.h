@@ -38,6 +38,12 @@ int uw_idx_truncate(struct idx *x, uint32_t n);
 /* Drop the first n entries (truncation of the log's front); 0 or -ENOMEM
  * (then the table is unchanged). */
 int uw_idx_drop_front(struct idx *x, uint32_t n);
+/* Append n entries whose keys are strictly increasing and above every
+ * key of x, a sorted table; 0 or -ENOMEM (x unchanged). */
+int uw_idx_append_sorted(struct idx *x, const uint64_t *keys, const uint32_t *offs, uint32_t n);
+/* Make the empty table x hold the n entries of the malloc'd keys and offs
+ * (strictly increasing keys), which it owns from now on. */
+void uw_idx_adopt(struct idx *x, uint64_t *keys, uint32_t *offs, uint32_t n);
 /* How many entries have an offset below off (offsets grow in log order). */
 uint32_t uw_idx_count_below(const struct idx *x, uint64_t off);
 

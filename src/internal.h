@@ -78,6 +78,12 @@ struct seg {
 	/* A read-only handle's tail: nonzero bytes after end, hidden from it
 	 * (recovery.c); set once at open, 0 otherwise. */
 	uint64_t tail_bytes;
+	/* Its index file (segidx.c) was loaded at open, or is being written:
+	 * set before the segment is shared. */
+	bool indexed;
+	/* The preparer unlinked the file (its own field: read and written
+	 * only on the preparer's thread). */
+	bool unlinked;
 };
 
 void uw_seg_name(char *out, const char *prefix, uint64_t seq, bool tmp);
@@ -156,6 +162,28 @@ int uw_seg_find_mark(struct uw_io *io, int fd, uint32_t salt, uint64_t key, uint
 /* Read and check the header of an open segment file. */
 int uw_seg_read_header(struct uw_io *io, int fd, struct fmt_seg_hdr *h);
 
+/* ---- index files (segidx.c) --------------------------------------------- */
+
+/* An index file's name: a segment's name, ".idx" and ".tmp". */
+#define UW_SIDX_NAME_MAX (SEG_NAME_MAX + 8)
+/* "<seg_name>.idx" (or ".idx.tmp") into out[UW_SIDX_NAME_MAX]. */
+void uw_sidx_name(char *out, const char *seg_name, bool tmp);
+/* Scan the sealed segment s and write its index file (a temporary file,
+ * fdatasynced, renamed into place). 0, UWAL_ECORRUPT (s does not read as
+ * a sealed segment whose seal ends the file: no index) or -errno. */
+int uw_sidx_build(struct uw_io *io, int dirfd, struct seg *s);
+/*
+ * Load the index file of the segment seg_name (header h, open as seg_fd,
+ * seg_size bytes) into *x, if it is whole and describes this file
+ * (format.c, "Index files"): 0 and *x (uw_fmt_idx_free() it); 1 if there
+ * is none or it is not trusted (then *why says why, or is NULL if there
+ * is none); -errno.
+ */
+int uw_sidx_load(struct uw_io *io, int dirfd, const char *seg_name, const struct fmt_seg_hdr *h,
+		 int seg_fd, uint64_t seg_size, struct fmt_idx *x, const char **why);
+/* Unlink the index file of the segment seg_name, if any (no fsync). */
+void uw_sidx_remove(struct uw_io *io, int dirfd, const char *seg_name);
+
 /* ---- segment descriptors (fdcache.c) ------------------------------------ */
 
 /* The most sealed segments' descriptors a handle keeps open. */
@@ -213,7 +241,9 @@ struct prep {
 	size_t n_gone, cap_gone;
 	struct seg **kept; /* a round's segments left in place after a failure */
 	size_t n_kept, cap_kept;
-	bool lost; /* a round's result could not be handed back: no more rounds */
+	bool lost;             /* a round's result could not be handed back: no more rounds */
+	struct seg **to_index; /* sealed segments whose index file to write */
+	size_t n_to_index, cap_to_index;
 };
 
 /* A diagnostic from one of uwal's threads, waiting for a caller's thread. */
@@ -393,6 +423,10 @@ struct seg *uw_prep_take(struct uwal *w, int *err);
  * them strictly in order and stops at the first failure. One round at a
  * time. 0, or -ENOMEM (nothing taken). */
 int uw_prep_delete(struct uwal *w, struct seg **v, size_t n);
+/* Have the preparer write the index file of the sealed segment s (it
+ * takes a reference), after what it was asked before; nothing happens if
+ * that cannot be queued (s is read frame by frame at the next open). */
+void uw_prep_index(struct uwal *w, struct seg *s);
 /* Take the result of the last round: the segments whose removal is
  * durable now, and (*kept) the ones left in place after a failure. */
 struct seg **uw_prep_take_gone(struct uwal *w, size_t *n, struct seg ***kept, size_t *n_kept);

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -42,10 +43,13 @@ static void unlink_doomed(struct uwal *w, struct seg **v, size_t n)
 				w->dir, v[ngone]->name, uwal_strerror(e), n - ngone - 1);
 			break;
 		}
+		v[ngone]->unlinked = true;
 		/* One directory fsync per removal: unsynced removals may reach
 		 * the disk in any order, and a newer one without an older one
 		 * is a gap that no open accepts. */
 		e = uw_io_dirsync(w->io, w->dirfd);
+		if (e == 0)
+			uw_sidx_remove(w->io, w->dirfd, v[ngone]->name);
 		if (e < 0) {
 			uw_wal_log(w, UWAL_LOG_WARN,
 				   "retention: fsync of %s failed (%s and %zu newer segment(s) "
@@ -73,6 +77,30 @@ static void unlink_doomed(struct uwal *w, struct seg **v, size_t n)
 	/* seq_cst store: pairs with the writer's load at its loop top. */
 	atomic_store(&w->gone_pending, 1);
 	uw_io_eventfd_signal(w->io, w->wake_fd);
+}
+
+/* Write the index file of the sealed segment s (one reference, dropped). */
+static void build_index(struct uwal *w, struct seg *s)
+{
+	if (!s->unlinked) {
+		int e = uw_sidx_build(w->io, w->dirfd, s);
+		if (e < 0)
+			uw_wal_log(w, UWAL_LOG_WARN,
+				   "no index file for %s/%s (the next open reads its frames): %s",
+				   w->dir, s->name, uwal_strerror(e));
+	}
+	uw_seg_unref(s);
+}
+
+void uw_prep_index(struct uwal *w, struct seg *s)
+{
+	struct prep *p = &w->prep;
+	pthread_mutex_lock(&p->mu);
+	if (uw_seg_list_push(&p->to_index, &p->n_to_index, &p->cap_to_index, s) == 0) {
+		uw_seg_ref(s);
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
 }
 
 static void *prep_main(void *arg)
@@ -118,6 +146,15 @@ static void *prep_main(void *arg)
 			pthread_cond_broadcast(&p->cv);
 			continue;
 		}
+		if (p->n_to_index) {
+			struct seg *s = p->to_index[0];
+			p->n_to_index--;
+			memmove(p->to_index, p->to_index + 1, p->n_to_index * sizeof(*p->to_index));
+			pthread_mutex_unlock(&p->mu);
+			build_index(w, s);
+			pthread_mutex_lock(&p->mu);
+			continue;
+		}
 		pthread_cond_wait(&p->cv, &p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -134,11 +171,24 @@ int uw_prep_start(struct uwal *w)
 	return 0;
 }
 
+/* Index files not written yet: the next open reads those segments'
+ * frames (and asks again). */
+static void drop_index_jobs(struct prep *p)
+{
+	for (size_t i = 0; i < p->n_to_index; i++)
+		uw_seg_unref(p->to_index[i]);
+	free(p->to_index);
+	p->to_index = NULL;
+	p->n_to_index = p->cap_to_index = 0;
+}
+
 void uw_prep_stop(struct uwal *w)
 {
 	struct prep *p = &w->prep;
-	if (!p->started)
+	if (!p->started) {
+		drop_index_jobs(p); /* those the open asked for */
 		return;
+	}
 	pthread_mutex_lock(&p->mu);
 	p->stop = true;
 	pthread_cond_broadcast(&p->cv);
@@ -160,6 +210,7 @@ void uw_prep_stop(struct uwal *w)
 	free(p->gone);
 	free(p->kept);
 	p->gone = p->kept = NULL;
+	drop_index_jobs(p);
 	p->n_gone = p->cap_gone = p->n_kept = p->cap_kept = 0;
 }
 

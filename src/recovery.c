@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * recovery.c - opening an existing log: read every segment, check every
- * frame, rebuild the index, cut a torn tail; and uwal_unsafe_recover(),
+ * recovery.c - opening an existing log: read every segment (a sealed one
+ * from its index file, when it has a trusted one: segidx.c), check every
+ * frame read, rebuild the index, cut a torn tail; and uwal_unsafe_recover(),
  * which removes the segments that fail those checks.
  *
  * The rules (see format.c for the format):
@@ -49,6 +50,35 @@ static bool is_tmp_name(const char *name, const char *prefix)
 	return true;
 }
 
+/* An index file's name, "<prefix><20 digits>.idx" or its temporary
+ * "<...>.idx.tmp" (*tmp): the segment number in *seq. */
+static bool is_idx_name(const char *name, const char *prefix, uint64_t *seq, bool *tmp)
+{
+	size_t pl = strlen(prefix), l = strlen(name);
+	char seg[SEG_NAME_MAX];
+	*tmp = l == pl + 28 && strcmp(name + pl + 20, ".idx.tmp") == 0;
+	if (!*tmp && !(l == pl + 24 && strcmp(name + pl + 20, ".idx") == 0))
+		return false;
+	if (pl + 20 >= sizeof(seg))
+		return false;
+	memcpy(seg, name, pl + 20);
+	seg[pl + 20] = 0;
+	return uw_seg_parse_name(seg, prefix, seq);
+}
+
+static bool has_seq(const struct found *v, size_t n, uint64_t seq)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo].seq == seq;
+}
+
 static void free_found(struct found *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -58,7 +88,8 @@ static void free_found(struct found *v, size_t n)
 
 /*
  * List the segment files of the log, sorted by number. Leftover .tmp files
- * of an interrupted preparation are removed when remove_tmp is set.
+ * of an interrupted preparation, temporary index files and index files
+ * without their segment are removed when remove_tmp is set.
  */
 static int list_segments(struct uw_io *io, int dirfd, const char *prefix, bool remove_tmp,
 			 struct found **out, size_t *n_out)
@@ -87,6 +118,16 @@ static int list_segments(struct uw_io *io, int dirfd, const char *prefix, bool r
 			removed = true;
 		}
 	}
+	qsort(v, k, sizeof(*v), cmp_found);
+	for (size_t i = 0; remove_tmp && i < n; i++) {
+		uint64_t seq;
+		bool tmp;
+		if (names[i] && is_idx_name(names[i], prefix, &seq, &tmp) &&
+		    (tmp || !has_seq(v, k, seq))) {
+			uw_io_unlinkat(io, dirfd, names[i]);
+			removed = true;
+		}
+	}
 	uw_io_free_names(names, n);
 	/* The removals need not be durable, but a failing directory fsync
 	 * says the directory cannot be trusted: stop here. */
@@ -94,7 +135,6 @@ static int list_segments(struct uw_io *io, int dirfd, const char *prefix, bool r
 		free_found(v, k);
 		return ret;
 	}
-	qsort(v, k, sizeof(*v), cmp_found);
 	*out = v;
 	*n_out = k;
 	return 0;
@@ -127,6 +167,9 @@ struct scan_ctx {
 	/* A refresh (uw_rec_scan): BACK frames at or after this offset are
 	 * noted for iterators; 0 (never an offset of a frame): none. */
 	uint64_t note_from;
+	/* Sealed segments may be read from their index files (not with
+	 * UWAL_OPEN_VERIFY, nor in unsafe recover). */
+	bool use_index;
 };
 
 static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
@@ -219,6 +262,66 @@ static int on_trunc(void *arg, uint8_t type, const struct fmt_trunc *t, uint64_t
 	return err;
 }
 
+/*
+ * Records from..to of the index x, as the frame reader would hand them to
+ * on_record. Keys strictly increasing and above every index seen so far
+ * cannot repeat a live one: they join the table in one step.
+ */
+static int add_records(struct scan_ctx *c, struct fmt_idx *x, uint64_t from, uint64_t to)
+{
+	struct idx *ix = &c->seg->idx;
+	if (from == to)
+		return 0;
+	if (x->sorted && ix->sorted && (!c->any_seen || x->keys[from] > c->max_seen)) {
+		c->max_seen = x->keys[to - 1];
+		c->any_seen = true;
+		if (ix->n == 0 && from == 0 && to == x->records) {
+			uw_idx_adopt(ix, x->keys, x->offs, (uint32_t)x->records);
+			x->keys = NULL;
+			x->offs = NULL;
+			return 0;
+		}
+		return uw_idx_append_sorted(ix, x->keys + from, x->offs + from,
+					    (uint32_t)(to - from));
+	}
+	int ret = 0;
+	for (uint64_t i = from; ret == 0 && i < to; i++) {
+		struct fmt_rec r = {.index = x->keys[i]};
+		ret = on_record(c, &r, x->offs[i]);
+	}
+	return ret;
+}
+
+/*
+ * Replay the trusted index x of the sealed segment c->seg in file order:
+ * its records and truncation frames, as a scan would meet them; *sc as
+ * that scan would fill it.
+ */
+static int replay_index(struct scan_ctx *c, struct fmt_idx *x, struct uw_seg_scan *sc)
+{
+	int ret = 0;
+	uint64_t r = 0;
+	for (uint32_t t = 0; ret == 0 && t <= x->ntrunc; t++) {
+		uint64_t stop = x->records;
+		if (t < x->ntrunc)
+			for (stop = r; stop < x->records && x->offs[stop] < x->trunc[t].off;)
+				stop++;
+		ret = add_records(c, x, r, stop);
+		r = stop;
+		if (ret == 0 && t < x->ntrunc)
+			ret = on_trunc(c, x->trunc[t].type, &x->trunc[t].t, x->trunc[t].off,
+				       x->trunc[t].len);
+	}
+	memset(sc, 0, sizeof(*sc));
+	sc->end = sc->stop = x->seal_off;
+	sc->records = x->records;
+	sc->sealed = true;
+	sc->seal_next = x->next_seq;
+	sc->mark_w = x->mark_w;
+	sc->mark_recs = x->mark_recs;
+	return ret;
+}
+
 /* Open, check the header of and scan one segment file. */
 static int inspect(struct uw_io *io, int dirfd, const struct found *f, const char *prefix,
 		   int open_flags, struct scan_ctx *ctx, struct insp *in)
@@ -248,8 +351,23 @@ static int inspect(struct uw_io *io, int dirfd, const struct found *f, const cha
 	in->seg->version = h.version;
 	in->seg->key = uw_fmt_seg_key(h.salt, h.key_hi);
 	ctx->seg = in->seg;
-	ret = uw_seg_scan_ex(io, fd, h.salt, h.version, (uint64_t)in->size, on_record, on_trunc,
-			     ctx, &in->scan);
+	struct fmt_idx x;
+	const char *why = NULL;
+	ret = ctx->use_index
+		      ? uw_sidx_load(io, dirfd, f->name, &h, fd, (uint64_t)in->size, &x, &why)
+		      : 1;
+	if (ret == 0) {
+		in->seg->indexed = true;
+		ret = replay_index(ctx, &x, &in->scan);
+		uw_fmt_idx_free(&x);
+	} else if (ret == 1) {
+		if (why)
+			uw_wal_log(ctx->w, UWAL_LOG_INFO,
+				   "%s/%s: index file not used (%s): reading the segment's frames",
+				   ctx->dir, f->name, why);
+		ret = uw_seg_scan_ex(io, fd, h.salt, h.version, (uint64_t)in->size, on_record,
+				     on_trunc, ctx, &in->scan);
+	}
 	if (ret == 0 && in->scan.cut_records)
 		ret = uw_idx_truncate(&in->seg->idx,
 				      in->seg->idx.n - (uint32_t)in->scan.cut_records);
@@ -515,6 +633,8 @@ static int remove_void_front(struct uwal *w)
 		ret = uw_io_unlinkat(w->io, w->dirfd, w->segs[gone]->name);
 		if (ret == 0)
 			ret = uw_io_dirsync(w->io, w->dirfd);
+		if (ret == 0)
+			uw_sidx_remove(w->io, w->dirfd, w->segs[gone]->name);
 	}
 	if (ret < 0 || gone == 0)
 		return ret;
@@ -540,7 +660,8 @@ int uw_rec_open_log(struct uwal *w)
 		free_found(f, n);
 		return -ENOMEM;
 	}
-	struct scan_ctx ctx = {.w = w, .dir = w->dir};
+	struct scan_ctx ctx = {
+		.w = w, .dir = w->dir, .use_index = !(w->cfg.open_flags & UWAL_OPEN_VERIFY)};
 	size_t tail = n; /* first unsealed segment */
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		ctx.prev = w->segs;
@@ -644,6 +765,11 @@ int uw_rec_open_log(struct uwal *w)
 		next_seq = w->segs[w->nsegs - 1]->seq + 1;
 	}
 	w->prep.next_seq = next_seq;
+	/* Sealed segments read frame by frame get an index file, in the
+	 * background, for the next open. */
+	for (size_t i = 0; i < w->nsegs; i++)
+		if (w->segs[i]->sealed && !w->segs[i]->indexed)
+			uw_prep_index(w, w->segs[i]);
 	return 0;
 }
 
@@ -827,6 +953,8 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, unsig
 		if (bad[i]) {
 			if (!dry && (ret = uw_io_unlinkat(io, dirfd, f[i].name)) < 0)
 				goto out;
+			if (!dry)
+				uw_sidx_remove(io, dirfd, f[i].name);
 			report(&rep[nrep++], &f[i], &in[i], true, bad_off[i], why[i]);
 			gap = true;
 			continue;

@@ -202,13 +202,22 @@ static int cut_active(struct uwal *w, struct uw_wpos *p, uint64_t off)
 	int ret = uw_io_ftruncate(w->io, fd, off);
 	if (ret == 0 && size > off)
 		ret = uw_io_fallocate(w->io, fd, off, size - off);
-	/* Zeros where frames were; the rest of the file is allocated, and
-	 * reads as zeros, but is written only when appends get there. */
-	if (ret == 0 && w->cfg.prealloc == UWAL_PREALLOC_ZERO && p->woff > off)
-		ret = uw_seg_zero_fill(w->io, fd, off, p->woff);
 	if (ret == 0)
 		ret = uw_io_fdatasync(w->io, fd);
 	atomic_fetch_add_explicit(&w->st_fsyncs, 1, memory_order_relaxed);
+	if (ret == 0)
+		p->dirty = false;
+	/* Zeros where frames were (the rest of the file is allocated, and
+	 * reads as zeros, but is written only when appends get there) - only
+	 * once the cut is durable: before it, a power cut could keep some of
+	 * these zeros and lose the cut, leaving the old frames' later mark
+	 * frame vouching for zeroed frames (a refused open). They are zeros
+	 * over zeros now, made durable by the next fdatasync. */
+	if (ret == 0 && w->cfg.prealloc == UWAL_PREALLOC_ZERO && p->woff > off) {
+		ret = uw_seg_zero_fill(w->io, fd, off, p->woff);
+		if (ret == 0)
+			p->dirty = true;
+	}
 	return ret;
 }
 
@@ -236,7 +245,6 @@ static int trunc_back(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, u
 		pthread_rwlock_unlock(&w->lock);
 		p->recs -= gone;
 		p->woff = off;
-		p->dirty = false;
 		if (err < 0)
 			*io_err = true;
 		return err;

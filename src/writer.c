@@ -356,6 +356,8 @@ static int rotate(struct uwal *w, struct writer *wr)
 	}
 	/* Sealed: its descriptor is the cache's now, which may close it. */
 	uw_seg_fd_unpin(old);
+	/* Its index file is written by the preparer, off the write path. */
+	uw_prep_index(w, old);
 	wr->active = next;
 	atomic_store_explicit(&w->cur_salt, next->salt, memory_order_relaxed);
 	wr->woff = FMT_SEG_HDR_SIZE;

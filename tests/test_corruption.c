@@ -165,6 +165,9 @@ static void base_config(uwal_config *cfg, th_log *log)
 	th_config(cfg, g_dir);
 	cfg->segment_size = SEG_SIZE;
 	cfg->segment_threshold = THRESHOLD;
+	/* Every frame read: a default open would trust a sealed segment's
+	 * index file and not read its frames (test_fastopen.c). */
+	cfg->open_flags = UWAL_OPEN_VERIFY;
 	if (log) {
 		cfg->log_fn = th_log_fn;
 		cfg->log_ctx = log;

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * segidx.c - sealed segments' index files, "<prefix><20 digits>.idx"
+ * (format.c, "Index files"): the preparer writes one after each seal,
+ * from a scan of the sealed file with the frame reader recovery uses, off
+ * the write path; uwal_open() loads it instead of reading the segment's
+ * frames, once it has checked that it is whole and describes this very
+ * file. Anything short of that and the segment is read frame by frame.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void uw_sidx_name(char *out, const char *seg_name, bool tmp)
+{
+	snprintf(out, UW_SIDX_NAME_MAX, "%s.idx%s", seg_name, tmp ? ".tmp" : "");
+}
+
+void uw_sidx_remove(struct uw_io *io, int dirfd, const char *seg_name)
+{
+	char name[UW_SIDX_NAME_MAX];
+	uw_sidx_name(name, seg_name, false);
+	/* Not there (never written, or lost in a crash) is the usual case;
+	 * one left behind is removed or ignored by the next open. */
+	uw_io_unlinkat(io, dirfd, name);
+}
+
+/*
+ * Whether [at, size) of fd is exactly one valid seal frame of records
+ * record frames that names next: 0 yes, 1 no, -errno.
+ */
+static int seal_ends_file(struct uw_io *io, int fd, uint32_t salt, uint64_t at, uint64_t size,
+			  uint64_t records, uint64_t next)
+{
+	uint8_t buf[FMT_SEAL_FRAME_MAX];
+	if (size <= at + FMT_FRAME_HDR_SIZE || size - at > sizeof(buf))
+		return 1;
+	size_t len = (size_t)(size - at);
+	ssize_t n = uw_io_pread(io, fd, buf, len, at);
+	if (n < 0)
+		return (int)n;
+	struct fmt_frame f;
+	if ((size_t)n != len ||
+	    uw_fmt_frame_decode(buf, len, salt, (uint32_t)(len - FMT_FRAME_HDR_SIZE), &f) !=
+		    FMT_FRAME_OK ||
+	    f.type != FMT_FRAME_SEAL || FMT_FRAME_HDR_SIZE + (size_t)f.len != len)
+		return 1;
+	struct fmt_dec dec;
+	uint64_t r, nx;
+	uw_fmt_dec_init(&dec);
+	int ret = uw_fmt_seal_decode(&dec, &f, &r, &nx) == 0 && r == records && nx == next ? 0 : 1;
+	uw_fmt_dec_destroy(&dec);
+	return ret;
+}
+
+/* ---- building ---------------------------------------------------------- */
+
+struct collect {
+	struct fmt_idx *x;
+	uint64_t cap;
+	uint32_t cap_trunc;
+};
+
+static int col_rec(void *arg, const struct fmt_rec *r, uint64_t off)
+{
+	struct collect *c = arg;
+	struct fmt_idx *x = c->x;
+	if (x->records == c->cap) {
+		uint64_t cap = c->cap ? c->cap * 2 : 4096;
+		uint64_t *k = realloc(x->keys, cap * sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+		x->keys = k;
+		uint32_t *o = realloc(x->offs, cap * sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		x->offs = o;
+		c->cap = cap;
+	}
+	x->keys[x->records] = r->index;
+	x->offs[x->records] = (uint32_t)off;
+	x->records++;
+	return 0;
+}
+
+static int col_trunc(void *arg, uint8_t type, const struct fmt_trunc *t, uint64_t off, uint64_t len)
+{
+	struct collect *c = arg;
+	struct fmt_idx *x = c->x;
+	if (x->ntrunc == c->cap_trunc) {
+		uint32_t cap = c->cap_trunc ? c->cap_trunc * 2 : 8;
+		struct fmt_idx_trunc *v = realloc(x->trunc, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		x->trunc = v;
+		c->cap_trunc = cap;
+	}
+	x->trunc[x->ntrunc++] =
+		(struct fmt_idx_trunc){.type = type, .len = (uint32_t)len, .off = off, .t = *t};
+	return 0;
+}
+
+/* Write buf as the index file of s: a temporary file, fdatasynced, then
+ * renamed into place (format.c, "Index files"). */
+static int write_file(struct uw_io *io, int dirfd, const struct seg *s, const uint8_t *buf,
+		      size_t len)
+{
+	char tmp[UW_SIDX_NAME_MAX], name[UW_SIDX_NAME_MAX];
+	uw_sidx_name(tmp, s->name, true);
+	uw_sidx_name(name, s->name, false);
+	int fd = uw_io_openat(io, dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return fd;
+	int ret = uw_io_pwrite(io, fd, buf, len, 0);
+	if (ret == 0)
+		ret = uw_io_fdatasync(io, fd);
+	int e = uw_io_close(io, fd);
+	if (ret == 0)
+		ret = e;
+	if (ret == 0)
+		ret = uw_io_renameat(io, dirfd, tmp, name);
+	if (ret < 0)
+		uw_io_unlinkat(io, dirfd, tmp);
+	return ret;
+}
+
+int uw_sidx_build(struct uw_io *io, int dirfd, struct seg *s)
+{
+	int fd;
+	int ret = uw_seg_fd_get(s, &fd);
+	if (ret < 0)
+		return ret;
+	struct fmt_idx x = {.seq = s->seq,
+			    .version = s->version,
+			    .salt = s->salt,
+			    .key_hi = (uint32_t)(s->key >> 32)};
+	struct collect c = {.x = &x};
+	struct uw_seg_scan sc;
+	int64_t size = uw_io_file_size(io, fd);
+	ret = size < 0 ? (int)size
+		       : uw_seg_scan_ex(io, fd, s->salt, s->version, (uint64_t)size, col_rec,
+					col_trunc, &c, &sc);
+	/* Only a segment that reads as sealed, its seal ending the file. */
+	if (ret == 0 && (!sc.sealed || sc.bad_off || sc.records != x.records))
+		ret = UWAL_ECORRUPT;
+	if (ret == 0) {
+		x.file_size = (uint64_t)size;
+		x.seal_off = sc.end;
+		x.next_seq = sc.seal_next;
+		x.mark_w = sc.mark_w;
+		x.mark_recs = sc.mark_recs;
+		ret = seal_ends_file(io, fd, s->salt, sc.end, x.file_size, x.records, x.next_seq);
+		if (ret == 1)
+			ret = UWAL_ECORRUPT;
+	}
+	uw_seg_fd_put(s);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	if (ret == 0)
+		ret = uw_fmt_idx_encode(&x, &buf, &len);
+	uw_fmt_idx_free(&x);
+	if (ret == 0)
+		ret = write_file(io, dirfd, s, buf, len);
+	free(buf);
+	return ret;
+}
+
+/* ---- loading ----------------------------------------------------------- */
+
+int uw_sidx_load(struct uw_io *io, int dirfd, const char *seg_name, const struct fmt_seg_hdr *h,
+		 int seg_fd, uint64_t seg_size, struct fmt_idx *x, const char **why)
+{
+	char name[UW_SIDX_NAME_MAX];
+	uw_sidx_name(name, seg_name, false);
+	*why = NULL;
+	int fd = uw_io_openat(io, dirfd, name, O_RDONLY | O_CLOEXEC, 0);
+	if (fd == -ENOENT)
+		return 1;
+	if (fd < 0)
+		return fd;
+	int64_t len = uw_io_file_size(io, fd);
+	/* At most 17 bytes per record frame (12 of a run, 5 of an offset)
+	 * and 40 per truncation frame, each at least 17 bytes long. */
+	if (len < 0 || (uint64_t)len > 3 * seg_size + 4096) {
+		uw_io_close(io, fd);
+		if (len < 0)
+			return (int)len;
+		*why = "too big";
+		return 1;
+	}
+	uint8_t *buf = malloc(len ? (size_t)len : 1);
+	if (!buf) {
+		uw_io_close(io, fd);
+		return -ENOMEM;
+	}
+	ssize_t n = uw_io_pread(io, fd, buf, (size_t)len, 0);
+	uw_io_close(io, fd);
+	int ret = n < 0 ? (int)n : 0;
+	if (ret == 0 && n != len) {
+		*why = "short read";
+		ret = 1;
+	}
+	if (ret == 0) {
+		ret = uw_fmt_idx_decode(buf, (size_t)len, x);
+		if (ret == UWAL_ECORRUPT) {
+			*why = "torn or damaged (length, crc or contents)";
+			ret = 1;
+		}
+	}
+	free(buf);
+	if (ret != 0)
+		return ret;
+	if (x->seq != h->seq || x->version != h->version || x->salt != h->salt ||
+	    x->key_hi != h->key_hi) {
+		*why = "of another segment file (number, version or key differ)";
+		ret = 1;
+	} else if (x->file_size != seg_size) {
+		*why = "the segment file's size differs";
+		ret = 1;
+	} else {
+		ret = seal_ends_file(io, seg_fd, h->salt, x->seal_off, seg_size, x->records,
+				     x->next_seq);
+		if (ret == 1)
+			*why = "no matching seal frame ends the segment";
+	}
+	if (ret != 0)
+		uw_fmt_idx_free(x);
+	return ret;
+}
