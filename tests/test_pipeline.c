@@ -450,7 +450,10 @@ TH_TEST(pipeline, failed_write_fails_every_concurrent_request_it_covers)
 			}
 		}
 	}
-	cr_assert_geq(eio, 1, "no request reported the injected -EIO");
+	/* The fault may hit a write no request waits for (the mark frame the
+	 * writer writes when it goes idle): then the handle says it. */
+	cr_assert(eio >= 1 || uwal_health(w) == -EIO,
+		  "no request reported the injected -EIO, and the handle says %d", uwal_health(w));
 	cr_assert_eq((uint64_t)acked, th_stats(w).records);
 	cr_assert_eq(uwal_close(w), UWAL_EPOISONED);
 	w = th_open(&cfg);
