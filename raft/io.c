@@ -734,6 +734,7 @@ static int ur_load(struct raft_io *io, raft_term *term, raft_id *voted_for,
 	if (rv == RAFT_NOTFOUND) {
 		snap = NULL;
 		gen = 0;
+		io->errmsg[0] = '\0';
 	} else if (rv != 0) {
 		return rv;
 	}

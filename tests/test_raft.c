@@ -12,6 +12,8 @@
  */
 #include "helpers.h"
 
+#include <signal.h>
+
 #include <raft.h>
 #include <raft/uv.h>
 #include <uv.h>
@@ -528,6 +530,247 @@ Test(raft_store, bootstrap_twice_refused)
 	cr_assert_eq(s.io.bootstrap(&s.io, &c), RAFT_CANTBOOTSTRAP);
 	raft_configuration_close(&c);
 	store_close(&s);
+	th_rmrf(dir);
+	free(dir);
+}
+
+/* ---- three nodes over TCP on 127.0.0.1 ---------------------------------- */
+
+#define NODES 3
+
+struct node {
+	raft_id id;
+	char dir[4096];
+	char address[32];
+	struct raft raft;
+	struct raft_io io;
+	struct raft_uv_transport t;
+	struct raft_fsm fsm;
+	uint64_t applied; /* the last value applied: values are 1, 2, 3, ... */
+	bool out_of_order;
+	bool running, closed;
+};
+
+struct cluster {
+	uv_loop_t loop;
+	struct node nodes[NODES];
+	uint64_t next_value; /* of the next raft_apply */
+	uint64_t committed, failed;
+	uint64_t target; /* for the predicates */
+};
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+	struct node *n = fsm->data;
+	uint64_t v;
+	cr_assert_eq(buf->len, sizeof(v));
+	memcpy(&v, buf->base, sizeof(v));
+	if (v != n->applied + 1)
+		n->out_of_order = true;
+	n->applied = v;
+	*result = NULL;
+	return 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+	struct node *n = fsm->data;
+	*bufs = raft_malloc(sizeof(**bufs));
+	(*bufs)[0].base = raft_malloc(sizeof(n->applied));
+	(*bufs)[0].len = sizeof(n->applied);
+	memcpy((*bufs)[0].base, &n->applied, sizeof(n->applied));
+	*n_bufs = 1;
+	return 0;
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+	struct node *n = fsm->data;
+	cr_assert_eq(buf->len, sizeof(n->applied));
+	memcpy(&n->applied, buf->base, sizeof(n->applied));
+	raft_free(buf->base);
+	return 0;
+}
+
+static void node_start(struct cluster *c, struct node *n, bool bootstrap)
+{
+	n->applied = 0;
+	n->out_of_order = false;
+	n->closed = false;
+	n->fsm = (struct raft_fsm){.version = 1,
+				   .data = n,
+				   .apply = fsm_apply,
+				   .snapshot = fsm_snapshot,
+				   .restore = fsm_restore};
+	cr_assert_eq(raft_uv_tcp_init(&n->t, &c->loop), 0);
+	int rv = uwal_raft_init(&n->io, &c->loop, n->dir, &n->t);
+	cr_assert_eq(rv, 0, "uwal_raft_init: %s", n->io.errmsg);
+	cr_assert_eq(uwal_raft_set_segment_size(&n->io, 1u << 20), 0);
+	rv = raft_init(&n->raft, &n->io, &n->fsm, n->id, n->address);
+	cr_assert_eq(rv, 0, "raft_init: %s", raft_errmsg(&n->raft));
+	raft_set_election_timeout(&n->raft, 400);
+	raft_set_heartbeat_timeout(&n->raft, 50);
+	/* A lagging node gets a snapshot: retry a lost one soon (default 30 s). */
+	raft_set_install_snapshot_timeout(&n->raft, 1000);
+	/* Small, so that raft takes snapshots through snapshot_put. */
+	raft_set_snapshot_threshold(&n->raft, 64);
+	raft_set_snapshot_trailing(&n->raft, 16);
+	if (bootstrap) {
+		struct raft_configuration conf;
+		raft_configuration_init(&conf);
+		for (unsigned i = 0; i < NODES; i++)
+			cr_assert_eq(raft_configuration_add(&conf, c->nodes[i].id,
+							    c->nodes[i].address, RAFT_VOTER),
+				     0);
+		rv = raft_bootstrap(&n->raft, &conf);
+		cr_assert_eq(rv, 0, "raft_bootstrap: %s", raft_errmsg(&n->raft));
+		raft_configuration_close(&conf);
+	}
+	rv = raft_start(&n->raft);
+	cr_assert_eq(rv, 0, "raft_start: %s", raft_errmsg(&n->raft));
+	n->running = true;
+}
+
+static void node_close_cb(struct raft *r)
+{
+	struct node *n = r->data;
+	n->closed = true;
+}
+
+static void node_stop(struct cluster *c, struct node *n)
+{
+	n->raft.data = n;
+	raft_close(&n->raft, node_close_cb);
+	cr_assert(run_until(&c->loop, flag_set, &n->closed, 10000), "raft_close timed out");
+	uwal_raft_close(&n->io);
+	raft_uv_tcp_close(&n->t);
+	n->running = false;
+}
+
+static struct node *leader_of(struct cluster *c)
+{
+	for (unsigned i = 0; i < NODES; i++) {
+		struct node *n = &c->nodes[i];
+		if (n->running && raft_state(&n->raft) == RAFT_LEADER)
+			return n;
+	}
+	return NULL;
+}
+
+static bool has_leader(void *arg)
+{
+	return leader_of(arg) != NULL;
+}
+
+static void apply_cb(struct raft_apply *req, int status, void *result)
+{
+	struct cluster *c = req->data;
+	(void)result;
+	if (status == 0)
+		c->committed++;
+	else
+		c->failed++;
+	free(req);
+}
+
+/* The leader proposes values next_value .. next_value + count - 1. */
+static void propose(struct cluster *c, struct node *leader, unsigned count)
+{
+	for (unsigned i = 0; i < count; i++) {
+		struct raft_apply *req = calloc(1, sizeof(*req));
+		req->data = c;
+		struct raft_buffer buf = {.base = raft_malloc(sizeof(uint64_t)),
+					  .len = sizeof(uint64_t)};
+		uint64_t v = c->next_value++;
+		memcpy(buf.base, &v, sizeof(v));
+		int rv = raft_apply(&leader->raft, req, &buf, 1, apply_cb);
+		cr_assert_eq(rv, 0, "raft_apply: %s", raft_errmsg(&leader->raft));
+	}
+}
+
+/* Every running node applied every value up to target, in order. */
+static bool all_applied(void *arg)
+{
+	struct cluster *c = arg;
+	if (c->committed + c->failed + 1 < c->next_value)
+		return false;
+	for (unsigned i = 0; i < NODES; i++)
+		if (c->nodes[i].running && c->nodes[i].applied < c->target)
+			return false;
+	return true;
+}
+
+static void wait_applied(struct cluster *c)
+{
+	c->target = c->next_value - 1;
+	bool ok = run_until(&c->loop, all_applied, c, 30000);
+	cr_assert_eq(c->failed, 0, "%llu proposals failed", (unsigned long long)c->failed);
+
+	for (unsigned i = 0; i < NODES; i++) {
+		struct node *n = &c->nodes[i];
+		if (!n->running)
+			continue;
+		cr_assert(!n->out_of_order, "node %llu applied out of order", n->id);
+		cr_assert(n->applied == c->target,
+			  "node %llu applied %llu of %llu (committed %llu); its state %d, "
+			  "last index %llu, stored %llu, commit %llu, snapshot %llu; io: %s",
+			  n->id, (unsigned long long)n->applied, (unsigned long long)c->target,
+			  (unsigned long long)c->committed, raft_state(&n->raft),
+			  raft_last_index(&n->raft), n->raft.last_stored, n->raft.commit_index,
+			  n->raft.log.snapshot.last_index, n->io.errmsg);
+	}
+	cr_assert(ok);
+}
+
+Test(raft_cluster, elect_replicate_fail_over_restart, .timeout = 240)
+{
+	/* A peer that goes away makes a send fail with EPIPE, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	char *dir = th_tmpdir();
+	static struct cluster c; /* large: the raft structs */
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(uv_loop_init(&c.loop), 0);
+	c.next_value = 1;
+	unsigned base = 20000 + (unsigned)(getpid() % 10000) * 4;
+	for (unsigned i = 0; i < NODES; i++) {
+		struct node *n = &c.nodes[i];
+		n->id = i + 1;
+		snprintf(n->dir, sizeof(n->dir), "%s/node%u", dir, i + 1);
+		cr_assert_eq(th_mkdir_p(n->dir), 0);
+		snprintf(n->address, sizeof(n->address), "127.0.0.1:%u", base + i);
+	}
+	for (unsigned i = 0; i < NODES; i++)
+		node_start(&c, &c.nodes[i], true);
+
+	cr_assert(run_until(&c.loop, has_leader, &c, 20000), "no leader elected");
+	struct node *leader = leader_of(&c);
+	propose(&c, leader, 300); /* past the snapshot threshold, several times */
+	wait_applied(&c);
+
+	/* Stop the leader: the other two elect a new one and go on. */
+	raft_term old_term = leader->raft.current_term;
+	raft_index old_last = raft_last_index(&leader->raft);
+	node_stop(&c, leader);
+	struct node *stopped = leader;
+	cr_assert(run_until(&c.loop, has_leader, &c, 20000), "no new leader");
+	leader = leader_of(&c);
+	cr_assert_neq(leader, stopped);
+	cr_assert_gt(leader->raft.current_term, old_term);
+	propose(&c, leader, 200);
+	wait_applied(&c);
+
+	/* Restart the old leader from its directory: its term, vote and log
+	 * come back (load), and it catches up. */
+	node_start(&c, stopped, false);
+	cr_assert_geq(stopped->raft.current_term, old_term);
+	cr_assert_geq(raft_last_index(&stopped->raft), old_last);
+	cr_assert(stopped->raft.log.snapshot.last_index > 0, "no snapshot was loaded");
+	propose(&c, leader, 50);
+	wait_applied(&c);
+
+	for (unsigned i = 0; i < NODES; i++)
+		node_stop(&c, &c.nodes[i]);
+	loop_finish(&c.loop);
 	th_rmrf(dir);
 	free(dir);
 }
