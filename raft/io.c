@@ -818,6 +818,12 @@ static int ur_load(struct raft_io *io, raft_term *term, raft_id *voted_for,
 		goto fail;
 	}
 
+	if (voided > 0 && n > 0) {
+		snprintf(io->errmsg, sizeof(io->errmsg),
+			 "log records of an old generation before newer ones");
+		rv = RAFT_CORRUPT;
+		goto fail;
+	}
 	raft_index first = n > 0 ? list[0].index : 0;
 	raft_index last = n > 0 ? list[n - 1].index : 0;
 	if (snap == NULL && n > 0 && first != 1) {

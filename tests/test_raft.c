@@ -608,8 +608,8 @@ static void node_start(struct cluster *c, struct node *n, bool bootstrap)
 	cr_assert_eq(uwal_raft_set_segment_size(&n->io, 1u << 20), 0);
 	rv = raft_init(&n->raft, &n->io, &n->fsm, n->id, n->address);
 	cr_assert_eq(rv, 0, "raft_init: %s", raft_errmsg(&n->raft));
-	raft_set_election_timeout(&n->raft, 400);
-	raft_set_heartbeat_timeout(&n->raft, 50);
+	raft_set_election_timeout(&n->raft, 1000);
+	raft_set_heartbeat_timeout(&n->raft, 100);
 	/* A lagging node gets a snapshot: retry a lost one soon (default 30 s). */
 	raft_set_install_snapshot_timeout(&n->raft, 1000);
 	/* Small, so that raft takes snapshots through snapshot_put. */
