@@ -9,7 +9,7 @@ packages=(
 	liburing-dev libmsgpack-dev libisal-dev libcriterion-dev
 	fio jq gnuplot-nox xfsprogs e2fsprogs util-linux
 	libleveldb-dev librocksdb-dev
-	libuv1-dev
+	libuv1-dev libraft-dev
 	clang clang-format
 	groff-base
 )

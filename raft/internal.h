@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * internal.h - the parts of libuwal-raft shared by its files: the on-disk
+ * encodings (raft/README.md describes them) and the small files that hold
+ * term, vote and the last snapshot.
+ */
+#ifndef UWAL_RAFT_INTERNAL_H
+#define UWAL_RAFT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <raft.h>
+
+#define UR_META_NAME "raft-meta"
+#define UR_META_TMP "raft-meta.tmp"
+#define UR_SNAP_NAME "raft-snapshot"
+#define UR_SNAP_TMP "raft-snapshot.tmp"
+#define UR_LOG_DIR "log"
+#define UR_NET_DIR "net"
+
+/* Entry records: the value starts with this header, the payload follows. */
+#define UR_ENTRY_HEADER 16u
+#define UR_ENTRY_FORMAT 1u
+
+#define UR_META_SIZE 32u
+#define UR_META_VERSION 1u
+#define UR_SNAP_HEADER 64u
+#define UR_SNAP_VERSION 1u
+
+static inline void ur_put32(unsigned char *p, uint32_t v)
+{
+	for (unsigned i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline void ur_put64(unsigned char *p, uint64_t v)
+{
+	for (unsigned i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline uint32_t ur_get32(const unsigned char *p)
+{
+	uint32_t v = 0;
+	for (unsigned i = 0; i < 4; i++)
+		v |= (uint32_t)p[i] << (8 * i);
+	return v;
+}
+
+static inline uint64_t ur_get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* CRC32C (Castagnoli), as uwal's frames use; crc 0 to start. */
+uint32_t ur_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/*
+ * The metadata file of dir (an O_DIRECTORY descriptor). Read: 0, or
+ * RAFT_NOTFOUND (no file), RAFT_CORRUPT (cut short, another format, a bad
+ * checksum or version), RAFT_IOERR; err (RAFT_ERRMSG_BUF_SIZE) says which.
+ * Write: a temporary file, fdatasync, rename over the old one, fsync of
+ * dir: 0 once durable, or RAFT_IOERR / RAFT_NOSPACE.
+ */
+int ur_meta_read(int dirfd, uint64_t *term, uint64_t *vote, char *err);
+int ur_meta_write(int dirfd, uint64_t term, uint64_t vote, char *err);
+
+/*
+ * The snapshot file of dir: written like the metadata file, with gen (the
+ * log generation, see raft/README.md). Read: a snapshot allocated as raft
+ * frees it (raft_malloc, one buffer), or RAFT_NOTFOUND, RAFT_CORRUPT,
+ * RAFT_NOMEM, RAFT_IOERR.
+ */
+int ur_snap_write(int dirfd, const struct raft_snapshot *snap, uint64_t gen, char *err);
+int ur_snap_read(int dirfd, struct raft_snapshot **out, uint64_t *gen, char *err);
+void ur_snap_free(struct raft_snapshot *snap);
+
+#endif /* UWAL_RAFT_INTERNAL_H */

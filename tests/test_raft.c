@@ -1,0 +1,792 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_raft.c - libuwal-raft: the storage methods of its struct raft_io
+ * called directly as raft calls them (append, truncate ordered behind
+ * in-flight appends, snapshot_put with and without trailing entries,
+ * load after reopen, damaged metadata and snapshot files), and three raft
+ * nodes on one libuv loop over raft's TCP transport on 127.0.0.1: bootstrap,
+ * election, entries applied in order on every node, the leader stopped and
+ * a new one elected, a node restarted from its directory.
+ *
+ * Every wait is bounded by a uv timer (run_until()).
+ */
+#include "helpers.h"
+
+#include <signal.h>
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <uv.h>
+
+#include "uwal_raft.h"
+
+#ifdef __SANITIZE_THREAD__
+/*
+ * TSan follows a descriptor number through close() and reuse: libuv (not
+ * instrumented, from Debian) calls epoll_ctl() on the number a socket it
+ * closed had, while uwal-raft's thread-pool work opens and closes a file
+ * that got the same number. Nothing is shared but the number; the rest of
+ * libuv's calls (its mutexes, which order the thread pool's work) are
+ * seen and checked as usual.
+ */
+const char *__tsan_default_suppressions(void);
+const char *__tsan_default_suppressions(void)
+{
+	return "race:epoll_ctl\n";
+}
+#endif
+
+/* ---- bounded loop runs --------------------------------------------------- */
+
+static void deadline_cb(uv_timer_t *t)
+{
+	*(bool *)t->data = true;
+}
+
+/* Run the loop until pred(arg) holds or ms pass; returns pred(arg). */
+static bool run_until(uv_loop_t *loop, bool (*pred)(void *), void *arg, unsigned ms)
+{
+	uv_timer_t t;
+	bool fired = false;
+	uv_timer_init(loop, &t);
+	t.data = &fired;
+	uv_timer_start(&t, deadline_cb, ms, 0);
+	while (!pred(arg) && !fired)
+		uv_run(loop, UV_RUN_ONCE);
+	uv_timer_stop(&t);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(loop, UV_RUN_NOWAIT);
+	return pred(arg);
+}
+
+static bool flag_set(void *arg)
+{
+	return *(bool *)arg;
+}
+
+static void walk_close(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static bool loop_idle(void *arg)
+{
+	return !uv_loop_alive(arg);
+}
+
+static void loop_finish(uv_loop_t *loop)
+{
+	run_until(loop, loop_idle, loop, 5000);
+	uv_walk(loop, walk_close, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	cr_assert_eq(uv_loop_close(loop), 0, "handles left on the loop");
+}
+
+static void free_entries(struct raft_entry *entries, size_t n)
+{
+	if (n > 0)
+		raft_free(entries[0].batch);
+	raft_free(entries);
+}
+
+static void free_snapshot(struct raft_snapshot *s)
+{
+	if (s == NULL)
+		return;
+	raft_configuration_close(&s->configuration);
+	for (unsigned i = 0; i < s->n_bufs; i++)
+		raft_free(s->bufs[i].base);
+	raft_free(s->bufs);
+	raft_free(s);
+}
+
+/* ---- the io alone ------------------------------------------------------- */
+
+struct store {
+	uv_loop_t loop;
+	struct raft_uv_transport t;
+	struct raft_io io;
+	bool closed;
+};
+
+static void store_open(struct store *s, const char *dir)
+{
+	memset(s, 0, sizeof(*s));
+	cr_assert_eq(uv_loop_init(&s->loop), 0);
+	cr_assert_eq(raft_uv_tcp_init(&s->t, &s->loop), 0);
+	int rv = uwal_raft_init(&s->io, &s->loop, dir, &s->t);
+	cr_assert_eq(rv, 0, "uwal_raft_init: %d %s", rv, s->io.errmsg);
+	cr_assert_eq(uwal_raft_set_segment_size(&s->io, 1u << 20), 0);
+	s->io.data = s;
+	rv = s->io.init(&s->io, 1, "127.0.0.1:9");
+	cr_assert_eq(rv, 0, "init: %s", s->io.errmsg);
+}
+
+static void store_close_cb(struct raft_io *io)
+{
+	((struct store *)io->data)->closed = true;
+}
+
+static void store_close(struct store *s)
+{
+	s->io.close(&s->io, store_close_cb);
+	cr_assert(run_until(&s->loop, flag_set, &s->closed, 10000), "io close timed out");
+	uwal_raft_close(&s->io);
+	raft_uv_tcp_close(&s->t);
+	loop_finish(&s->loop);
+}
+
+struct loaded {
+	int rv;
+	raft_term term;
+	raft_id vote;
+	struct raft_snapshot *snap;
+	raft_index start;
+	struct raft_entry *entries;
+	size_t n;
+};
+
+static struct loaded store_load(struct store *s)
+{
+	struct loaded l;
+	memset(&l, 0, sizeof(l));
+	l.rv = s->io.load(&s->io, &l.term, &l.vote, &l.snap, &l.start, &l.entries, &l.n);
+	return l;
+}
+
+static void loaded_free(struct loaded *l)
+{
+	free_entries(l->entries, l->n);
+	free_snapshot(l->snap);
+	memset(l, 0, sizeof(*l));
+}
+
+static void conf_one(struct raft_configuration *c)
+{
+	raft_configuration_init(c);
+	cr_assert_eq(raft_configuration_add(c, 1, "127.0.0.1:9", RAFT_VOTER), 0);
+}
+
+/* Appends whose callbacks record the order they ran in. */
+struct append {
+	struct raft_io_append req;
+	struct raft_entry *entries;
+	unsigned n;
+	int status;
+	int seq;
+	bool done;
+};
+
+static int append_seq;
+
+static void append_cb(struct raft_io_append *req, int status)
+{
+	struct append *a = req->data;
+	a->status = status;
+	a->seq = ++append_seq;
+	a->done = true;
+}
+
+/* Submit entries of the given term, payload "<tag><index>", at raft index
+ * first .. first + n - 1 (raft tracks the index; the test only names it). */
+static void append_start(struct store *s, struct append *a, raft_index first, unsigned n,
+			 raft_term term, char tag)
+{
+	memset(a, 0, sizeof(*a));
+	a->entries = calloc(n, sizeof(*a->entries));
+	a->n = n;
+	a->req.data = a;
+	for (unsigned i = 0; i < n; i++) {
+		char *p = malloc(32);
+		int len = snprintf(p, 32, "%c%llu", tag, (unsigned long long)(first + i));
+		a->entries[i] = (struct raft_entry){
+			.term = term, .type = RAFT_COMMAND, .buf = {.base = p, .len = (size_t)len}};
+	}
+	int rv = s->io.append(&s->io, &a->req, a->entries, n, append_cb);
+	cr_assert_eq(rv, 0, "append: %s", s->io.errmsg);
+}
+
+static bool append_done(void *arg)
+{
+	return ((struct append *)arg)->done;
+}
+
+static void append_wait(struct store *s, struct append *a)
+{
+	cr_assert(run_until(&s->loop, append_done, a, 10000), "append timed out");
+	cr_assert_eq(a->status, 0, "append failed: %d", a->status);
+	for (unsigned i = 0; i < a->n; i++)
+		free(a->entries[i].buf.base);
+	free(a->entries);
+	a->entries = NULL;
+}
+
+static void check_entry(const struct raft_entry *e, raft_index index, raft_term term, char tag)
+{
+	char want[32];
+	int len = snprintf(want, sizeof(want), "%c%llu", tag, (unsigned long long)index);
+	cr_assert_eq(e->term, term, "entry %llu: term %llu, want %llu", (unsigned long long)index,
+		     e->term, term);
+	cr_assert_eq(e->type, RAFT_COMMAND, "entry %llu: type %u", (unsigned long long)index,
+		     e->type);
+	cr_assert(e->buf.len == (size_t)len && memcmp(e->buf.base, want, (size_t)len) == 0,
+		  "entry %llu: payload %.*s, want %s", (unsigned long long)index, (int)e->buf.len,
+		  (const char *)e->buf.base, want);
+}
+
+/* A pristine store is bootstrapped and loaded: term 1, entry 1. */
+static void store_bootstrap(struct store *s)
+{
+	struct raft_configuration c;
+	conf_one(&c);
+	int rv = s->io.bootstrap(&s->io, &c);
+	cr_assert_eq(rv, 0, "bootstrap: %s", s->io.errmsg);
+	raft_configuration_close(&c);
+	struct loaded l = store_load(s);
+	cr_assert_eq(l.rv, 0, "load: %s", s->io.errmsg);
+	cr_assert_eq(l.term, 1);
+	cr_assert_eq(l.vote, 0);
+	cr_assert_null(l.snap);
+	cr_assert_eq(l.start, 1);
+	cr_assert_eq(l.n, 1);
+	cr_assert_eq(l.entries[0].type, RAFT_CHANGE);
+	loaded_free(&l);
+}
+
+Test(raft_store, pristine_load)
+{
+	char *dir = th_tmpdir();
+	struct store s;
+	store_open(&s, dir);
+	struct loaded l = store_load(&s);
+	cr_assert_eq(l.rv, 0, "load: %s", s.io.errmsg);
+	cr_assert_eq(l.term, 0);
+	cr_assert_eq(l.start, 1);
+	cr_assert_eq(l.n, 0);
+	cr_assert_null(l.snap);
+	store_close(&s);
+	th_rmrf(dir);
+	free(dir);
+}
+
+Test(raft_store, truncate_behind_appends_then_load)
+{
+	char *dir = th_tmpdir();
+	struct store s;
+	store_open(&s, dir);
+	store_bootstrap(&s);
+	cr_assert_eq(s.io.set_term(&s.io, 2), 0, "%s", s.io.errmsg);
+	cr_assert_eq(s.io.set_vote(&s.io, 1), 0, "%s", s.io.errmsg);
+
+	/* Two appends in flight (2..11, 12..15), then a truncation of 8.. and
+	 * the conflicting suffix's replacement, all before any completes. */
+	struct append a1, a2, a3;
+	append_seq = 0;
+	append_start(&s, &a1, 2, 10, 2, 'e');
+	append_start(&s, &a2, 12, 4, 2, 'e');
+	cr_assert_eq(s.io.truncate(&s.io, 8), 0, "%s", s.io.errmsg);
+	append_start(&s, &a3, 8, 3, 3, 'n');
+	append_wait(&s, &a1);
+	append_wait(&s, &a2);
+	append_wait(&s, &a3);
+	cr_assert(a1.seq < a2.seq && a2.seq < a3.seq, "callbacks out of order: %d %d %d", a1.seq,
+		  a2.seq, a3.seq);
+	store_close(&s);
+
+	store_open(&s, dir);
+	struct loaded l = store_load(&s);
+	cr_assert_eq(l.rv, 0, "load: %s", s.io.errmsg);
+	cr_assert_eq(l.term, 2);
+	cr_assert_eq(l.vote, 1);
+	cr_assert_eq(l.start, 1);
+	cr_assert_eq(l.n, 10, "%zu entries", l.n);
+	for (raft_index i = 2; i <= 7; i++)
+		check_entry(&l.entries[i - 1], i, 2, 'e');
+	for (raft_index i = 8; i <= 10; i++)
+		check_entry(&l.entries[i - 1], i, 3, 'n');
+	loaded_free(&l);
+
+	/* Truncate again after reopen (everything durable): 5.., then 5..6. */
+	cr_assert_eq(s.io.truncate(&s.io, 5), 0);
+	append_start(&s, &a1, 5, 2, 4, 'x');
+	append_wait(&s, &a1);
+	store_close(&s);
+	store_open(&s, dir);
+	l = store_load(&s);
+	cr_assert_eq(l.rv, 0, "load: %s", s.io.errmsg);
+	cr_assert_eq(l.n, 6);
+	check_entry(&l.entries[3], 4, 2, 'e');
+	check_entry(&l.entries[4], 5, 4, 'x');
+	check_entry(&l.entries[5], 6, 4, 'x');
+	loaded_free(&l);
+	store_close(&s);
+	th_rmrf(dir);
+	free(dir);
+}
+
+struct put {
+	struct raft_io_snapshot_put req;
+	int status;
+	bool done;
+};
+
+static void put_cb(struct raft_io_snapshot_put *req, int status)
+{
+	struct put *p = req->data;
+	p->status = status;
+	p->done = true;
+}
+
+struct get {
+	struct raft_io_snapshot_get req;
+	struct raft_snapshot *snap;
+	int status;
+	bool done;
+};
+
+static void get_cb(struct raft_io_snapshot_get *req, struct raft_snapshot *snap, int status)
+{
+	struct get *g = req->data;
+	g->snap = snap;
+	g->status = status;
+	g->done = true;
+}
+
+static bool put_done(void *arg)
+{
+	return ((struct put *)arg)->done;
+}
+
+static bool get_done(void *arg)
+{
+	return ((struct get *)arg)->done;
+}
+
+static void snapshot_put(struct store *s, raft_index index, raft_term term, unsigned trailing,
+			 const char *data)
+{
+	struct raft_snapshot snap;
+	memset(&snap, 0, sizeof(snap));
+	snap.index = index;
+	snap.term = term;
+	conf_one(&snap.configuration);
+	snap.configuration_index = 1;
+	struct raft_buffer buf = {.base = (void *)data, .len = strlen(data)};
+	snap.bufs = &buf;
+	snap.n_bufs = 1;
+	struct put p = {.req.data = &p};
+	int rv = s->io.snapshot_put(&s->io, trailing, &p.req, &snap, put_cb);
+	cr_assert_eq(rv, 0, "snapshot_put: %s", s->io.errmsg);
+	cr_assert(run_until(&s->loop, put_done, &p, 10000), "snapshot_put timed out");
+	cr_assert_eq(p.status, 0, "snapshot_put failed: %d %s", p.status, s->io.errmsg);
+	raft_configuration_close(&snap.configuration);
+}
+
+static void check_snapshot(const struct raft_snapshot *snap, raft_index index, raft_term term,
+			   const char *data)
+{
+	cr_assert_not_null(snap);
+	cr_assert_eq(snap->index, index);
+	cr_assert_eq(snap->term, term);
+	cr_assert_eq(snap->configuration_index, 1);
+	cr_assert_eq(snap->configuration.n, 1);
+	cr_assert_eq(snap->configuration.servers[0].id, 1);
+	cr_assert_str_eq(snap->configuration.servers[0].address, "127.0.0.1:9");
+	cr_assert_eq(snap->n_bufs, 1);
+	cr_assert(snap->bufs[0].len == strlen(data) &&
+		  memcmp(snap->bufs[0].base, data, strlen(data)) == 0);
+}
+
+Test(raft_store, snapshot_trailing_and_install)
+{
+	char *dir = th_tmpdir();
+	struct store s;
+	store_open(&s, dir);
+	store_bootstrap(&s);
+	struct append a;
+	append_start(&s, &a, 2, 19, 1, 'e'); /* 2..20 */
+	append_wait(&s, &a);
+	snapshot_put(&s, 15, 1, 5, "state-15");
+
+	struct get g = {.req.data = &g};
+	cr_assert_eq(s.io.snapshot_get(&s.io, &g.req, get_cb), 0);
+	cr_assert(run_until(&s.loop, get_done, &g, 10000), "snapshot_get timed out");
+	cr_assert_eq(g.status, 0);
+	check_snapshot(g.snap, 15, 1, "state-15");
+	free_snapshot(g.snap);
+	store_close(&s);
+
+	/* The prefix before the trailing 5 entries is gone from the log. */
+	store_open(&s, dir);
+	struct loaded l = store_load(&s);
+	cr_assert_eq(l.rv, 0, "load: %s", s.io.errmsg);
+	check_snapshot(l.snap, 15, 1, "state-15");
+	cr_assert_eq(l.start, 11, "start %llu", l.start);
+	cr_assert_eq(l.n, 10);
+	for (size_t i = 0; i < l.n; i++)
+		check_entry(&l.entries[i], 11 + i, 1, 'e');
+	loaded_free(&l);
+
+	/* An installed snapshot (trailing 0) past the log replaces all of it;
+	 * the next append is its index + 1. */
+	cr_assert_eq(s.io.set_term(&s.io, 2), 0);
+	snapshot_put(&s, 30, 2, 0, "state-30");
+	append_start(&s, &a, 31, 2, 2, 'i');
+	append_wait(&s, &a);
+	store_close(&s);
+
+	store_open(&s, dir);
+	l = store_load(&s);
+	cr_assert_eq(l.rv, 0, "load: %s", s.io.errmsg);
+	check_snapshot(l.snap, 30, 2, "state-30");
+	cr_assert_eq(l.start, 31);
+	cr_assert_eq(l.n, 2);
+	check_entry(&l.entries[0], 31, 2, 'i');
+	check_entry(&l.entries[1], 32, 2, 'i');
+	loaded_free(&l);
+
+	/* An installed snapshot inside the log (a follower with a conflicting
+	 * suffix): the entries after it are dropped too. */
+	snapshot_put(&s, 31, 2, 0, "state-31");
+	store_close(&s);
+	store_open(&s, dir);
+	l = store_load(&s);
+	cr_assert_eq(l.rv, 0, "load: %s", s.io.errmsg);
+	check_snapshot(l.snap, 31, 2, "state-31");
+	cr_assert_eq(l.start, 32);
+	cr_assert_eq(l.n, 0);
+	loaded_free(&l);
+	store_close(&s);
+	th_rmrf(dir);
+	free(dir);
+}
+
+/* Bootstrap a store in dir and close it. */
+static void bootstrapped(const char *dir)
+{
+	struct store s;
+	store_open(&s, dir);
+	store_bootstrap(&s);
+	cr_assert_eq(s.io.set_term(&s.io, 3), 0);
+	store_close(&s);
+}
+
+static void expect_load_error(const char *dir, int want, const char *needle)
+{
+	struct store s;
+	store_open(&s, dir);
+	struct loaded l = store_load(&s);
+	cr_assert_eq(l.rv, want, "load returned %d (%s), want %d", l.rv, s.io.errmsg, want);
+	cr_assert(strstr(s.io.errmsg, needle) != NULL, "errmsg \"%s\" lacks \"%s\"", s.io.errmsg,
+		  needle);
+	/* Not reset either: bootstrap refuses the directory too. */
+	struct raft_configuration c;
+	conf_one(&c);
+	cr_assert_neq(s.io.bootstrap(&s.io, &c), 0);
+	raft_configuration_close(&c);
+	store_close(&s);
+}
+
+Test(raft_store, damaged_metadata_is_an_error)
+{
+	char *dir = th_tmpdir();
+	char meta[4096];
+	th_join(meta, sizeof(meta), dir, "raft-meta");
+	bootstrapped(dir);
+
+	th_flip_byte(meta, 9); /* inside the term */
+	expect_load_error(dir, RAFT_CORRUPT, "checksum");
+
+	th_truncate(meta, 20);
+	expect_load_error(dir, RAFT_CORRUPT, "cut short");
+
+	th_truncate(meta, 0);
+	expect_load_error(dir, RAFT_CORRUPT, "cut short");
+
+	th_create_file(meta, "this is not it, not at all, no!!", 32);
+	expect_load_error(dir, RAFT_CORRUPT, "not a uwal raft metadata file");
+
+	unlink(meta);
+	expect_load_error(dir, RAFT_CORRUPT, "missing");
+	th_rmrf(dir);
+	free(dir);
+}
+
+Test(raft_store, damaged_snapshot_is_an_error)
+{
+	char *dir = th_tmpdir();
+	char path[4096];
+	th_join(path, sizeof(path), dir, "raft-snapshot");
+	struct store s;
+	store_open(&s, dir);
+	store_bootstrap(&s);
+	snapshot_put(&s, 1, 1, 1, "state-1");
+	store_close(&s);
+
+	size_t len;
+	free(th_read_file(path, &len));
+	th_truncate(path, len - 3);
+	expect_load_error(dir, RAFT_CORRUPT, "cut short");
+	th_truncate(path, 10);
+	expect_load_error(dir, RAFT_CORRUPT, "cut short");
+	th_rmrf(dir);
+	free(dir);
+}
+
+Test(raft_store, bootstrap_twice_refused)
+{
+	char *dir = th_tmpdir();
+	bootstrapped(dir);
+	struct store s;
+	store_open(&s, dir);
+	struct raft_configuration c;
+	conf_one(&c);
+	cr_assert_eq(s.io.bootstrap(&s.io, &c), RAFT_CANTBOOTSTRAP);
+	raft_configuration_close(&c);
+	store_close(&s);
+	th_rmrf(dir);
+	free(dir);
+}
+
+/* ---- three nodes over TCP on 127.0.0.1 ---------------------------------- */
+
+#define NODES 3
+
+struct node {
+	raft_id id;
+	char dir[4096];
+	char address[32];
+	struct raft raft;
+	struct raft_io io;
+	struct raft_uv_transport t;
+	struct raft_fsm fsm;
+	uint64_t applied; /* the last value applied: values are 1, 2, 3, ... */
+	bool out_of_order;
+	bool running, closed;
+};
+
+struct cluster {
+	uv_loop_t loop;
+	struct node nodes[NODES];
+	uint64_t next_value; /* of the next raft_apply */
+	uint64_t committed, failed;
+	uint64_t target; /* for the predicates */
+};
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+	struct node *n = fsm->data;
+	uint64_t v;
+	cr_assert_eq(buf->len, sizeof(v));
+	memcpy(&v, buf->base, sizeof(v));
+	if (v != n->applied + 1)
+		n->out_of_order = true;
+	n->applied = v;
+	*result = NULL;
+	return 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+	struct node *n = fsm->data;
+	*bufs = raft_malloc(sizeof(**bufs));
+	(*bufs)[0].base = raft_malloc(sizeof(n->applied));
+	(*bufs)[0].len = sizeof(n->applied);
+	memcpy((*bufs)[0].base, &n->applied, sizeof(n->applied));
+	*n_bufs = 1;
+	return 0;
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+	struct node *n = fsm->data;
+	cr_assert_eq(buf->len, sizeof(n->applied));
+	memcpy(&n->applied, buf->base, sizeof(n->applied));
+	raft_free(buf->base);
+	return 0;
+}
+
+static void node_start(struct cluster *c, struct node *n, bool bootstrap)
+{
+	n->applied = 0;
+	n->out_of_order = false;
+	n->closed = false;
+	n->fsm = (struct raft_fsm){.version = 1,
+				   .data = n,
+				   .apply = fsm_apply,
+				   .snapshot = fsm_snapshot,
+				   .restore = fsm_restore};
+	cr_assert_eq(raft_uv_tcp_init(&n->t, &c->loop), 0);
+	int rv = uwal_raft_init(&n->io, &c->loop, n->dir, &n->t);
+	cr_assert_eq(rv, 0, "uwal_raft_init: %s", n->io.errmsg);
+	cr_assert_eq(uwal_raft_set_segment_size(&n->io, 1u << 20), 0);
+	rv = raft_init(&n->raft, &n->io, &n->fsm, n->id, n->address);
+	cr_assert_eq(rv, 0, "raft_init: %s", raft_errmsg(&n->raft));
+	raft_set_election_timeout(&n->raft, 1000);
+	raft_set_heartbeat_timeout(&n->raft, 100);
+	/* A lagging node gets a snapshot: retry a lost one soon (default 30 s). */
+	raft_set_install_snapshot_timeout(&n->raft, 1000);
+	/* Small, so that raft takes snapshots through snapshot_put. */
+	raft_set_snapshot_threshold(&n->raft, 64);
+	raft_set_snapshot_trailing(&n->raft, 16);
+	if (bootstrap) {
+		struct raft_configuration conf;
+		raft_configuration_init(&conf);
+		for (unsigned i = 0; i < NODES; i++)
+			cr_assert_eq(raft_configuration_add(&conf, c->nodes[i].id,
+							    c->nodes[i].address, RAFT_VOTER),
+				     0);
+		rv = raft_bootstrap(&n->raft, &conf);
+		cr_assert_eq(rv, 0, "raft_bootstrap: %s", raft_errmsg(&n->raft));
+		raft_configuration_close(&conf);
+	}
+	rv = raft_start(&n->raft);
+	cr_assert_eq(rv, 0, "raft_start: %s", raft_errmsg(&n->raft));
+	n->running = true;
+}
+
+static void node_close_cb(struct raft *r)
+{
+	struct node *n = r->data;
+	n->closed = true;
+}
+
+static void node_stop(struct cluster *c, struct node *n)
+{
+	n->raft.data = n;
+	raft_close(&n->raft, node_close_cb);
+	cr_assert(run_until(&c->loop, flag_set, &n->closed, 10000), "raft_close timed out");
+	uwal_raft_close(&n->io);
+	raft_uv_tcp_close(&n->t);
+	n->running = false;
+}
+
+static struct node *leader_of(struct cluster *c)
+{
+	for (unsigned i = 0; i < NODES; i++) {
+		struct node *n = &c->nodes[i];
+		if (n->running && raft_state(&n->raft) == RAFT_LEADER)
+			return n;
+	}
+	return NULL;
+}
+
+static bool has_leader(void *arg)
+{
+	return leader_of(arg) != NULL;
+}
+
+static void apply_cb(struct raft_apply *req, int status, void *result)
+{
+	struct cluster *c = req->data;
+	(void)result;
+	if (status == 0)
+		c->committed++;
+	else
+		c->failed++;
+	free(req);
+}
+
+/* The leader proposes values next_value .. next_value + count - 1. */
+static void propose(struct cluster *c, struct node *leader, unsigned count)
+{
+	for (unsigned i = 0; i < count; i++) {
+		struct raft_apply *req = calloc(1, sizeof(*req));
+		req->data = c;
+		struct raft_buffer buf = {.base = raft_malloc(sizeof(uint64_t)),
+					  .len = sizeof(uint64_t)};
+		uint64_t v = c->next_value++;
+		memcpy(buf.base, &v, sizeof(v));
+		int rv = raft_apply(&leader->raft, req, &buf, 1, apply_cb);
+		cr_assert_eq(rv, 0, "raft_apply: %s", raft_errmsg(&leader->raft));
+	}
+}
+
+/* Every running node applied every value up to target, in order. */
+static bool all_applied(void *arg)
+{
+	struct cluster *c = arg;
+	if (c->committed + c->failed + 1 < c->next_value)
+		return false;
+	for (unsigned i = 0; i < NODES; i++)
+		if (c->nodes[i].running && c->nodes[i].applied < c->target)
+			return false;
+	return true;
+}
+
+static void wait_applied(struct cluster *c)
+{
+	c->target = c->next_value - 1;
+	bool ok = run_until(&c->loop, all_applied, c, 30000);
+	cr_assert_eq(c->failed, 0, "%llu proposals failed", (unsigned long long)c->failed);
+
+	for (unsigned i = 0; i < NODES; i++) {
+		struct node *n = &c->nodes[i];
+		if (!n->running)
+			continue;
+		cr_assert(!n->out_of_order, "node %llu applied out of order", n->id);
+		cr_assert(n->applied == c->target,
+			  "node %llu applied %llu of %llu (committed %llu); its state %d, "
+			  "last index %llu, stored %llu, commit %llu, snapshot %llu; io: %s",
+			  n->id, (unsigned long long)n->applied, (unsigned long long)c->target,
+			  (unsigned long long)c->committed, raft_state(&n->raft),
+			  raft_last_index(&n->raft), n->raft.last_stored, n->raft.commit_index,
+			  n->raft.log.snapshot.last_index, n->io.errmsg);
+	}
+	cr_assert(ok);
+}
+
+Test(raft_cluster, elect_replicate_fail_over_restart, .timeout = 240)
+{
+	/* A peer that goes away makes a send fail with EPIPE, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	char *dir = th_tmpdir();
+	static struct cluster c; /* large: the raft structs */
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(uv_loop_init(&c.loop), 0);
+	c.next_value = 1;
+	unsigned base = 20000 + (unsigned)(getpid() % 10000) * 4;
+	for (unsigned i = 0; i < NODES; i++) {
+		struct node *n = &c.nodes[i];
+		n->id = i + 1;
+		snprintf(n->dir, sizeof(n->dir), "%s/node%u", dir, i + 1);
+		cr_assert_eq(th_mkdir_p(n->dir), 0);
+		snprintf(n->address, sizeof(n->address), "127.0.0.1:%u", base + i);
+	}
+	for (unsigned i = 0; i < NODES; i++)
+		node_start(&c, &c.nodes[i], true);
+
+	cr_assert(run_until(&c.loop, has_leader, &c, 20000), "no leader elected");
+	struct node *leader = leader_of(&c);
+	propose(&c, leader, 300); /* past the snapshot threshold, several times */
+	wait_applied(&c);
+
+	/* Stop the leader: the other two elect a new one and go on. */
+	raft_term old_term = leader->raft.current_term;
+	raft_index old_last = raft_last_index(&leader->raft);
+	node_stop(&c, leader);
+	struct node *stopped = leader;
+	cr_assert(run_until(&c.loop, has_leader, &c, 20000), "no new leader");
+	leader = leader_of(&c);
+	cr_assert_neq(leader, stopped);
+	cr_assert_gt(leader->raft.current_term, old_term);
+	propose(&c, leader, 200);
+	wait_applied(&c);
+
+	/* Restart the old leader from its directory: its term, vote and log
+	 * come back (load), and it catches up. */
+	node_start(&c, stopped, false);
+	cr_assert_geq(stopped->raft.current_term, old_term);
+	cr_assert_geq(raft_last_index(&stopped->raft), old_last);
+	cr_assert(stopped->raft.log.snapshot.last_index > 0, "no snapshot was loaded");
+	propose(&c, leader, 50);
+	wait_applied(&c);
+
+	for (unsigned i = 0; i < NODES; i++)
+		node_stop(&c, &c.nodes[i]);
+	loop_finish(&c.loop);
+	th_rmrf(dir);
+	free(dir);
+}
