@@ -339,35 +339,67 @@ static void poll_cb(uv_poll_t *handle, int status, int events)
 	try_close(s);
 }
 
-static int ur_append(struct raft_io *io, struct raft_io_append *req,
-		     const struct raft_entry entries[], unsigned n, raft_io_append_cb cb)
+/*
+ * A new operation of kind for s, or NULL with *rv set (and the message):
+ * the io is closing, an earlier barrier failed (not checked for snapshot
+ * gets, which change nothing), or no memory.
+ */
+static struct op *new_op(struct raft_io *io, enum op_kind kind, int *rv)
 {
 	struct ur *s = io->impl;
 	if (s->closing) {
 		set_errmsg(io, "closing");
-		return RAFT_CANCELED;
+		*rv = RAFT_CANCELED;
+		return NULL;
 	}
-	if (s->errored) {
+	if (s->errored && kind != OP_SNAPSHOT_GET) {
 		set_errmsg(io, "an earlier truncate or snapshot failed");
-		return RAFT_IOERR;
+		*rv = RAFT_IOERR;
+		return NULL;
 	}
 	struct op *op = calloc(1, sizeof(*op));
-	if (op == NULL)
-		goto nomem;
-	op->kind = OP_APPEND;
+	if (op == NULL) {
+		set_errmsg(io, "out of memory");
+		*rv = RAFT_NOMEM;
+		return NULL;
+	}
+	op->kind = kind;
 	op->s = s;
+	return op;
+}
+
+/* A barrier runs at once when nothing is ahead of it, else waits its turn. */
+static void start_or_queue(struct ur *s, struct op *op)
+{
+	if (s->head == NULL && !s->barrier && s->inflight == 0)
+		start_barrier(s, op);
+	else
+		enqueue(s, op);
+}
+
+static int ur_append(struct raft_io *io, struct raft_io_append *req,
+		     const struct raft_entry entries[], unsigned n, raft_io_append_cb cb)
+{
+	struct ur *s = io->impl;
+	int rv = 0;
+	struct op *op = new_op(io, OP_APPEND, &rv);
+	if (op == NULL)
+		return rv;
 	op->append_req = req;
 	op->append_cb = cb;
 	op->n = n;
 	if (n > 0) {
 		op->recs = calloc(n, sizeof(*op->recs));
 		op->scratch = malloc(entries_size(entries, n));
-		if (op->recs == NULL || op->scratch == NULL)
-			goto nomem;
+		if (op->recs == NULL || op->scratch == NULL) {
+			free_op(op);
+			set_errmsg(io, "out of memory");
+			return RAFT_NOMEM;
+		}
 		encode_entries(entries, n, s->next_index, s->gen, op->recs, op->scratch);
 	}
 	if (s->head == NULL && !s->barrier) {
-		int rv = submit_append(s, op);
+		rv = submit_append(s, op);
 		if (rv == UWAL_EAGAIN) {
 			enqueue(s, op);
 		} else if (rv != 0) {
@@ -380,11 +412,6 @@ static int ur_append(struct raft_io *io, struct raft_io_append *req,
 	}
 	s->next_index += n;
 	return 0;
-nomem:
-	if (op != NULL)
-		free_op(op);
-	set_errmsg(io, "out of memory");
-	return RAFT_NOMEM;
 }
 
 /* ---- truncate and snapshot_put: barriers on the thread pool ---------------- */
@@ -501,26 +528,12 @@ static void start_barrier(struct ur *s, struct op *op)
 static int ur_truncate(struct raft_io *io, raft_index index)
 {
 	struct ur *s = io->impl;
-	if (s->closing) {
-		set_errmsg(io, "closing");
-		return RAFT_CANCELED;
-	}
-	if (s->errored) {
-		set_errmsg(io, "an earlier truncate or snapshot failed");
-		return RAFT_IOERR;
-	}
-	struct op *op = calloc(1, sizeof(*op));
-	if (op == NULL) {
-		set_errmsg(io, "out of memory");
-		return RAFT_NOMEM;
-	}
-	op->kind = OP_TRUNCATE;
-	op->s = s;
+	int rv = 0;
+	struct op *op = new_op(io, OP_TRUNCATE, &rv);
+	if (op == NULL)
+		return rv;
 	op->index = index;
-	if (s->head == NULL && !s->barrier && s->inflight == 0)
-		start_barrier(s, op);
-	else
-		enqueue(s, op);
+	start_or_queue(s, op);
 	if (index < s->next_index)
 		s->next_index = index;
 	return 0;
@@ -530,21 +543,10 @@ static int ur_snapshot_put(struct raft_io *io, unsigned trailing, struct raft_io
 			   const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb)
 {
 	struct ur *s = io->impl;
-	if (s->closing) {
-		set_errmsg(io, "closing");
-		return RAFT_CANCELED;
-	}
-	if (s->errored) {
-		set_errmsg(io, "an earlier truncate or snapshot failed");
-		return RAFT_IOERR;
-	}
-	struct op *op = calloc(1, sizeof(*op));
-	if (op == NULL) {
-		set_errmsg(io, "out of memory");
-		return RAFT_NOMEM;
-	}
-	op->kind = OP_SNAPSHOT_PUT;
-	op->s = s;
+	int rv = 0;
+	struct op *op = new_op(io, OP_SNAPSHOT_PUT, &rv);
+	if (op == NULL)
+		return rv;
 	op->put_req = req;
 	op->put_cb = cb;
 	op->snapshot = snapshot;
@@ -557,10 +559,7 @@ static int ur_snapshot_put(struct raft_io *io, unsigned trailing, struct raft_io
 		s->gen = op->gen;
 		s->next_index = snapshot->index + 1;
 	}
-	if (s->head == NULL && !s->barrier && s->inflight == 0)
-		start_barrier(s, op);
-	else
-		enqueue(s, op);
+	start_or_queue(s, op);
 	return 0;
 }
 
@@ -568,21 +567,14 @@ static int ur_snapshot_get(struct raft_io *io, struct raft_io_snapshot_get *req,
 			   raft_io_snapshot_get_cb cb)
 {
 	struct ur *s = io->impl;
-	if (s->closing) {
-		set_errmsg(io, "closing");
-		return RAFT_CANCELED;
-	}
-	struct op *op = calloc(1, sizeof(*op));
-	if (op == NULL) {
-		set_errmsg(io, "out of memory");
-		return RAFT_NOMEM;
-	}
-	op->kind = OP_SNAPSHOT_GET;
-	op->s = s;
+	int rv = 0;
+	struct op *op = new_op(io, OP_SNAPSHOT_GET, &rv);
+	if (op == NULL)
+		return rv;
 	op->get_req = req;
 	op->get_cb = cb;
 	op->work.data = op;
-	int rv = uv_queue_work(s->loop, &op->work, work_cb, after_work_cb);
+	rv = uv_queue_work(s->loop, &op->work, work_cb, after_work_cb);
 	if (rv != 0) {
 		free(op);
 		set_errmsg(io, uv_strerror(rv));
