@@ -395,6 +395,9 @@ void uw_wal_notify(struct uwal *w);
 
 /* recovery.c */
 int uw_rec_open_log(struct uwal *w);
+/* The numbers of the log's segment files, sorted, into a malloc'd *out
+ * (nothing is removed). 0 or -errno. */
+int uw_rec_list_seqs(struct uwal *w, uint64_t **out, size_t *n_out);
 /* Read s (of the read-only handle w: its last segment, or one after
  * w->segs[0..nprev)) from offset from on, through fd, with the open's
  * checks: its records join s's index, its truncation frames void what they

@@ -140,6 +140,26 @@ static int list_segments(struct uw_io *io, int dirfd, const char *prefix, bool r
 	return 0;
 }
 
+int uw_rec_list_seqs(struct uwal *w, uint64_t **out, size_t *n_out)
+{
+	struct found *v;
+	size_t n;
+	int ret = list_segments(w->io, w->dirfd, w->prefix, false, &v, &n);
+	if (ret < 0)
+		return ret;
+	uint64_t *seqs = malloc((n ? n : 1) * sizeof(*seqs));
+	if (!seqs) {
+		free_found(v, n);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		seqs[i] = v[i].seq;
+	free_found(v, n);
+	*out = seqs;
+	*n_out = n;
+	return 0;
+}
+
 /* What recovery learned about one segment file. */
 struct insp {
 	struct seg *seg; /* NULL if the header was bad */

@@ -27,36 +27,6 @@
 
 #include "internal.h"
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* The numbers of the log's segment files, sorted, into a malloc'd *out. */
-static int list_seqs(struct uwal *w, uint64_t **out, size_t *n_out)
-{
-	char **names;
-	size_t n;
-	int ret = uw_io_list(w->io, w->dirfd, w->prefix, &names, &n);
-	if (ret < 0)
-		return ret;
-	uint64_t *v = malloc((n ? n : 1) * sizeof(*v));
-	if (!v) {
-		uw_io_free_names(names, n);
-		return -ENOMEM;
-	}
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (uw_seg_parse_name(names[i], w->prefix, &v[k]))
-			k++;
-	uw_io_free_names(names, n);
-	qsort(v, k, sizeof(*v), cmp_u64);
-	*out = v;
-	*n_out = k;
-	return 0;
-}
-
 /*
  * Whether the frames of s from its last live record to its end are still
  * the ones this handle read: that record (its index), then whole frames
@@ -251,7 +221,7 @@ int uwal_refresh(uwal *w)
 		return UWAL_EINVAL;
 	uint64_t *seqs;
 	size_t n;
-	int ret = list_seqs(w, &seqs, &n);
+	int ret = uw_rec_list_seqs(w, &seqs, &n);
 	if (ret < 0)
 		return ret;
 
