@@ -203,6 +203,15 @@ static bool fits(struct uwal *w, struct writer *wr, const struct batch *b, const
 	return true;
 }
 
+/* Publish the end of the active segment (readers step over what is not
+ * a record). */
+static void publish_end(struct uwal *w, struct writer *wr)
+{
+	pthread_rwlock_wrlock(&w->lock);
+	wr->active->end = wr->woff;
+	pthread_rwlock_unlock(&w->lock);
+}
+
 /*
  * Write a NEXT frame (the high-water mark of indexes, see the top) at the
  * writer's position in the active segment, unsynced; published, so that
@@ -221,9 +230,7 @@ static int write_next(struct uwal *w, struct writer *wr)
 		return err;
 	wr->woff += len;
 	wr->dirty = true;
-	pthread_rwlock_wrlock(&w->lock);
-	wr->active->end = wr->woff;
-	pthread_rwlock_unlock(&w->lock);
+	publish_end(w, wr);
 	return 0;
 }
 
@@ -757,15 +764,6 @@ static void maybe_prepare(struct uwal *w, struct writer *wr)
 		wr->prep_asked = true;
 		uw_prep_request(w);
 	}
-}
-
-/* Publish the end of the active segment (readers step over what is not
- * a record). */
-static void publish_end(struct uwal *w, struct writer *wr)
-{
-	pthread_rwlock_wrlock(&w->lock);
-	wr->active->end = wr->woff;
-	pthread_rwlock_unlock(&w->lock);
 }
 
 /* Take a mark frame written while idle as a frame of the segment (before
