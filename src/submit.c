@@ -101,22 +101,13 @@ static int enqueue(struct uwal *w, struct req *r)
 		atomic_store_explicit(&w->submit_cpu, cpu, memory_order_relaxed);
 	if (r->async && home_queue < 0)
 		home_queue = cpu;
-	if (home_queue >= 0) {
-		struct pq *q = &w->queues[(unsigned)home_queue % w->nq];
-		while (!uw_pq_push(q, r)) {
-			atomic_fetch_add_explicit(&w->st_qfull, 1, memory_order_relaxed);
-			wake_writer(w);
-			uw_io_yield();
-		}
-		atomic_fetch_sub(&w->enqueuing, 1);
-		wake_writer(w);
-		return 0;
-	}
-	unsigned start = (unsigned)cpu % w->nq;
+	/* A thread with a home queue never spills into the others. */
+	bool spill = home_queue < 0;
+	unsigned start = (unsigned)(spill ? cpu : home_queue) % w->nq;
 	for (unsigned k = 0;; k++) {
 		if (uw_pq_push(&w->queues[(start + k) % w->nq], r))
 			break;
-		if (k + 1 >= w->nq) {
+		if (!spill || k + 1 >= w->nq) {
 			/* Every queue is full: let the writer catch up. */
 			atomic_fetch_add_explicit(&w->st_qfull, 1, memory_order_relaxed);
 			wake_writer(w);
