@@ -717,10 +717,7 @@ static void power_cuts(bool retention)
 		crashsim_cut(sim, cut + 1);
 		uwal_close(w);
 		for (uint64_t seed = 1; seed <= 2; seed++) {
-			char cmd[900];
-			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", out);
-			cr_assert_eq(system(cmd), 0);
-			cr_assert_eq(crashsim_layout(sim, seed * 7919 + cut, out, NULL), 0);
+			cr_assert_eq(crashsim_layout_fresh(sim, seed * 7919 + cut, out), 0);
 			tio_select(NULL);
 			snprintf(olog, sizeof(olog), "%s/log", out);
 			uwal_config oc;
@@ -805,10 +802,7 @@ TH_TEST(async, mark_survives_retention_and_a_power_cut)
 	crashsim_cut(sim, 1);
 	uwal_close(w);
 	for (uint64_t seed = 1; seed <= 8; seed++) {
-		char cmd[900];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", out);
-		cr_assert_eq(system(cmd), 0);
-		cr_assert_eq(crashsim_layout(sim, seed, out, NULL), 0);
+		cr_assert_eq(crashsim_layout_fresh(sim, seed, out), 0);
 		tio_select(NULL);
 		snprintf(olog, sizeof(olog), "%s/log", out);
 		cfg.dir = olog;

@@ -57,6 +57,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1341,4 +1342,22 @@ int crashsim_layout(struct crashsim *sim, uint64_t seed, const char *outdir, con
 	if (summary)
 		*summary = desc;
 	return ret;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return (type == FTW_DP ? rmdir(path) : unlink(path)) < 0 ? -errno : 0;
+}
+
+int crashsim_layout_fresh(struct crashsim *sim, uint64_t seed, const char *outdir)
+{
+	struct stat st;
+	if (stat(outdir, &st) == 0) {
+		int e = nftw(outdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		if (e != 0)
+			return e < 0 ? e : -EIO;
+	}
+	return crashsim_layout(sim, seed, outdir, NULL);
 }

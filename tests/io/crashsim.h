@@ -95,5 +95,8 @@ void crashsim_settle(struct crashsim *sim);
  * description of what was chosen (static storage).
  */
 int crashsim_layout(struct crashsim *sim, uint64_t seed, const char *outdir, const char **summary);
+/* crashsim_layout() into outdir after removing whatever it held, so that
+ * nothing of an earlier layout is left. 0 or -errno. */
+int crashsim_layout_fresh(struct crashsim *sim, uint64_t seed, const char *outdir);
 
 #endif
