@@ -139,6 +139,7 @@ enum fmt_frame_status {
 	FMT_FRAME_ZERO,  /* an all-zero frame header: no frame here */
 	FMT_FRAME_SHORT, /* the frame runs past the available bytes */
 	FMT_FRAME_BAD,   /* bad length, type or CRC */
+	FMT_FRAME_END,   /* the frame reader reached its end (frames.c) */
 };
 
 /* Length of the frame starting at in (header + payload), read from its

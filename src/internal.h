@@ -148,6 +148,41 @@ int uw_seg_scan_ex(struct uw_io *io, int fd, uint32_t salt, uint16_t version, ui
 int uw_seg_scan_from(struct uw_io *io, int fd, uint32_t salt, uint16_t version, uint64_t from,
 		     uint64_t recs, uint64_t file_size, seg_rec_fn fn, seg_trunc_fn tfn, void *ctx,
 		     struct uw_seg_scan *out);
+/*
+ * The frame reader (frames.c): frames of one file from an offset up to an
+ * end, read ahead `ahead` bytes at a time. uw_frd_next() gives the next
+ * frame, checked (length within the end, CRC) but not decoded, pointing
+ * into the reader's window until the next call, and returns FMT_FRAME_OK
+ * (r->at: its offset; r->off: just past it), FMT_FRAME_END (r->off is at
+ * the end), FMT_FRAME_ZERO (a zero header: no frame here), FMT_FRAME_BAD
+ * (a bad frame, or one the file cuts short), or -errno; only a frame moves
+ * r->off on. uw_frd_borrow() gives it the caller's buffer to start in, and
+ * one to spill a larger frame into (NULL: its own); uw_frd_move() sets the
+ * file, its salt, offset and end anew (what was read of the same file stays
+ * usable); uw_frd_forget() drops what was read (the file may have been
+ * rewritten). uw_frd_destroy() frees its own buffer.
+ */
+struct uw_frd {
+	struct uw_io *io;
+	int fd;
+	uint32_t salt;
+	uint64_t off, at, end;
+	size_t ahead;
+	uint8_t *buf;
+	size_t cap;
+	uint64_t boff; /* file offset of buf[0] */
+	size_t blen;
+	bool own;
+	uint8_t *spill;
+	size_t spill_cap;
+};
+void uw_frd_init(struct uw_frd *r, struct uw_io *io, int fd, uint32_t salt, uint64_t from,
+		 uint64_t end, size_t ahead);
+void uw_frd_borrow(struct uw_frd *r, uint8_t *buf, size_t cap, uint8_t *spill, size_t spill_cap);
+void uw_frd_move(struct uw_frd *r, int fd, uint32_t salt, uint64_t off, uint64_t end);
+void uw_frd_forget(struct uw_frd *r);
+int uw_frd_next(struct uw_frd *r, struct fmt_frame *f);
+void uw_frd_destroy(struct uw_frd *r);
 /* A mark frame found by uw_seg_find_mark(): at off, watermark w, recs. */
 struct uw_seg_mark {
 	uint64_t off, w, recs;

@@ -48,10 +48,7 @@ struct uwal_iter {
 	bool gap; /* retention removed the segment after the last one held */
 	int fd;   /* the current segment's descriptor, -1 until taken */
 	uint64_t off;
-	uint8_t *buf;
-	size_t cap_buf;
-	uint64_t boff; /* file offset of buf[0] */
-	size_t blen;
+	struct uw_frd rd; /* over the current segment's file */
 	struct fmt_dec dec;
 	int err; /* sticky error */
 	/* A record uwal_iter_wait() stepped to, for the next uwal_iter_next(). */
@@ -116,6 +113,7 @@ int uwal_iter_open_at(uwal *w, uint64_t index, unsigned flags, uwal_iter **out)
 		return -ENOMEM;
 	it->w = w;
 	it->fd = -1;
+	uw_frd_init(&it->rd, w->io, -1, 0, FMT_SEG_HDR_SIZE, FMT_SEG_HDR_SIZE, WINDOW);
 	it->follow = follow;
 	it->off = FMT_SEG_HDR_SIZE;
 	uw_fmt_dec_init(&it->dec);
@@ -146,37 +144,6 @@ int uwal_iter_open(uwal *w, uwal_iter **out)
 	return uwal_iter_open_at(w, 0, 0, out);
 }
 
-/* Make [off, off + need) of the current segment readable from buf. */
-static int window(struct uwal_iter *it, struct seg *s, uint64_t end, size_t need)
-{
-	if (it->blen && it->off >= it->boff && it->off + need <= it->boff + it->blen)
-		return 0;
-	if (it->fd < 0) {
-		/* Held until the iterator leaves the segment: the cache never
-		 * closes it under the iterator. */
-		int ret = uw_seg_fd_get(s, &it->fd);
-		if (ret < 0) {
-			it->fd = -1;
-			return ret;
-		}
-	}
-	size_t want = need > WINDOW ? need : WINDOW;
-	if (want > it->cap_buf) {
-		uint8_t *b = realloc(it->buf, want);
-		if (!b)
-			return -ENOMEM;
-		it->buf = b;
-		it->cap_buf = want;
-	}
-	size_t len = end - it->off < want ? (size_t)(end - it->off) : want;
-	ssize_t r = uw_io_pread(s->io, it->fd, it->buf, len, it->off);
-	if (r < 0)
-		return (int)r;
-	it->boff = it->off;
-	it->blen = (size_t)r;
-	return it->blen >= need ? 0 : UWAL_ECORRUPT;
-}
-
 /* Leave the current segment, read to its end: give its descriptor back
  * to the cache and drop the reference. */
 static void leave(struct uwal_iter *it)
@@ -190,7 +157,7 @@ static void leave(struct uwal_iter *it)
 	p->s = NULL;
 	it->cur++;
 	it->off = it->cur < it->n ? it->pins[it->cur].lo : FMT_SEG_HDR_SIZE;
-	it->blen = 0;
+	uw_frd_forget(&it->rd);
 }
 
 /*
@@ -271,26 +238,28 @@ static int step(struct uwal_iter *it, uwal_record *rec, uint64_t *seq, uint64_t 
 			leave(it);
 			continue;
 		}
-		int ret = window(it, s, end, FMT_FRAME_HDR_SIZE);
-		if (ret < 0)
-			return ret == UWAL_ECORRUPT ? bad(it, s) : ret;
-		size_t at = (size_t)(it->off - it->boff);
-		size_t flen = uw_fmt_frame_peek_len(it->buf + at, it->blen - at);
-		if (flen > end - it->off)
-			return bad(it, s);
-		ret = window(it, s, end, flen);
-		if (ret < 0)
-			return ret == UWAL_ECORRUPT ? bad(it, s) : ret;
-		at = (size_t)(it->off - it->boff);
+		if (it->fd < 0) {
+			/* Held until the iterator leaves the segment: the cache
+			 * never closes it under the iterator. */
+			int ret = uw_seg_fd_get(s, &it->fd);
+			if (ret < 0) {
+				it->fd = -1;
+				return ret;
+			}
+		}
+		uw_frd_move(&it->rd, it->fd, s->salt, it->off, end);
 		struct fmt_frame f;
 		struct fmt_rec r;
+		int st = uw_frd_next(&it->rd, &f);
+		if (st < 0)
+			return st;
 		/* Checked after the read: a record read before a back cut
 		 * that covers it, or over one, is not returned. */
 		if (uw_trunc_cut_since(it->w, it->gen, s->seq, it->off))
 			return UWAL_ETRUNCATED;
-		if (uw_fmt_frame_decode(it->buf + at, flen, s->salt, UINT32_MAX, &f) !=
-		    FMT_FRAME_OK)
+		if (st != FMT_FRAME_OK)
 			return bad(it, s);
+		uint64_t flen = it->rd.off - it->off;
 		if (f.type == FMT_FRAME_FRONT || f.type == FMT_FRAME_BACK ||
 		    f.type == FMT_FRAME_NEXT || f.type == FMT_FRAME_MARK) {
 			it->off += flen; /* a truncation or mark frame: no record */
@@ -428,7 +397,7 @@ void uwal_iter_close(uwal_iter *it)
 	for (size_t i = it->cur; i < it->n && !forked; i++)
 		uw_seg_unref(it->pins[i].s);
 	free(it->pins);
-	free(it->buf);
+	uw_frd_destroy(&it->rd);
 	uw_fmt_dec_destroy(&it->dec);
 	free(it);
 }

@@ -43,51 +43,42 @@ static int still_there(struct seg *s, int fd, uint64_t *keep)
 	if (s->idx.n == 0)
 		return 1; /* a back cut is at a live record: none was read */
 	uint64_t at = s->idx.offs[s->idx.n - 1];
-	size_t len = (size_t)(s->end - at);
-	uint8_t *buf = malloc(len ? len : 1);
-	if (!buf)
-		return -ENOMEM;
-	ssize_t r = uw_io_pread(s->io, fd, buf, len, at);
-	int ok = r < 0 ? (int)r : 1;
-	size_t got = r < 0 ? 0 : (size_t)r;
+	struct uw_frd rd;
 	struct fmt_dec dec;
+	uw_frd_init(&rd, s->io, fd, s->salt, at, s->end, (size_t)(s->end - at));
 	uw_fmt_dec_init(&dec);
-	size_t last = len; /* the end of the last frame that is not a mark */
-	for (size_t p = 0; ok == 1 && p < len;) {
-		struct fmt_frame f;
-		struct fmt_rec rec;
-		size_t left = len - p, avail = got > p ? got - p : 0;
+	int ok = 1;
+	uint64_t last = s->end; /* where trailing mark frames begin (s->end: none) */
+	while (ok == 1 && rd.off < s->end) {
 		/* The last frame, after the last record: if it was the idle
 		 * mark, whatever is there now is read again (see above). */
-		if (p > 0 && left == FMT_MARK_FRAME_SIZE) {
-			if (last == len)
-				last = p;
+		if (rd.off > at && s->end - rd.off == FMT_MARK_FRAME_SIZE) {
+			if (last == s->end)
+				last = rd.off;
 			break;
 		}
-		uint32_t max =
-			left > FMT_FRAME_HDR_SIZE ? (uint32_t)(left - FMT_FRAME_HDR_SIZE) : 0;
-		if (uw_fmt_frame_decode(buf + p, avail, s->salt, max, &f) != FMT_FRAME_OK) {
-			ok = 0;
+		struct fmt_frame f;
+		struct fmt_rec rec;
+		int st = uw_frd_next(&rd, &f);
+		if (st != FMT_FRAME_OK) {
+			ok = st < 0 ? st : 0;
 			break;
 		}
 		if (f.type == FMT_FRAME_MARK) {
-			if (last == len)
-				last = p; /* trailing, so far */
+			if (last == s->end)
+				last = rd.at; /* trailing, so far */
 		} else {
-			last = len;
+			last = s->end;
 		}
-		if (p == 0 &&
+		if (rd.at == at &&
 		    (f.type != FMT_FRAME_RECORD || uw_fmt_record_decode(&dec, &f, &rec) < 0 ||
 		     rec.index != s->idx.keys[s->idx.n - 1]))
 			ok = 0;
-		p += FMT_FRAME_HDR_SIZE + f.len;
-		if (ok == 1 && p > len)
-			ok = 0;
 	}
 	uw_fmt_dec_destroy(&dec);
-	free(buf);
+	uw_frd_destroy(&rd);
 	if (ok == 1)
-		*keep = at + last;
+		*keep = last;
 	return ok;
 }
 

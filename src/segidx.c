@@ -40,15 +40,15 @@ static int seal_ends_file(struct uw_io *io, int fd, uint32_t salt, uint64_t at, 
 	uint8_t buf[FMT_SEAL_FRAME_MAX];
 	if (size <= at + FMT_FRAME_HDR_SIZE || size - at > sizeof(buf))
 		return 1;
-	size_t len = (size_t)(size - at);
-	ssize_t n = uw_io_pread(io, fd, buf, len, at);
-	if (n < 0)
-		return (int)n;
+	struct uw_frd rd;
 	struct fmt_frame f;
-	if ((size_t)n != len ||
-	    uw_fmt_frame_decode(buf, len, salt, (uint32_t)(len - FMT_FRAME_HDR_SIZE), &f) !=
-		    FMT_FRAME_OK ||
-	    f.type != FMT_FRAME_SEAL || FMT_FRAME_HDR_SIZE + (size_t)f.len != len)
+	uw_frd_init(&rd, io, fd, salt, at, size, sizeof(buf));
+	uw_frd_borrow(&rd, buf, sizeof(buf), NULL, 0);
+	int st = uw_frd_next(&rd, &f);
+	uw_frd_destroy(&rd);
+	if (st < 0)
+		return st;
+	if (st != FMT_FRAME_OK || f.type != FMT_FRAME_SEAL || rd.off != size)
 		return 1;
 	struct fmt_dec dec;
 	uint64_t r, nx;

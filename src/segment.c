@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * segment.c - segment files: names, durable creation with preallocation,
- * reference counting, and the frame scanner that recovery, unsafe recover
- * and iterators share.
+ * reference counting, and the segment scanner of recovery, unsafe recover,
+ * refresh and index files (what each frame means, on the frame reader of
+ * frames.c that the iterator and uwal_get() step with too).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -186,36 +187,6 @@ int uw_seg_read_header(struct uw_io *io, int fd, struct fmt_seg_hdr *h)
 	return uw_fmt_seg_hdr_decode(hdr, h);
 }
 
-/* A window over the file that frames are decoded from. */
-struct window {
-	struct uw_io *io;
-	int fd;
-	uint8_t *buf;
-	size_t cap;
-	uint64_t off; /* file offset of buf[0] */
-	size_t len;
-};
-
-static int window_fill(struct window *win, uint64_t off, size_t want, uint64_t file_size)
-{
-	if (want > win->cap) {
-		uint8_t *b = realloc(win->buf, want);
-		if (!b)
-			return -ENOMEM;
-		win->buf = b;
-		win->cap = want;
-	}
-	size_t n = win->cap;
-	if (off + n > file_size)
-		n = (size_t)(file_size - off);
-	ssize_t r = uw_io_pread(win->io, win->fd, win->buf, n, off);
-	if (r < 0)
-		return (int)r;
-	win->off = off;
-	win->len = (size_t)r;
-	return 0;
-}
-
 int uw_seg_scan(struct uw_io *io, int fd, uint32_t salt, uint64_t file_size, seg_rec_fn fn,
 		void *ctx, struct uw_seg_scan *out)
 {
@@ -233,7 +204,7 @@ int uw_seg_scan_from(struct uw_io *io, int fd, uint32_t salt, uint16_t version, 
 		     uint64_t recs, uint64_t file_size, seg_rec_fn fn, seg_trunc_fn tfn, void *ctx,
 		     struct uw_seg_scan *out)
 {
-	struct window win = {.io = io, .fd = fd};
+	struct uw_frd rd;
 	struct fmt_dec dec;
 	uint64_t off = from;
 	uint64_t open_off = 0, open_recs = 0; /* an unfinished batch */
@@ -247,27 +218,15 @@ int uw_seg_scan_from(struct uw_io *io, int fd, uint32_t salt, uint16_t version, 
 		return 0;
 	}
 	uw_fmt_dec_init(&dec);
-	ret = window_fill(&win, off, 1 << 20, file_size);
-	while (ret == 0 && off < file_size) {
-		size_t at = (size_t)(off - win.off);
-		size_t avail = win.len - at;
-		uint64_t left = file_size - off;
-		size_t flen = uw_fmt_frame_peek_len(win.buf + at, avail);
-		/* Refill when the header or the whole frame is not in the
-		 * window but is in the file. */
-		if ((avail < FMT_FRAME_HDR_SIZE && left > avail) ||
-		    (flen > avail && flen <= left)) {
-			size_t want = flen > (1u << 20) ? flen : (1u << 20);
-			ret = window_fill(&win, off, want, file_size);
-			continue;
-		}
+	uw_frd_init(&rd, io, fd, salt, from, file_size, 1u << 20);
+	for (;;) {
 		struct fmt_frame f;
-		uint64_t max_len = left > FMT_FRAME_HDR_SIZE ? left - FMT_FRAME_HDR_SIZE : 0;
-		if (max_len > UINT32_MAX)
-			max_len = UINT32_MAX;
-		enum fmt_frame_status st =
-			uw_fmt_frame_decode(win.buf + at, avail, salt, (uint32_t)max_len, &f);
-		if (st == FMT_FRAME_ZERO)
+		int st = uw_frd_next(&rd, &f);
+		if (st < 0) {
+			ret = st;
+			break;
+		}
+		if (st == FMT_FRAME_END || st == FMT_FRAME_ZERO)
 			break;
 		if (st != FMT_FRAME_OK) {
 			out->bad_off = off;
@@ -286,7 +245,7 @@ int uw_seg_scan_from(struct uw_io *io, int fd, uint32_t salt, uint16_t version, 
 				if (ret < 0)
 					break;
 			}
-			off += FMT_FRAME_HDR_SIZE + f.len;
+			off = rd.off;
 			continue;
 		}
 		if (f.type == FMT_FRAME_MARK) {
@@ -302,7 +261,7 @@ int uw_seg_scan_from(struct uw_io *io, int fd, uint32_t salt, uint16_t version, 
 				out->mark_w = m.w;
 				out->mark_recs = m.recs;
 			}
-			off += FMT_FRAME_HDR_SIZE + f.len;
+			off = rd.off;
 			continue;
 		}
 		if (f.type == FMT_FRAME_SEAL && open_off) {
@@ -341,7 +300,7 @@ int uw_seg_scan_from(struct uw_io *io, int fd, uint32_t salt, uint16_t version, 
 			open_off = 0;
 			open_recs = 0;
 		}
-		off += FMT_FRAME_HDR_SIZE + f.len;
+		off = rd.off;
 	}
 	out->end = off;
 	out->stop = off;
@@ -353,7 +312,7 @@ int uw_seg_scan_from(struct uw_io *io, int fd, uint32_t salt, uint16_t version, 
 		out->cut_records = open_recs;
 	}
 	uw_fmt_dec_destroy(&dec);
-	free(win.buf);
+	uw_frd_destroy(&rd);
 	return ret;
 }
 

@@ -453,38 +453,23 @@ static void *dup_buf(const void *p, size_t len)
  * it is a record. A frame of up to SMALL_FRAME bytes is read into small
  * (the caller's stack); a larger one into dst if it holds dst_cap >= the
  * frame's bytes (uwal_get_into(): the caller's own buffer), else into
- * *heap (malloc'd; the caller frees it). rec's key and value point into
+ * the reader's own buffer (the caller destroys *rd). rec's key and value point into
  * those bytes.
  */
 static int read_frame(struct uwal *w, struct seg *s, int fd, uint32_t off, uint64_t end,
-		      uint8_t *small, uint8_t *dst, size_t dst_cap, uint8_t **heap,
+		      uint8_t *small, uint8_t *dst, size_t dst_cap, struct uw_frd *rd,
 		      struct fmt_rec *rec)
 {
-	uint64_t avail = end - off;
-	size_t want = avail < SMALL_FRAME ? (size_t)avail : SMALL_FRAME;
-	ssize_t n = uw_io_pread(s->io, fd, small, want, off);
-	if (n < 0)
-		return (int)n;
-	uint8_t *buf = small;
-	size_t len = (size_t)n;
-	size_t flen = uw_fmt_frame_peek_len(small, len);
-	if (flen > len && flen <= avail) {
-		/* The rest of a large frame, after the bytes already read. */
-		buf = flen <= dst_cap ? dst : (*heap = malloc(flen));
-		if (!buf)
-			return -ENOMEM;
-		memcpy(buf, small, len);
-		n = uw_io_pread(s->io, fd, buf + len, flen - len, off + len);
-		if (n < 0)
-			return (int)n;
-		len += (size_t)n;
-	}
+	uw_frd_init(rd, s->io, fd, s->salt, off, end, SMALL_FRAME);
+	uw_frd_borrow(rd, small, SMALL_FRAME, dst, dst_cap);
 	struct fmt_frame f;
+	int st = uw_frd_next(rd, &f);
+	if (st < 0)
+		return st;
 	struct fmt_dec dec;
 	int ret = 0;
 	uw_fmt_dec_init(&dec);
-	if (uw_fmt_frame_decode(buf, len, s->salt, UINT32_MAX, &f) != FMT_FRAME_OK ||
-	    uw_fmt_record_decode(&dec, &f, rec) < 0) {
+	if (st != FMT_FRAME_OK || uw_fmt_record_decode(&dec, &f, rec) < 0) {
 		uw_wal_log(w, UWAL_LOG_ERROR, "corrupt frame: %s/%s at offset %u", w->dir, s->name,
 			   off);
 		ret = UWAL_ECORRUPT;
@@ -497,7 +482,7 @@ static int read_frame(struct uwal *w, struct seg *s, int fd, uint32_t off, uint6
 /* Find the record index and read its frame (see read_frame): the one
  * reader of uwal_get() and uwal_get_into(), UWAL_EFORKED included. */
 static int get_frame(struct uwal *w, uint64_t index, uint8_t *small, uint8_t *dst, size_t dst_cap,
-		     uint8_t **heap, struct fmt_rec *rec)
+		     struct uw_frd *rd, struct fmt_rec *rec)
 {
 	if (atomic_load(&w->forked))
 		return UWAL_EFORKED;
@@ -511,7 +496,7 @@ static int get_frame(struct uwal *w, uint64_t index, uint8_t *small, uint8_t *ds
 	int fd;
 	int ret = uw_seg_fd_get(s, &fd);
 	if (ret == 0) {
-		ret = read_frame(w, s, fd, off, end, small, dst, dst_cap, heap, rec);
+		ret = read_frame(w, s, fd, off, end, small, dst, dst_cap, rd, rec);
 		uw_seg_fd_put(s);
 	}
 	/* A back truncation between the lookup and the read: the frame may
@@ -527,9 +512,9 @@ int uwal_get(uwal *w, uint64_t index, uwal_record *out)
 	if (!w || !out)
 		return UWAL_EINVAL;
 	uint8_t small[SMALL_FRAME];
-	uint8_t *heap = NULL;
+	struct uw_frd rd = {0};
 	struct fmt_rec rec;
-	int ret = get_frame(w, index, small, NULL, 0, &heap, &rec);
+	int ret = get_frame(w, index, small, NULL, 0, &rd, &rec);
 	if (ret == 0) {
 		uwal_record r = {
 			.index = rec.index, .key_len = rec.key_len, .value_len = rec.value_len};
@@ -542,7 +527,7 @@ int uwal_get(uwal *w, uint64_t index, uwal_record *out)
 			ret = -ENOMEM;
 		}
 	}
-	free(heap);
+	uw_frd_destroy(&rd);
 	uw_wal_flush_log(w);
 	return ret;
 }
@@ -552,10 +537,10 @@ int uwal_get_into(uwal *w, uint64_t index, void *buf, size_t cap, uwal_record *o
 	if (!w || !out || (!buf && cap))
 		return UWAL_EINVAL;
 	uint8_t small[SMALL_FRAME];
-	uint8_t *heap = NULL;
+	struct uw_frd rd = {0};
 	struct fmt_rec rec;
 	/* A large frame is read straight into buf when it fits there. */
-	int ret = get_frame(w, index, small, buf, cap, &heap, &rec);
+	int ret = get_frame(w, index, small, buf, cap, &rd, &rec);
 	if (ret == 0) {
 		uint8_t *b = buf;
 		size_t kl = rec.key_len, vl = rec.value_len;
@@ -573,7 +558,7 @@ int uwal_get_into(uwal *w, uint64_t index, void *buf, size_t cap, uwal_record *o
 			out->value = b + kl;
 		}
 	}
-	free(heap);
+	uw_frd_destroy(&rd);
 	uw_wal_flush_log(w);
 	return ret;
 }
