@@ -189,7 +189,13 @@ enum uwal_durable_write { UWAL_DURABLE_LINKED = 0, UWAL_DURABLE_DSYNC = 1 };
  *   of the snapshot, reading it later fails with -ENOENT; so does the
  *   open if the removal happens while it lists the files. Without a
  *   writer, a read-only open of a healthy log sees exactly what a normal
- *   open would; a torn tail is left in place and hidden.
+ *   open would; a torn tail is left in place and hidden. It keeps no
+ *   index table of a sealed segment until a lookup in that segment
+ *   (uwal_get(), uwal_iter_open_at() with an index) reads it in, from
+ *   the segment's index file or its frames, and uwal_refresh() lets the
+ *   tables go again (uwal_stats.index_bytes): iterating a log of any size
+ *   takes memory bounded by one segment's table. A lookup that finds the
+ *   segment changed or damaged since the open returns UWAL_ECORRUPT.
  * UWAL_OPEN_NO_REPAIR: refuse (UWAL_ECORRUPT) instead of cutting a torn
  *   tail; log_fn names the file and offset of the cut it would make and
  *   the records and bytes of frames that cut would drop. Nothing is
@@ -368,6 +374,16 @@ typedef struct uwal_stats {
 	 * time t (ns) has uwal_hist_bucket(t) == b: 4 buckets per power of two
 	 * (about 19% wide), see uwal_hist_bucket_low(). */
 	uint64_t sync_hist[UWAL_HIST_BUCKETS];
+	/* Not a counter: bytes of index tables (record index -> frame) the
+	 * handle holds now, 12 per record in a table plus 4 per slot of the
+	 * hash a segment of out-of-order indexes has. A handle that writes
+	 * holds every live record's; a read-only handle (UWAL_OPEN_READONLY)
+	 * holds its unsealed segment's, and a sealed segment's only from the
+	 * first lookup in it (uwal_get(), uwal_iter_open_at() with an index,
+	 * a check of a later segment) to its next uwal_refresh(): iterating
+	 * needs no table, so reading a log of any size through a read-only
+	 * handle takes memory bounded by its largest segment's table. */
+	uint64_t index_bytes;
 } uwal_stats;
 
 /*

@@ -84,6 +84,10 @@ struct seg {
 	/* The preparer unlinked the file (its own field: read and written
 	 * only on the preparer's thread). */
 	bool unlinked;
+	/* A read-only handle's sealed segment whose table is not in memory:
+	 * idx holds n, min, max and sorted only, and uw_seg_idx_need() reads
+	 * it in on first use (segidx.c). Never set in a handle that writes. */
+	_Atomic bool idx_lazy;
 };
 
 void uw_seg_name(char *out, const char *prefix, uint64_t seq, bool tmp);
@@ -216,6 +220,20 @@ int uw_sidx_build(struct uw_io *io, int dirfd, struct seg *s);
  */
 int uw_sidx_load(struct uw_io *io, int dirfd, const char *seg_name, const struct fmt_seg_hdr *h,
 		 int seg_fd, uint64_t seg_size, struct fmt_idx *x, const char **why);
+/*
+ * Tables loaded on first use (a read-only handle's sealed segments, so
+ * that it holds about nothing per record until a lookup needs a segment).
+ * uw_seg_idx_unload() frees the table of a sealed segment, keeping n, min
+ * and max. uw_seg_idx_need() brings it back (from the index file, else
+ * from the frames, within the segment's live range): 0, UWAL_ECORRUPT if
+ * the file no longer holds what it held, or -errno; called under the
+ * handle's lock (read or write) or before the handle is shared.
+ * uw_seg_idx_find() looks index up, loading the table only if index lies
+ * in [min, max]: 1 (found, *off), 0, or an error of uw_seg_idx_need().
+ */
+void uw_seg_idx_unload(struct seg *s);
+int uw_seg_idx_need(struct seg *s);
+int uw_seg_idx_find(struct seg *s, uint64_t index, uint32_t *off);
 /* Unlink the index file of the segment seg_name, if any (no fsync). */
 void uw_sidx_remove(struct uw_io *io, int dirfd, const char *seg_name);
 

@@ -198,9 +198,11 @@ static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
 	uint32_t o;
 
 	if (c->any_seen && r->index <= c->max_seen) {
-		bool dup = uw_idx_find(&c->seg->idx, r->index, &o);
+		int dup = uw_idx_find(&c->seg->idx, r->index, &o);
 		for (size_t i = 0; !dup && i < c->nprev; i++)
-			dup = uw_idx_find(&c->prev[i]->idx, r->index, &o);
+			dup = uw_seg_idx_find(c->prev[i], r->index, &o);
+		if (dup < 0)
+			return dup;
 		if (dup) {
 			c->dup_off = off;
 			uw_wal_log(c->w, UWAL_LOG_ERROR,
@@ -246,8 +248,11 @@ static int on_trunc(void *arg, uint8_t type, const struct fmt_trunc *t, uint64_t
 		/* It names a live record, unless its segment is gone. */
 		struct seg *s = ok ? find_seq(c, t->seq) : NULL;
 		uint32_t o;
+		int found = s ? uw_seg_idx_find(s, t->index, &o) : 0;
+		if (found < 0)
+			return found;
 		if (s)
-			ok = uw_idx_find(&s->idx, t->index, &o) && o == t->off;
+			ok = found && o == t->off;
 	}
 	if (!ok) {
 		uw_wal_log(c->w, UWAL_LOG_ERROR,
@@ -742,6 +747,10 @@ int uw_rec_open_log(struct uwal *w)
 		if (ret < 0)
 			break;
 		uw_seg_ref(s); /* the list holds one, in[] another */
+		/* A read-only handle holds no table of a sealed segment until
+		 * a lookup needs it (segidx.c): about nothing per record. */
+		if (ro && s->sealed)
+			uw_seg_idx_unload(s);
 	}
 	if (ret == 0 && tail < n)
 		ret = repair_tail(w, in[tail].seg, &in[tail]);
@@ -764,6 +773,8 @@ int uw_rec_open_log(struct uwal *w)
 	uint64_t next_seq = n ? f[n - 1].seq + 1 : 0;
 	free_found(f, n);
 	drop_insp(in, n);
+	for (size_t i = 0; ro && ret == 0 && i < w->nsegs; i++)
+		uw_seg_idx_unload(w->segs[i]); /* read in again by a later segment's checks */
 	if (ret < 0 || ro)
 		return ret;
 

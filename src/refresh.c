@@ -241,6 +241,10 @@ int uwal_refresh(uwal *w)
 		if (ret == 0)
 			break; /* gone since the listing: the next refresh */
 	}
+	/* Tables of sealed segments go until a lookup needs them (segidx.c),
+	 * also those a lookup or a check read in since. */
+	for (size_t i = 0; i < w->nsegs; i++)
+		uw_seg_idx_unload(w->segs[i]);
 	pthread_rwlock_unlock(&w->lock);
 	free(seqs);
 	if (changed)

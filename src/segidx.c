@@ -129,41 +129,57 @@ static int write_file(struct uw_io *io, int dirfd, const struct seg *s, const ui
 	return ret;
 }
 
+/*
+ * The index of the sealed segment s, open as fd, read frame by frame into
+ * *x (its fields for the index file included); UWAL_ECORRUPT unless it
+ * reads as sealed, its seal ending the file. uw_fmt_idx_free() it.
+ */
+static int collect(struct uw_io *io, int fd, const struct seg *s, struct fmt_idx *x)
+{
+	*x = (struct fmt_idx){.seq = s->seq,
+			      .version = s->version,
+			      .salt = s->salt,
+			      .key_hi = (uint32_t)(s->key >> 32)};
+	struct collect c = {.x = x};
+	struct uw_seg_scan sc;
+	int64_t size = uw_io_file_size(io, fd);
+	int ret = size < 0 ? (int)size
+			   : uw_seg_scan_ex(io, fd, s->salt, s->version, (uint64_t)size, col_rec,
+					    col_trunc, &c, &sc);
+	/* Only a segment that reads as sealed, its seal ending the file. */
+	if (ret == 0 && (!sc.sealed || sc.bad_off || sc.records != x->records))
+		ret = UWAL_ECORRUPT;
+	if (ret == 0) {
+		x->file_size = (uint64_t)size;
+		x->seal_off = sc.end;
+		x->next_seq = sc.seal_next;
+		x->mark_w = sc.mark_w;
+		x->mark_recs = sc.mark_recs;
+		ret = seal_ends_file(io, fd, s->salt, sc.end, x->file_size, x->records,
+				     x->next_seq);
+		if (ret == 1)
+			ret = UWAL_ECORRUPT;
+	}
+	if (ret != 0)
+		uw_fmt_idx_free(x);
+	return ret;
+}
+
 int uw_sidx_build(struct uw_io *io, int dirfd, struct seg *s)
 {
 	int fd;
 	int ret = uw_seg_fd_get(s, &fd);
 	if (ret < 0)
 		return ret;
-	struct fmt_idx x = {.seq = s->seq,
-			    .version = s->version,
-			    .salt = s->salt,
-			    .key_hi = (uint32_t)(s->key >> 32)};
-	struct collect c = {.x = &x};
-	struct uw_seg_scan sc;
-	int64_t size = uw_io_file_size(io, fd);
-	ret = size < 0 ? (int)size
-		       : uw_seg_scan_ex(io, fd, s->salt, s->version, (uint64_t)size, col_rec,
-					col_trunc, &c, &sc);
-	/* Only a segment that reads as sealed, its seal ending the file. */
-	if (ret == 0 && (!sc.sealed || sc.bad_off || sc.records != x.records))
-		ret = UWAL_ECORRUPT;
-	if (ret == 0) {
-		x.file_size = (uint64_t)size;
-		x.seal_off = sc.end;
-		x.next_seq = sc.seal_next;
-		x.mark_w = sc.mark_w;
-		x.mark_recs = sc.mark_recs;
-		ret = seal_ends_file(io, fd, s->salt, sc.end, x.file_size, x.records, x.next_seq);
-		if (ret == 1)
-			ret = UWAL_ECORRUPT;
-	}
+	struct fmt_idx x;
+	ret = collect(io, fd, s, &x);
 	uw_seg_fd_put(s);
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	if (ret == 0)
+	if (ret == 0) {
 		ret = uw_fmt_idx_encode(&x, &buf, &len);
-	uw_fmt_idx_free(&x);
+		uw_fmt_idx_free(&x);
+	}
 	if (ret == 0)
 		ret = write_file(io, dirfd, s, buf, len);
 	free(buf);
@@ -231,4 +247,97 @@ int uw_sidx_load(struct uw_io *io, int dirfd, const char *seg_name, const struct
 	if (ret != 0)
 		uw_fmt_idx_free(x);
 	return ret;
+}
+
+/* ---- tables loaded on first use (read-only handles) ------------------- */
+
+/* Loads are rare (a lookup in a segment not yet looked in): one lock. */
+static pthread_mutex_t lazy_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void uw_seg_idx_unload(struct seg *s)
+{
+	struct idx *x = &s->idx;
+	if (!s->sealed || x->n == 0 || atomic_load_explicit(&s->idx_lazy, memory_order_relaxed))
+		return;
+	free(x->keys);
+	free(x->offs);
+	free(x->slots);
+	x->keys = NULL;
+	x->offs = NULL;
+	x->slots = NULL;
+	x->cap = 0;
+	x->nslots = 0;
+	atomic_store_explicit(&s->idx_lazy, true, memory_order_relaxed);
+}
+
+/*
+ * Read the table of the lazy segment s again: from its index file if that
+ * is trusted, else from its frames, keeping the records in its live range
+ * [lo, end) (what truncation left, recovery.c). They must be the ones it
+ * had: n, min and max stay as they were (readers look at them without
+ * the lock), and a file that says otherwise now is UWAL_ECORRUPT.
+ */
+static int load(struct seg *s)
+{
+	int fd;
+	int ret = uw_seg_fd_get(s, &fd);
+	if (ret < 0)
+		return ret;
+	struct fmt_seg_hdr h;
+	struct fmt_idx x;
+	const char *why;
+	int64_t size = uw_io_file_size(s->io, fd);
+	ret = size < 0 ? (int)size : uw_seg_read_header(s->io, fd, &h);
+	if (ret == 0 && (h.seq != s->seq || h.salt != s->salt))
+		ret = UWAL_ECORRUPT;
+	if (ret == 0)
+		ret = uw_sidx_load(s->io, s->fdc->dirfd, s->name, &h, fd, (uint64_t)size, &x, &why);
+	if (ret == 1)
+		ret = collect(s->io, fd, s, &x);
+	uw_seg_fd_put(s);
+	if (ret < 0)
+		return ret;
+	struct idx t;
+	uw_idx_init(&t);
+	for (uint64_t i = 0; ret == 0 && i < x.records; i++)
+		if (x.offs[i] >= s->lo && x.offs[i] < s->end)
+			ret = uw_idx_add(&t, x.keys[i], x.offs[i]);
+	uw_fmt_idx_free(&x);
+	if (ret == 0 && (t.n != s->idx.n || t.min != s->idx.min || t.max != s->idx.max))
+		ret = UWAL_ECORRUPT;
+	if (ret < 0) {
+		uw_idx_free(&t);
+		return ret;
+	}
+	uw_idx_shrink(&t);
+	s->idx.keys = t.keys;
+	s->idx.offs = t.offs;
+	s->idx.cap = t.cap;
+	s->idx.slots = t.slots;
+	s->idx.nslots = t.nslots;
+	s->idx.sorted = t.sorted;
+	/* release: a reader that sees the flag clear sees the table. */
+	atomic_store_explicit(&s->idx_lazy, false, memory_order_release);
+	return 0;
+}
+
+int uw_seg_idx_need(struct seg *s)
+{
+	if (!atomic_load_explicit(&s->idx_lazy, memory_order_acquire))
+		return 0;
+	pthread_mutex_lock(&lazy_mu);
+	int ret = atomic_load_explicit(&s->idx_lazy, memory_order_acquire) ? load(s) : 0;
+	pthread_mutex_unlock(&lazy_mu);
+	return ret;
+}
+
+int uw_seg_idx_find(struct seg *s, uint64_t index, uint32_t *off)
+{
+	const struct idx *x = &s->idx;
+	if (x->n == 0 || index < x->min || index > x->max)
+		return 0;
+	int ret = uw_seg_idx_need(s);
+	if (ret < 0)
+		return ret;
+	return uw_idx_find(x, index, off) ? 1 : 0;
 }

@@ -42,10 +42,17 @@ void uw_trunc_void_front(struct seg *s, uint64_t seq, uint64_t off, int *err)
 		return;
 	if (s->seq < seq) {
 		uw_idx_free(&s->idx);
+		atomic_store_explicit(&s->idx_lazy, false, memory_order_relaxed);
 		s->lo = s->end;
 		return;
 	}
-	int e = uw_idx_drop_front(&s->idx, uw_idx_count_below(&s->idx, off));
+	int e = uw_seg_idx_need(s);
+	if (e < 0) {
+		if (*err == 0)
+			*err = e;
+		return;
+	}
+	e = uw_idx_drop_front(&s->idx, uw_idx_count_below(&s->idx, off));
 	if (e < 0 && *err == 0)
 		*err = e;
 	if (off > s->lo)
@@ -58,10 +65,17 @@ void uw_trunc_void_back(struct seg *s, uint64_t seq, uint64_t off, int *err)
 		return;
 	if (s->seq > seq) {
 		uw_idx_free(&s->idx);
+		atomic_store_explicit(&s->idx_lazy, false, memory_order_relaxed);
 		s->end = s->lo;
 		return;
 	}
-	int e = uw_idx_truncate(&s->idx, uw_idx_count_below(&s->idx, off));
+	int e = uw_seg_idx_need(s);
+	if (e < 0) {
+		if (*err == 0)
+			*err = e;
+		return;
+	}
+	e = uw_idx_truncate(&s->idx, uw_idx_count_below(&s->idx, off));
 	if (e < 0 && *err == 0)
 		*err = e;
 	if (off < s->end)

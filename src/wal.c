@@ -417,21 +417,28 @@ int uwal_write_batch(uwal *w, const uwal_record *recs, size_t n, bool sync)
 
 /* ---- reads ------------------------------------------------------------- */
 
-/* Find the segment holding index, with a reference taken. */
-static struct seg *locate(struct uwal *w, uint64_t index, uint32_t *off, uint64_t *end)
+/* Find the segment holding index, with a reference taken, into *out: 0,
+ * UWAL_ENOTFOUND, or the error of reading a table in (segidx.c). */
+static int locate(struct uwal *w, uint64_t index, uint32_t *off, uint64_t *end, struct seg **out)
 {
-	struct seg *s = NULL;
+	int ret = UWAL_ENOTFOUND;
 	pthread_rwlock_rdlock(&w->lock);
 	for (size_t i = w->nsegs; i-- > 0;) {
-		if (uw_idx_find(&w->segs[i]->idx, index, off)) {
-			s = w->segs[i];
-			*end = s->end;
-			uw_seg_ref(s);
+		int found = uw_seg_idx_find(w->segs[i], index, off);
+		if (found < 0) {
+			ret = found;
+			break;
+		}
+		if (found) {
+			*out = w->segs[i];
+			*end = (*out)->end;
+			uw_seg_ref(*out);
+			ret = 0;
 			break;
 		}
 	}
 	pthread_rwlock_unlock(&w->lock);
-	return s;
+	return ret;
 }
 
 static void *dup_buf(const void *p, size_t len)
@@ -490,11 +497,12 @@ static int get_frame(struct uwal *w, uint64_t index, uint8_t *small, uint8_t *ds
 	uint64_t end;
 	/* acquire: pairs with truncate.c's note_cut. */
 	uint64_t gen = atomic_load_explicit(&w->trunc_gen, memory_order_acquire);
-	struct seg *s = locate(w, index, &off, &end);
-	if (!s)
-		return UWAL_ENOTFOUND;
+	struct seg *s;
+	int ret = locate(w, index, &off, &end, &s);
+	if (ret < 0)
+		return ret;
 	int fd;
-	int ret = uw_seg_fd_get(s, &fd);
+	ret = uw_seg_fd_get(s, &fd);
 	if (ret == 0) {
 		ret = read_frame(w, s, fd, off, end, small, dst, dst_cap, rd, rec);
 		uw_seg_fd_put(s);
@@ -630,6 +638,13 @@ int uwal_stats_get_sized(uwal *w, uwal_stats *user, size_t size)
 #undef LD
 	pthread_rwlock_rdlock(&w->lock);
 	out->segments = w->nsegs;
+	for (size_t i = 0; i < w->nsegs; i++) {
+		const struct seg *s = w->segs[i];
+		/* acquire: a table read in under the read lock (segidx.c) is
+		 * seen whole once the flag is clear. */
+		if (!atomic_load_explicit(&s->idx_lazy, memory_order_acquire))
+			out->index_bytes += (uint64_t)s->idx.cap * 12 + (uint64_t)s->idx.nslots * 4;
+	}
 	pthread_rwlock_unlock(&w->lock);
 	out->uring = w->ring_info.uring;
 	out->ring_features = w->ring_info.features;
