@@ -64,6 +64,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -1081,6 +1082,54 @@ UWAL_API int uwal_truncate_front(uwal *w, uint64_t index);
  * Thread safety: as uwal_truncate_front().
  */
 UWAL_API int uwal_truncate_back(uwal *w, uint64_t index);
+
+#define UWAL_FILE_MAX (1ull << 32) /* 4 GiB of contents at most */
+/*
+ * Small files beside the log: what an application keeps next to its log
+ * and must never see half-written (Raft's term and vote, a snapshot, a
+ * checkpoint position). The file `name` is "<prefix>file.<name>" in the
+ * log's directory; no part of the log (recovery, retention, truncation
+ * and uwal_unsafe_recover() never touch it). name: 1 to 64 characters of
+ * [A-Za-z0-9._-], not starting with '.' nor ending in ".tmp".
+ *
+ * uwal_file_put() replaces the file with len bytes of buf (uwal_file_putv()
+ * with the iovcnt pieces of iov, back to back): written whole to
+ * "<prefix>file.<name>.tmp", fdatasynced, renamed over the old file, the
+ * directory fsynced, all through the handle's I/O. Durable when it
+ * returns 0; a crash at any point leaves the old contents or the new
+ * ones, whole, never a mix (a leftover .tmp is overwritten by the next
+ * put of that name). The file carries a header and a CRC32C (README,
+ * "Format"). It runs on the calling thread, beside the writer: it never
+ * waits for writes, nor they for it. Puts and removes of one handle run
+ * one at a time. A failed put leaves the old file (if any) as it was and
+ * does not poison the handle: call it again.
+ * Errors: UWAL_EINVAL (w or name NULL, a bad name, buf NULL with len > 0,
+ * iovcnt < 0, iov NULL with iovcnt > 0, a piece NULL with a length),
+ * UWAL_ETOOBIG (more than UWAL_FILE_MAX bytes), UWAL_EREADONLY,
+ * UWAL_EFORKED, -errno of the I/O (-ENOSPC: the disk is full).
+ * Thread safety: any thread, concurrently with every call but
+ * uwal_close(). A get concurrent with a put of the same name returns the
+ * old contents or the new ones.
+ */
+UWAL_API int uwal_file_put(uwal *w, const char *name, const void *buf, size_t len);
+/* uwal_file_put() of the iovcnt pieces of iov, back to back; its errors. */
+UWAL_API int uwal_file_putv(uwal *w, const char *name, const struct iovec *iov, int iovcnt);
+/*
+ * Read the file name back into *buf, a malloc'd copy of its contents that
+ * the caller frees with free(3), and its length into *len (0 for an empty
+ * file: *buf is still a valid pointer). Works on a read-only handle.
+ * Errors: UWAL_EINVAL (w, name, buf or len NULL, a bad name),
+ * UWAL_ENOTFOUND (no such file), UWAL_ECORRUPT (cut short, damaged, or not
+ * written by uwal_file_put(): log_fn names the file), UWAL_EFORKED,
+ * -ENOMEM, -errno. Thread safety: as uwal_file_put().
+ */
+UWAL_API int uwal_file_get(uwal *w, const char *name, void **buf, size_t *len);
+/*
+ * Remove the file name, durably (the directory is fsynced).
+ * Errors: UWAL_EINVAL, UWAL_ENOTFOUND, UWAL_EREADONLY, UWAL_EFORKED,
+ * -errno. Thread safety: as uwal_file_put().
+ */
+UWAL_API int uwal_file_remove(uwal *w, const char *name);
 
 /*
  * Copy the handle's counters into *out. A macro: it passes sizeof *out to

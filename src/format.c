@@ -231,6 +231,20 @@
  * (UWAL_OPEN_VERIFY reads every frame, and ignores index files).
  * Recovery replays an index in file order as the frame reader would: each
  * record, each truncation frame at its place among them.
+ *
+ * Files beside the log (uwal_file_put(), files.c): "<prefix>file.<name>",
+ * no part of the log (recovery never reads them), each replaced whole:
+ *
+ *   offset size  field
+ *   0      8     magic "UWALFIL1"
+ *   8      4     file version: 1
+ *   12     4     reserved, 0
+ *   16     8     length L of the contents
+ *   24     L     the contents, as given
+ *   24+L   4     crc: standard CRC32C of bytes 0..23+L
+ *
+ * A file of another size than 28 + L, another magic or version, nonzero
+ * reserved bytes or a bad crc is refused whole (UWAL_ECORRUPT).
  */
 #include "format.h"
 
@@ -856,4 +870,30 @@ int uw_fmt_idx_decode(const uint8_t *in, size_t len, struct fmt_idx *x)
 	if (ret < 0)
 		uw_fmt_idx_free(x);
 	return ret;
+}
+
+/* ---- files beside the log ---------------------------------------------- */
+
+static const char file_magic[8] = {'U', 'W', 'A', 'L', 'F', 'I', 'L', '1'};
+
+void uw_fmt_file_header(uint8_t out[FMT_FILE_HDR_SIZE], uint64_t len)
+{
+	memcpy(out, file_magic, sizeof(file_magic));
+	put32(out + 8, 1);
+	put32(out + 12, 0);
+	put64(out + 16, len);
+}
+
+int uw_fmt_file_check(const uint8_t *in, size_t size, const uint8_t **contents, size_t *len)
+{
+	if (size < FMT_FILE_HDR_SIZE + 4 || memcmp(in, file_magic, sizeof(file_magic)) != 0 ||
+	    get32(in + 8) != 1 || get32(in + 12) != 0 ||
+	    get64(in + 16) != size - FMT_FILE_HDR_SIZE - 4)
+		return UWAL_ECORRUPT;
+	uint32_t c = uw_fmt_crc_update(0xFFFFFFFFu, in, size - 4) ^ 0xFFFFFFFFu;
+	if (c != get32(in + size - 4))
+		return UWAL_ECORRUPT;
+	*contents = in + FMT_FILE_HDR_SIZE;
+	*len = size - FMT_FILE_HDR_SIZE - 4;
+	return 0;
 }

@@ -210,4 +210,15 @@ int uw_fmt_idx_encode(const struct fmt_idx *x, uint8_t **out, size_t *len);
 int uw_fmt_idx_decode(const uint8_t *in, size_t len, struct fmt_idx *x);
 void uw_fmt_idx_free(struct fmt_idx *x);
 
+/*
+ * Files beside the log (format.c, "Files beside the log"): the header of
+ * one of len bytes of contents (the CRC32C that ends it is
+ * uw_fmt_crc_update() over header and contents, from 0xFFFFFFFF, then
+ * inverted); and the check of a whole file read back (0 and the contents, or
+ * UWAL_ECORRUPT).
+ */
+#define FMT_FILE_HDR_SIZE 24
+void uw_fmt_file_header(uint8_t out[FMT_FILE_HDR_SIZE], uint64_t len);
+int uw_fmt_file_check(const uint8_t *in, size_t size, const uint8_t **contents, size_t *len);
+
 #endif

@@ -24,6 +24,8 @@
 #define SEG_NAME_MAX 96
 #define UW_MAX_PREFIX 64
 #define UW_LOCK_NAME_MAX (UW_MAX_PREFIX + 8)
+/* "<prefix>file.<name>.tmp" (files.c; a name has at most 64 bytes). */
+#define UW_FILE_NAME_MAX (UW_MAX_PREFIX + 80)
 /* The most bytes Linux transfers in one read or write call (MAX_RW_COUNT). */
 #define UW_MAX_IO_BYTES 0x7ffff000u
 /* Bytes of a segment that frames can use: header and room for the seal
@@ -404,6 +406,7 @@ struct uwal {
 	/* Diagnostics of uwal's own threads, handed to log_fn by the next
 	 * call that returns (wal.c). */
 	pthread_mutex_t log_mu;
+	pthread_mutex_t files_mu; /* one uwal_file_put() or _remove() at a time */
 	struct uw_logmsg logq[UW_LOGQ_MAX];
 	size_t n_logq;
 	uint64_t logq_dropped;

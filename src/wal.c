@@ -159,6 +159,7 @@ static void free_handle(struct uwal *w)
 	free(w->prep.doomed);
 	pthread_mutex_destroy(&w->prep.mu);
 	pthread_mutex_destroy(&w->log_mu);
+	pthread_mutex_destroy(&w->files_mu);
 	pthread_mutex_destroy(&w->comp_mu);
 	/* Completions not reaped by now are discarded (see uwal_reap()). */
 	free(w->comp);
@@ -250,6 +251,7 @@ int uwal_open(const uwal_config *cfg, uwal **out)
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&w->prep.mu, NULL);
 	pthread_mutex_init(&w->log_mu, NULL);
+	pthread_mutex_init(&w->files_mu, NULL);
 	pthread_mutex_init(&w->comp_mu, NULL);
 	w->comp_fd = -1;
 	/* Sealed segments are only read. */
