@@ -71,14 +71,23 @@ static void walk_close(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
-static bool loop_idle(void *arg)
-{
-	return !uv_loop_alive(arg);
-}
-
+/*
+ * Let what is still on the loop finish (up to 5 s), then close what is
+ * left. The deadline timer is unreferenced: an active referenced timer
+ * would keep uv_loop_alive() true, and every close would wait the full 5 s.
+ */
 static void loop_finish(uv_loop_t *loop)
 {
-	run_until(loop, loop_idle, loop, 5000);
+	uv_timer_t t;
+	bool fired = false;
+	uv_timer_init(loop, &t);
+	t.data = &fired;
+	uv_timer_start(&t, deadline_cb, 5000, 0);
+	uv_unref((uv_handle_t *)&t);
+	while (uv_loop_alive(loop) && !fired)
+		uv_run(loop, UV_RUN_ONCE);
+	uv_timer_stop(&t);
+	uv_close((uv_handle_t *)&t, NULL);
 	uv_walk(loop, walk_close, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
 	cr_assert_eq(uv_loop_close(loop), 0, "handles left on the loop");
