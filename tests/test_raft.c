@@ -559,6 +559,218 @@ Test(raft_store, bootstrap_twice_refused)
 	free(dir);
 }
 
+/* ---- a node directory of another format --------------------------------- */
+
+/* uwal_raft_init and io->init on dir: the first error, its message in err. */
+static int store_try_open(struct store *s, const char *dir, char *err)
+{
+	memset(s, 0, sizeof(*s));
+	cr_assert_eq(uv_loop_init(&s->loop), 0);
+	cr_assert_eq(raft_uv_tcp_init(&s->t, &s->loop), 0);
+	int rv = uwal_raft_init(&s->io, &s->loop, dir, &s->t);
+	if (rv == 0) {
+		s->io.data = s;
+		rv = s->io.init(&s->io, 1, "127.0.0.1:9");
+	}
+	snprintf(err, RAFT_ERRMSG_BUF_SIZE, "%s", s->io.errmsg);
+	return rv;
+}
+
+/* After store_try_open() failed. */
+static void store_release(struct store *s)
+{
+	uwal_raft_close(&s->io);
+	raft_uv_tcp_close(&s->t);
+	loop_finish(&s->loop);
+}
+
+static void expect_open_error(const char *dir, int want, const char *needle)
+{
+	struct store s;
+	char err[RAFT_ERRMSG_BUF_SIZE];
+	int rv = store_try_open(&s, dir, err);
+	cr_assert_eq(rv, want, "open returned %d (%s), want %d", rv, err, want);
+	cr_assert(strstr(err, needle) != NULL, "errmsg \"%s\" lacks \"%s\"", err, needle);
+	store_release(&s);
+}
+
+Test(raft_badinput, not_a_directory)
+{
+	char *dir = th_tmpdir();
+	char path[4096];
+	th_join(path, sizeof(path), dir, "file");
+	th_create_file(path, "x", 1);
+	expect_open_error(path, RAFT_INVALID, "not a directory");
+	th_join(path, sizeof(path), dir, "missing");
+	expect_open_error(path, RAFT_NOTFOUND, "No such file");
+	th_rmrf(dir);
+	free(dir);
+}
+
+Test(raft_badinput, log_is_a_file)
+{
+	char *dir = th_tmpdir();
+	char path[4096];
+	th_join(path, sizeof(path), dir, "log");
+	th_create_file(path, "not a log", 9);
+	expect_open_error(dir, RAFT_IOERR, "open the log");
+	/* Left as it was. */
+	cr_assert_eq(th_file_size(path), 9);
+	th_rmrf(dir);
+	free(dir);
+}
+
+/* xorshift64: the same bytes every run. */
+static void random_bytes(unsigned char *buf, size_t len, uint64_t seed)
+{
+	uint64_t x = seed | 1;
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		buf[i] = (unsigned char)x;
+	}
+}
+
+/* A bootstrapped store with entries 2..41 in dir, closed. */
+static void store_with_entries(const char *dir)
+{
+	struct store s;
+	store_open(&s, dir);
+	store_bootstrap(&s);
+	cr_assert_eq(s.io.set_term(&s.io, 2), 0);
+	struct append a;
+	append_start(&s, &a, 2, 40, 2, 'e');
+	append_wait(&s, &a);
+	store_close(&s);
+}
+
+/*
+ * Overwrite len bytes at off of every segment (len 0: to the end) with
+ * random bytes, and expect the open or the load to fail with RAFT_CORRUPT.
+ */
+static void random_segments_refused(uint64_t off, uint64_t len)
+{
+	char *dir = th_tmpdir();
+	char log[4096], path[8192];
+	th_join(log, sizeof(log), dir, "log");
+	store_with_entries(dir);
+	th_seglist *segs = th_segments(log, "segment_");
+	cr_assert_gt(segs->n, 0);
+	for (size_t i = 0; i < segs->n; i++) {
+		th_join(path, sizeof(path), log, segs->name[i]);
+		uint64_t size = th_file_size(path);
+		uint64_t n = len != 0 ? len : size - off;
+		cr_assert_leq(off + n, size);
+		unsigned char *buf = malloc(n);
+		random_bytes(buf, n, 0x9e3779b97f4a7c15ull + i);
+		th_write_at(path, off, buf, n);
+		free(buf);
+	}
+	free(segs);
+	th_remove_indexes(log);
+	struct store s;
+	char err[RAFT_ERRMSG_BUF_SIZE];
+	int rv = store_try_open(&s, dir, err);
+	if (rv == 0) {
+		struct loaded l = store_load(&s);
+		cr_assert_neq(l.rv, 0, "random bytes at %llu loaded: %zu entries, term %llu",
+			      (unsigned long long)off, l.n, (unsigned long long)l.term);
+		rv = l.rv;
+		snprintf(err, sizeof(err), "%s", s.io.errmsg);
+		loaded_free(&l);
+		store_close(&s);
+	} else {
+		store_release(&s);
+	}
+	cr_assert_eq(rv, RAFT_CORRUPT, "random bytes at %llu: %d %s", (unsigned long long)off, rv,
+		     err);
+	cr_assert(strstr(err, "corrupt") != NULL, "errmsg \"%s\"", err);
+	th_rmrf(dir);
+	free(dir);
+}
+
+Test(raft_badinput, segments_of_random_bytes)
+{
+	/* All of each file: the segment header fails its check. */
+	random_segments_refused(0, 0);
+	/* Inside the records, before the frame that marks them durable: not a
+	 * torn tail, so not cut. */
+	random_segments_refused(64, 256);
+}
+
+Test(raft_badinput, log_of_other_records)
+{
+	/* A uwal log, but not of raft entries (records with keys). */
+	char *dir = th_tmpdir();
+	char log[4096];
+	th_join(log, sizeof(log), dir, "log");
+	uwal_config cfg;
+	th_config(&cfg, log);
+	uwal *w = th_open(&cfg);
+	th_write_range(w, 1, 10);
+	th_close(w);
+	struct store s;
+	store_open(&s, dir);
+	cr_assert_eq(s.io.set_term(&s.io, 1), 0); /* as if it were a node's */
+	struct loaded l = store_load(&s);
+	cr_assert_eq(l.rv, RAFT_CORRUPT, "load returned %d (%s)", l.rv, s.io.errmsg);
+	cr_assert(strstr(s.io.errmsg, "not a raft entry") != NULL, "%s", s.io.errmsg);
+	store_close(&s);
+	th_rmrf(dir);
+	free(dir);
+}
+
+static void uv_io_close_cb(struct raft_io *io)
+{
+	*(bool *)io->data = true;
+}
+
+/* What raft_uv itself leaves in a directory it bootstrapped. */
+static void raft_uv_bootstrapped(const char *dir)
+{
+	uv_loop_t loop;
+	struct raft_uv_transport t;
+	struct raft_io io;
+	bool closed = false;
+	cr_assert_eq(uv_loop_init(&loop), 0);
+	cr_assert_eq(raft_uv_tcp_init(&t, &loop), 0);
+	cr_assert_eq(raft_uv_init(&io, &loop, dir, &t), 0);
+	io.data = &closed;
+	cr_assert_eq(io.init(&io, 1, "127.0.0.1:9"), 0, "raft_uv init: %s", io.errmsg);
+	struct raft_configuration c;
+	conf_one(&c);
+	cr_assert_eq(io.bootstrap(&io, &c), 0, "raft_uv bootstrap: %s", io.errmsg);
+	raft_configuration_close(&c);
+	cr_assert_eq(io.set_term(&io, 2), 0);
+	io.close(&io, uv_io_close_cb);
+	cr_assert(run_until(&loop, flag_set, &closed, 10000));
+	raft_uv_close(&io);
+	raft_uv_tcp_close(&t);
+	loop_finish(&loop);
+}
+
+Test(raft_badinput, directory_of_raft_uv)
+{
+	char *dir = th_tmpdir();
+	raft_uv_bootstrapped(dir);
+	struct store s;
+	char err[RAFT_ERRMSG_BUF_SIZE];
+	int rv = store_try_open(&s, dir, err);
+	cr_assert_eq(rv, 0, "%s", err);
+	struct loaded l = store_load(&s);
+	cr_assert_eq(l.rv, RAFT_CORRUPT, "load of raft_uv's directory returned %d (%s): term %llu",
+		     l.rv, s.io.errmsg, (unsigned long long)l.term);
+	cr_assert(strstr(s.io.errmsg, "raft_uv") != NULL, "%s", s.io.errmsg);
+	struct raft_configuration c;
+	conf_one(&c);
+	cr_assert_neq(s.io.bootstrap(&s.io, &c), 0, "bootstrap over raft_uv's directory");
+	raft_configuration_close(&c);
+	store_close(&s);
+	th_rmrf(dir);
+	free(dir);
+}
+
 /* ---- three nodes over TCP on 127.0.0.1 ---------------------------------- */
 
 #define NODES 3
