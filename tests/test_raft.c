@@ -1552,3 +1552,88 @@ Test(raft_cluster, ten_thousand_entries_and_a_fail_over, .timeout = 600)
 	th_rmrf(dir);
 	free(dir);
 }
+
+/* A running node of group 0 other than the leader. */
+static struct node *follower_of(struct cluster *c)
+{
+	struct node *l = leader_of(c);
+	for (unsigned i = 0; i < NODES; i++) {
+		struct node *n = &c->nodes[i];
+		if (n != l && n->running && n->group == 0)
+			return n;
+	}
+	return NULL;
+}
+
+Test(raft_cluster, lagging_node_catches_up_by_snapshot, .timeout = 300)
+{
+	signal(SIGPIPE, SIG_IGN);
+	char *dir = th_tmpdir();
+	struct cluster *c = cluster_new(dir, 64, 16);
+	start_all(c);
+	wait_leader(c);
+	pump(c, 100, 50);
+	wait_settled(c);
+
+	/* A follower stops; the others go on far past it. */
+	struct node *f = follower_of(c);
+	cr_assert_not_null(f);
+	raft_index f_last = raft_last_index(&f->raft);
+	node_stop(c, f);
+	pump(c, 400, 100);
+	wait_caught_up(c);
+	/* No running node has the entry after f's last one in its log any
+	 * more (snapshots took their prefixes), so only a snapshot can bring
+	 * f up. */
+	for (unsigned i = 0; i < NODES; i++) {
+		struct node *n = &c->nodes[i];
+		if (n->running)
+			cr_assert_gt(n->raft.log.offset + 1, f_last + 1,
+				     "node %llu still has entry %llu: its log starts at %llu",
+				     n->id, (unsigned long long)(f_last + 1),
+				     (unsigned long long)(n->raft.log.offset + 1));
+	}
+
+	node_start(c, f, false);
+	cr_assert_leq(f->raft.log.snapshot.last_index, f_last);
+	cr_assert_eq(raft_last_index(&f->raft), f_last);
+	pump(c, 50, 50);
+	wait_settled(c);
+	cr_assert_gt(f->restores, 0, "node %llu caught up without a snapshot", f->id);
+	cr_assert_gt(f->raft.log.snapshot.last_index, f_last);
+	struct node *leader = leader_of(c);
+	cr_assert_not_null(leader);
+	stop_all(c);
+
+	/* f's uwal log lost its old entries (it is empty, or starts past
+	 * f_last) and holds what the leader's holds. */
+	struct node_log lf, ll;
+	read_node_log(f, &lf);
+	read_node_log(leader, &ll);
+	cr_assert(lf.last == 0 || lf.first > f_last,
+		  "node %llu's log holds %llu..%llu, its entries up to %llu were replaced", f->id,
+		  (unsigned long long)lf.first, (unsigned long long)lf.last,
+		  (unsigned long long)f_last);
+	check_log_commands(f, &lf);
+	check_logs_match(f, &lf, leader, &ll);
+
+	/* And so does load: the snapshot raft installed, then what the log
+	 * holds, up to the leader's last entry. */
+	struct store s;
+	store_open(&s, f->dir);
+	struct loaded l = store_load(&s);
+	cr_assert_eq(l.rv, 0, "load: %s", s.io.errmsg);
+	cr_assert_not_null(l.snap);
+	cr_assert_gt(l.snap->index, f_last);
+	cr_assert_eq(l.start, lf.last != 0 ? lf.first : l.snap->index + 1);
+	cr_assert_eq(l.start + l.n - 1, ll.last, "node %llu ends at %llu, the leader at %llu",
+		     f->id, (unsigned long long)(l.start + l.n - 1), (unsigned long long)ll.last);
+	loaded_free(&l);
+	store_close(&s);
+	node_log_free(&lf);
+	node_log_free(&ll);
+
+	cluster_end(c);
+	th_rmrf(dir);
+	free(dir);
+}
