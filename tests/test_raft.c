@@ -1637,3 +1637,96 @@ Test(raft_cluster, lagging_node_catches_up_by_snapshot, .timeout = 300)
 	th_rmrf(dir);
 	free(dir);
 }
+
+static bool stored_to(void *arg)
+{
+	struct node *n = arg;
+	return n->raft.last_stored >= n->c->target;
+}
+
+#define POISONED 20u
+
+Test(raft_cluster, isolated_leader_suffix_replaced, .timeout = 300)
+{
+	signal(SIGPIPE, SIG_IGN);
+	char *dir = th_tmpdir();
+	/* No snapshots: the new leader has the entries the old one lacks. */
+	struct cluster *c = cluster_new(dir, 1u << 20, 128);
+	start_all(c);
+	wait_leader(c);
+	pump(c, 50, 50);
+	wait_settled(c);
+
+	/* Cut the leader off. It is leader for up to an election timeout
+	 * still, and appends entries that can never commit. */
+	struct node *old = leader_of(c);
+	cr_assert_not_null(old);
+	raft_term old_term = old->raft.current_term;
+	old->group = 1;
+	raft_index p_first = raft_last_index(&old->raft) + 1;
+	for (unsigned i = 0; i < POISONED; i++)
+		cr_assert_eq(propose_value(c, old, c->poison_next++), 0, "raft_apply: %s",
+			     raft_errmsg(&old->raft));
+	raft_index p_last = raft_last_index(&old->raft);
+	cr_assert_eq(p_last, p_first + POISONED - 1);
+	c->target = p_last;
+	cr_assert(run_until(&c->loop, stored_to, old, 10000),
+		  "the isolated leader stored %llu of %llu", old->raft.last_stored,
+		  (unsigned long long)p_last);
+
+	/* The other two elect a leader and commit other entries there. */
+	struct node *leader = wait_leader(c);
+	cr_assert_neq(leader, old);
+	cr_assert_gt(leader->raft.current_term, old_term);
+	pump(c, 2 * POISONED, 20);
+	wait_settled(c);
+	cr_assert_gt(raft_last_index(&leader->raft), p_last);
+	cr_assert_eq(c->poison_ok, 0);
+
+	/* Back together: the old leader's entries from p_first are truncated
+	 * and replaced by the leader's; it never applies them. */
+	old->group = 0;
+	pump(c, 20, 20);
+	wait_settled(c);
+	cr_assert(!old->poisoned);
+	cr_assert_geq(old->applied, c->max_acked);
+	leader = leader_of(c);
+	cr_assert_not_null(leader);
+	stop_all(c);
+	cr_assert_eq(c->poison_ok, 0, "an entry of the isolated leader was committed");
+	cr_assert_eq(c->poison_failed, POISONED);
+
+	struct node_log logs[NODES];
+	for (unsigned k = 0; k < NODES; k++) {
+		read_node_log(&c->nodes[k], &logs[k]);
+		check_log_commands(&c->nodes[k], &logs[k]);
+		cr_assert_eq(logs[k].first, 1);
+	}
+	unsigned o = (unsigned)(old - c->nodes), l = (unsigned)(leader - c->nodes);
+	for (raft_index i = p_first; i <= p_last; i++) {
+		const struct log_entry *e = log_at(&logs[o], i);
+		cr_assert_not_null(e);
+		cr_assert_gt(e->term, old_term, "entry %llu of the old leader: term %llu",
+			     (unsigned long long)i, e->term);
+	}
+	for (unsigned k = 0; k < NODES; k++) {
+		cr_assert_eq(logs[k].last, logs[l].last);
+		if (k != l)
+			check_logs_match(&c->nodes[k], &logs[k], leader, &logs[l]);
+	}
+	/* The old leader's FSM: every committed value, from its log. */
+	for (uint64_t v = 1; v < c->next_value; v++) {
+		raft_index i = c->index_of[v];
+		if (i == 0)
+			continue;
+		const struct log_entry *e = log_at(&logs[o], i);
+		cr_assert(e != NULL && e->command_ok && e->value == v,
+			  "value %llu missing at %llu in the old leader's log",
+			  (unsigned long long)v, (unsigned long long)i);
+	}
+	for (unsigned k = 0; k < NODES; k++)
+		node_log_free(&logs[k]);
+	cluster_end(c);
+	th_rmrf(dir);
+	free(dir);
+}
