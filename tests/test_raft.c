@@ -1730,3 +1730,59 @@ Test(raft_cluster, isolated_leader_suffix_replaced, .timeout = 300)
 	th_rmrf(dir);
 	free(dir);
 }
+
+/* raft_start of n fails with RAFT_CORRUPT, its message naming what. */
+static void start_refused(struct cluster *c, struct node *n, const char *what)
+{
+	int rv = node_try_start(c, n, false);
+	cr_assert_eq(rv, RAFT_CORRUPT, "raft_start returned %d (%s)", rv, n->err);
+	cr_assert(strstr(n->err, what) != NULL, "errmsg \"%s\" lacks \"%s\"", n->err, what);
+}
+
+Test(raft_badinput, node_refuses_damaged_files, .timeout = 120)
+{
+	signal(SIGPIPE, SIG_IGN);
+	char *dir = th_tmpdir();
+	/* One voter: it elects itself. */
+	struct cluster *c = cluster_new(dir, 64, 16);
+	c->voters = 1;
+	struct node *n = &c->nodes[0];
+	node_start(c, n, true);
+	cr_assert_eq(wait_leader(c), n);
+	pump(c, 150, 50);
+	wait_settled(c);
+	uint64_t applied = n->applied;
+	node_stop(c, n);
+
+	char meta[4200], snap[4200];
+	snprintf(meta, sizeof(meta), "%s/raft-meta", n->dir);
+	snprintf(snap, sizeof(snap), "%s/raft-snapshot", n->dir);
+	size_t meta_len, snap_len;
+	unsigned char *meta_bytes = th_read_file(meta, &meta_len);
+	unsigned char *snap_bytes = th_read_file(snap, &snap_len);
+
+	th_flip_byte(meta, 17); /* inside the vote */
+	start_refused(c, n, "raft-meta: checksum mismatch");
+	th_create_file(meta, meta_bytes, meta_len);
+
+	th_truncate(snap, snap_len - 1);
+	start_refused(c, n, "raft-snapshot");
+	th_flip_byte(snap, 0);
+	start_refused(c, n, "raft-snapshot");
+	th_create_file(snap, snap_bytes, snap_len);
+	th_flip_byte(snap, snap_len - 1); /* inside the FSM's data */
+	start_refused(c, n, "raft-snapshot: checksum mismatch");
+	th_create_file(snap, snap_bytes, snap_len);
+
+	/* Whole again, the node starts and has all it had. */
+	node_start(c, n, false);
+	cr_assert_eq(wait_leader(c), n);
+	wait_settled(c);
+	cr_assert_geq(n->applied, applied);
+	cr_assert_eq(n->count, n->applied);
+	free(meta_bytes);
+	free(snap_bytes);
+	cluster_end(c);
+	th_rmrf(dir);
+	free(dir);
+}
