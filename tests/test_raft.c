@@ -3,10 +3,14 @@
  * test_raft.c - libuwal-raft: the storage methods of its struct raft_io
  * called directly as raft calls them (append, truncate ordered behind
  * in-flight appends, snapshot_put with and without trailing entries,
- * load after reopen, damaged metadata and snapshot files), and three raft
- * nodes on one libuv loop over raft's TCP transport on 127.0.0.1: bootstrap,
- * election, entries applied in order on every node, the leader stopped and
- * a new one elected, a node restarted from its directory.
+ * load after reopen, damaged metadata and snapshot files, directories of
+ * another format), and three raft nodes on one libuv loop over raft's TCP
+ * transport on 127.0.0.1: bootstrap, election, entries applied in order on
+ * every node, the leader stopped and a new one elected, a node restarted
+ * from its directory; 10,000 pipelined entries read back from every node's
+ * uwal log; a follower brought back by InstallSnapshot; an isolated
+ * leader's uncommitted entries truncated and replaced. Partitions drop the
+ * messages between groups of nodes where they are received.
  *
  * Every wait is bounded by a uv timer (run_until()).
  */
