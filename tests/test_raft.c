@@ -284,6 +284,7 @@ Test(raft_store, pristine_load)
 	store_close(&s);
 	th_rmrf(dir);
 	free(dir);
+	th_leak_check();
 }
 
 Test(raft_store, truncate_behind_appends_then_load)
@@ -339,6 +340,7 @@ Test(raft_store, truncate_behind_appends_then_load)
 	store_close(&s);
 	th_rmrf(dir);
 	free(dir);
+	th_leak_check();
 }
 
 struct put {
@@ -476,6 +478,7 @@ Test(raft_store, snapshot_trailing_and_install)
 	store_close(&s);
 	th_rmrf(dir);
 	free(dir);
+	th_leak_check();
 }
 
 /* Bootstrap a store in dir and close it. */
@@ -527,6 +530,7 @@ Test(raft_store, damaged_metadata_is_an_error)
 	expect_load_error(dir, RAFT_CORRUPT, "missing");
 	th_rmrf(dir);
 	free(dir);
+	th_leak_check();
 }
 
 Test(raft_store, damaged_snapshot_is_an_error)
@@ -548,6 +552,7 @@ Test(raft_store, damaged_snapshot_is_an_error)
 	expect_load_error(dir, RAFT_CORRUPT, "cut short");
 	th_rmrf(dir);
 	free(dir);
+	th_leak_check();
 }
 
 Test(raft_store, bootstrap_twice_refused)
@@ -563,6 +568,7 @@ Test(raft_store, bootstrap_twice_refused)
 	store_close(&s);
 	th_rmrf(dir);
 	free(dir);
+	th_leak_check();
 }
 
 /* ---- a node directory of another format --------------------------------- */
@@ -611,6 +617,7 @@ Test(raft_badinput, not_a_directory)
 	expect_open_error(path, RAFT_NOTFOUND, "No such file");
 	th_rmrf(dir);
 	free(dir);
+	th_leak_check();
 }
 
 Test(raft_badinput, log_is_a_file)
@@ -624,6 +631,7 @@ Test(raft_badinput, log_is_a_file)
 	cr_assert_eq(th_file_size(path), 9);
 	th_rmrf(dir);
 	free(dir);
+	th_leak_check();
 }
 
 /* xorshift64: the same bytes every run. */
@@ -703,6 +711,7 @@ Test(raft_badinput, segments_of_random_bytes)
 	/* Inside the records, before the frame that marks them durable: not a
 	 * torn tail, so not cut. */
 	random_segments_refused(64, 256);
+	th_leak_check();
 }
 
 Test(raft_badinput, log_of_other_records)
@@ -725,6 +734,7 @@ Test(raft_badinput, log_of_other_records)
 	store_close(&s);
 	th_rmrf(dir);
 	free(dir);
+	th_leak_check();
 }
 
 static void uv_io_close_cb(struct raft_io *io)
@@ -775,6 +785,7 @@ Test(raft_badinput, directory_of_raft_uv)
 	store_close(&s);
 	th_rmrf(dir);
 	free(dir);
+	th_leak_check();
 }
 
 /* ---- three nodes over TCP on 127.0.0.1 ---------------------------------- */
@@ -1458,6 +1469,7 @@ Test(raft_cluster, elect_replicate_fail_over_restart, .timeout = 240)
 	cluster_end(c);
 	th_rmrf(dir);
 	free(dir);
+	th_leak_check();
 }
 
 /* Each committed value is at its index in the logs of every node (there
@@ -1555,6 +1567,7 @@ Test(raft_cluster, ten_thousand_entries_and_a_fail_over, .timeout = 600)
 	cluster_end(c);
 	th_rmrf(dir);
 	free(dir);
+	th_leak_check();
 }
 
 /* A running node of group 0 other than the leader. */
@@ -1640,6 +1653,7 @@ Test(raft_cluster, lagging_node_catches_up_by_snapshot, .timeout = 300)
 	cluster_end(c);
 	th_rmrf(dir);
 	free(dir);
+	th_leak_check();
 }
 
 static bool stored_to(void *arg)
@@ -1733,6 +1747,7 @@ Test(raft_cluster, isolated_leader_suffix_replaced, .timeout = 300)
 	cluster_end(c);
 	th_rmrf(dir);
 	free(dir);
+	th_leak_check();
 }
 
 /* raft_start of n fails with RAFT_CORRUPT, its message naming what. */
@@ -1789,4 +1804,5 @@ Test(raft_badinput, node_refuses_damaged_files, .timeout = 120)
 	cluster_end(c);
 	th_rmrf(dir);
 	free(dir);
+	th_leak_check();
 }
