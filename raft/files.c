@@ -144,13 +144,32 @@ int ur_meta_write(int dirfd, uint64_t term, uint64_t vote, char *err)
 	return replace_file(dirfd, UR_META_TMP, UR_META_NAME, &p, 1, err);
 }
 
+/*
+ * The metadata files raft_uv keeps in its directory (its log segments and
+ * snapshots sit beside them). A directory raft_uv wrote has no raft-meta:
+ * taken for a pristine one, it would be bootstrapped again or loaded as
+ * term 0, and its log and vote lost.
+ */
+static const char *const raft_uv_meta[] = {"metadata1", "metadata2"};
+
 int ur_meta_read(int dirfd, uint64_t *term, uint64_t *vote, char *err)
 {
 	int fd = openat(dirfd, UR_META_NAME, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 		snprintf(err, RAFT_ERRMSG_BUF_SIZE, "open %s: %s", UR_META_NAME, strerror(e));
-		return e == ENOENT ? RAFT_NOTFOUND : RAFT_IOERR;
+		if (e != ENOENT)
+			return RAFT_IOERR;
+		for (size_t i = 0; i < sizeof(raft_uv_meta) / sizeof(raft_uv_meta[0]); i++) {
+			if (faccessat(dirfd, raft_uv_meta[i], F_OK, 0) == 0) {
+				snprintf(err, RAFT_ERRMSG_BUF_SIZE,
+					 "no %s, but raft_uv's %s: a raft_uv directory, not "
+					 "a uwal raft one",
+					 UR_META_NAME, raft_uv_meta[i]);
+				return RAFT_CORRUPT;
+			}
+		}
+		return RAFT_NOTFOUND;
 	}
 	unsigned char buf[UR_META_SIZE + 1];
 	ssize_t n = read_full(fd, buf, sizeof(buf));
