@@ -73,6 +73,11 @@ struct op {
 	uwal_record *recs;
 	unsigned char *scratch;
 	unsigned n;
+	/* Entries are handed to uwal in parts that fit a segment: sent of
+	 * them so far, in parts submissions, done of them completed; fail is
+	 * the first failure's raft code (its text in errmsg). */
+	unsigned sent, parts, done;
+	int fail;
 	/* OP_TRUNCATE */
 	raft_index index;
 	/* OP_SNAPSHOT_PUT / OP_SNAPSHOT_GET */
@@ -94,6 +99,7 @@ struct ur {
 	char *dir;
 	int dirfd;
 	size_t segment_size;
+	size_t part_bytes; /* the most bytes of records in one uwal_submit() */
 	uwal *w;
 	uv_poll_t poll;
 	bool poll_ready;
@@ -257,25 +263,52 @@ static void free_op(struct op *op)
 	free(op);
 }
 
-/* Hand an append to uwal: 0, UWAL_EAGAIN (window full: try later), or a
- * raft error with op->errmsg. */
+/* How many records of op, from op->sent on, go in one submission: as many
+ * as fit in s->part_bytes (at least one: uwal refuses one too big). */
+static unsigned part_len(const struct ur *s, const struct op *op)
+{
+	size_t bytes = 0;
+	unsigned k = op->sent;
+	while (k < op->n) {
+		size_t b = uwal_record_size(op->recs[k].index, 0, op->recs[k].value_len);
+		if (k > op->sent && bytes + b > s->part_bytes)
+			break;
+		bytes += b;
+		k++;
+	}
+	return k - op->sent;
+}
+
+/*
+ * Hand an append to uwal, in parts that each fit a segment (raft sends a
+ * follower that is far behind all it lacks in one append): 0 when every
+ * part is submitted, or when a part failed after others were (the last
+ * completion reports it); UWAL_EAGAIN when the window is full (the rest
+ * goes later, in order); or a raft error with op->errmsg when nothing was
+ * submitted.
+ */
 static int submit_append(struct ur *s, struct op *op)
 {
-	int rc;
-	if (op->n == 0)
-		rc = uwal_submit(s->w, NULL, 0, UWAL_SUBMIT_SYNC, (uint64_t)(uintptr_t)op);
-	else
-		rc = uwal_submit(s->w, op->recs, op->n, UWAL_SUBMIT_SYNC, (uint64_t)(uintptr_t)op);
-	if (rc == UWAL_EAGAIN)
-		return rc;
-	if (rc != 0)
-		return from_uwal(s, rc, "append", op->errmsg);
+	do {
+		unsigned k = op->n ? part_len(s, op) : 0;
+		int rc = uwal_submit(s->w, k ? op->recs + op->sent : NULL, k, UWAL_SUBMIT_SYNC,
+				     (uint64_t)(uintptr_t)op);
+		if (rc == UWAL_EAGAIN)
+			return rc;
+		if (rc != 0) {
+			op->fail = from_uwal(s, rc, "append", op->errmsg);
+			op->sent = op->n;
+			break;
+		}
+		op->sent += k;
+		op->parts++;
+		s->inflight++;
+	} while (op->sent < op->n);
 	free(op->recs);
 	free(op->scratch);
 	op->recs = NULL;
 	op->scratch = NULL;
-	s->inflight++;
-	return 0;
+	return op->parts == 0 ? op->fail : 0;
 }
 
 static void start_barrier(struct ur *s, struct op *op);
@@ -288,14 +321,21 @@ static void process_queue(struct ur *s)
 	while (s->head != NULL && !s->barrier && !s->closing) {
 		struct op *op = s->head;
 		if (op->kind == OP_APPEND) {
-			int rv = s->errored ? RAFT_IOERR : submit_append(s, op);
+			int rv;
+			if (s->errored) {
+				snprintf(op->errmsg, sizeof(op->errmsg),
+					 "an earlier truncate or snapshot failed");
+				/* Parts in flight: the last completion reports it. */
+				op->fail = RAFT_IOERR;
+				op->sent = op->n;
+				rv = op->parts ? 0 : RAFT_IOERR;
+			} else {
+				rv = submit_append(s, op);
+			}
 			if (rv == UWAL_EAGAIN)
 				return; /* the next reap makes room */
 			dequeue(s);
 			if (rv != 0) {
-				if (s->errored)
-					snprintf(op->errmsg, sizeof(op->errmsg),
-						 "an earlier truncate or snapshot failed");
 				set_errmsg(s->io, op->errmsg);
 				op->append_cb(op->append_req, rv);
 				free_op(op);
@@ -323,13 +363,15 @@ static void poll_cb(uv_poll_t *handle, int status, int events)
 			break;
 		for (int i = 0; i < n; i++) {
 			struct op *op = (struct op *)(uintptr_t)c[i].user_data;
-			int rv = 0;
 			s->inflight--;
-			if (c[i].result != 0) {
-				rv = from_uwal(s, c[i].result, "append", op->errmsg);
+			op->done++;
+			if (c[i].result != 0 && op->fail == 0)
+				op->fail = from_uwal(s, c[i].result, "append", op->errmsg);
+			if (op->sent < op->n || op->done < op->parts)
+				continue; /* more parts to submit or to complete */
+			if (op->fail != 0)
 				set_errmsg(s->io, op->errmsg);
-			}
-			op->append_cb(op->append_req, rv);
+			op->append_cb(op->append_req, op->fail);
 			free_op(op);
 		}
 		if (n < UR_REAP_MAX)
@@ -916,6 +958,8 @@ static int ur_init(struct raft_io *io, raft_id id, const char *address)
 	cfg.log_ctx = s;
 	if (s->segment_size != 0)
 		cfg.segment_size = s->segment_size;
+	/* A quarter of a segment per submission: always fits one. */
+	s->part_bytes = cfg.segment_size / 4;
 	int rc = uwal_open(&cfg, &s->w);
 	if (rc != 0) {
 		s->w = NULL;

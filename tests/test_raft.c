@@ -828,6 +828,7 @@ struct cluster {
 	struct node nodes[NODES];
 	unsigned voters;              /* nodes 1 .. voters are bootstrapped voters */
 	unsigned threshold, trailing; /* raft's snapshot settings */
+	size_t segment;               /* the nodes' segment size; 0: SEGMENT */
 	uint64_t next_value;          /* of the next raft_apply */
 	uint64_t committed, failed;   /* callbacks of values */
 	uint64_t max_acked;           /* the largest value committed */
@@ -1036,7 +1037,7 @@ static int node_try_start(struct cluster *c, struct node *n, bool bootstrap)
 	cr_assert_eq(raft_uv_tcp_init(&n->t, &c->loop), 0);
 	int rv = uwal_raft_init(&n->io, &c->loop, n->dir, &n->t);
 	cr_assert_eq(rv, 0, "uwal_raft_init: %s", n->io.errmsg);
-	cr_assert_eq(uwal_raft_set_segment_size(&n->io, SEGMENT), 0);
+	cr_assert_eq(uwal_raft_set_segment_size(&n->io, c->segment ? c->segment : SEGMENT), 0);
 	n->io_start = n->io.start;
 	n->io.start = net_start;
 	rv = raft_init(&n->raft, &n->io, &n->fsm, n->id, n->address);
@@ -1650,6 +1651,51 @@ Test(raft_cluster, lagging_node_catches_up_by_snapshot, .timeout = 300)
 	node_log_free(&lf);
 	node_log_free(&ll);
 
+	cluster_end(c);
+	th_rmrf(dir);
+	free(dir);
+	th_leak_check();
+}
+
+/*
+ * A follower far behind, without snapshots to spare it the entries: raft
+ * sends all it lacks in one append, more than one segment holds. They go
+ * to uwal in parts, and the follower catches up by entries alone.
+ */
+Test(raft_cluster, a_follower_behind_by_more_than_a_segment_catches_up, .timeout = 300)
+{
+	signal(SIGPIPE, SIG_IGN);
+	char *dir = th_tmpdir();
+	struct cluster *c = cluster_new(dir, 1000000, 16);
+	c->segment = 64u << 10;
+	start_all(c);
+	wait_leader(c);
+	pump(c, 50, 50);
+	wait_settled(c);
+
+	struct node *f = follower_of(c);
+	cr_assert_not_null(f);
+	raft_index f_last = raft_last_index(&f->raft);
+	node_stop(c, f);
+	/* Over 3 segments of entries (about 70 bytes each, 64 KiB segments). */
+	pump(c, 3000, 200);
+	wait_caught_up(c);
+	node_start(c, f, false);
+	cr_assert_eq(raft_last_index(&f->raft), f_last);
+	pump(c, 20, 20);
+	wait_settled(c);
+	cr_assert_eq(f->restores, 0, "node %llu caught up by a snapshot", f->id);
+	cr_assert_gt(raft_last_applied(&f->raft), f_last + 3000);
+	struct node *leader = leader_of(c);
+	cr_assert_not_null(leader);
+	stop_all(c);
+	struct node_log lf, ll;
+	read_node_log(f, &lf);
+	read_node_log(leader, &ll);
+	check_log_commands(f, &lf);
+	check_logs_match(f, &lf, leader, &ll);
+	node_log_free(&lf);
+	node_log_free(&ll);
 	cluster_end(c);
 	th_rmrf(dir);
 	free(dir);
