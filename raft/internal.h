@@ -12,10 +12,10 @@
 
 #include <raft.h>
 
+#include "uwal.h"
+
 #define UR_META_NAME "raft-meta"
-#define UR_META_TMP "raft-meta.tmp"
 #define UR_SNAP_NAME "raft-snapshot"
-#define UR_SNAP_TMP "raft-snapshot.tmp"
 #define UR_LOG_DIR "log"
 #define UR_NET_DIR "net"
 
@@ -23,10 +23,10 @@
 #define UR_ENTRY_HEADER 16u
 #define UR_ENTRY_FORMAT 1u
 
-#define UR_META_SIZE 32u
-#define UR_META_VERSION 1u
-#define UR_SNAP_HEADER 64u
-#define UR_SNAP_VERSION 1u
+#define UR_META_SIZE 24u
+#define UR_META_VERSION 2u
+#define UR_SNAP_HEADER 48u
+#define UR_SNAP_VERSION 2u
 
 static inline void ur_put32(unsigned char *p, uint32_t v)
 {
@@ -57,8 +57,6 @@ static inline uint64_t ur_get64(const unsigned char *p)
 }
 
 /* CRC32C (Castagnoli), as uwal's frames use; crc 0 to start. */
-uint32_t ur_crc32c(uint32_t crc, const void *buf, size_t len);
-
 /*
  * The metadata file of dir (an O_DIRECTORY descriptor). Read: 0, or
  * RAFT_NOTFOUND (no file), RAFT_CORRUPT (cut short, another format, a bad
@@ -66,8 +64,8 @@ uint32_t ur_crc32c(uint32_t crc, const void *buf, size_t len);
  * Write: a temporary file, fdatasync, rename over the old one, fsync of
  * dir: 0 once durable, or RAFT_IOERR / RAFT_NOSPACE.
  */
-int ur_meta_read(int dirfd, uint64_t *term, uint64_t *vote, char *err);
-int ur_meta_write(int dirfd, uint64_t term, uint64_t vote, char *err);
+int ur_meta_read(uwal *w, int dirfd, uint64_t *term, uint64_t *vote, char *err);
+int ur_meta_write(uwal *w, uint64_t term, uint64_t vote, char *err);
 
 /*
  * The snapshot file of dir: written like the metadata file, with gen (the
@@ -75,8 +73,8 @@ int ur_meta_write(int dirfd, uint64_t term, uint64_t vote, char *err);
  * frees it (raft_malloc, one buffer), or RAFT_NOTFOUND, RAFT_CORRUPT,
  * RAFT_NOMEM, RAFT_IOERR.
  */
-int ur_snap_write(int dirfd, const struct raft_snapshot *snap, uint64_t gen, char *err);
-int ur_snap_read(int dirfd, struct raft_snapshot **out, uint64_t *gen, char *err);
+int ur_snap_write(uwal *w, const struct raft_snapshot *snap, uint64_t gen, char *err);
+int ur_snap_read(uwal *w, struct raft_snapshot **out, uint64_t *gen, char *err);
 void ur_snap_free(struct raft_snapshot *snap);
 
 #endif /* UWAL_RAFT_INTERNAL_H */

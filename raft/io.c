@@ -477,7 +477,7 @@ static void snapshot_put_work(struct op *op)
 {
 	struct ur *s = op->s;
 	const struct raft_snapshot *snap = op->snapshot;
-	op->status = ur_snap_write(s->dirfd, snap, op->gen, op->errmsg);
+	op->status = ur_snap_write(s->w, snap, op->gen, op->errmsg);
 	if (op->status != 0)
 		return;
 	/* The snapshot is durable: the log before it may go now. */
@@ -502,7 +502,7 @@ static void snapshot_put_work(struct op *op)
 static void snapshot_get_work(struct op *op)
 {
 	uint64_t gen;
-	op->status = ur_snap_read(op->s->dirfd, &op->got, &gen, op->errmsg);
+	op->status = ur_snap_read(op->s->w, &op->got, &gen, op->errmsg);
 }
 
 static void work_cb(uv_work_t *work)
@@ -631,7 +631,7 @@ static int ur_snapshot_get(struct raft_io *io, struct raft_io_snapshot_get *req,
 static int ur_set_term(struct raft_io *io, raft_term term)
 {
 	struct ur *s = io->impl;
-	int rv = ur_meta_write(s->dirfd, term, 0, io->errmsg);
+	int rv = ur_meta_write(s->w, term, 0, io->errmsg);
 	if (rv != 0)
 		return rv;
 	s->term = term;
@@ -642,7 +642,7 @@ static int ur_set_term(struct raft_io *io, raft_term term)
 static int ur_set_vote(struct raft_io *io, raft_id server_id)
 {
 	struct ur *s = io->impl;
-	int rv = ur_meta_write(s->dirfd, s->term, server_id, io->errmsg);
+	int rv = ur_meta_write(s->w, s->term, server_id, io->errmsg);
 	if (rv != 0)
 		return rv;
 	s->vote = server_id;
@@ -651,7 +651,8 @@ static int ur_set_vote(struct raft_io *io, raft_id server_id)
 
 static bool snapshot_exists(struct ur *s)
 {
-	return faccessat(s->dirfd, UR_SNAP_NAME, F_OK, 0) == 0;
+	/* Its name beside the log, as uwal_file_put() makes it. */
+	return faccessat(s->dirfd, UR_LOG_DIR "/segment_file." UR_SNAP_NAME, F_OK, 0) == 0;
 }
 
 /* Term and vote from the file; a missing file is term 0 only for a log
@@ -659,7 +660,7 @@ static bool snapshot_exists(struct ur *s)
 static int read_meta(struct ur *s, char *err)
 {
 	uint64_t term = 0, vote = 0;
-	int rv = ur_meta_read(s->dirfd, &term, &vote, err);
+	int rv = ur_meta_read(s->w, s->dirfd, &term, &vote, err);
 	if (rv == RAFT_NOTFOUND) {
 		if (uwal_last_index(s->w) != 0 || snapshot_exists(s)) {
 			snprintf(err, RAFT_ERRMSG_BUF_SIZE,
@@ -695,7 +696,7 @@ static int ur_bootstrap(struct raft_io *io, const struct raft_configuration *con
 		set_errmsg(io, "encode the configuration");
 		return rv;
 	}
-	rv = ur_meta_write(s->dirfd, 1, 0, io->errmsg);
+	rv = ur_meta_write(s->w, 1, 0, io->errmsg);
 	if (rv == 0)
 		rv = write_entry_sync(s, 1, &e);
 	raft_free(e.buf.base);
@@ -717,7 +718,7 @@ static int ur_recover(struct raft_io *io, const struct raft_configuration *conf)
 	if (last == 0 && snapshot_exists(s)) {
 		struct raft_snapshot *snap = NULL;
 		uint64_t gen;
-		rv = ur_snap_read(s->dirfd, &snap, &gen, io->errmsg);
+		rv = ur_snap_read(s->w, &snap, &gen, io->errmsg);
 		if (rv != 0)
 			return rv;
 		last = snap->index;
@@ -765,7 +766,7 @@ static int ur_load(struct raft_io *io, raft_term *term, raft_id *voted_for,
 	int rv = read_meta(s, io->errmsg);
 	if (rv != 0)
 		return rv;
-	rv = ur_snap_read(s->dirfd, &snap, &gen, io->errmsg);
+	rv = ur_snap_read(s->w, &snap, &gen, io->errmsg);
 	if (rv == RAFT_NOTFOUND) {
 		snap = NULL;
 		gen = 0;
@@ -965,9 +966,6 @@ static int ur_init(struct raft_io *io, raft_id id, const char *address)
 		s->w = NULL;
 		return from_uwal(s, rc, "open the log", io->errmsg);
 	}
-	/* Leftovers of a write that a crash interrupted. */
-	unlinkat(s->dirfd, UR_META_TMP, 0);
-	unlinkat(s->dirfd, UR_SNAP_TMP, 0);
 
 	s->inner.data = io->data;
 	int rv = s->inner.init(&s->inner, id, address);

@@ -511,10 +511,10 @@ Test(raft_store, damaged_metadata_is_an_error)
 {
 	char *dir = th_tmpdir();
 	char meta[4096];
-	th_join(meta, sizeof(meta), dir, "raft-meta");
+	th_join(meta, sizeof(meta), dir, "log/segment_file.raft-meta");
 	bootstrapped(dir);
 
-	th_flip_byte(meta, 9); /* inside the term */
+	th_flip_byte(meta, 24 + 9); /* inside the term */
 	expect_load_error(dir, RAFT_CORRUPT, "checksum");
 
 	th_truncate(meta, 20);
@@ -524,7 +524,7 @@ Test(raft_store, damaged_metadata_is_an_error)
 	expect_load_error(dir, RAFT_CORRUPT, "cut short");
 
 	th_create_file(meta, "this is not it, not at all, no!!", 32);
-	expect_load_error(dir, RAFT_CORRUPT, "not a uwal raft metadata file");
+	expect_load_error(dir, RAFT_CORRUPT, "not a uwal file");
 
 	unlink(meta);
 	expect_load_error(dir, RAFT_CORRUPT, "missing");
@@ -537,7 +537,7 @@ Test(raft_store, damaged_snapshot_is_an_error)
 {
 	char *dir = th_tmpdir();
 	char path[4096];
-	th_join(path, sizeof(path), dir, "raft-snapshot");
+	th_join(path, sizeof(path), dir, "log/segment_file.raft-snapshot");
 	struct store s;
 	store_open(&s, dir);
 	store_bootstrap(&s);
@@ -1820,14 +1820,14 @@ Test(raft_badinput, node_refuses_damaged_files, .timeout = 120)
 	node_stop(c, n);
 
 	char meta[4200], snap[4200];
-	snprintf(meta, sizeof(meta), "%s/raft-meta", n->dir);
-	snprintf(snap, sizeof(snap), "%s/raft-snapshot", n->dir);
+	snprintf(meta, sizeof(meta), "%s/log/segment_file.raft-meta", n->dir);
+	snprintf(snap, sizeof(snap), "%s/log/segment_file.raft-snapshot", n->dir);
 	size_t meta_len, snap_len;
 	unsigned char *meta_bytes = th_read_file(meta, &meta_len);
 	unsigned char *snap_bytes = th_read_file(snap, &snap_len);
 
-	th_flip_byte(meta, 17); /* inside the vote */
-	start_refused(c, n, "raft-meta: checksum mismatch");
+	th_flip_byte(meta, 24 + 17); /* inside the vote */
+	start_refused(c, n, "raft-meta: bad header, length or checksum");
 	th_create_file(meta, meta_bytes, meta_len);
 
 	th_truncate(snap, snap_len - 1);
@@ -1836,7 +1836,7 @@ Test(raft_badinput, node_refuses_damaged_files, .timeout = 120)
 	start_refused(c, n, "raft-snapshot");
 	th_create_file(snap, snap_bytes, snap_len);
 	th_flip_byte(snap, snap_len - 1); /* inside the FSM's data */
-	start_refused(c, n, "raft-snapshot: checksum mismatch");
+	start_refused(c, n, "raft-snapshot: bad header, length or checksum");
 	th_create_file(snap, snap_bytes, snap_len);
 
 	/* Whole again, the node starts and has all it had. */
