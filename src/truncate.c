@@ -286,12 +286,33 @@ static int trunc_back(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, u
 	return err;
 }
 
+/*
+ * Is the record at off of the active segment s inside a uwal_write_batch()
+ * call: the frame right before it a record frame flagged MORE? A cut of
+ * the file there would leave the batch's first part unfinished, and
+ * recovery drops an unfinished batch whole (format.c), with records the
+ * cut keeps. A read error counts as inside (the rotation is safe anyway).
+ */
+static bool inside_batch(struct uwal *w, const struct seg *s, uint32_t off)
+{
+	uint32_t n = uw_idx_count_below(&s->idx, off);
+	if (n == 0)
+		return false; /* a batch never spans segments */
+	uint32_t prev = s->idx.offs[n - 1];
+	uint8_t hdr[FMT_FRAME_HDR_SIZE];
+	if (uw_io_pread(w->io, s->fd, hdr, sizeof(hdr), prev) != (ssize_t)sizeof(hdr))
+		return true;
+	uint64_t len = uw_fmt_frame_peek_len(hdr, sizeof(hdr));
+	return prev + len == off && (hdr[5] & FMT_FRAME_MORE);
+}
+
 bool uw_trunc_back_needs_rotation(struct uwal *w, const struct seg *active, uint64_t index)
 {
 	size_t i;
 	uint32_t off;
-	return active->front_off && find(w, index, &i, &off) && w->segs[i] == active &&
-	       off < active->front_off;
+	if (!find(w, index, &i, &off) || w->segs[i] != active)
+		return false;
+	return (active->front_off && off < active->front_off) || inside_batch(w, active, off);
 }
 
 int uw_trunc_run(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, const struct req *r,

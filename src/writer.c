@@ -845,8 +845,8 @@ static int close_active(struct uwal *w, struct writer *wr)
  * A truncation request, alone (truncate.c). Its frame goes into the active
  * segment; a version 1 segment takes none, so the log rotates first. So
  * does a back cut that would truncate the active segment's file before a
- * FRONT frame in it: sealed, the segment keeps the frame, and the cut is a
- * BACK frame in the new segment.
+ * FRONT frame in it, or inside a batch: sealed, the segment keeps the
+ * frame (the batch whole), and the cut is a BACK frame in the new segment.
  */
 static void run_trunc(struct uwal *w, struct writer *wr)
 {

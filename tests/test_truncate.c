@@ -189,6 +189,42 @@ TH_TEST(truncate, back_at_every_position_survives_reopen)
 	}
 }
 
+/* A back cut inside a uwal_write_batch() call in the active segment
+ * keeps the batch's records before it, also after a reopen (the kept part
+ * of the batch must not read as a batch cut short). */
+TH_TEST(truncate, back_inside_a_batch_of_the_active_segment_keeps_what_is_before_it)
+{
+	for (uint64_t k = 2; k <= 10; k++) {
+		char *dir = subdir("ib", (unsigned)k);
+		uwal_config cfg;
+		th_config(&cfg, dir);
+		cfg.sync_mode = UWAL_SYNC_BATCH;
+		uwal *w = th_open(&cfg);
+		char keys[10][TH_KEY_MAX];
+		unsigned char vals[10][TH_VAL_MAX];
+		uwal_record recs[10];
+		for (uint64_t i = 1; i <= 10; i++) {
+			size_t kl = th_key(i, keys[i - 1]), vl = th_vlen(i);
+			th_fill(i, vals[i - 1], vl);
+			recs[i - 1] =
+				(uwal_record){i, keys[i - 1], kl, vl ? vals[i - 1] : NULL, vl};
+		}
+		cr_assert_eq(uwal_write_batch(w, recs, 10, true), 0);
+		cr_assert_eq(uwal_truncate_back(w, k), 0);
+		struct model m;
+		model_range(&m, 1, k - 1);
+		check_view(w, &m, "after back inside a batch");
+		w = reopen(w, &cfg);
+		check_view(w, &m, "after back inside a batch, reopened");
+		cr_assert_eq(th_write_std(w, k, true), 0);
+		w = reopen(w, &cfg);
+		model_range(&m, 1, k);
+		check_view(w, &m, "after writing the cut index again");
+		th_close(w);
+		free(dir);
+	}
+}
+
 TH_TEST(truncate, back_frees_indexes_and_the_later_copy_is_live_after_reopen)
 {
 	for (unsigned k = 0; k < NPOS; k++) {
@@ -827,6 +863,12 @@ static void crash_case(bool back, uint64_t index)
 TH_TEST(truncate, a_power_cut_at_each_step_of_back_before_a_front_frame_leaves_before_or_after)
 {
 	crash_case_after(12, true, 44);
+}
+
+/* 43 lies inside the batch 41..44 of the active segment. */
+TH_TEST(truncate, a_power_cut_at_each_step_of_back_inside_a_batch_leaves_before_or_after)
+{
+	crash_case(true, 43);
 }
 
 TH_TEST(truncate, a_power_cut_at_each_step_of_front_leaves_before_or_after)
