@@ -9,11 +9,15 @@
  * every node, the leader stopped and a new one elected, a node restarted
  * from its directory; 10,000 pipelined entries read back from every node's
  * uwal log; a follower brought back by InstallSnapshot; an isolated
- * leader's uncommitted entries truncated and replaced. Partitions drop the
+ * leader's uncommitted entries truncated and replaced; a follower behind by
+ * more than a segment; one node's storage on the crash-simulating backend
+ * with the power cut at each step of append, truncate, snapshot_put (with
+ * trailing entries and installed) and set_term. Partitions drop the
  * messages between groups of nodes where they are received.
  *
  * Every wait is bounded by a uv timer (run_until()).
  */
+#include "crashsim.h"
 #include "helpers.h"
 
 #include <netinet/in.h>
@@ -1851,4 +1855,247 @@ Test(raft_badinput, node_refuses_damaged_files, .timeout = 120)
 	th_rmrf(dir);
 	free(dir);
 	th_leak_check();
+}
+
+/* ---- power cuts under one node's storage ---------------------------------- */
+
+/*
+ * The storage of one node on the crash-simulating backend (its log and
+ * its files beside the log go through it): a prepared state (bootstrap,
+ * term 2 and a vote, entries 2..20), then one operation with the power cut
+ * at each of its steps in turn, then every layout a few seeds give of what
+ * the cut left is loaded and judged: load succeeds, and the node is in the
+ * state before the operation or after it (an append may leave a prefix of
+ * its entries, as raft allows), and after it if the operation reported
+ * success.
+ */
+enum cut_op { CUT_APPEND, CUT_TRUNCATE, CUT_SNAP_TRAILING, CUT_SNAP_INSTALL, CUT_TERM };
+
+/* Run op on s (prepared); 0 if it and what follows it succeeded. */
+static int cut_run(struct store *s, enum cut_op op)
+{
+	struct append a;
+	switch (op) {
+	case CUT_APPEND:
+		append_start(s, &a, 21, 20, 2, 'f'); /* 21..40 */
+		break;
+	case CUT_TRUNCATE: {
+		int rv = s->io.truncate(&s->io, 12);
+		if (rv != 0)
+			return rv;
+		append_start(s, &a, 12, 2, 3, 'n'); /* the new suffix: 12, 13 */
+		break;
+	}
+	case CUT_SNAP_TRAILING:
+	case CUT_SNAP_INSTALL: {
+		bool install = op == CUT_SNAP_INSTALL;
+		struct raft_snapshot snap;
+		memset(&snap, 0, sizeof(snap));
+		snap.index = install ? 30 : 16;
+		snap.term = 2;
+		conf_one(&snap.configuration);
+		snap.configuration_index = 1;
+		const char *data = install ? "state-30" : "state-16";
+		struct raft_buffer buf = {.base = (void *)data, .len = strlen(data)};
+		snap.bufs = &buf;
+		snap.n_bufs = 1;
+		struct put p = {.req.data = &p};
+		int rv = s->io.snapshot_put(&s->io, install ? 0 : 4, &p.req, &snap, put_cb);
+		if (rv == 0)
+			cr_assert(run_until(&s->loop, put_done, &p, 20000), "snapshot_put hung");
+		raft_configuration_close(&snap.configuration);
+		return rv != 0 ? rv : p.status;
+	}
+	case CUT_TERM:
+		return s->io.set_term(&s->io, 5);
+	}
+	cr_assert(run_until(&s->loop, append_done, &a, 20000), "append hung");
+	for (unsigned i = 0; i < a.n; i++)
+		free(a.entries[i].buf.base);
+	free(a.entries);
+	return a.status;
+}
+
+/* Is l's entry at index (of the loaded range) there, the given one? */
+static bool entry_is(const struct loaded *l, raft_index index, raft_term term, char tag)
+{
+	if (index < l->start || index >= l->start + l->n)
+		return false;
+	const struct raft_entry *e = &l->entries[index - l->start];
+	char want[32];
+	int len = snprintf(want, sizeof(want), "%c%llu", tag, (unsigned long long)index);
+	return e->term == term && e->type == RAFT_COMMAND && e->buf.len == (size_t)len &&
+	       memcmp(e->buf.base, want, (size_t)len) == 0;
+}
+
+/* The loaded entries from..to are the prepared ones ('e', term 2; 1 is the
+ * configuration). */
+static bool prepared_entries(const struct loaded *l, raft_index from, raft_index to)
+{
+	for (raft_index i = from; i <= to; i++) {
+		if (i == 1) {
+			if (l->start != 1 || l->n == 0 || l->entries[0].type != RAFT_CHANGE)
+				return false;
+		} else if (!entry_is(l, i, 2, 'e')) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Judge one layout; NULL if it is the state before or after op, else why. */
+static const char *cut_judge(const struct loaded *l, enum cut_op op, bool ok)
+{
+	raft_index last = l->start + l->n - 1;
+	bool before = l->term == 2 && l->vote == 1 && l->snap == NULL && l->start == 1 &&
+		      last == 20 && prepared_entries(l, 1, 20);
+	switch (op) {
+	case CUT_APPEND: {
+		if (l->term != 2 || l->vote != 1 || l->snap != NULL || l->start != 1 ||
+		    !prepared_entries(l, 1, 20) || last < 20 || last > 40)
+			return "not the prepared log with a prefix of the append";
+		for (raft_index i = 21; i <= last; i++)
+			if (!entry_is(l, i, 2, 'f'))
+				return "an appended entry is wrong";
+		return ok && last != 40 ? "the append succeeded, its entries are not all there"
+					: NULL;
+	}
+	case CUT_TRUNCATE: {
+		if (before)
+			return ok ? "the truncation succeeded, the suffix is back" : NULL;
+		if (l->term != 2 || l->snap != NULL || l->start != 1 ||
+		    !prepared_entries(l, 1, 11) || last < 11 || last > 13)
+			return "neither the prepared log nor the truncated one";
+		for (raft_index i = 12; i <= last; i++)
+			if (!entry_is(l, i, 3, 'n'))
+				return "an entry after the truncation is not the new suffix";
+		return ok && last != 13 ? "truncate and append succeeded, the new suffix is short"
+					: NULL;
+	}
+	case CUT_SNAP_TRAILING: {
+		if (before)
+			return ok ? "the snapshot succeeded, it is not there" : NULL;
+		if (l->snap == NULL || l->snap->index != 16 || l->snap->term != 2 ||
+		    l->snap->n_bufs != 1 || l->snap->bufs[0].len != 8 ||
+		    memcmp(l->snap->bufs[0].base, "state-16", 8) != 0)
+			return "a snapshot that is not the one put";
+		/* The log from 13 at most (the trailing 4 kept), up to 20. */
+		if (l->term != 2 || l->vote != 1 || l->start > 13 || last != 20 ||
+		    !prepared_entries(l, l->start, 20))
+			return "the snapshot's trailing entries are not the prepared ones";
+		return ok && l->start != 13 ? "the snapshot succeeded, the prefix is still there"
+					    : NULL;
+	}
+	case CUT_SNAP_INSTALL: {
+		if (before)
+			return ok ? "the installed snapshot succeeded, it is not there" : NULL;
+		if (l->snap == NULL || l->snap->index != 30 || l->snap->n_bufs != 1 ||
+		    l->snap->bufs[0].len != 8 || memcmp(l->snap->bufs[0].base, "state-30", 8) != 0)
+			return "a snapshot that is not the one installed";
+		return l->n != 0 || l->start != 31 ? "the old log outlived the installed snapshot"
+						   : NULL;
+	}
+	case CUT_TERM:
+		if (before)
+			return ok ? "set_term returned 0, the term is the old one" : NULL;
+		return l->term == 5 && l->vote == 0 && l->snap == NULL && last == 20 &&
+				       prepared_entries(l, 1, 20)
+			       ? NULL
+			       : "neither term 2 with its vote nor term 5 without one";
+	}
+	return "unknown operation";
+}
+
+static void power_cut_case(enum cut_op op)
+{
+	signal(SIGPIPE, SIG_IGN);
+	char *dir = th_tmpdir();
+	bool done = false;
+	unsigned judged = 0;
+	for (uint64_t cut = 0; !done && cut < 200; cut++) {
+		char base[4200], node[4300], out[4300], onode[4400];
+		snprintf(base, sizeof(base), "%s/cut%llu", dir, (unsigned long long)cut);
+		snprintf(node, sizeof(node), "%s/node", base);
+		snprintf(out, sizeof(out), "%s/out", base);
+		snprintf(onode, sizeof(onode), "%s/node", out);
+		cr_assert_eq(th_mkdir_p(node), 0);
+		struct crashsim *sim = crashsim_new(NULL, base);
+		cr_assert_not_null(sim);
+		tio_select(crashsim_io(sim));
+
+		struct store s;
+		store_open(&s, node);
+		store_bootstrap(&s);
+		cr_assert_eq(s.io.set_term(&s.io, 2), 0, "%s", s.io.errmsg);
+		cr_assert_eq(s.io.set_vote(&s.io, 1), 0, "%s", s.io.errmsg);
+		struct append a;
+		append_start(&s, &a, 2, 19, 2, 'e'); /* 2..20 */
+		append_wait(&s, &a);
+		crashsim_settle(sim);
+		crashsim_arm(sim, cut, NULL, NULL);
+		bool ok = cut_run(&s, op) == 0;
+		crashsim_settle(sim);
+		done = !crashsim_is_cut(sim);
+		crashsim_cut(sim, cut + 1);
+		store_close(&s);
+
+		for (uint64_t seed = 1; seed <= 3; seed++) {
+			cr_assert_eq(crashsim_layout_fresh(sim, seed * 7919 + cut, out), 0);
+			tio_select(NULL);
+			cr_assert_eq(th_mkdir_p(onode), 0);
+			store_open(&s, onode);
+			struct loaded l = store_load(&s);
+			cr_assert_eq(l.rv, 0, "op %d, cut at op %llu, seed %llu: load: %d %s", op,
+				     (unsigned long long)cut, (unsigned long long)seed, l.rv,
+				     s.io.errmsg);
+			const char *why = cut_judge(&l, op, ok);
+			cr_assert_null(
+				why,
+				"op %d, cut at op %llu, seed %llu (returned %s): %s: term %llu, "
+				"vote %llu, snapshot %llu, entries %llu..%llu",
+				op, (unsigned long long)cut, (unsigned long long)seed,
+				ok ? "success" : "failure", why, (unsigned long long)l.term,
+				(unsigned long long)l.vote,
+				(unsigned long long)(l.snap ? l.snap->index : 0),
+				(unsigned long long)l.start,
+				(unsigned long long)(l.start + l.n - 1));
+			loaded_free(&l);
+			store_close(&s);
+			judged++;
+			tio_select(crashsim_io(sim));
+		}
+		tio_select(NULL);
+		crashsim_free(sim);
+		th_rmrf(base);
+	}
+	cr_assert(done, "the operation never completed without a cut");
+	cr_assert_gt(judged, 3);
+	th_rmrf(dir);
+	free(dir);
+	th_leak_check();
+}
+
+Test(raft_crash, power_cut_at_each_step_of_append, .timeout = 300)
+{
+	power_cut_case(CUT_APPEND);
+}
+
+Test(raft_crash, power_cut_at_each_step_of_truncate, .timeout = 300)
+{
+	power_cut_case(CUT_TRUNCATE);
+}
+
+Test(raft_crash, power_cut_at_each_step_of_snapshot_put_with_trailing, .timeout = 300)
+{
+	power_cut_case(CUT_SNAP_TRAILING);
+}
+
+Test(raft_crash, power_cut_at_each_step_of_an_installed_snapshot, .timeout = 300)
+{
+	power_cut_case(CUT_SNAP_INSTALL);
+}
+
+Test(raft_crash, power_cut_at_each_step_of_set_term, .timeout = 300)
+{
+	power_cut_case(CUT_TERM);
 }
