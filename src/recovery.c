@@ -805,7 +805,8 @@ static int set_after_gap(struct seg *s)
 	struct fmt_seg_hdr h = {.version = s->version,
 				.flags = (uint16_t)(s->hdr_flags | FMT_SEG_AFTER_GAP),
 				.seq = s->seq,
-				.salt = s->salt};
+				.salt = s->salt,
+				.key_hi = (uint32_t)(s->key >> 32)};
 	uw_fmt_seg_hdr_encode(hdr, &h);
 	ret = uw_io_pwrite(s->io, fd, hdr, sizeof(hdr), 0);
 	if (ret == 0)

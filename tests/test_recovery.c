@@ -556,6 +556,39 @@ TH_TEST(recovery, unsafe_recover_while_open_returns_elocked)
 	th_close(w);
 }
 
+/* Guards against unsafe recover's after_gap flag changing the segment key
+ * (the header's key_hi): the mark frames already in the flagged segment
+ * would then no longer vouch for it, and damage in its durable part would
+ * be cut as a torn tail. */
+TH_TEST(recovery, unsafe_recover_flags_the_next_segment_keeping_its_key)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	fill_log(&cfg, 1, 25); /* 0: 1..10, 1: 11..20 (sealed), 2: 21..25 (the tail) */
+	char seg1[4352], seg2[4352];
+	th_join(seg1, sizeof(seg1), g_dir, SEG1);
+	th_join(seg2, sizeof(seg2), g_dir, "segment_00000000000000000002");
+	size_t len;
+	unsigned char *before = th_read_file(seg2, &len);
+	th_flip_byte(seg1, 0); /* a bad header: the file is removed, 2 flagged */
+	char **removed = NULL;
+	size_t n_removed = 0;
+	cr_assert_eq(uwal_unsafe_recover(g_dir, NULL, &removed, &n_removed), 0);
+	cr_assert_eq(n_removed, 1);
+	uwal_free_list(removed, n_removed);
+	unsigned char *after = th_read_file(seg2, &len);
+	cr_assert_neq(before[10], after[10], "the after_gap flag was not set");
+	cr_assert(memcmp(before + 24, after + 24, 4) == 0, "the header's key_hi changed");
+	free(before);
+	free(after);
+	/* The close's mark frame vouches for record 22: damage there is
+	 * refused, not cut. */
+	th_frame f = find_frame(seg2, 22);
+	th_flip_byte(seg2, f.off + TH_FRAME_HEADER + f.len / 2);
+	expect_open_fails(&cfg, UWAL_ECORRUPT);
+}
+
 /* Guards against a damaged segment header in a sealed segment going unnoticed. */
 TH_TEST(recovery, damaged_segment_header_fails_open_with_ecorrupt)
 {
