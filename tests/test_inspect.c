@@ -302,3 +302,42 @@ TH_TEST(inspect, recover_refuses_an_open_log_also_in_a_dry_run)
 	cr_assert_eq(uwal_unsafe_recover_ex(g_dir, NULL, 4, &v, &n), UWAL_EINVAL, "unknown flag");
 	th_close(w);
 }
+
+/* Guards against a report out of segment order when the last segment is
+ * both cut (damage before its watermark) and flagged (the one before it
+ * removed). */
+TH_TEST(inspect, recover_reports_a_cut_and_a_flag_of_the_last_segment_in_order)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 25; i++) /* 0: 1..10, 1: 11..20 (sealed), 2: 21..25 */
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	th_close(w); /* its mark frame vouches for the last segment */
+	char path[4352];
+	static th_frame f[64];
+	th_flip_byte(th_join(path, sizeof(path), g_dir, SEG1), 0);
+	th_join(path, sizeof(path), g_dir, SEG2);
+	cr_assert_eq(th_scan(path, f, 64, NULL), 5);
+	th_flip_byte(path, f[1].off + TH_FRAME_HEADER + f[1].len / 2); /* record 22 */
+	uwal_segment_info *v = NULL;
+	size_t n = 0;
+	cr_assert_eq(uwal_unsafe_recover_ex(g_dir, NULL, 0, &v, &n), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(v[0].name, SEG1);
+	cr_assert(v[0].removed);
+	cr_assert_str_eq(v[1].name, SEG2);
+	cr_assert(!v[1].removed && !v[1].after_gap, "the cut");
+	cr_assert_eq(v[1].bad_offset, f[1].off);
+	cr_assert_eq(v[1].records, 1);
+	cr_assert_str_eq(v[2].name, SEG2);
+	cr_assert(!v[2].removed && v[2].after_gap, "the flag");
+	uwal_segments_free(v);
+	w = th_open(&cfg);
+	th_check_std(w, 10);
+	th_check_std(w, 21);
+	for (uint64_t i = 22; i <= 25; i++)
+		th_check_absent(w, i);
+	th_close(w);
+}
