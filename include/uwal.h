@@ -1176,13 +1176,31 @@ typedef struct uwal_segment_info {
 	/* Set only by uwal_unsafe_recover_ex(): */
 	bool removed;        /* true: the file is (or, in a dry run, would be)
 				removed, and its records with it. false:
-				the file is kept and its header flagged
+				the file is kept, and either cut
+				(cut_offset nonzero) or its header flagged
 				after_gap, because the segment before it is
 				missing or removed */
 	uint64_t bad_offset; /* file offset of what is wrong (0: the header) */
 	const char *damage;  /* what is wrong, in words; a static string.
 				NULL in uwal_segments()'s answers */
+	/* Set only by uwal_unsafe_recover_ex(), for a file it keeps but cuts
+	 * (removed false); 0 otherwise: */
+	uint64_t cut_offset;   /* the file is (or would be) cut there: the end
+				  of its last whole write batch before the
+				  damage. A segment that later segments follow
+				  is sealed again there (sealed true); records,
+				  first_index, last_index and frame_bytes say
+				  what it keeps */
+	uint64_t records_lost; /* the record frames after the cut, lost with
+				  it, as the file counts them: the seal behind
+				  the damage, or in the last segment the mark
+				  frame vouching for it (the durable ones);
+				  UWAL_RECORDS_UNKNOWN if nothing counts them */
 } uwal_segment_info;
+
+/* uwal_segment_info.records_lost when the file does not say how many
+ * records a cut loses. */
+#define UWAL_RECORDS_UNKNOWN UINT64_MAX
 
 /*
  * A snapshot of the segments of an open log, oldest first: the ones the

@@ -201,6 +201,10 @@ struct scan_ctx {
 	/* Sealed segments may be read from their index files (not with
 	 * UWAL_OPEN_VERIFY, nor in unsafe recover). */
 	bool use_index;
+	/* Unsafe recover: an earlier segment that is not sealed is cut at the
+	 * end of its whole frames (a truncation frame may name what lay after
+	 * it, as in a sealed one). */
+	bool cut_ok;
 	/* Why the scan returned UWAL_ECORRUPT: the frame at bad_at, the index
 	 * it repeats or the truncation frame's payload. */
 	enum refusal why;
@@ -249,6 +253,7 @@ static int on_trunc(void *arg, uint8_t type, const struct fmt_trunc *t, uint64_t
 {
 	struct scan_ctx *c = arg;
 	struct seg *cur = c->seg;
+	struct fmt_trunc past;
 	bool ok;
 
 	if (type == FMT_FRAME_NEXT || (type == FMT_FRAME_FRONT && t->index == 0)) {
@@ -257,11 +262,20 @@ static int on_trunc(void *arg, uint8_t type, const struct fmt_trunc *t, uint64_t
 		ok = type == FMT_FRAME_BACK
 			     ? t->seq < cur->seq
 			     : t->seq < cur->seq || (t->seq == cur->seq && t->off < off);
-		/* It names a live record, unless its segment is gone. */
+		/* It names a live record, unless its segment is gone, or the
+		 * record lay after the end of an earlier segment's frames:
+		 * unsafe recover cut that segment at damage before it (and
+		 * sealed it there). The position then means the segment's
+		 * end: nothing of it lies between the two. */
 		struct seg *s = ok ? find_seq(c, t->seq) : NULL;
 		uint32_t o;
-		if (s)
+		if (s && s != cur && (s->sealed || c->cut_ok) && t->off >= s->end) {
+			past = *t;
+			past.off = s->end;
+			t = &past;
+		} else if (s) {
 			ok = uw_idx_find(&s->idx, t->index, &o) && o == t->off;
+		}
 	}
 	if (!ok) {
 		c->why = REFUSED_TRUNC;
@@ -579,8 +593,10 @@ struct judged {
 	struct uw_seg_mark mark; /* V_VOUCHED_DAMAGE: the mark frame */
 	uint64_t index;          /* V_DUPLICATE */
 	struct fmt_trunc t;      /* V_BAD_TRUNC */
-	/* V_VOUCHED_DAMAGE: the durable records behind the damage, as the
-	 * mark frame counts them. */
+	/* V_CORRUPT in unsafe recover: the record frames after cut, as the
+	 * seal that ends the file counts them; V_VOUCHED_DAMAGE: the durable
+	 * ones, as the mark frame counts them. UWAL_RECORDS_UNKNOWN if not
+	 * known. */
 	uint64_t lost;
 	bool no_seal; /* V_CORRUPT: no bad frame, the frames just end */
 	/* A number before it is missing and its header is not flagged
@@ -622,8 +638,50 @@ static void census_free(struct census *c)
 	free(c->acc);
 }
 
+/*
+ * The records count of a seal frame that ends the file of in and starts
+ * after where its scan stopped (the seal of a sealed segment behind the
+ * damage), into *records: 1 if there is one, 0 if not, or -errno.
+ */
+static int seal_at_end(const struct insp *in, uint64_t *records)
+{
+	struct seg *s = in->seg;
+	uint64_t size = (uint64_t)in->size;
+	uint8_t buf[FMT_SEAL_FRAME_MAX];
+	if (size <= in->scan.stop + 1 + FMT_FRAME_HDR_SIZE)
+		return 0;
+	size_t len = size - in->scan.stop - 1 < sizeof(buf) ? (size_t)(size - in->scan.stop - 1)
+							    : sizeof(buf);
+	int fd;
+	int ret = uw_seg_fd_get(s, &fd);
+	if (ret < 0)
+		return ret;
+	ssize_t got = uw_io_pread(s->io, fd, buf, len, size - len);
+	uw_seg_fd_put(s);
+	if (got < 0)
+		return (int)got;
+	if ((size_t)got != len)
+		return 0;
+	struct fmt_dec dec;
+	uw_fmt_dec_init(&dec);
+	ret = 0;
+	for (size_t at = 0; ret == 0 && at + FMT_FRAME_HDR_SIZE < len; at++) {
+		struct fmt_frame fr;
+		size_t flen = len - at;
+		uint64_t next;
+		if (uw_fmt_frame_decode(buf + at, flen, s->salt,
+					(uint32_t)(flen - FMT_FRAME_HDR_SIZE),
+					&fr) == FMT_FRAME_OK &&
+		    fr.type == FMT_FRAME_SEAL && FMT_FRAME_HDR_SIZE + (size_t)fr.len == flen &&
+		    uw_fmt_seal_decode(&dec, &fr, records, &next) == 0)
+			ret = 1;
+	}
+	uw_fmt_dec_destroy(&dec);
+	return ret;
+}
+
 /* The file k lost frames or its seal: later segments hold frames. */
-static void judge_corrupt(struct census *c, size_t k)
+static int judge_corrupt(struct census *c, size_t k)
 {
 	const struct insp *in = &c->in[k];
 	struct judged *j = &c->j[k];
@@ -631,6 +689,13 @@ static void judge_corrupt(struct census *c, size_t k)
 	j->no_seal = !in->scan.bad_off;
 	j->at = in->scan.bad_off ? in->scan.bad_off : in->scan.end;
 	j->cut = in->scan.end;
+	if (!c->go_on || j->cut <= FMT_SEG_HDR_SIZE)
+		return 0;
+	uint64_t records;
+	int ret = seal_at_end(in, &records);
+	if (ret == 1 && records >= in->scan.records)
+		j->lost = records - in->scan.records;
+	return ret < 0 ? ret : 0;
 }
 
 /* The tail: what lies after its last whole batch, and whether a mark
@@ -710,10 +775,15 @@ static int classify(struct census *c)
 	c->tail = c->fatal = n;
 	if (!c->in || !c->j || !c->acc)
 		return -ENOMEM;
-	struct scan_ctx ctx = {.w = c->w, .dir = c->dir, .prev = c->acc, .use_index = c->use_index};
+	struct scan_ctx ctx = {.w = c->w,
+			       .dir = c->dir,
+			       .prev = c->acc,
+			       .use_index = c->use_index,
+			       .cut_ok = c->go_on};
 	for (size_t i = 0; i < n; i++) {
 		struct insp *in = &c->in[i];
 		struct judged *j = &c->j[i];
+		j->lost = UWAL_RECORDS_UNKNOWN;
 		ctx.nprev = c->nacc;
 		int e = inspect(c->io, c->dirfd, &c->f[i], c->prefix, c->open_flags, &ctx, in);
 		if (e == -ENOENT && c->ro && c->nacc == 0) {
@@ -774,7 +844,9 @@ static int classify(struct census *c)
 			for (size_t k = c->tail; k < i; k++) {
 				if (k != c->tail && c->j[k].v != V_EMPTY_PREPARED)
 					continue;
-				judge_corrupt(c, k);
+				int r = judge_corrupt(c, k);
+				if (r < 0)
+					return r;
 			}
 			if (!c->go_on) {
 				c->fatal = c->tail;
@@ -1041,6 +1113,34 @@ static int set_after_gap(struct seg *s)
 	return ret;
 }
 
+/*
+ * Cut the file of in at its last whole batch before the damage (j->cut)
+ * and seal it there: a seal frame of the records before the cut, naming
+ * the next number, as the writer seals. The index file goes first (it
+ * describes the file before the cut). A crash part way leaves an unsealed
+ * segment followed by later ones, or a torn seal: damage that unsafe
+ * recover cuts at the same place again.
+ */
+static int cut_and_seal(struct uw_io *io, int dirfd, const struct found *f, const struct insp *in,
+			uint64_t cut)
+{
+	struct seg *s = in->seg;
+	uint8_t seal[FMT_SEAL_FRAME_MAX];
+	size_t len = uw_fmt_seal_frame_encode(seal, s->salt, in->scan.records, s->seq + 1);
+	uw_sidx_remove(io, dirfd, f->name);
+	int fd;
+	int ret = uw_seg_fd_get(s, &fd);
+	if (ret < 0)
+		return ret;
+	ret = uw_io_ftruncate(io, fd, cut);
+	if (ret == 0)
+		ret = uw_io_pwrite(io, fd, seal, len, cut);
+	if (ret == 0)
+		ret = uw_io_fdatasync(io, fd);
+	uw_seg_fd_put(s);
+	return ret;
+}
+
 /* Cut the tail at cut (its damage before a watermark): the next open
  * preallocates it again. */
 static int cut_tail(struct uw_io *io, const struct insp *in, uint64_t cut)
@@ -1084,7 +1184,7 @@ static void report(uwal_segment_info *e, const struct found *f, const struct ins
 static bool removes(const struct judged *j)
 {
 	return j->v == V_BAD_HEADER || j->v == V_DUPLICATE || j->v == V_BAD_TRUNC ||
-	       j->v == V_CORRUPT;
+	       (j->v == V_CORRUPT && j->cut <= FMT_SEG_HDR_SIZE);
 }
 
 /* Why unsafe recover removes or cuts a file, in words. */
@@ -1103,8 +1203,16 @@ static const char *damage_of(const struct judged *j)
 	default:
 		break;
 	}
-	return j->no_seal ? "no seal in a segment that later segments follow"
-			  : "bad frame in a segment that later segments follow";
+	bool bad = !j->no_seal;
+	if (j->cut <= FMT_SEG_HDR_SIZE) /* no whole frame before it: removed */
+		return bad ? "bad frame in a segment that later segments follow"
+			   : "no seal in a segment that later segments follow";
+	return bad ? "bad frame in a segment that later segments follow: the segment is cut at "
+		     "the end of the last whole write batch before it and sealed there, and the "
+		     "records after the cut are lost"
+		   : "no seal in a segment that later segments follow: the segment is sealed "
+		     "after its last whole write batch, and the records after it, if any, are "
+		     "lost";
 }
 
 int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, unsigned flags,
@@ -1120,8 +1228,9 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, unsig
 	int ret = list_segments(io, dirfd, prefix, !dry, &f, &n);
 	if (ret < 0)
 		return ret;
-	/* Descriptors through a cache, as in a handle (a segment may get
-	 * its header rewritten: read-write, unless this is a dry run). */
+	/* Descriptors through a cache, as in a handle (a segment may be cut
+	 * or get its header rewritten: read-write, unless this is a dry
+	 * run). */
 	struct uw_fdc fdc;
 	uw_fdc_init(&fdc, io, dirfd, oflags, uw_fdc_bound());
 	struct census c = {.io = io,
@@ -1154,12 +1263,18 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, unsig
 			gap = true;
 			continue;
 		}
-		if (j->v == V_VOUCHED_DAMAGE) {
-			if (!dry && (ret = cut_tail(io, in, j->cut)) < 0)
+		if (j->v == V_CORRUPT || j->v == V_VOUCHED_DAMAGE) {
+			if (!dry)
+				ret = j->v == V_CORRUPT ? cut_and_seal(io, dirfd, &f[i], in, j->cut)
+							: cut_tail(io, in, j->cut);
+			if (ret < 0)
 				break;
 			uwal_segment_info *e = &rep[nrep++];
 			report(e, &f[i], in, false, j->at, damage_of(j));
 			e->after_gap = in->seg->hdr_flags & FMT_SEG_AFTER_GAP;
+			e->sealed = j->v == V_CORRUPT; /* as it is after the run */
+			e->cut_offset = j->cut;
+			e->records_lost = j->lost;
 		}
 		if (have_prev && f[i].seq != prev + 1)
 			gap = true;
