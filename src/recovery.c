@@ -3,7 +3,8 @@
  * recovery.c - opening an existing log: read every segment (a sealed one
  * from its index file, when it has a trusted one: segidx.c), check every
  * frame read, rebuild the index, cut a torn tail; and uwal_unsafe_recover(),
- * which removes the segments that fail those checks.
+ * which removes the segments that fail those checks, or cuts a damaged one
+ * at its last whole batch before the damage and seals it there.
  *
  * Both read the log through one pass, classify(), which gives every
  * segment file a verdict (enum verdict: whole, the tail clean or torn,
