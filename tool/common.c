@@ -390,7 +390,7 @@ void uw_tool_put_action(FILE *f, const uwal_segment_info *e, bool dry)
 		else
 			fprintf(f, ", %" PRIu64 " record%s after it lost", e->records_lost,
 				e->records_lost == 1 ? "" : "s");
-		fprintf(f, "\n    %s, at offset %" PRIu64 "\n", e->damage, e->bad_offset);
+		fprintf(f, "\n    at offset %" PRIu64 ": %s\n", e->bad_offset, e->damage);
 	} else {
 		fprintf(f, "%s %s after_gap\n    %s\n", dry ? "would flag" : "flagged", e->name,
 			e->damage);
