@@ -1165,24 +1165,51 @@ UWAL_API int uwal_stats_get_sized(uwal *w, uwal_stats *out, size_t size);
 UWAL_API int uwal_close(uwal *w);
 
 /*
- * Make a damaged log openable by removing the segment files that fail their
- * checks (the ones uwal_open() would refuse with UWAL_ECORRUPT): a bad
- * header or one naming another segment number, a bad frame followed by a
- * later segment's data, or an index already present in an earlier segment
- * (the later file is taken for the copy and removed). UNSAFE: the records
- * in removed files are lost, and the log then opens with that gap. A torn
- * tail in the last segment is not damage: uwal_open() cuts it. A bad frame
- * in the last segment before its durable watermark (which uwal_open()
- * refuses) is cut there: the file is kept, truncated, and the durable
- * records after the damage are lost (uwal_unsafe_recover_ex() reports it,
- * with removed false).
+ * Make a damaged log openable by removing or cutting the segment files that
+ * fail their checks (the ones uwal_open() would refuse with UWAL_ECORRUPT).
+ * UNSAFE: records are lost, and the log then opens without them.
+ *
+ * - A bad header or one naming another segment number, or an index already
+ *   present in an earlier segment (the later file is taken for the copy):
+ *   the file is removed, and the next surviving segment's header flagged
+ *   after_gap, so that the log opens with the gap.
+ * - A bad frame (or a lost seal) in a segment that later segments follow:
+ *   the file is cut at the end of its last whole write batch before the
+ *   damage and sealed there, so it keeps the records before the damage
+ *   and loses the ones after it (a batch the damage lies in goes whole).
+ *   Its index file is removed. If no whole frame lies before the damage,
+ *   the file is removed instead, as above.
+ * - A bad frame in the last segment before its durable watermark (which
+ *   uwal_open() refuses): the file is cut there, and the durable records
+ *   after the damage are lost. A torn tail in the last segment is not
+ *   damage: uwal_open() cuts it.
+ * uwal_unsafe_recover_ex() reports each of these, file by file.
+ *
+ * What a cut loses with the frames after it, besides their records: the
+ * truncation frames among them. A uwal_truncate_front() or
+ * uwal_truncate_back() whose frame lay there is undone: the records it
+ * made void (in the cut segment before the cut, and in earlier segments)
+ * are live again. If a back truncation's indexes were written again after
+ * it, in later segments, those segments now repeat live indexes and the
+ * same run removes them as damaged copies. The high-water mark of indexes
+ * a lost frame recorded (format.c, "next") is gone too: if no later record
+ * lies above it, uwal_append() may assign indexes already assigned before.
+ * The mark frames after the cut mean nothing once the segment is sealed.
+ * A truncation frame in a later segment that names a record after the cut
+ * keeps its meaning (everything before, or from, the cut segment's end).
+ *
+ * A run that fails or crashes part way leaves a log that a second run
+ * finishes: a segment truncated but not yet sealed, or sealed with a torn
+ * seal, is cut at the same place again. Once done, another run finds
+ * nothing to do.
  *
  * Parameters:
  *   dir, prefix  the log's directory and segment prefix (NULL prefix =
  *                "segment_")
  *   removed      receives a malloc'd array of malloc'd file names (no
- *                directory part) that were removed, or NULL if none; free
- *                it with uwal_free_list(). May be NULL if not wanted.
+ *                directory part) that were removed, or NULL if none (cut
+ *                files are not in it); free it with uwal_free_list(). May
+ *                be NULL if not wanted.
  *   n_removed    receives the number of names; may be NULL.
  * Returns 0, or:
  *   UWAL_EINVAL   dir is NULL, or prefix is invalid
@@ -1241,13 +1268,31 @@ typedef struct uwal_segment_info {
 	/* Set only by uwal_unsafe_recover_ex(): */
 	bool removed;        /* true: the file is (or, in a dry run, would be)
 				removed, and its records with it. false:
-				the file is kept and its header flagged
+				the file is kept, and either cut
+				(cut_offset nonzero) or its header flagged
 				after_gap, because the segment before it is
 				missing or removed */
 	uint64_t bad_offset; /* file offset of what is wrong (0: the header) */
 	const char *damage;  /* what is wrong, in words; a static string.
 				NULL in uwal_segments()'s answers */
+	/* Set only by uwal_unsafe_recover_ex(), for a file it keeps but cuts
+	 * (removed false); 0 otherwise: */
+	uint64_t cut_offset;   /* the file is (or would be) cut there: the end
+				  of its last whole write batch before the
+				  damage. A segment that later segments follow
+				  is sealed again there (sealed true); records,
+				  first_index, last_index and frame_bytes say
+				  what it keeps */
+	uint64_t records_lost; /* the record frames after the cut, lost with
+				  it, as the file counts them: the seal behind
+				  the damage, or in the last segment the mark
+				  frame vouching for it (the durable ones);
+				  UWAL_RECORDS_UNKNOWN if nothing counts them */
 } uwal_segment_info;
+
+/* uwal_segment_info.records_lost when the file does not say how many
+ * records a cut loses. */
+#define UWAL_RECORDS_UNKNOWN UINT64_MAX
 
 /*
  * A snapshot of the segments of an open log, oldest first: the ones the
@@ -1319,23 +1364,27 @@ UWAL_API int uwal_locked(const char *dir, const char *prefix);
 
 /* Flags of uwal_unsafe_recover_ex(). */
 enum uwal_recover_flag {
-	/* Change nothing: report what would be removed and flagged. */
+	/* Change nothing: report what would be removed, cut and flagged. */
 	UWAL_RECOVER_DRY_RUN = 1u << 0,
 };
 
 /*
  * uwal_unsafe_recover() that reports, file by file, what it does: every
  * file it removes (removed = true: why, where, and the whole records it
- * held before the damage, which are lost with it) and every file whose
- * header it flags after_gap (removed = false). The checks and the actions
- * are those of uwal_unsafe_recover(). A macro: it passes sizeof **out to
+ * held before the damage, which are lost with it), every file it cuts
+ * (removed = false, cut_offset nonzero: why, where the damage is and
+ * where the cut, the records it keeps, and records_lost, the records after
+ * the cut if the file says how many) and every file whose header it flags
+ * after_gap (removed = false, cut_offset 0). A file both cut and flagged
+ * has two elements, the cut first. The checks and the actions are those of
+ * uwal_unsafe_recover(). A macro: it passes sizeof **out to
  * uwal_unsafe_recover_sized() (see uwal_segment_info).
  *
- * With UWAL_RECOVER_DRY_RUN nothing is changed (no file removed, created
- * or written, not even the lock file or a leftover ".tmp" file): the
- * report says what a run without the flag would do now. The lock is
- * checked as uwal_locked() does, and a locked log is refused as in a real
- * run.
+ * With UWAL_RECOVER_DRY_RUN nothing is changed (no file removed, cut,
+ * created or written, not even the lock file or a leftover ".tmp" file):
+ * the report says what a run without the flag would do now, in the same
+ * elements. The lock is checked as uwal_locked() does, and a locked log is
+ * refused as in a real run.
  *
  * Parameters:
  *   dir, prefix  the log's directory and segment prefix (NULL prefix =
@@ -1351,10 +1400,10 @@ enum uwal_recover_flag {
  *                 or flags has an unknown bit
  *   UWAL_ELOCKED  the log is open
  *   UWAL_EVERSION a segment has a newer format version than this library
- *                 reads: nothing is removed or flagged
+ *                 reads: nothing is removed, cut or flagged
  *   -ENOENT       the directory does not exist
  *   -errno        from the system. A real run that fails part way may
- *                 have removed or flagged some files already (run it
+ *                 have removed, cut or flagged some files already (run it
  *                 again: what is left is done then)
  * Thread safety: must not run while the log is open (it takes the lock;
  * a dry run takes it for an instant, as uwal_locked()).

@@ -465,8 +465,10 @@ int uw_rec_scan(struct uwal *w, struct seg *s, size_t nprev, int fd, uint64_t fr
 		uint64_t file_size, uint64_t note_from, struct uw_seg_scan *out);
 /* Unsafe recover in dirfd (whose lock the caller holds, or, with
  * UWAL_RECOVER_DRY_RUN, checked): remove the files that fail the open's
- * checks and flag the next survivors after_gap, or with the flag only say
- * so. *report gets one element per file acted on (malloc'd, NULL if none). */
+ * checks (or cut a damaged segment at its last whole batch before the
+ * damage and seal it there) and flag the next survivors after_gap, or with
+ * the flag only say so. *report gets one element per action, in segment
+ * order (a file cut and flagged has two; malloc'd, NULL if none). */
 int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, unsigned flags,
 			  uwal_segment_info **report, size_t *n_report);
 

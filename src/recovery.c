@@ -3,7 +3,13 @@
  * recovery.c - opening an existing log: read every segment (a sealed one
  * from its index file, when it has a trusted one: segidx.c), check every
  * frame read, rebuild the index, cut a torn tail; and uwal_unsafe_recover(),
- * which removes the segments that fail those checks.
+ * which removes the segments that fail those checks, or cuts a damaged one
+ * at its last whole batch before the damage and seals it there.
+ *
+ * Both read the log through one pass, classify(), which gives every
+ * segment file a verdict (enum verdict: whole, the tail clean or torn,
+ * damage and where); the open (read-write, read-only, NO_REPAIR) and
+ * unsafe recover (and its dry run) only act on those verdicts.
  *
  * The rules (see format.c for the format):
  * - Every segment file's header must be valid and name its own number.
@@ -175,21 +181,36 @@ static bool has_frames(const struct insp *in)
 	return in->scan.records || in->scan.sealed || in->scan.stop > FMT_SEG_HDR_SIZE;
 }
 
+/* Why a scan refused a segment whose frames are valid (UWAL_ECORRUPT). */
+enum refusal {
+	REFUSED_NONE,
+	REFUSED_DUP,   /* a record repeats the index of a live one */
+	REFUSED_TRUNC, /* a truncation frame names no record */
+};
+
 struct scan_ctx {
-	struct uwal *w; /* for diagnostics; may be NULL */
+	struct uwal *w; /* the handle (hw_index, notes for iterators); may be NULL */
 	const char *dir;
 	struct seg **prev; /* the segments before this one, already accepted */
 	size_t nprev;
 	struct seg *seg;
 	uint64_t max_seen;
 	bool any_seen;
-	uint64_t dup_off; /* where a duplicate index was found */
 	/* A refresh (uw_rec_scan): BACK frames at or after this offset are
 	 * noted for iterators; 0 (never an offset of a frame): none. */
 	uint64_t note_from;
 	/* Sealed segments may be read from their index files (not with
 	 * UWAL_OPEN_VERIFY, nor in unsafe recover). */
 	bool use_index;
+	/* Unsafe recover: an earlier segment that is not sealed is cut at the
+	 * end of its whole frames (a truncation frame may name what lay after
+	 * it, as in a sealed one). */
+	bool cut_ok;
+	/* Why the scan returned UWAL_ECORRUPT: the frame at bad_at, the index
+	 * it repeats or the truncation frame's payload. */
+	enum refusal why;
+	uint64_t bad_at, bad_index;
+	struct fmt_trunc bad_t;
 };
 
 static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
@@ -204,11 +225,9 @@ static int on_record(void *arg, const struct fmt_rec *r, uint64_t off)
 		if (dup < 0)
 			return dup;
 		if (dup) {
-			c->dup_off = off;
-			uw_wal_log(c->w, UWAL_LOG_ERROR,
-				   "corrupt log: %s/%s: duplicate index %llu at offset %llu",
-				   c->dir, c->seg->name, (unsigned long long)r->index,
-				   (unsigned long long)off);
+			c->why = REFUSED_DUP;
+			c->bad_at = off;
+			c->bad_index = r->index;
 			return UWAL_ECORRUPT;
 		}
 	}
@@ -237,6 +256,7 @@ static int on_trunc(void *arg, uint8_t type, const struct fmt_trunc *t, uint64_t
 {
 	struct scan_ctx *c = arg;
 	struct seg *cur = c->seg;
+	struct fmt_trunc past;
 	bool ok;
 
 	if (type == FMT_FRAME_NEXT || (type == FMT_FRAME_FRONT && t->index == 0)) {
@@ -245,21 +265,28 @@ static int on_trunc(void *arg, uint8_t type, const struct fmt_trunc *t, uint64_t
 		ok = type == FMT_FRAME_BACK
 			     ? t->seq < cur->seq
 			     : t->seq < cur->seq || (t->seq == cur->seq && t->off < off);
-		/* It names a live record, unless its segment is gone. */
+		/* It names a live record, unless its segment is gone, or the
+		 * record lay after the end of an earlier segment's frames:
+		 * unsafe recover cut that segment at damage before it (and
+		 * sealed it there). The position then means the segment's
+		 * end: nothing of it lies between the two. */
 		struct seg *s = ok ? find_seq(c, t->seq) : NULL;
 		uint32_t o;
-		int found = s ? uw_seg_idx_find(s, t->index, &o) : 0;
-		if (found < 0)
-			return found;
-		if (s)
+		if (s && s != cur && (s->sealed || c->cut_ok) && t->off >= s->end) {
+			past = *t;
+			past.off = s->end;
+			t = &past;
+		} else if (s) {
+			int found = uw_seg_idx_find(s, t->index, &o);
+			if (found < 0)
+				return found;
 			ok = found && o == t->off;
+		}
 	}
 	if (!ok) {
-		uw_wal_log(c->w, UWAL_LOG_ERROR,
-			   "corrupt log: %s/%s: truncation frame at offset %llu names no record "
-			   "(index %llu at segment %llu offset %llu)",
-			   c->dir, cur->name, (unsigned long long)off, (unsigned long long)t->index,
-			   (unsigned long long)t->seq, (unsigned long long)t->off);
+		c->why = REFUSED_TRUNC;
+		c->bad_at = off;
+		c->bad_t = *t;
 		return UWAL_ECORRUPT;
 	}
 	int err = 0;
@@ -287,6 +314,21 @@ static int on_trunc(void *arg, uint8_t type, const struct fmt_trunc *t, uint64_t
 	return err;
 }
 
+/* Say why a scan refused the segment name (why, at the frame at off). */
+static void log_refusal(const struct uwal *w, const char *dir, const char *name, enum refusal why,
+			uint64_t off, uint64_t index, const struct fmt_trunc *t)
+{
+	if (why == REFUSED_DUP)
+		uw_wal_log(w, UWAL_LOG_ERROR,
+			   "corrupt log: %s/%s: duplicate index %llu at offset %llu", dir, name,
+			   (unsigned long long)index, (unsigned long long)off);
+	else if (why == REFUSED_TRUNC)
+		uw_wal_log(w, UWAL_LOG_ERROR,
+			   "corrupt log: %s/%s: truncation frame at offset %llu names no record "
+			   "(index %llu at segment %llu offset %llu)",
+			   dir, name, (unsigned long long)off, (unsigned long long)t->index,
+			   (unsigned long long)t->seq, (unsigned long long)t->off);
+}
 /*
  * Records from..to of the index x, as the frame reader would hand them to
  * on_record. Keys strictly increasing and above every index seen so far
@@ -376,6 +418,7 @@ static int inspect(struct uw_io *io, int dirfd, const struct found *f, const cha
 	in->seg->version = h.version;
 	in->seg->key = uw_fmt_seg_key(h.salt, h.key_hi);
 	ctx->seg = in->seg;
+	ctx->why = REFUSED_NONE;
 	struct fmt_idx x;
 	const char *why = NULL;
 	ret = ctx->use_index
@@ -431,6 +474,8 @@ int uw_rec_scan(struct uwal *w, struct seg *s, size_t nprev, int fd, uint64_t fr
 				   on_trunc, &ctx, out);
 	if (ret == 0 && out->cut_records)
 		ret = uw_idx_truncate(&s->idx, s->idx.n - (uint32_t)out->cut_records);
+	if (ret == UWAL_ECORRUPT)
+		log_refusal(w, w->dir, s->name, ctx.why, ctx.bad_at, ctx.bad_index, &ctx.bad_t);
 	return ret;
 }
 
@@ -518,70 +563,419 @@ static int vouched_cut(bool ro, struct seg *s, const struct insp *in, int fd, ui
 	return 1;
 }
 
-/*
- * Bring the tail segment to a clean state at its cut point: everything
- * after the last whole frame (and whole batch) is dropped, and the file is
- * preallocated again to the configured size. Nothing is written when the
- * tail is already clean (only zeros after the last frame, full size).
- * A cut that would drop what a later mark frame says was durable is
- * corruption, not a torn tail: refused with UWAL_ECORRUPT by every open.
- * UWAL_OPEN_NO_REPAIR refuses any other cut that would drop anything; a
- * read-only open leaves the file alone (its view ends at the cut).
- */
-static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
-{
-	uint64_t cut = in->scan.end;
-	uint64_t size = w->cfg.segment_size;
-	uint64_t frames_end;
-	char what[256];
-	bool ro = w->cfg.open_flags & UWAL_OPEN_READONLY;
-	bool no_repair = w->cfg.open_flags & UWAL_OPEN_NO_REPAIR;
-	struct uw_seg_mark m;
+/* ---- verdicts ----------------------------------------------------------- */
 
+/*
+ * What classify() makes of one segment file. The open (read-write,
+ * read-only, UWAL_OPEN_NO_REPAIR) and unsafe recover (and its dry run)
+ * only act on these: the open refuses the first damage and cuts a torn
+ * tail; unsafe recover removes, cuts and flags.
+ */
+enum verdict {
+	V_WHOLE,          /* sealed, every frame read is valid */
+	V_TAIL_CLEAN,     /* the tail (first unsealed segment): zeros after its frames */
+	V_TORN_TAIL,      /* the tail: nonzero bytes after its last whole batch
+			     (cut), which no mark frame vouches for */
+	V_VOUCHED_DAMAGE, /* the tail: bad frame at `at` before the watermark of a
+			     later mark frame (mark): not a torn tail */
+	V_CORRUPT,        /* not sealed, and a later segment holds frames: a bad
+			     frame at `at`, or (at == cut) no seal; its whole
+			     batches end at cut */
+	V_BAD_HEADER,     /* bad header, or one naming another number */
+	V_DUPLICATE,      /* the record at `at` repeats index, a live one's */
+	V_BAD_TRUNC,      /* the truncation frame at `at` (t) names no record */
+	V_MISSING_BEFORE, /* the open: a number before it is missing (gap) */
+	V_NEWER_VERSION,  /* a newer format version than this library reads */
+	V_EMPTY_PREPARED, /* after the tail, no frame: prepared, never used */
+	V_GONE,           /* a read-only open: removed after the listing (a live
+			     writer's retention) */
+};
+
+struct judged {
+	enum verdict v;
+	uint64_t at;             /* the offset the damage is named by */
+	uint64_t cut;            /* the tail, V_CORRUPT: where the whole batches end */
+	uint64_t frames_end;     /* the tail: just past its last nonzero byte */
+	struct uw_seg_mark mark; /* V_VOUCHED_DAMAGE: the mark frame */
+	uint64_t index;          /* V_DUPLICATE */
+	struct fmt_trunc t;      /* V_BAD_TRUNC */
+	/* V_CORRUPT in unsafe recover: the record frames after cut, as the
+	 * seal that ends the file counts them; V_VOUCHED_DAMAGE: the durable
+	 * ones, as the mark frame counts them. UWAL_RECORDS_UNKNOWN if not
+	 * known. */
+	uint64_t lost;
+	bool no_seal; /* V_CORRUPT: no bad frame, the frames just end */
+	/* A number before it is missing and its header is not flagged
+	 * after_gap (the open: V_MISSING_BEFORE; unsafe recover flags it). */
+	bool gap;
+};
+
+/* The segment files of a log, judged: classify()'s input and output. */
+struct census {
+	struct uw_io *io;
+	int dirfd;
+	const char *prefix;
+	const char *dir;       /* for messages and the scan's context */
+	struct uwal *w;        /* the handle being opened; NULL in unsafe recover */
+	const struct found *f; /* the listing, n files */
+	size_t n;
+	int open_flags;     /* the segment files': O_RDONLY or O_RDWR */
+	struct uw_fdc *fdc; /* every segment read goes under it */
+	bool use_index;     /* sealed segments may be read from index files */
+	bool ro;            /* a read-only open: a writer may be at work */
+	bool go_on;         /* unsafe recover: judge every file, past damage */
+
+	struct insp *in;  /* per file */
+	struct judged *j; /* per file */
+	struct seg **acc; /* the accepted segments, in order (in[] owns them) */
+	size_t nacc;
+	size_t tail;     /* the tail's file; n if none */
+	size_t tail_acc; /* its place in acc */
+	size_t fatal;    /* the file whose verdict stops the open; n if none */
+};
+
+static void census_free(struct census *c)
+{
+	for (size_t i = 0; c->in && i < c->n; i++)
+		if (c->in[i].seg)
+			uw_seg_unref(c->in[i].seg);
+	free(c->in);
+	free(c->j);
+	free(c->acc);
+}
+
+/*
+ * The records count of a seal frame that ends the file of in and starts
+ * after where its scan stopped (the seal of a sealed segment behind the
+ * damage), into *records: 1 if there is one, 0 if not, or -errno.
+ */
+static int seal_at_end(const struct insp *in, uint64_t *records)
+{
+	struct seg *s = in->seg;
+	uint64_t size = (uint64_t)in->size;
+	uint8_t buf[FMT_SEAL_FRAME_MAX];
+	if (size <= in->scan.stop + 1 + FMT_FRAME_HDR_SIZE)
+		return 0;
+	size_t len = size - in->scan.stop - 1 < sizeof(buf) ? (size_t)(size - in->scan.stop - 1)
+							    : sizeof(buf);
 	int fd;
 	int ret = uw_seg_fd_get(s, &fd);
 	if (ret < 0)
 		return ret;
-	ret = last_nonzero(s->io, fd, cut, (uint64_t)in->size, &frames_end);
+	ssize_t got = uw_io_pread(s->io, fd, buf, len, size - len);
+	uw_seg_fd_put(s);
+	if (got < 0)
+		return (int)got;
+	if ((size_t)got != len)
+		return 0;
+	struct fmt_dec dec;
+	uw_fmt_dec_init(&dec);
+	ret = 0;
+	for (size_t at = 0; ret == 0 && at + FMT_FRAME_HDR_SIZE < len; at++) {
+		struct fmt_frame fr;
+		size_t flen = len - at;
+		uint64_t next;
+		if (uw_fmt_frame_decode(buf + at, flen, s->salt,
+					(uint32_t)(flen - FMT_FRAME_HDR_SIZE),
+					&fr) == FMT_FRAME_OK &&
+		    fr.type == FMT_FRAME_SEAL && FMT_FRAME_HDR_SIZE + (size_t)fr.len == flen &&
+		    uw_fmt_seal_decode(&dec, &fr, records, &next) == 0)
+			ret = 1;
+	}
+	uw_fmt_dec_destroy(&dec);
+	return ret;
+}
+
+/* The file k lost frames or its seal: later segments hold frames. */
+static int judge_corrupt(struct census *c, size_t k)
+{
+	const struct insp *in = &c->in[k];
+	struct judged *j = &c->j[k];
+	j->v = V_CORRUPT;
+	j->no_seal = !in->scan.bad_off;
+	j->at = in->scan.bad_off ? in->scan.bad_off : in->scan.end;
+	j->cut = in->scan.end;
+	if (!c->go_on || j->cut <= FMT_SEG_HDR_SIZE)
+		return 0;
+	uint64_t records;
+	int ret = seal_at_end(in, &records);
+	if (ret == 1 && records >= in->scan.records)
+		j->lost = records - in->scan.records;
+	return ret < 0 ? ret : 0;
+}
+
+/* The tail: what lies after its last whole batch, and whether a mark
+ * frame vouches for it. */
+static int judge_tail(struct census *c)
+{
+	const struct insp *in = &c->in[c->tail];
+	struct judged *j = &c->j[c->tail];
+	struct seg *s = in->seg;
+	int fd;
+	int ret = uw_seg_fd_get(s, &fd);
+	if (ret < 0)
+		return ret;
+	ret = last_nonzero(s->io, fd, in->scan.end, (uint64_t)in->size, &j->frames_end);
 	if (ret == 0)
-		ret = vouched_cut(ro, s, in, fd, frames_end, &m);
+		ret = vouched_cut(c->ro, s, in, fd, j->frames_end, &j->mark);
 	uw_seg_fd_put(s);
 	if (ret < 0)
 		return ret;
+	j->cut = in->scan.end;
 	if (ret == 1) {
-		uint64_t behind = m.recs > in->scan.records ? m.recs - in->scan.records : 0;
+		j->v = V_VOUCHED_DAMAGE;
+		j->at = in->scan.stop;
+		j->lost = j->mark.recs > in->scan.records ? j->mark.recs - in->scan.records : 0;
+	} else {
+		j->v = j->frames_end > j->cut ? V_TORN_TAIL : V_TAIL_CLEAN;
+		j->at = j->cut;
+	}
+	return 0;
+}
+
+/*
+ * A read-only open found frames after the tail: read the tail again. If
+ * it is sealed now (a live writer rotated meanwhile), the new reading
+ * replaces the first one and 1 is returned; 0 if it is still unsealed
+ * (damage), or -errno.
+ */
+static int reread_tail(struct census *c, struct scan_ctx *ctx)
+{
+	struct insp again;
+	size_t t = c->tail;
+	ctx->nprev = c->tail_acc; /* without the first reading */
+	int ret = inspect(c->io, c->dirfd, &c->f[t], c->prefix, c->open_flags, ctx, &again);
+	if (ret < 0 || !again.seg->sealed) {
+		if (again.seg)
+			uw_seg_unref(again.seg);
+		return ret == UWAL_ECORRUPT ? 0 : ret;
+	}
+	uw_fdc_attach(c->fdc, again.seg);
+	uw_seg_fd_unpin(again.seg);
+	uw_seg_unref(c->in[t].seg);
+	c->in[t] = again;
+	c->acc[c->tail_acc] = again.seg;
+	return 1;
+}
+
+/*
+ * Read every file of c->f in order, with the open's checks, and judge it
+ * (c->j). The rules are those at the top of this file: a segment is read
+ * against the accepted ones before it (indexes, truncation frames); the
+ * first unsealed one is the tail; frames after it make it V_CORRUPT (and,
+ * in a read-only open, make it read again first: a live writer may have
+ * sealed it meanwhile); what follows the tail without frames is
+ * V_EMPTY_PREPARED. The open stops at the first damage (c->fatal); unsafe
+ * recover (go_on) judges every file: a refused one is not accepted (later
+ * ones are read without it), a gap is only noted, and every unsealed
+ * segment that later frames follow is V_CORRUPT. A newer version stops
+ * both. 0 or -errno.
+ */
+static int classify(struct census *c)
+{
+	size_t n = c->n;
+	c->in = calloc(n ? n : 1, sizeof(*c->in));
+	c->j = calloc(n ? n : 1, sizeof(*c->j));
+	c->acc = calloc(n ? n : 1, sizeof(*c->acc));
+	c->nacc = 0;
+	c->tail = c->fatal = n;
+	if (!c->in || !c->j || !c->acc)
+		return -ENOMEM;
+	struct scan_ctx ctx = {.w = c->w,
+			       .dir = c->dir,
+			       .prev = c->acc,
+			       .use_index = c->use_index,
+			       .cut_ok = c->go_on};
+	for (size_t i = 0; i < n; i++) {
+		struct insp *in = &c->in[i];
+		struct judged *j = &c->j[i];
+		j->lost = UWAL_RECORDS_UNKNOWN;
+		ctx.nprev = c->nacc;
+		int e = inspect(c->io, c->dirfd, &c->f[i], c->prefix, c->open_flags, &ctx, in);
+		if (e == -ENOENT && c->ro && c->nacc == 0) {
+			/* A live writer's retention removed it after the listing. */
+			j->v = V_GONE;
+			continue;
+		}
+		if (e == UWAL_EVERSION) {
+			j->v = V_NEWER_VERSION;
+			c->fatal = i;
+			return 0;
+		}
+		if (e < 0 && e != UWAL_ECORRUPT)
+			return e;
+		struct seg *s = in->seg;
+		if (s) {
+			/* A sealed segment's descriptor goes to the cache (which
+			 * keeps a bounded number open), so a log of more
+			 * segments than the process may open descriptors still
+			 * opens. */
+			uw_fdc_attach(c->fdc, s);
+			if (s->sealed || c->ro || c->go_on)
+				uw_seg_fd_unpin(s);
+		}
+		if (e == UWAL_ECORRUPT) {
+			j->v = !s                       ? V_BAD_HEADER
+			       : ctx.why == REFUSED_DUP ? V_DUPLICATE
+							: V_BAD_TRUNC;
+			j->at = s ? ctx.bad_at : 0;
+			j->index = ctx.bad_index;
+			j->t = ctx.bad_t;
+			if (!c->go_on) {
+				c->fatal = i;
+				return 0;
+			}
+			continue;
+		}
+		j->gap = i > 0 && c->f[i].seq != c->f[i - 1].seq + 1 &&
+			 !(s->hdr_flags & FMT_SEG_AFTER_GAP);
+		if (j->gap && !c->go_on) {
+			j->v = V_MISSING_BEFORE;
+			c->fatal = i;
+			return 0;
+		}
+		bool frames = has_frames(in);
+		if (c->tail < n && c->ro && frames) {
+			int r = reread_tail(c, &ctx);
+			if (r < 0)
+				return r;
+			if (r == 1) {
+				c->j[c->tail].v = V_WHOLE;
+				c->tail = n;
+			}
+		}
+		if (c->tail < n && frames) {
+			/* The tail so far, and the empty ones after it, lost
+			 * frames or their seal. */
+			for (size_t k = c->tail; k < i; k++) {
+				if (k != c->tail && c->j[k].v != V_EMPTY_PREPARED)
+					continue;
+				int r = judge_corrupt(c, k);
+				if (r < 0)
+					return r;
+			}
+			if (!c->go_on) {
+				c->fatal = c->tail;
+				return 0;
+			}
+			c->tail = n;
+		}
+		if (c->tail < n) {
+			j->v = V_EMPTY_PREPARED;
+		} else if (!s->sealed) {
+			j->v = V_TAIL_CLEAN; /* until judge_tail() */
+			c->tail = i;
+			c->tail_acc = c->nacc;
+		} else {
+			j->v = V_WHOLE;
+			/* A read-only handle holds no table of a sealed segment
+			 * until a lookup needs it (segidx.c): about nothing per
+			 * record, also while the open goes on. */
+			if (c->ro)
+				uw_seg_idx_unload(s);
+		}
+		c->acc[c->nacc++] = s;
+	}
+	if (c->tail < n) {
+		int r = judge_tail(c);
+		if (r < 0)
+			return r;
+		if (c->j[c->tail].v == V_VOUCHED_DAMAGE && !c->go_on)
+			c->fatal = c->tail;
+	}
+	return 0;
+}
+
+/* ---- the open ----------------------------------------------------------- */
+
+static int corrupt(struct uwal *w, const char *name, uint64_t off, const char *why)
+{
+	uw_wal_log(w, UWAL_LOG_ERROR, "corrupt log: %s/%s at offset %llu: %s", w->dir, name,
+		   (unsigned long long)off, why);
+	return UWAL_ECORRUPT;
+}
+
+/* The open refuses the log for the verdict on file i: say why. */
+static int refuse(struct uwal *w, const struct census *c, size_t i)
+{
+	const char *name = c->f[i].name;
+	const struct judged *j = &c->j[i];
+	switch (j->v) {
+	case V_NEWER_VERSION:
+		uw_wal_log(w, UWAL_LOG_ERROR,
+			   "%s/%s has a newer format version than this library reads (%d at "
+			   "most): open the log with a newer uwal",
+			   w->dir, name, FMT_VERSION);
+		return UWAL_EVERSION;
+	case V_BAD_HEADER:
+		return corrupt(w, name, 0, "bad segment header");
+	case V_DUPLICATE:
+		log_refusal(w, w->dir, name, REFUSED_DUP, j->at, j->index, NULL);
+		return UWAL_ECORRUPT;
+	case V_BAD_TRUNC:
+		log_refusal(w, w->dir, name, REFUSED_TRUNC, j->at, 0, &j->t);
+		return UWAL_ECORRUPT;
+	case V_MISSING_BEFORE:
+		return corrupt(w, name, 0, "the segment before it is missing");
+	case V_CORRUPT:
+		return corrupt(w, name, j->at, "bad frame in a sealed segment");
+	case V_VOUCHED_DAMAGE:
 		uw_wal_log(
 			w, UWAL_LOG_ERROR,
 			"corrupt log: %s/%s at offset %llu: bad frame in the durable part of the "
 			"last segment (the mark frame at offset %llu says it was durable up to "
 			"offset %llu): %llu durable record%s lie behind it, not cut",
-			w->dir, s->name, (unsigned long long)in->scan.stop,
-			(unsigned long long)m.off, (unsigned long long)m.w,
-			(unsigned long long)behind, behind == 1 ? "" : "s");
+			w->dir, name, (unsigned long long)j->at, (unsigned long long)j->mark.off,
+			(unsigned long long)j->mark.w, (unsigned long long)j->lost,
+			j->lost == 1 ? "" : "s");
 		return UWAL_ECORRUPT;
+	default:
+		return 0;
 	}
-	if (frames_end > cut && no_repair) {
-		describe_cut(what, sizeof(what), in, frames_end, "would be dropped");
+}
+
+/*
+ * Bring the tail segment to a clean state at its cut point: everything
+ * after the last whole frame (and whole batch) is dropped, and the file is
+ * preallocated again to the configured size. Nothing is written when the
+ * tail is already clean (only zeros after the last frame, full size).
+ * UWAL_OPEN_NO_REPAIR refuses a cut that would drop anything; a read-only
+ * open leaves the file alone (its view ends at the cut). (Damage that a
+ * mark frame vouches for was refused before: V_VOUCHED_DAMAGE.)
+ */
+static int repair_tail(struct uwal *w, const struct census *c)
+{
+	const struct insp *in = &c->in[c->tail];
+	const struct judged *j = &c->j[c->tail];
+	struct seg *s = in->seg;
+	uint64_t cut = j->cut;
+	uint64_t size = w->cfg.segment_size;
+	char what[256];
+	bool ro = w->cfg.open_flags & UWAL_OPEN_READONLY;
+	bool no_repair = w->cfg.open_flags & UWAL_OPEN_NO_REPAIR;
+
+	if (j->v == V_TORN_TAIL && no_repair) {
+		describe_cut(what, sizeof(what), in, j->frames_end, "would be dropped");
 		uw_wal_log(w, UWAL_LOG_ERROR,
 			   "torn tail not cut (UWAL_OPEN_NO_REPAIR): %s/%s at offset %llu: %s",
 			   w->dir, s->name, (unsigned long long)cut, what);
 		return UWAL_ECORRUPT;
 	}
 	if (ro) {
-		s->tail_bytes =
-			frames_end - cut; /* hidden from this handle, shown by uwal_segments() */
+		/* hidden from this handle, shown by uwal_segments() */
+		s->tail_bytes = j->frames_end - cut;
 		return 0;
 	}
-	if (frames_end == cut && (uint64_t)in->size == size)
+	if (j->v == V_TAIL_CLEAN && (uint64_t)in->size == size)
 		return 0;
-	if (frames_end > cut) {
-		describe_cut(what, sizeof(what), in, frames_end, "dropped");
+	if (j->v == V_TORN_TAIL) {
+		describe_cut(what, sizeof(what), in, j->frames_end, "dropped");
 		uw_wal_log(w, UWAL_LOG_WARN, "torn tail cut: %s/%s at offset %llu: %s", w->dir,
 			   s->name, (unsigned long long)cut, what);
 	}
 	/* Truncating destroys whatever lies past the cut, so no stale frame
 	 * of this segment can validate behind new writes later. */
-	ret = uw_io_ftruncate(w->io, s->fd, cut);
+	int ret = uw_io_ftruncate(w->io, s->fd, cut);
 	if (ret == 0 && size > cut)
 		ret = uw_io_fallocate(w->io, s->fd, cut, size - cut);
 	if (ret == 0 && w->cfg.prealloc == UWAL_PREALLOC_ZERO && size > cut)
@@ -596,55 +990,6 @@ static int repair_tail(struct uwal *w, struct seg *s, const struct insp *in)
 	return ret;
 }
 
-static void drop_insp(struct insp *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i].seg)
-			uw_seg_unref(v[i].seg);
-	free(v);
-}
-
-static int corrupt(struct uwal *w, const char *name, uint64_t off, const char *why)
-{
-	uw_wal_log(w, UWAL_LOG_ERROR, "corrupt log: %s/%s at offset %llu: %s", w->dir, name,
-		   (unsigned long long)off, why);
-	return UWAL_ECORRUPT;
-}
-
-/*
- * A read-only open found records after the tail: read the tail again. If
- * it is sealed now (a live writer rotated meanwhile), it replaces the first
- * reading, in the handle's list and in *in, and 1 is returned; 0 if it is
- * still unsealed (damage), or -errno.
- */
-static int reread_tail(struct uwal *w, const struct found *f, struct scan_ctx *ctx, struct insp *in)
-{
-	struct insp again;
-	ctx->prev = w->segs;
-	ctx->nprev = w->nsegs - 1; /* without the first reading */
-	int ret = inspect(w->io, w->dirfd, f, w->prefix, O_RDONLY, ctx, &again);
-	if (ret < 0 || !again.seg->sealed) {
-		if (again.seg)
-			uw_seg_unref(again.seg);
-		return ret == UWAL_ECORRUPT ? 0 : ret;
-	}
-	uw_fdc_attach(&w->fdc, again.seg);
-	uw_seg_fd_unpin(again.seg);
-	pthread_rwlock_wrlock(&w->lock);
-	uw_seg_unref(w->segs[w->nsegs - 1]); /* the list's */
-	w->segs[w->nsegs - 1] = again.seg;
-	uw_seg_ref(again.seg);
-	pthread_rwlock_unlock(&w->lock);
-	uw_seg_unref(in->seg);
-	*in = again;
-	return 1;
-}
-
-/*
- * Remove the sealed segments at the front of the log whose records
- * truncation voided, oldest first (a frame only voids what is before it,
- * so what they say is moot).
- */
 static int remove_void_front(struct uwal *w)
 {
 	size_t n = 0;
@@ -680,86 +1025,40 @@ int uw_rec_open_log(struct uwal *w)
 	int ret = list_segments(w->io, w->dirfd, w->prefix, !ro && !no_repair, &f, &n);
 	if (ret < 0)
 		return ret;
-	struct insp *in = calloc(n ? n : 1, sizeof(*in));
-	if (!in) {
-		free_found(f, n);
-		return -ENOMEM;
-	}
-	struct scan_ctx ctx = {
-		.w = w, .dir = w->dir, .use_index = !(w->cfg.open_flags & UWAL_OPEN_VERIFY)};
-	size_t tail = n; /* first unsealed segment */
-	for (size_t i = 0; i < n && ret == 0; i++) {
-		ctx.prev = w->segs;
-		ctx.nprev = w->nsegs;
-		ret = inspect(w->io, w->dirfd, &f[i], w->prefix, ro ? O_RDONLY : O_RDWR, &ctx,
-			      &in[i]);
-		if (ro && ret == -ENOENT && w->nsegs == 0) {
-			/* A live writer's retention removed it after the listing. */
-			ret = 0;
+	struct census c = {.io = w->io,
+			   .dirfd = w->dirfd,
+			   .prefix = w->prefix,
+			   .dir = w->dir,
+			   .w = w,
+			   .f = f,
+			   .n = n,
+			   .open_flags = ro ? O_RDONLY : O_RDWR,
+			   .fdc = &w->fdc,
+			   .use_index = !(w->cfg.open_flags & UWAL_OPEN_VERIFY),
+			   .ro = ro};
+	ret = classify(&c);
+	if (ret == 0 && c.fatal < n)
+		ret = refuse(w, &c, c.fatal);
+	/* The handle's segments: the sealed ones, then the tail. */
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		if (c.j[i].v != V_WHOLE && i != c.tail)
 			continue;
-		}
-		if (ret == UWAL_ECORRUPT && !in[i].seg)
-			ret = corrupt(w, f[i].name, 0, "bad segment header");
-		if (ret == UWAL_EVERSION)
-			uw_wal_log(
-				w, UWAL_LOG_ERROR,
-				"%s/%s has a newer format version than this library reads (%d at "
-				"most): open the log with a newer uwal",
-				w->dir, f[i].name, FMT_VERSION);
-		if (ret < 0)
-			break;
-		struct seg *s = in[i].seg;
-		/* A sealed segment's descriptor goes to the cache (which keeps
-		 * a bounded number open), so a log of more segments than the
-		 * process may open descriptors still opens. */
-		uw_fdc_attach(&w->fdc, s);
-		if (s->sealed || ro)
-			uw_seg_fd_unpin(s);
-		if (i > 0 && f[i].seq != f[i - 1].seq + 1 && !(s->hdr_flags & FMT_SEG_AFTER_GAP)) {
-			ret = corrupt(w, f[i].name, 0, "the segment before it is missing");
-			break;
-		}
-		if (tail < n && ro && has_frames(&in[i])) {
-			/* Beside a live writer: it may have sealed the tail and
-			 * gone on after the tail was read. Then the tail reads
-			 * as sealed now; if not, this is damage. */
-			ret = reread_tail(w, &f[tail], &ctx, &in[tail]);
-			if (ret < 0)
-				break;
-			if (ret == 1)
-				tail = n;
-			ret = 0;
-		}
-		if (tail < n) {
-			/* After the tail: only an empty prepared segment. */
-			if (has_frames(&in[i])) {
-				ret = corrupt(w, f[tail].name,
-					      in[tail].scan.bad_off ? in[tail].scan.bad_off
-								    : in[tail].scan.end,
-					      "bad frame in a sealed segment");
-				break;
-			}
-			continue;
-		}
-		if (!s->sealed)
-			tail = i;
-		ret = uw_seg_list_push(&w->segs, &w->nsegs, &w->cap_segs, s);
-		if (ret < 0)
-			break;
-		uw_seg_ref(s); /* the list holds one, in[] another */
-		/* A read-only handle holds no table of a sealed segment until
-		 * a lookup needs it (segidx.c): about nothing per record. */
-		if (ro && s->sealed)
-			uw_seg_idx_unload(s);
+		ret = uw_seg_list_push(&w->segs, &w->nsegs, &w->cap_segs, c.in[i].seg);
+		if (ret == 0)
+			uw_seg_ref(c.in[i].seg); /* the list holds one, in[] another */
 	}
-	if (ret == 0 && tail < n)
-		ret = repair_tail(w, in[tail].seg, &in[tail]);
+	if (ret == 0 && c.tail < n)
+		ret = repair_tail(w, &c);
 	/* Remove the empty segments after the tail (prepared, never used). */
-	for (size_t i = tail + 1; ret == 0 && !ro && i < n; i++) {
+	bool removed = false;
+	for (size_t i = 0; ret == 0 && !ro && i < n; i++) {
+		if (c.j[i].v != V_EMPTY_PREPARED)
+			continue;
 		ret = uw_io_unlinkat(w->io, w->dirfd, f[i].name);
-		if (ret == 0 && i + 1 == n)
-			ret = uw_io_dirsync(w->io, w->dirfd);
+		removed = true;
 	}
+	if (ret == 0 && removed)
+		ret = uw_io_dirsync(w->io, w->dirfd);
 	if (ret == 0 && !ro)
 		ret = remove_void_front(w);
 	if (ret == 0 && no_repair && !ro) {
@@ -771,14 +1070,15 @@ int uw_rec_open_log(struct uwal *w)
 			free_found(again, m);
 	}
 	uint64_t next_seq = n ? f[n - 1].seq + 1 : 0;
+	bool have_tail = c.tail < n;
+	census_free(&c);
 	free_found(f, n);
-	drop_insp(in, n);
 	for (size_t i = 0; ro && ret == 0 && i < w->nsegs; i++)
 		uw_seg_idx_unload(w->segs[i]); /* read in again by a later segment's checks */
 	if (ret < 0 || ro)
 		return ret;
 
-	if (tail == n) {
+	if (!have_tail) {
 		/* Empty log, or every segment sealed: start a new one. */
 		struct seg *s;
 		ret = uw_seg_create(w->io, w->dirfd, w->prefix, next_seq, w->cfg.segment_size,
@@ -816,12 +1116,56 @@ static int set_after_gap(struct seg *s)
 	struct fmt_seg_hdr h = {.version = s->version,
 				.flags = (uint16_t)(s->hdr_flags | FMT_SEG_AFTER_GAP),
 				.seq = s->seq,
-				.salt = s->salt};
+				.salt = s->salt,
+				.key_hi = (uint32_t)(s->key >> 32)};
 	uw_fmt_seg_hdr_encode(hdr, &h);
 	ret = uw_io_pwrite(s->io, fd, hdr, sizeof(hdr), 0);
 	if (ret == 0)
 		ret = uw_io_fdatasync(s->io, fd);
 	uw_seg_fd_put(s);
+	return ret;
+}
+
+/*
+ * Cut the file of in at its last whole batch before the damage (j->cut)
+ * and seal it there: a seal frame of the records before the cut, naming
+ * the next number, as the writer seals. The index file goes first (it
+ * describes the file before the cut). A crash part way leaves an unsealed
+ * segment followed by later ones, or a torn seal: damage that unsafe
+ * recover cuts at the same place again.
+ */
+static int cut_and_seal(struct uw_io *io, int dirfd, const struct found *f, const struct insp *in,
+			uint64_t cut)
+{
+	struct seg *s = in->seg;
+	uint8_t seal[FMT_SEAL_FRAME_MAX];
+	size_t len = uw_fmt_seal_frame_encode(seal, s->salt, in->scan.records, s->seq + 1);
+	uw_sidx_remove(io, dirfd, f->name);
+	int fd;
+	int ret = uw_seg_fd_get(s, &fd);
+	if (ret < 0)
+		return ret;
+	ret = uw_io_ftruncate(io, fd, cut);
+	if (ret == 0)
+		ret = uw_io_pwrite(io, fd, seal, len, cut);
+	if (ret == 0)
+		ret = uw_io_fdatasync(io, fd);
+	uw_seg_fd_put(s);
+	return ret;
+}
+
+/* Cut the tail at cut (its damage before a watermark): the next open
+ * preallocates it again. */
+static int cut_tail(struct uw_io *io, const struct insp *in, uint64_t cut)
+{
+	int fd;
+	int ret = uw_seg_fd_get(in->seg, &fd);
+	if (ret < 0)
+		return ret;
+	ret = uw_io_ftruncate(io, fd, cut);
+	if (ret == 0)
+		ret = uw_io_fdatasync(io, fd);
+	uw_seg_fd_put(in->seg);
 	return ret;
 }
 
@@ -849,58 +1193,39 @@ static void report(uwal_segment_info *e, const struct found *f, const struct ins
 	e->after_gap = !removed || (s->hdr_flags & FMT_SEG_AFTER_GAP);
 }
 
-/* Why unsafe recover removes the file of in, and where that is. */
-static const char *damage_of(const struct insp *in, int err, const struct scan_ctx *ctx,
-			     uint64_t *off)
+/* Whether unsafe recover removes a file of this verdict. */
+static bool removes(const struct judged *j)
 {
-	*off = 0;
-	if (!in->seg)
-		return "bad segment header (or one naming another segment number)";
-	if (err == UWAL_ECORRUPT) {
-		*off = ctx->dup_off;
-		return "an index already present in an earlier segment (a damaged copy)";
-	}
-	if (in->scan.bad_off) {
-		*off = in->scan.bad_off;
-		return "bad frame in a segment that later segments follow";
-	}
-	*off = in->scan.end;
-	return "no seal in a segment that later segments follow";
+	return j->v == V_BAD_HEADER || j->v == V_DUPLICATE || j->v == V_BAD_TRUNC ||
+	       (j->v == V_CORRUPT && j->cut <= FMT_SEG_HDR_SIZE);
 }
 
-/*
- * Unsafe recover's part in the tail: if its cut point lies before a
- * watermark (uwal_open() refuses it), cut the file there (the next open
- * preallocates it again) and report it in *e. 1 if so, 0 if the tail
- * needs nothing, or -errno.
- */
-static int cut_vouched_tail(struct insp *in, bool dry, uwal_segment_info *e, const struct found *f)
+/* Why unsafe recover removes or cuts a file, in words. */
+static const char *damage_of(const struct judged *j)
 {
-	struct seg *s = in->seg;
-	uint64_t frames_end;
-	struct uw_seg_mark m;
-	int fd;
-	int ret = uw_seg_fd_get(s, &fd);
-	if (ret < 0)
-		return ret;
-	ret = last_nonzero(s->io, fd, in->scan.end, (uint64_t)in->size, &frames_end);
-	if (ret == 0)
-		ret = vouched_cut(false, s, in, fd, frames_end, &m);
-	if (ret == 1 && !dry) {
-		int e2 = uw_io_ftruncate(s->io, fd, in->scan.end);
-		if (e2 == 0)
-			e2 = uw_io_fdatasync(s->io, fd);
-		if (e2 < 0)
-			ret = e2;
+	switch (j->v) {
+	case V_BAD_HEADER:
+		return "bad segment header (or one naming another segment number)";
+	case V_DUPLICATE:
+		return "an index already present in an earlier segment (a damaged copy)";
+	case V_BAD_TRUNC:
+		return "a truncation frame that names no record of the log";
+	case V_VOUCHED_DAMAGE:
+		return "bad frame in the durable part of the last segment (before its watermark): "
+		       "the segment is cut there, and the durable records after it are lost";
+	default:
+		break;
 	}
-	uw_seg_fd_put(s);
-	if (ret != 1)
-		return ret;
-	report(e, f, in, false, in->scan.stop,
-	       "bad frame in the durable part of the last segment (before its watermark): "
-	       "the segment is cut there, and the durable records after it are lost");
-	e->after_gap = s->hdr_flags & FMT_SEG_AFTER_GAP;
-	return 1;
+	bool bad = !j->no_seal;
+	if (j->cut <= FMT_SEG_HDR_SIZE) /* no whole frame before it: removed */
+		return bad ? "bad frame in a segment that later segments follow"
+			   : "no seal in a segment that later segments follow";
+	return bad ? "bad frame in a segment that later segments follow: the segment is cut at "
+		     "the end of the last whole write batch before it and sealed there, and the "
+		     "records after the cut are lost"
+		   : "no seal in a segment that later segments follow: the segment is sealed "
+		     "after its last whole write batch, and the records after it, if any, are "
+		     "lost";
 }
 
 int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, unsigned flags,
@@ -908,9 +1233,7 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, unsig
 {
 	struct found *f;
 	size_t n, nrep = 0;
-	struct seg **accepted = NULL;
 	uwal_segment_info *rep = NULL;
-	bool fdc_live = false;
 	bool dry = flags & UWAL_RECOVER_DRY_RUN;
 	int oflags = dry ? O_RDONLY : O_RDWR;
 	*report_out = NULL;
@@ -918,84 +1241,60 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, unsig
 	int ret = list_segments(io, dirfd, prefix, !dry, &f, &n);
 	if (ret < 0)
 		return ret;
-	struct insp *in = calloc(n ? n : 1, sizeof(*in));
-	bool *bad = calloc(n ? n : 1, sizeof(*bad));
-	uint64_t *bad_off = calloc(n ? n : 1, sizeof(*bad_off));
-	const char **why = calloc(n ? n : 1, sizeof(*why));
-	accepted = calloc(n ? n : 1, sizeof(*accepted));
-	rep = calloc(n ? n : 1, sizeof(*rep)); /* at most one element per file */
-	if (!in || !bad || !bad_off || !why || !accepted || !rep) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	size_t last_with_data = n, nacc = 0;
-	struct scan_ctx ctx = {.prev = accepted};
-	/* Descriptors through a cache, as in a handle (a segment may get its
-	 * header rewritten: read-write, unless this is a dry run). */
+	/* Descriptors through a cache, as in a handle (a segment may be cut
+	 * or get its header rewritten: read-write, unless this is a dry
+	 * run). */
 	struct uw_fdc fdc;
 	uw_fdc_init(&fdc, io, dirfd, oflags, uw_fdc_bound());
-	fdc_live = true;
-	for (size_t i = 0; i < n; i++) {
-		/* A segment repeating an index of an earlier one is the damaged
-		 * copy (a renumbered duplicate): the earlier one is kept. */
-		ctx.nprev = nacc;
-		int e = inspect(io, dirfd, &f[i], prefix, oflags, &ctx, &in[i]);
-		if (e < 0 && e != UWAL_ECORRUPT) {
-			ret = e;
-			goto out;
-		}
-		if (in[i].seg) {
-			uw_fdc_attach(&fdc, in[i].seg);
-			uw_seg_fd_unpin(in[i].seg);
-		}
-		bad[i] = !in[i].seg || e == UWAL_ECORRUPT;
-		if (bad[i]) {
-			why[i] = damage_of(&in[i], e, &ctx, &bad_off[i]);
-		} else {
-			accepted[nacc++] = in[i].seg;
-			if (has_frames(&in[i]))
-				last_with_data = i;
-		}
-	}
-	/* An unsealed segment with data is only allowed as the last one with
-	 * data (the tail); earlier ones lost frames or their seal. */
-	for (size_t i = 0; i < n; i++) {
-		if (!bad[i] && last_with_data < n && i < last_with_data && !in[i].seg->sealed) {
-			bad[i] = true;
-			why[i] = damage_of(&in[i], 0, &ctx, &bad_off[i]);
-		}
-	}
-	/* The tail: damage before its watermark is cut here, as a torn
-	 * tail would be (the durable records after it are lost). */
-	for (size_t i = 0; i < n; i++) {
-		if (bad[i] || in[i].seg->sealed)
-			continue;
-		ret = cut_vouched_tail(&in[i], dry, &rep[nrep], &f[i]);
-		if (ret < 0)
-			goto out;
-		nrep += (size_t)ret;
-		ret = 0;
-		break;
-	}
+	struct census c = {.io = io,
+			   .dirfd = dirfd,
+			   .prefix = prefix,
+			   .dir = "",
+			   .f = f,
+			   .n = n,
+			   .open_flags = oflags,
+			   .fdc = &fdc,
+			   .go_on = true};
+	ret = classify(&c);
+	if (ret == 0 && c.fatal < n)
+		ret = UWAL_EVERSION; /* such a file is never damage: nothing is done */
+	/* At most two elements per file: a cut and a flag. */
+	if (ret == 0 && !(rep = calloc(n ? 2 * n : 1, sizeof(*rep))))
+		ret = -ENOMEM;
 	bool gap = false;
 	uint64_t prev = 0;
 	bool have_prev = false;
-	for (size_t i = 0; i < n; i++) {
-		if (bad[i]) {
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		const struct judged *j = &c.j[i];
+		struct insp *in = &c.in[i];
+		if (removes(j)) {
 			if (!dry && (ret = uw_io_unlinkat(io, dirfd, f[i].name)) < 0)
-				goto out;
+				break;
 			if (!dry)
 				uw_sidx_remove(io, dirfd, f[i].name);
-			report(&rep[nrep++], &f[i], &in[i], true, bad_off[i], why[i]);
+			report(&rep[nrep++], &f[i], in, true, j->at, damage_of(j));
 			gap = true;
 			continue;
 		}
+		if (j->v == V_CORRUPT || j->v == V_VOUCHED_DAMAGE) {
+			if (!dry)
+				ret = j->v == V_CORRUPT ? cut_and_seal(io, dirfd, &f[i], in, j->cut)
+							: cut_tail(io, in, j->cut);
+			if (ret < 0)
+				break;
+			uwal_segment_info *e = &rep[nrep++];
+			report(e, &f[i], in, false, j->at, damage_of(j));
+			e->after_gap = in->seg->hdr_flags & FMT_SEG_AFTER_GAP;
+			e->sealed = j->v == V_CORRUPT; /* as it is after the run */
+			e->cut_offset = j->cut;
+			e->records_lost = j->lost;
+		}
 		if (have_prev && f[i].seq != prev + 1)
 			gap = true;
-		if (gap && have_prev && !(in[i].seg->hdr_flags & FMT_SEG_AFTER_GAP)) {
-			if (!dry && (ret = set_after_gap(in[i].seg)) < 0)
-				goto out;
-			report(&rep[nrep++], &f[i], &in[i], false, 0,
+		if (gap && have_prev && !(in->seg->hdr_flags & FMT_SEG_AFTER_GAP)) {
+			if (!dry && (ret = set_after_gap(in->seg)) < 0)
+				break;
+			report(&rep[nrep++], &f[i], in, false, 0,
 			       "the segment before it is missing or removed: its header is "
 			       "flagged after_gap, so the log opens with the gap");
 		}
@@ -1003,17 +1302,10 @@ int uw_rec_unsafe_recover(struct uw_io *io, int dirfd, const char *prefix, unsig
 		prev = f[i].seq;
 		have_prev = true;
 	}
-	if (!dry && nrep)
+	if (ret == 0 && !dry && nrep)
 		ret = uw_io_dirsync(io, dirfd);
-out:
-	free(accepted);
-	if (in)
-		drop_insp(in, n);
-	if (fdc_live)
-		uw_fdc_destroy(&fdc);
-	free(bad);
-	free(bad_off);
-	free(why);
+	census_free(&c);
+	uw_fdc_destroy(&fdc);
 	free_found(f, n);
 	if (ret < 0 || nrep == 0) {
 		free(rep);

@@ -233,34 +233,80 @@ TH_TEST(inspect, recover_dry_run_changes_nothing_and_reports_what_the_run_does)
 	cr_assert(l0 == l1 && memcmp(before, after, l0) == 0, "the dry run changed the directory");
 	free(before);
 	free(after);
-	/* SEG1 removed (two whole records before the damage), SEG2 flagged. */
-	cr_assert_eq(n, 2);
+	/* SEG1 cut at the damage (two whole records before it kept, the
+	 * eight after it lost, as its seal counts them); nothing else. */
+	uwal_segment_info want;
+	cr_assert_eq(n, 1);
 	cr_assert_str_eq(v[0].name, SEG1);
-	cr_assert(v[0].removed);
+	cr_assert(!v[0].removed && !v[0].after_gap);
+	cr_assert(v[0].sealed, "sealed again at the cut");
 	cr_assert_eq(v[0].records, 2);
 	cr_assert_eq(v[0].first_index, 11);
+	cr_assert_eq(v[0].last_index, 12);
 	cr_assert_eq(v[0].bad_offset, bad);
+	cr_assert_eq(v[0].cut_offset, bad);
+	cr_assert_eq(v[0].records_lost, 8);
+	cr_assert_eq(v[0].frame_bytes, bad - TH_SEG_HEADER);
 	cr_assert_not_null(v[0].damage);
-	cr_assert_str_eq(v[1].name, SEG2);
-	cr_assert(!v[1].removed && v[1].after_gap);
-	cr_assert_eq(v[1].records, 10);
+	cr_assert(strstr(v[0].damage, "cut"), "%s", v[0].damage);
+	want = v[0];
 	uwal_segments_free(v);
 
 	cr_assert_eq(uwal_unsafe_recover_ex(g_dir, NULL, 0, &v, &n), 0);
-	cr_assert_eq(n, 2);
+	cr_assert_eq(n, 1);
 	cr_assert_str_eq(v[0].name, SEG1);
-	cr_assert(v[0].removed);
-	cr_assert(!v[1].removed);
+	cr_assert(!v[0].removed);
+	cr_assert_eq(v[0].cut_offset, want.cut_offset);
+	cr_assert_eq(v[0].records, want.records);
+	cr_assert_eq(v[0].records_lost, want.records_lost);
+	cr_assert_eq(v[0].bad_offset, want.bad_offset);
+	cr_assert_str_eq(v[0].damage, want.damage);
 	uwal_segments_free(v);
-	cr_assert(!th_exists(th_join((char[4352]){0}, 4352, g_dir, SEG1)));
+	cr_assert(th_exists(th_join((char[4352]){0}, 4352, g_dir, SEG1)));
 	uwal *w = th_open(&cfg);
 	th_check_std(w, 10);
-	th_check_absent(w, 11);
+	th_check_std(w, 11);
+	th_check_std(w, 12);
+	th_check_absent(w, 13);
+	th_check_absent(w, 20);
 	th_check_std(w, 21);
 	th_close(w);
 	cr_assert_eq(uwal_unsafe_recover_ex(g_dir, NULL, UWAL_RECOVER_DRY_RUN, &v, &n), 0);
 	cr_assert_eq(n, 0, "nothing left to do");
 	cr_assert_null(v);
+}
+
+/* Guards against a segment damaged in its first frame (nothing before the
+ * damage to keep) being kept as an empty shell: it is removed, and the
+ * next one flagged. */
+TH_TEST(inspect, recover_removes_a_segment_damaged_in_its_first_frame)
+{
+	uwal_config cfg;
+	fill_log(&cfg);
+	th_remove_indexes(g_dir);
+	char path[4352];
+	static th_frame f[64];
+	th_join(path, sizeof(path), g_dir, SEG1);
+	th_scan(path, f, 64, NULL);
+	th_flip_byte(path, f[0].off + TH_FRAME_HEADER + f[0].len / 2);
+	uwal_segment_info *v = NULL;
+	size_t n = 0;
+	cr_assert_eq(uwal_unsafe_recover_ex(g_dir, NULL, 0, &v, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(v[0].name, SEG1);
+	cr_assert(v[0].removed);
+	cr_assert_eq(v[0].records, 0);
+	cr_assert_eq(v[0].cut_offset, 0);
+	cr_assert_eq(v[0].bad_offset, TH_SEG_HEADER);
+	cr_assert_str_eq(v[1].name, SEG2);
+	cr_assert(!v[1].removed && v[1].after_gap && !v[1].cut_offset);
+	uwal_segments_free(v);
+	cr_assert(!th_exists(path));
+	uwal *w = th_open(&cfg);
+	th_check_std(w, 10);
+	th_check_absent(w, 11);
+	th_check_std(w, 21);
+	th_close(w);
 }
 
 /* Guards against a dry run that reports a gap as nothing to do. */
@@ -300,5 +346,47 @@ TH_TEST(inspect, recover_refuses_an_open_log_also_in_a_dry_run)
 	cr_assert_eq(n, 0);
 	cr_assert_eq(uwal_unsafe_recover_ex(g_dir, NULL, 0, &v, &n), UWAL_ELOCKED);
 	cr_assert_eq(uwal_unsafe_recover_ex(g_dir, NULL, 4, &v, &n), UWAL_EINVAL, "unknown flag");
+	th_close(w);
+}
+
+/* Guards against a report out of segment order when the last segment is
+ * both cut (damage before its watermark) and flagged (the one before it
+ * removed). */
+TH_TEST(inspect, recover_reports_a_cut_and_a_flag_of_the_last_segment_in_order)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 25; i++) /* 0: 1..10, 1: 11..20 (sealed), 2: 21..25 */
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	th_close(w); /* its mark frame vouches for the last segment */
+	char path[4352];
+	static th_frame f[64];
+	th_flip_byte(th_join(path, sizeof(path), g_dir, SEG1), 0);
+	th_join(path, sizeof(path), g_dir, SEG2);
+	cr_assert_eq(th_scan(path, f, 64, NULL), 5);
+	th_flip_byte(path, f[1].off + TH_FRAME_HEADER + f[1].len / 2); /* record 22 */
+	uwal_segment_info *v = NULL;
+	size_t n = 0;
+	cr_assert_eq(uwal_unsafe_recover_ex(g_dir, NULL, 0, &v, &n), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(v[0].name, SEG1);
+	cr_assert(v[0].removed);
+	cr_assert_str_eq(v[1].name, SEG2);
+	cr_assert(!v[1].removed && !v[1].after_gap, "the cut");
+	cr_assert_eq(v[1].bad_offset, f[1].off);
+	cr_assert_eq(v[1].cut_offset, f[1].off);
+	cr_assert_eq(v[1].records, 1);
+	cr_assert_eq(v[1].records_lost, 4, "the close's mark frame counts 5 durable records");
+	cr_assert(!v[1].sealed, "the last segment is not sealed");
+	cr_assert_str_eq(v[2].name, SEG2);
+	cr_assert(!v[2].removed && v[2].after_gap, "the flag");
+	uwal_segments_free(v);
+	w = th_open(&cfg);
+	th_check_std(w, 10);
+	th_check_std(w, 21);
+	for (uint64_t i = 22; i <= 25; i++)
+		th_check_absent(w, i);
 	th_close(w);
 }

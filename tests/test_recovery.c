@@ -326,10 +326,12 @@ TH_TEST(recovery, garbage_right_after_the_last_frame_is_cut)
 
 /* ---- damage in sealed segments ------------------------------------------- */
 
-/* Damage a record frame of the named segment; returns the indexes it held.
- * The index files go too: what is checked is what reading every frame
- * finds (test_fastopen.c covers an open that trusts an index file). */
-static size_t damage_segment(const char *name, uint64_t *held, size_t max, uint64_t *bad_off)
+/* Damage the nth record frame (from 1) of the named segment; returns the
+ * indexes it held. The index files go too: what is checked is what reading
+ * every frame finds (test_fastopen.c covers an open that trusts an index
+ * file). */
+static size_t damage_segment_at(const char *name, size_t nth, uint64_t *held, size_t max,
+				uint64_t *bad_off)
 {
 	char path[4352];
 	th_remove_indexes(g_dir);
@@ -341,15 +343,21 @@ static size_t damage_segment(const char *name, uint64_t *held, size_t max, uint6
 		if (f[i].type == TH_FRAME_RECORD && k < max)
 			held[k++] = f[i].index;
 	cr_assert_geq(k, 3, "%s holds %zu records", name, k);
-	/* the third record's payload */
-	size_t third = 0;
+	/* the nth record's payload */
+	size_t at = 0;
 	for (size_t i = 0, seen = 0; i < n; i++)
-		if (f[i].type == TH_FRAME_RECORD && ++seen == 3)
-			third = i;
-	*bad_off = f[third].off;
-	th_flip_byte(path, f[third].off + TH_FRAME_HEADER + f[third].len / 2);
+		if (f[i].type == TH_FRAME_RECORD && ++seen == nth)
+			at = i;
+	*bad_off = f[at].off;
+	th_flip_byte(path, f[at].off + TH_FRAME_HEADER + f[at].len / 2);
 	free(f);
 	return k;
+}
+
+/* Damage the third record frame of the named segment (damage_segment_at). */
+static size_t damage_segment(const char *name, uint64_t *held, size_t max, uint64_t *bad_off)
+{
+	return damage_segment_at(name, 3, held, max, bad_off);
 }
 
 static bool contains(const uint64_t *v, size_t n, uint64_t x)
@@ -387,8 +395,10 @@ TH_TEST(recovery, damaged_first_segment_fails_open_with_ecorrupt_naming_the_file
 	th_log_destroy(&log);
 }
 
-/* Guards against unsafe recover removing too much, too little, or not reporting. */
-TH_TEST(recovery, unsafe_recover_removes_only_the_damaged_segment)
+/* Guards against unsafe recover removing too much, too little, or not
+ * reporting: the damaged sealed segment is cut at the damage (its first
+ * two records stay), nothing is removed. */
+TH_TEST(recovery, unsafe_recover_cuts_only_the_damaged_segment)
 {
 	uwal_config cfg;
 	th_config(&cfg, g_dir);
@@ -399,28 +409,22 @@ TH_TEST(recovery, unsafe_recover_removes_only_the_damaged_segment)
 	size_t k = damage_segment(SEG0, held, 64, &bad_off);
 	expect_open_fails(&cfg, UWAL_ECORRUPT);
 
-	char **removed = NULL;
+	char **removed = (char **)&cfg;
 	size_t n_removed = 99;
 	cr_assert_eq(uwal_unsafe_recover(g_dir, "segment_", &removed, &n_removed), 0);
-	cr_assert_eq(n_removed, 1);
-	cr_assert_not_null(removed);
-	cr_assert_str_eq(removed[0], SEG0);
-	uwal_free_list(removed, n_removed);
-	cr_assert_not(th_exists(th_join((char[4352]){0}, 4352, g_dir, SEG0)));
-	cr_assert_eq(th_segment_count(g_dir, "segment_"), before - 1);
+	cr_assert_eq(n_removed, 0);
+	cr_assert_null(removed);
+	cr_assert(th_exists(th_join((char[4352]){0}, 4352, g_dir, SEG0)));
+	cr_assert_eq(th_segment_count(g_dir, "segment_"), before);
 
 	uwal *w = th_open(&cfg);
-	uint64_t first = 0;
 	for (uint64_t i = 1; i <= 35; i++) {
-		if (contains(held, k, i)) {
+		if (contains(held + 2, k - 2, i))
 			th_check_absent(w, i);
-		} else {
+		else
 			th_check_std(w, i);
-			if (first == 0)
-				first = i;
-		}
 	}
-	cr_assert_eq(uwal_first_index(w), first);
+	cr_assert_eq(uwal_first_index(w), 1);
 	cr_assert_eq(uwal_last_index(w), 35);
 	for (uint64_t i = 36; i <= 50; i++)
 		cr_assert_eq(th_write_std(w, i, false), 0);
@@ -433,7 +437,9 @@ TH_TEST(recovery, unsafe_recover_removes_only_the_damaged_segment)
 	th_close(w);
 }
 
-/* Guards against a gap left by unsafe recover in mid-log failing later opens. */
+/* Guards against a gap left by unsafe recover in mid-log failing later
+ * opens. The damage is in the segment's first frame: nothing before it to
+ * keep, so the file is removed. */
 TH_TEST(recovery, unsafe_recover_of_a_middle_segment_leaves_an_openable_gap)
 {
 	uwal_config cfg;
@@ -441,7 +447,7 @@ TH_TEST(recovery, unsafe_recover_of_a_middle_segment_leaves_an_openable_gap)
 	cfg.segment_threshold = 10;
 	fill_log(&cfg, 1, 35);
 	uint64_t held[64], bad_off;
-	size_t k = damage_segment(SEG1, held, 64, &bad_off);
+	size_t k = damage_segment_at(SEG1, 1, held, 64, &bad_off);
 	th_log log;
 	th_log_init(&log);
 	cfg.log_fn = th_log_fn;
@@ -554,6 +560,39 @@ TH_TEST(recovery, unsafe_recover_while_open_returns_elocked)
 	for (uint64_t i = 1; i <= 25; i++)
 		th_check_std(w, i);
 	th_close(w);
+}
+
+/* Guards against unsafe recover's after_gap flag changing the segment key
+ * (the header's key_hi): the mark frames already in the flagged segment
+ * would then no longer vouch for it, and damage in its durable part would
+ * be cut as a torn tail. */
+TH_TEST(recovery, unsafe_recover_flags_the_next_segment_keeping_its_key)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	fill_log(&cfg, 1, 25); /* 0: 1..10, 1: 11..20 (sealed), 2: 21..25 (the tail) */
+	char seg1[4352], seg2[4352];
+	th_join(seg1, sizeof(seg1), g_dir, SEG1);
+	th_join(seg2, sizeof(seg2), g_dir, "segment_00000000000000000002");
+	size_t len;
+	unsigned char *before = th_read_file(seg2, &len);
+	th_flip_byte(seg1, 0); /* a bad header: the file is removed, 2 flagged */
+	char **removed = NULL;
+	size_t n_removed = 0;
+	cr_assert_eq(uwal_unsafe_recover(g_dir, NULL, &removed, &n_removed), 0);
+	cr_assert_eq(n_removed, 1);
+	uwal_free_list(removed, n_removed);
+	unsigned char *after = th_read_file(seg2, &len);
+	cr_assert_neq(before[10], after[10], "the after_gap flag was not set");
+	cr_assert(memcmp(before + 24, after + 24, 4) == 0, "the header's key_hi changed");
+	free(before);
+	free(after);
+	/* The close's mark frame vouches for record 22: damage there is
+	 * refused, not cut. */
+	th_frame f = find_frame(seg2, 22);
+	th_flip_byte(seg2, f.off + TH_FRAME_HEADER + f.len / 2);
+	expect_open_fails(&cfg, UWAL_ECORRUPT);
 }
 
 /* Guards against a damaged segment header in a sealed segment going unnoticed. */
@@ -902,4 +941,340 @@ TH_TEST(recovery, frame_crcs_are_crc32c_of_header_and_payload_at_every_size)
 	}
 	cr_assert_eq(frames, sizeof(sizes) / sizeof(sizes[0]));
 	free(l);
+}
+
+/* ---- unsafe recover cuts a damaged sealed segment ----------------------- */
+
+#define SEG2 "segment_00000000000000000002"
+#define SEG3 "segment_00000000000000000003"
+
+/* Every record of w in iteration order must be one of want[0..n), in that
+ * order, with its standard contents, and all of them must be there. */
+static void check_iteration(uwal *w, const uint64_t *want, size_t n)
+{
+	uwal_iter *it = NULL;
+	cr_assert_eq(uwal_iter_open(w, &it), 0);
+	uwal_record r;
+	size_t seen = 0;
+	int rc;
+	while ((rc = uwal_iter_next(it, &r)) == 1) {
+		cr_assert_lt(seen, n, "iterated %llu past the end", (unsigned long long)r.index);
+		cr_assert_eq(r.index, want[seen], "iterated %llu, want %llu",
+			     (unsigned long long)r.index, (unsigned long long)want[seen]);
+		th_check_std_rec(&r, r.index);
+		seen++;
+	}
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(seen, n);
+	uwal_iter_close(it);
+}
+
+/* The indexes first..last, except those in [gap_lo, gap_hi], into v. */
+static size_t range_without(uint64_t *v, uint64_t first, uint64_t last, uint64_t gap_lo,
+			    uint64_t gap_hi)
+{
+	size_t n = 0;
+	for (uint64_t i = first; i <= last; i++)
+		if (i < gap_lo || i > gap_hi)
+			v[n++] = i;
+	return n;
+}
+
+/* Wait until every sealed segment of w has its index file. */
+static void wait_indexes(uwal *w)
+{
+	for (int tries = 0;; tries++) {
+		uwal_segment_info *v;
+		size_t n, missing = 0;
+		cr_assert_eq(uwal_segments(w, &v, &n), 0);
+		for (size_t i = 0; i < n; i++) {
+			char name[300], path[4700];
+			snprintf(name, sizeof(name), "%s.idx", v[i].name);
+			if (v[i].sealed && !th_exists(th_join(path, sizeof(path), g_dir, name)))
+				missing++;
+		}
+		uwal_segments_free(v);
+		if (missing == 0)
+			return;
+		cr_assert_lt(tries, 2000, "%zu index files not written", missing);
+		th_sleep_ms(5);
+	}
+}
+
+/* Guards against unsafe recover deleting a whole sealed segment for one bad
+ * frame: the records before the damage stay (exactly those), the segment
+ * ends with a valid seal right after them, nothing else is removed, and
+ * the log opens, iterates across it in order and takes writes. */
+TH_TEST(recovery, unsafe_recover_keeps_the_records_before_the_damage_in_a_sealed_segment)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	fill_log(&cfg, 1, 45); /* 0..3 sealed (1..40), 4 holds 41..45 */
+	size_t before = th_segment_count(g_dir, "segment_");
+	uint64_t held[64], bad_off;
+	damage_segment_at(SEG1, 6, held, 64, &bad_off); /* record 16 */
+	expect_open_fails(&cfg, UWAL_ECORRUPT);
+
+	char **removed = (char **)&cfg;
+	size_t n_removed = 99;
+	cr_assert_eq(uwal_unsafe_recover(g_dir, NULL, &removed, &n_removed), 0);
+	cr_assert_eq(n_removed, 0, "nothing is removed");
+	cr_assert_null(removed);
+	cr_assert_eq(th_segment_count(g_dir, "segment_"), before);
+	/* The file: records 11..15, then a seal frame that ends it. */
+	char path[4352];
+	th_join(path, sizeof(path), g_dir, SEG1);
+	size_t nf;
+	uint64_t end;
+	th_frame *f = scan_all(path, &nf, &end);
+	cr_assert_eq(nf, 6);
+	for (size_t i = 0; i < 5; i++)
+		cr_assert(f[i].type == TH_FRAME_RECORD && f[i].index == 11 + i);
+	cr_assert_eq(f[5].type, TH_FRAME_SEAL);
+	cr_assert_eq(f[5].off, bad_off, "the seal is where the damage began");
+	cr_assert_eq(th_file_size(path), end, "the seal ends the file");
+	free(f);
+
+	uint64_t want[64];
+	size_t nw = range_without(want, 1, 45, 16, 20);
+	for (int round = 0; round < 2; round++) {
+		uwal *w = th_open(&cfg);
+		for (uint64_t i = 16; i <= 20; i++)
+			th_check_absent(w, i);
+		check_iteration(w, want, nw);
+		uwal_segment_info *v;
+		size_t n;
+		cr_assert_eq(uwal_segments(w, &v, &n), 0);
+		cr_assert_eq(n, 5);
+		cr_assert(v[1].sealed && !v[1].after_gap);
+		cr_assert_eq(v[1].records, 5);
+		cr_assert_eq(v[1].last_index, 15);
+		uwal_segments_free(v);
+		uwal_iter *it;
+		cr_assert_eq(uwal_iter_open_at(w, 15, 0, &it), 0);
+		uwal_record r;
+		cr_assert_eq(uwal_iter_next(it, &r), 1);
+		cr_assert_eq(r.index, 15);
+		cr_assert_eq(uwal_iter_next(it, &r), 1);
+		cr_assert_eq(r.index, 21, "the iterator crosses the cut to the next segment");
+		uwal_iter_close(it);
+		if (round == 0)
+			for (uint64_t i = 46; i <= 50; i++)
+				cr_assert_eq(th_write_std(w, i, false), 0);
+		nw = range_without(want, 1, 50, 16, 20);
+		th_close(w);
+	}
+}
+
+/* Guards against a cut inside a uwal_write_batch() call keeping part of the
+ * batch: the cut is at the batch's first frame. */
+TH_TEST(recovery, unsafe_recover_cuts_a_damaged_batch_whole)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 11; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	write_std_batch(w, 12, 16); /* segment 1: 11, [12..16], 17..20 */
+	for (uint64_t i = 17; i <= 35; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	th_close(w);
+	th_remove_indexes(g_dir);
+	char path[4352];
+	th_join(path, sizeof(path), g_dir, SEG1);
+	th_frame r12 = find_frame(path, 12), r14 = find_frame(path, 14);
+	th_flip_byte(path, r14.off + TH_FRAME_HEADER + r14.len / 2);
+	expect_open_fails(&cfg, UWAL_ECORRUPT);
+
+	uwal_segment_info *v = NULL;
+	size_t n = 0;
+	cr_assert_eq(uwal_unsafe_recover_ex(g_dir, NULL, 0, &v, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(v[0].name, SEG1);
+	cr_assert(!v[0].removed && !v[0].after_gap && v[0].sealed);
+	cr_assert_eq(v[0].cut_offset, r12.off, "cut at the batch's first frame");
+	cr_assert_eq(v[0].records, 1);
+	cr_assert_eq(v[0].first_index, 11);
+	cr_assert_eq(v[0].last_index, 11);
+	cr_assert_eq(v[0].records_lost, 9, "the seal behind the damage counts 10 records");
+	uwal_segments_free(v);
+
+	w = th_open(&cfg);
+	uint64_t want[64];
+	check_iteration(w, want, range_without(want, 1, 35, 12, 20));
+	th_close(w);
+}
+
+/* Guards against a second run doing more (or anything): the cut segment is
+ * sealed, so it passes every check. */
+TH_TEST(recovery, unsafe_recover_twice_changes_nothing_the_second_time)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	fill_log(&cfg, 1, 35);
+	uint64_t held[64], bad_off;
+	damage_segment(SEG1, held, 64, &bad_off);
+	cr_assert_eq(uwal_unsafe_recover(g_dir, NULL, NULL, NULL), 0);
+	th_seglist *l = th_segments(g_dir, "segment_");
+	size_t sizes[16], len;
+	unsigned char *bytes[16];
+	cr_assert_leq(l->n, 16);
+	char path[4352];
+	for (size_t i = 0; i < l->n; i++)
+		bytes[i] = th_read_file(th_join(path, sizeof(path), g_dir, l->name[i]), &sizes[i]);
+	uwal_segment_info *v = (void *)&cfg;
+	size_t n = 99;
+	cr_assert_eq(uwal_unsafe_recover_ex(g_dir, NULL, 0, &v, &n), 0);
+	cr_assert_eq(n, 0, "nothing left to do");
+	cr_assert_null(v);
+	th_seglist *again = th_segments(g_dir, "segment_");
+	cr_assert_eq(again->n, l->n);
+	for (size_t i = 0; i < l->n; i++) {
+		cr_assert_str_eq(again->name[i], l->name[i]);
+		unsigned char *b =
+			th_read_file(th_join(path, sizeof(path), g_dir, l->name[i]), &len);
+		cr_assert(len == sizes[i] && memcmp(b, bytes[i], len) == 0, "%s changed",
+			  l->name[i]);
+		free(b);
+		free(bytes[i]);
+	}
+	free(l);
+	free(again);
+	uwal *w = th_open(&cfg);
+	uint64_t want[64];
+	check_iteration(w, want, range_without(want, 1, 35, 13, 20));
+	th_close(w);
+}
+
+/* Guards against the cut segment's index file (written for the file
+ * before the cut) surviving, or an old copy of it being trusted. */
+TH_TEST(recovery, unsafe_recover_removes_the_cut_segments_index_file)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 35; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	wait_indexes(w);
+	th_close(w);
+	char path[4352], idx[4400];
+	th_join(path, sizeof(path), g_dir, SEG1);
+	snprintf(idx, sizeof(idx), "%s.idx", path);
+	size_t ilen;
+	unsigned char *old = th_read_file(idx, &ilen);
+	th_frame f = find_frame(path, 13);
+	th_flip_byte(path, f.off + TH_FRAME_HEADER + f.len / 2);
+
+	cr_assert_eq(uwal_unsafe_recover(g_dir, NULL, NULL, NULL), 0);
+	cr_assert(th_exists(path));
+	cr_assert_not(th_exists(idx), "the cut segment's index file survived");
+	char other[4400];
+	snprintf(other, sizeof(other), "%s/%s.idx", g_dir, SEG2);
+	cr_assert(th_exists(other), "another segment's index file was removed");
+
+	/* An old copy put back (a restored backup) does not describe the
+	 * file now: it is not trusted. */
+	th_create_file(idx, old, ilen);
+	free(old);
+	th_log log;
+	th_log_init(&log);
+	cfg.log_fn = th_log_fn;
+	cfg.log_ctx = &log;
+	w = th_open(&cfg);
+	cr_assert(th_log_has(&log, "index file not used"), "the stale index was trusted:\n%s",
+		  log.buf);
+	th_check_std(w, 12);
+	for (uint64_t i = 13; i <= 20; i++)
+		th_check_absent(w, i);
+	uint64_t want[64];
+	check_iteration(w, want, range_without(want, 1, 35, 13, 20));
+	th_close(w);
+	th_log_destroy(&log);
+}
+
+/* Guards against a crash in the middle of the cut leaving a log that unsafe
+ * recover cannot finish: after the truncation (no seal yet), or with the
+ * seal torn, the segment is cut and sealed at the same place again. */
+TH_TEST(recovery, unsafe_recover_finishes_a_cut_a_crash_interrupted)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	fill_log(&cfg, 1, 35);
+	th_remove_indexes(g_dir);
+	char path[4352];
+	th_join(path, sizeof(path), g_dir, SEG1);
+	th_frame f = find_frame(path, 13);
+	uint64_t cut = f.off;
+	th_flip_byte(path, f.off + TH_FRAME_HEADER + f.len / 2);
+	uwal_segment_info *v = NULL;
+	size_t n = 0;
+	cr_assert_eq(uwal_unsafe_recover_ex(g_dir, NULL, UWAL_RECOVER_DRY_RUN, &v, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(v[0].cut_offset, cut);
+	uwal_segments_free(v);
+	uint64_t want[64];
+	size_t nw = range_without(want, 1, 35, 13, 20);
+	/* 0: the file truncated at the cut, no seal written (a crash after
+	 * the truncation); 1: the seal torn after 5 of its bytes. */
+	for (int step = 0; step < 2; step++) {
+		cr_assert_eq(truncate(path, (off_t)(cut + (step ? 5 : 0))), 0);
+		expect_open_fails(&cfg, UWAL_ECORRUPT);
+		cr_assert_eq(uwal_unsafe_recover_ex(g_dir, NULL, 0, &v, &n), 0);
+		cr_assert_eq(n, 1, "step %d", step);
+		cr_assert_str_eq(v[0].name, SEG1);
+		cr_assert(!v[0].removed);
+		cr_assert_eq(v[0].cut_offset, cut, "step %d", step);
+		cr_assert_eq(v[0].records, 2);
+		cr_assert_eq(v[0].records_lost, UWAL_RECORDS_UNKNOWN, "no seal counts them");
+		uwal_segments_free(v);
+		uwal *w = th_open(&cfg);
+		check_iteration(w, want, nw);
+		th_close(w);
+	}
+}
+
+/* Guards against a front truncation made after the cut records were
+ * written (its frame, in a later segment, names one of them) making that
+ * later segment unreadable once the cut removed what it names. */
+TH_TEST(recovery, unsafe_recover_keeps_a_later_front_truncation_into_the_cut_part)
+{
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.segment_threshold = 10;
+	uwal *w = th_open(&cfg);
+	for (uint64_t i = 1; i <= 35; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	cr_assert_eq(uwal_truncate_front(w, 17), 0); /* its frame is in segment 3 */
+	for (uint64_t i = 36; i <= 38; i++)
+		cr_assert_eq(th_write_std(w, i, false), 0);
+	th_close(w);
+	th_remove_indexes(g_dir);
+	char path[4352];
+	th_join(path, sizeof(path), g_dir, SEG1);
+	th_frame f = find_frame(path, 13);
+	th_flip_byte(path, f.off + TH_FRAME_HEADER + f.len / 2);
+	expect_open_fails(&cfg, UWAL_ECORRUPT);
+
+	char **removed = (char **)&cfg;
+	size_t n_removed = 99;
+	cr_assert_eq(uwal_unsafe_recover(g_dir, NULL, &removed, &n_removed), 0);
+	cr_assert_eq(n_removed, 0, "nothing is removed");
+	cr_assert_null(removed);
+	uint64_t want[64];
+	size_t nw = range_without(want, 21, 38, 0, 0);
+	for (int round = 0; round < 2; round++) {
+		w = th_open(&cfg);
+		/* 11 and 12 are kept in the cut segment, and void, as the
+		 * front truncation made every record before 17. */
+		th_check_absent(w, 12);
+		cr_assert_eq(uwal_first_index(w), 21);
+		cr_assert_eq(uwal_last_index(w), 38);
+		check_iteration(w, want, nw);
+		th_close(w);
+	}
 }

@@ -124,18 +124,27 @@ status 1 "stat of a corrupt segment" "$uwal" stat --json "$bad"
 jqt "stat bad" '(.ok | not) and .recover_would[0].name == "segment_00000000000000000001"'
 status 1 "dump of a corrupt segment" "$uwal" dump "$bad"
 status 1 "recover --dry-run of a corrupt segment" "$uwal" recover --dry-run --json "$bad"
-jqt "recover --dry-run bad" '.dry_run and .removed == 1 and .records_lost == 2
-	and .actions[0].action == "remove" and .actions[0].name == "segment_00000000000000000001"
-	and .actions[0].bad_offset == '"$off"' and .actions[1].action == "flag_after_gap"'
+jqt "recover --dry-run bad" '.dry_run and .removed == 0 and .cut == 1 and .records_lost == 8
+	and (.actions | length) == 1 and .actions[0].action == "cut"
+	and .actions[0].name == "segment_00000000000000000001" and .actions[0].bad_offset == '"$off"'
+	and .actions[0].cut_offset == '"$off"' and .actions[0].records_kept == 2
+	and .actions[0].records_lost == 8 and .actions[0].last_index == 12'
+status 1 "recover --dry-run (text) of a corrupt segment" "$uwal" recover --dry-run "$bad"
+grep -q "would cut segment_00000000000000000001 at offset $off: 2 whole records kept (index 11..12), 8 records after it lost" <<<"$out" ||
+	fail "recover --dry-run text: $out"
 [ "$before" = "$(fingerprint "$bad")" ] || fail "verify, stat, dump or recover --dry-run changed the damaged log"
 status 0 "recover of a corrupt segment" "$uwal" recover "$bad"
-grep -q "removed segment_00000000000000000001: 2 whole records" <<<"$out" || fail "recover: $out"
-grep -q "the log opens: 3 segments, 26 records" <<<"$out" || fail "recover after: $out"
-[ ! -e "$(seg "$bad" 1)" ] || fail "recover left the damaged file"
+grep -q "^cut segment_00000000000000000001 at offset $off: 2 whole records kept (index 11..12), 8 records after it lost" <<<"$out" ||
+	fail "recover: $out"
+grep -q "0 files removed, 1 cut, 8 records lost" <<<"$out" || fail "recover totals: $out"
+grep -q "the log opens: 4 segments, 28 records" <<<"$out" || fail "recover after: $out"
+[ ! -e "$(seg "$bad" 1).idx" ] || fail "recover left the cut segment's index file"
 status 0 "verify after recover" "$uwal" verify "$bad"
 status 0 "stat after recover" "$uwal" stat --json "$bad"
-jqt "stat after recover" '.gaps == [{"after": 0, "before": 2, "missing": 1}] and .segments[1].after_gap'
-ok "a corrupt sealed segment: verify names file and offset, recover removes it"
+jqt "stat after recover" '.gaps == [] and .segments[1].sealed and .segments[1].records == 2
+	and .segments[1].last_index == 12 and (.segments[1].after_gap | not)'
+status 0 "recover again" "$uwal" recover --dry-run "$bad"
+ok "a corrupt sealed segment: verify names file and offset, recover cuts it at the damage"
 
 # A missing segment in the middle.
 gap=$tmp/gap

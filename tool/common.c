@@ -335,15 +335,32 @@ void uw_tool_put_json_log(FILE *f, const struct uw_tool_log *log, const char *di
 	fputc(']', f);
 }
 
+/* The records an action of unsafe recover loses, when it is known. */
+static bool action_lost(const uwal_segment_info *e, uint64_t *lost)
+{
+	*lost = e->removed ? e->records : e->cut_offset ? e->records_lost : 0;
+	return *lost != UWAL_RECORDS_UNKNOWN;
+}
+
 void uw_tool_put_json_action(FILE *f, const uwal_segment_info *e)
 {
+	uint64_t lost;
 	fprintf(f, "{\"seq\":%" PRIu64 ",\"name\":", e->seq);
 	uw_tool_put_json_str(f, e->name);
+	fprintf(f, ",\"action\":\"%s\",\"records_lost\":",
+		e->removed      ? "remove"
+		: e->cut_offset ? "cut"
+				: "flag_after_gap");
+	if (action_lost(e, &lost))
+		fprintf(f, "%" PRIu64, lost);
+	else
+		fputs("null", f);
+	if (e->cut_offset)
+		fprintf(f, ",\"cut_offset\":%" PRIu64 ",\"records_kept\":%" PRIu64, e->cut_offset,
+			e->records);
 	fprintf(f,
-		",\"action\":\"%s\",\"records_lost\":%" PRIu64 ",\"first_index\":%" PRIu64
-		",\"last_index\":%" PRIu64 ",\"file_size\":%" PRIu64 ",\"bad_offset\":%" PRIu64
-		",\"damage\":",
-		e->removed ? "remove" : "flag_after_gap", e->removed ? e->records : 0,
+		",\"first_index\":%" PRIu64 ",\"last_index\":%" PRIu64 ",\"file_size\":%" PRIu64
+		",\"bad_offset\":%" PRIu64 ",\"damage\":",
 		e->first_index, e->last_index, e->file_size, e->bad_offset);
 	uw_tool_put_json_str(f, e->damage ? e->damage : "");
 	fputc('}', f);
@@ -361,9 +378,38 @@ void uw_tool_put_action(FILE *f, const uwal_segment_info *e, bool dry)
 		if (e->version)
 			fprintf(f, ", with whatever follows it");
 		fprintf(f, "\n    %s, at offset %" PRIu64 "\n", e->damage, e->bad_offset);
+	} else if (e->cut_offset) {
+		fprintf(f, "%s %s at offset %" PRIu64 ": %" PRIu64 " whole record%s kept",
+			dry ? "would cut" : "cut", e->name, e->cut_offset, e->records,
+			e->records == 1 ? "" : "s");
+		if (e->records)
+			fprintf(f, " (index %" PRIu64 "..%" PRIu64 ")", e->first_index,
+				e->last_index);
+		if (e->records_lost == UWAL_RECORDS_UNKNOWN)
+			fprintf(f, ", the records after it lost (how many, the file does not say)");
+		else
+			fprintf(f, ", %" PRIu64 " record%s after it lost", e->records_lost,
+				e->records_lost == 1 ? "" : "s");
+		fprintf(f, "\n    at offset %" PRIu64 ": %s\n", e->bad_offset, e->damage);
 	} else {
 		fprintf(f, "%s %s after_gap\n    %s\n", dry ? "would flag" : "flagged", e->name,
 			e->damage);
+	}
+}
+
+/* Totals of a recover report: files removed, files cut, records lost
+ * (as far as known) and cuts losing an unknown number of records. */
+void uw_tool_action_totals(const uwal_segment_info *v, size_t n, struct uw_tool_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (size_t i = 0; i < n; i++) {
+		uint64_t lost;
+		t->removed += v[i].removed;
+		t->cut += !v[i].removed && v[i].cut_offset;
+		if (action_lost(&v[i], &lost))
+			t->lost += lost;
+		else
+			t->unknown++;
 	}
 }
 

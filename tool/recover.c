@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * recover.c - uwal recover DIR [--dry-run]: uwal_unsafe_recover_ex(),
- * file by file: what it removes (why, where, the records lost) and what
- * it flags after_gap; then whether the log opens. --dry-run only says
+ * file by file: what it removes or cuts (why, where, the records lost)
+ * and what it flags after_gap; then whether the log opens. --dry-run only says
  * what it would do and changes nothing.
  */
 #include <inttypes.h>
@@ -15,8 +15,10 @@ static const char help[] =
 	"\n"
 	"UNSAFE: make the damaged log in DIR open again by removing the segment files\n"
 	"that fail their checks (the ones an open refuses), losing their records, and\n"
-	"flagging the next segment so that the log opens with the gap. Lists every file\n"
-	"removed, why, and the records lost; then checks that the log opens. A torn\n"
+	"flagging the next segment so that the log opens with the gap. A segment with a\n"
+	"bad frame is cut at its last whole write batch before the damage and sealed\n"
+	"there instead (the records after the cut are lost). Lists every file removed\n"
+	"or cut, why, and the records lost; then checks that the log opens. A torn\n"
 	"tail is not damage (an open cuts it). The log must not be open anywhere.\n"
 	"\n"
 	"  --dry-run   change nothing; say what would be done\n"
@@ -58,7 +60,8 @@ static void look(const char *dir, const char *prefix, struct uw_tool_log *log, s
 static void put_json(const char *dir, bool dry, const uwal_segment_info *v, size_t n,
 		     const struct after *a, const struct uw_tool_log *log)
 {
-	uint64_t lost = 0, removed = 0;
+	struct uw_tool_totals t;
+	uw_tool_action_totals(v, n, &t);
 	fputs("{\"dir\":", stdout);
 	uw_tool_put_json_str(stdout, dir);
 	printf(",\"ok\":true,\"dry_run\":%s,\"actions\":[", dry ? "true" : "false");
@@ -66,10 +69,10 @@ static void put_json(const char *dir, bool dry, const uwal_segment_info *v, size
 		if (i)
 			putchar(',');
 		uw_tool_put_json_action(stdout, &v[i]);
-		removed += v[i].removed;
-		lost += v[i].removed ? v[i].records : 0;
 	}
-	printf("],\"removed\":%" PRIu64 ",\"records_lost\":%" PRIu64, removed, lost);
+	printf("],\"removed\":%" PRIu64 ",\"cut\":%" PRIu64 ",\"records_lost\":%" PRIu64
+	       ",\"cuts_losing_unknown\":%" PRIu64,
+	       t.removed, t.cut, t.lost, t.unknown);
 	if (!dry) {
 		printf(",\"after\":{\"opens\":%s,\"segments\":%zu,\"records\":%" PRIu64
 		       ",\"first_index\":%" PRIu64 ",\"last_index\":%" PRIu64 "}",
@@ -83,19 +86,24 @@ static void put_json(const char *dir, bool dry, const uwal_segment_info *v, size
 static void put_text(const char *dir, bool dry, const uwal_segment_info *v, size_t n,
 		     const struct after *a)
 {
-	uint64_t lost = 0, removed = 0;
-	for (size_t i = 0; i < n; i++) {
+	struct uw_tool_totals t;
+	uw_tool_action_totals(v, n, &t);
+	for (size_t i = 0; i < n; i++)
 		uw_tool_put_action(stdout, &v[i], dry);
-		removed += v[i].removed;
-		lost += v[i].removed ? v[i].records : 0;
-	}
-	if (n == 0)
+	if (n == 0) {
 		printf("%s: nothing to %s: no segment fails its checks\n", dir,
 		       dry ? "do" : "remove");
-	else
-		printf("%s: %" PRIu64 " file%s %s, %" PRIu64 " record%s lost\n", dir, removed,
-		       removed == 1 ? "" : "s", dry ? "would be removed" : "removed", lost,
-		       lost == 1 ? "" : "s");
+	} else {
+		printf("%s: %" PRIu64 " file%s %s", dir, t.removed, t.removed == 1 ? "" : "s",
+		       dry ? "would be removed" : "removed");
+		if (t.cut)
+			printf(", %" PRIu64 " %s", t.cut, dry ? "would be cut" : "cut");
+		printf(", %" PRIu64 " record%s lost", t.lost, t.lost == 1 ? "" : "s");
+		if (t.unknown)
+			printf(" (and the records after %" PRIu64 " cut%s, uncounted)", t.unknown,
+			       t.unknown == 1 ? "" : "s");
+		putchar('\n');
+	}
 	if (!dry && a->err == 0) {
 		printf("the log opens: %zu segment%s, %" PRIu64 " record%s", a->segments,
 		       a->segments == 1 ? "" : "s", a->records, a->records == 1 ? "" : "s");

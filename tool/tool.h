@@ -141,6 +141,13 @@ void uw_tool_put_json_log(FILE *f, const struct uw_tool_log *log, const char *di
 /* One element of a recover report, as JSON and as a line of text. */
 void uw_tool_put_json_action(FILE *f, const uwal_segment_info *e);
 void uw_tool_put_action(FILE *f, const uwal_segment_info *e, bool dry);
+/* What a recover report adds up to: files removed and cut, the records
+ * lost as far as the files count them, and the cuts whose losses they do
+ * not count. */
+struct uw_tool_totals {
+	uint64_t removed, cut, lost, unknown;
+};
+void uw_tool_action_totals(const uwal_segment_info *v, size_t n, struct uw_tool_totals *t);
 
 /* Report a failure and return UW_TOOL_FAIL: on stderr (the diagnostics,
  * then "uwal CMD: DIR: message"), or with json a JSON object on stdout
