@@ -106,7 +106,7 @@ static int damage(bool json, const char *dir, const char *prefix, int err,
 	else
 		fprintf(stderr,
 			"uwal verify: 'uwal recover --dry-run %s' says what recovery would "
-			"remove\n",
+			"cut or remove\n",
 			dir);
 	return ret;
 }
