@@ -1059,14 +1059,13 @@ UWAL_API int uwal_truncate_front(uwal *w, uint64_t index);
  * Remove the record `index` and every record after it in log order. The
  * removed indexes are free to be written again.
  *
- * Ordered and durable like uwal_truncate_front(). If the record is in the
- * active segment, the file is truncated there, preallocated again and
- * fdatasynced; if it is in a sealed segment (never rewritten), a BACK
- * frame saying "from that record up to here is void" is written into the
- * active segment and fdatasynced. (When the file's cut would remove a
- * uwal_truncate_front() frame written after the record, the active
- * segment is sealed first and the cut is such a BACK frame: the front
- * stays.) On return uwal_last_index(), uwal_get()
+ * Ordered and durable like uwal_truncate_front(). A BACK frame saying
+ * "from that record up to here is void" is written into the active segment
+ * and fdatasynced; no segment file is ever cut or rewritten. If the record
+ * is in the active segment, that segment is sealed first (a rotation: its
+ * seal is fdatasynced, then the frame goes into the next segment), so a
+ * back cut there costs two fdatasyncs and a segment. On return
+ * uwal_last_index(), uwal_get()
  * and new iterators agree; an open iterator that has yet to read a removed
  * record returns UWAL_ETRUNCATED from uwal_iter_next() from there on.
  *
@@ -1077,8 +1076,8 @@ UWAL_API int uwal_truncate_front(uwal *w, uint64_t index);
  *   UWAL_EINVAL     w is NULL or index is 0
  *   UWAL_ENOTFOUND  index is not in the log; the log is unchanged
  *   UWAL_EREADONLY, UWAL_ESHUTDOWN, UWAL_EPOISONED, UWAL_EFORKED, -errno
- *                   as for uwal_truncate_front() (a failed ftruncate,
- *                   fallocate, write or fdatasync poisons the handle)
+ *                   as for uwal_truncate_front() (a failed rotation,
+ *                   write or fdatasync poisons the handle)
  * Thread safety: as uwal_truncate_front().
  */
 UWAL_API int uwal_truncate_back(uwal *w, uint64_t index);

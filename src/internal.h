@@ -518,11 +518,9 @@ void uw_trunc_void_back(struct seg *s, uint64_t seq, uint64_t off, int *err);
  * *io_err set when the handle must be poisoned. */
 int uw_trunc_run(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, const struct req *r,
 		 bool *io_err);
-/* Whether a back truncation at index would cut the active segment's file
- * before a FRONT frame in it, or inside a uwal_write_batch() call (its
- * first part, left unfinished, would be dropped by recovery): then the
- * writer rotates first, and the cut becomes a BACK frame, leaving the
- * frames whole in a sealed segment. */
+/* Whether the record index of a back truncation is in the active
+ * segment: then the writer seals the segment first, and the cut becomes a
+ * BACK frame in the new one (truncate.c says why the file is never cut). */
 bool uw_trunc_back_needs_rotation(struct uwal *w, const struct seg *active, uint64_t index);
 /* Note a back cut at (seq, off) for the iterators; under the write lock.
  * 0 or -ENOMEM. */

@@ -15,17 +15,25 @@
  *          front of the log are removed by retention's round (the
  *          preparer unlinks them and fsyncs the directory); the frame
  *          already hides them, so their indexes are free at once.
- *   back   locate the record. In the active segment: truncate the file at
- *          its frame, preallocate again, fdatasync. In a sealed segment
- *          (which is never rewritten): write a BACK frame into the active
- *          segment and fdatasync it. Then drop the record and everything
- *          after it from the index, and note the cut for iterators.
+ *   back   locate the record. A record of the active segment: the writer
+ *          seals the segment first (uw_trunc_back_needs_rotation()), so
+ *          the record always lies in a sealed segment, never rewritten:
+ *          write a BACK frame into the active segment and fdatasync it.
+ *          Then drop the record and everything after it from the index,
+ *          and note the cut for iterators.
  *
- * The frame (or the truncated size) is durable before anything in memory
- * changes, so a crash before the call returns leaves the log as it was or
- * as it is after, and one after it never brings the records back. A
- * failed write, ftruncate, fallocate or fdatasync poisons the handle, as
- * for a batch. The format of the frames is at the top of format.c.
+ * Why never cut the active segment's file instead: an ftruncate is no
+ * atomic "remove everything after off". On ext4 a power loss can keep the
+ * zeroed rest of the block at off while losing the size change, so later
+ * frames survive behind zeros - among them a mark frame that vouches for
+ * the zeroed ones, and the log no longer opens (found by the power-loss
+ * campaign, tests/crash/). A cut inside a uwal_write_batch() call also left
+ * the batch's first part unfinished, which recovery drops whole.
+ *
+ * The frame is durable before anything in memory changes, so a crash before the call returns leaves
+ * the log as it was or as it is after, and one after it never brings the records back. A failed
+ * write, ftruncate, fallocate or fdatasync poisons the handle, as for a batch. The format of the
+ * frames is at the top of format.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -206,35 +214,6 @@ static int trunc_front(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, 
 	return err;
 }
 
-/* Cut the active segment at off: truncate, preallocate again, fdatasync. */
-static int cut_active(struct uwal *w, struct uw_wpos *p, uint64_t off)
-{
-	int fd = p->active->fd;
-	uint64_t size = w->cfg.segment_size;
-	/* Truncating destroys the frames behind the cut, so none of them can
-	 * validate behind later writes (as recovery's tail repair does). */
-	int ret = uw_io_ftruncate(w->io, fd, off);
-	if (ret == 0 && size > off)
-		ret = uw_io_fallocate(w->io, fd, off, size - off);
-	if (ret == 0)
-		ret = uw_io_fdatasync(w->io, fd);
-	atomic_fetch_add_explicit(&w->st_fsyncs, 1, memory_order_relaxed);
-	if (ret == 0)
-		p->dirty = false;
-	/* Zeros where frames were (the rest of the file is allocated, and
-	 * reads as zeros, but is written only when appends get there) - only
-	 * once the cut is durable: before it, a power cut could keep some of
-	 * these zeros and lose the cut, leaving the old frames' later mark
-	 * frame vouching for zeroed frames (a refused open). They are zeros
-	 * over zeros now, made durable by the next fdatasync. */
-	if (ret == 0 && w->cfg.prealloc == UWAL_PREALLOC_ZERO && p->woff > off) {
-		ret = uw_seg_zero_fill(w->io, fd, off, p->woff);
-		if (ret == 0)
-			p->dirty = true;
-	}
-	return ret;
-}
-
 static int trunc_back(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, uint64_t index,
 		      bool *io_err)
 {
@@ -244,25 +223,10 @@ static int trunc_back(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, u
 		return UWAL_ENOTFOUND;
 	struct seg *s = w->segs[i];
 	int ret, err = 0;
-
-	if (s == p->active) {
-		ret = cut_active(w, p, off);
-		if (ret < 0) {
-			*io_err = true;
-			return ret;
-		}
-		pthread_rwlock_wrlock(&w->lock);
-		uint32_t gone = s->idx.n - uw_idx_count_below(&s->idx, off);
-		uw_trunc_void_back(s, s->seq, off, &err);
-		if (err == 0)
-			err = uw_trunc_note_cut(w, s->seq, off);
-		pthread_rwlock_unlock(&w->lock);
-		p->recs -= gone;
-		p->woff = off;
-		if (err < 0)
-			*io_err = true;
-		return err;
-	}
+	/* The writer sealed the segment first if it was the active one
+	 * (uw_trunc_back_needs_rotation()): the cut is always a BACK frame. */
+	if (s == p->active)
+		return -EINVAL;
 	struct fmt_trunc t = {.index = index, .seq = s->seq, .off = off};
 	size_t len;
 	ret = write_frame(w, ring, p, FMT_FRAME_BACK, &t, &len);
@@ -286,33 +250,11 @@ static int trunc_back(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, u
 	return err;
 }
 
-/*
- * Is the record at off of the active segment s inside a uwal_write_batch()
- * call: the frame right before it a record frame flagged MORE? A cut of
- * the file there would leave the batch's first part unfinished, and
- * recovery drops an unfinished batch whole (format.c), with records the
- * cut keeps. A read error counts as inside (the rotation is safe anyway).
- */
-static bool inside_batch(struct uwal *w, const struct seg *s, uint32_t off)
-{
-	uint32_t n = uw_idx_count_below(&s->idx, off);
-	if (n == 0)
-		return false; /* a batch never spans segments */
-	uint32_t prev = s->idx.offs[n - 1];
-	uint8_t hdr[FMT_FRAME_HDR_SIZE];
-	if (uw_io_pread(w->io, s->fd, hdr, sizeof(hdr), prev) != (ssize_t)sizeof(hdr))
-		return true;
-	uint64_t len = uw_fmt_frame_peek_len(hdr, sizeof(hdr));
-	return prev + len == off && (hdr[5] & FMT_FRAME_MORE);
-}
-
 bool uw_trunc_back_needs_rotation(struct uwal *w, const struct seg *active, uint64_t index)
 {
 	size_t i;
 	uint32_t off;
-	if (!find(w, index, &i, &off) || w->segs[i] != active)
-		return false;
-	return (active->front_off && off < active->front_off) || inside_batch(w, active, off);
+	return find(w, index, &i, &off) && w->segs[i] == active;
 }
 
 int uw_trunc_run(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, const struct req *r,

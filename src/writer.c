@@ -844,9 +844,8 @@ static int close_active(struct uwal *w, struct writer *wr)
 /*
  * A truncation request, alone (truncate.c). Its frame goes into the active
  * segment; a version 1 segment takes none, so the log rotates first. So
- * does a back cut that would truncate the active segment's file before a
- * FRONT frame in it, or inside a batch: sealed, the segment keeps the
- * frame (the batch whole), and the cut is a BACK frame in the new segment.
+ * does a back cut of a record in the active segment: sealed, the segment
+ * keeps its frames whole, and the cut is a BACK frame in the new segment.
  */
 static void run_trunc(struct uwal *w, struct writer *wr)
 {
