@@ -46,8 +46,9 @@
 #define CW_MAX_KEY 32            /* longest key */
 #define CW_MAX_BATCH 16          /* records per uwal_write_batch call */
 #define CW_NEW_BASE                                                                                \
-	(1ull << 40) /* indexes of the post-recovery writes; the last                              \
-			four (a batch) have small values */
+	(1ull << 40)       /* indexes of the post-recovery writes; the last                        \
+			      four (a batch) have small values */
+#define CW_MAX_TRUNCS 8192 /* truncations per iteration (a truncation plan) */
 
 /* Entry flags. */
 enum {
@@ -76,6 +77,38 @@ struct cw_thr {
 	_Atomic uint64_t max_call_ns;     /* longest call (power loss: bounded) */
 };
 
+/*
+ * Truncation plans (plan trunc_pct > 0, trunc.c): one writer thread that
+ * owns the index sequence, so that log order is its call order. Its k-th
+ * record is ent[0][k] as above, under the index and generation in
+ * tent[k]; it writes indexes 1, 2, 3, ... and interleaves truncations,
+ * each reported in trunc[] like a call: it fills the entry (sub_seq from
+ * ++seq, kind, index, nent = the records it wrote before), publishes
+ * ntrunc (release), calls uwal_truncate_front/_back, then stores ret and
+ * ret_seq = ++seq and sets done (release). After truncate_back(k) returned
+ * 0 it writes again from index k under the next generation, and so it does
+ * from index 1 after a truncate_front that emptied the log (every second
+ * time); a generation is in the records' keys and values, so that an old
+ * record brought back is told from the new one.
+ */
+enum { CW_T_FRONT = 1, CW_T_BACK = 2 };
+
+struct cw_trunc {
+	uint64_t sub_seq; /* taken just before the call */
+	uint64_t ret_seq; /* taken just after it returned (done) */
+	uint64_t index;   /* the argument */
+	uint32_t kind;    /* CW_T_FRONT or CW_T_BACK */
+	uint32_t gen;     /* the generation of the records written after it */
+	uint32_t nent;    /* records the thread had submitted before it */
+	int32_t ret;      /* the result, once done */
+	uint32_t done;    /* the call returned (release) */
+};
+
+struct cw_tent {
+	uint64_t index;
+	uint32_t gen;
+};
+
 struct cw_shm {
 	_Atomic uint64_t seq;
 	_Atomic uint32_t ready;        /* child: the log is open, writers run */
@@ -96,7 +129,11 @@ struct cw_shm {
 	_Atomic int32_t sim_layout_err; /* crashsim_layout's error, 0 if none */
 	char sim_note[400];             /* what the layouts chose */
 	struct cw_thr thr[CW_MAX_THREADS];
+	_Atomic uint64_t ntrunc; /* truncation plans: trunc[0..ntrunc-1] were submitted */
+	/* Not reset between iterations: nothing past nsub / ntrunc is read. */
 	struct cw_ent ent[CW_MAX_THREADS][CW_MAX_RECS];
+	struct cw_tent tent[CW_MAX_RECS];
+	struct cw_trunc trunc[CW_MAX_TRUNCS];
 };
 
 /* How one iteration runs: everything random about it, from its seed. */
@@ -127,6 +164,12 @@ struct cw_plan {
 	uint32_t max_segments;      /* retention */
 	uint64_t cut_ops;           /* cut after this many backend operations */
 	uint64_t rec_ops;           /* rec_strike: ... of recovery */
+	/* Truncation plans (0 otherwise; one thread, no retention): */
+	unsigned trunc_pct; /* % of calls that are truncations */
+	unsigned back_pct;  /* ... of which uwal_truncate_back */
+	/* Not drawn (crashwal --cut-batches): truncate_back may name a
+	 * record inside a batch, not only a batch's first record. */
+	bool cut_batches;
 };
 
 static inline uint64_t cw_mix(uint64_t x)
@@ -166,14 +209,16 @@ static inline uint64_t cw_index(unsigned t, uint64_t k)
 	return 1 + t + (uint64_t)CW_MAX_THREADS * k;
 }
 
-/* Record contents: functions of the iteration seed and the index only. */
-size_t cw_key(uint64_t seed, uint64_t index, uint8_t *out);
-size_t cw_value_len(const struct cw_plan *p, uint64_t index);
-void cw_value(uint64_t seed, uint64_t index, uint8_t *out, size_t len);
+/* Record contents: functions of the iteration seed, the index and the
+ * generation (0 outside truncation plans). A key holds its index in its
+ * first 8 bytes and, with a generation, that in the next 4. */
+size_t cw_key(uint64_t seed, uint64_t index, uint32_t gen, uint8_t *out);
+size_t cw_value_len(const struct cw_plan *p, uint64_t index, uint32_t gen);
+void cw_value(uint64_t seed, uint64_t index, uint32_t gen, uint8_t *out, size_t len);
 /* Payload bytes a record costs against the budget. */
-static inline size_t cw_cost(const struct cw_plan *p, uint64_t index)
+static inline size_t cw_cost(const struct cw_plan *p, uint64_t index, uint32_t gen)
 {
-	return cw_value_len(p, index) + CW_MAX_KEY + 32;
+	return cw_value_len(p, index, gen) + CW_MAX_KEY + 32;
 }
 
 void cw_plan_make(struct cw_plan *p, uint64_t seed, bool power_loss);
@@ -235,7 +280,27 @@ struct cw_totals {
 	uint64_t lost_unjudged;  /* durable acks taken during the shutdown, lost */
 	uint64_t lost_after_cut; /* ... of which recorded after the ioctl returned */
 	uint64_t retention_gone; /* judged records absent because retention dropped them */
+	/* Truncation plans (trunc.c): */
+	uint64_t trunc_plans;   /* iterations judged with truncations */
+	uint64_t truncs;        /* truncations submitted */
+	uint64_t truncs_judged; /* ... that returned 0 before the strike: in effect */
+	uint64_t truncs_gone;   /* records they removed, checked absent */
+	uint64_t truncs_before; /* truncations that may have taken effect: found not */
+	uint64_t truncs_after;  /* ... found in effect */
+	uint64_t truncs_either; /* ... that changed nothing either way */
 };
+
+/*
+ * Judge a truncation plan's log (trunc.c), open in w: it must be exactly
+ * what the calls made up to some point between the last one that must be
+ * in effect and the last one submitted left. Returns the number of
+ * records, or -1 after printing what differed.
+ */
+long cw_judge_trunc(const struct cw_shm *shm, const struct cw_plan *p, uwal *w, uint64_t snap_seq,
+		    bool power_loss, const char *what, struct cw_totals *st);
+/* A truncation in words ("truncate_back(17) (truncation #3, generation
+ * 2)"), into buf. */
+const char *cw_trunc_name(const struct cw_shm *shm, uint64_t m, char *buf, size_t n);
 int cw_verify(const struct cw_shm *shm, const struct cw_plan *p, const char *dir, uint64_t snap_seq,
 	      bool power_loss, const char *what, struct cw_totals *st);
 

@@ -62,6 +62,7 @@ struct opts {
 	bool sim;
 	int forget;
 	bool expect_failures;
+	bool cut_batches;
 	long iterations;
 	long start;
 	uint64_t seed;
@@ -91,7 +92,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: crashwal [--iterations N] [--seed S] [--start I] [--dir DIR] "
-		"[--keep-going] "
+		"[--keep-going] [--cut-batches] "
 		"[-v]\n"
 		"       crashwal --power-loss --fs ext4|xfs --image PATH --mnt DIR [--dev DEV]\n"
 		"                [--image-mb M] [--iterations N] [--seed S] [--start I] [-v]\n"
@@ -117,6 +118,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"mode", required_argument, 0, 'o'},
 		{"forget", required_argument, 0, 'F'},
 		{"expect-failures", no_argument, 0, 'E'},
+		{"cut-batches", no_argument, 0, 'B'},
 		{"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -184,6 +186,9 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'E':
 			o->expect_failures = true;
 			o->keep_going = true;
+			break;
+		case 'B':
+			o->cut_batches = true;
 			break;
 		case 'v':
 			o->verbose++;
@@ -274,6 +279,16 @@ static void reset_shm(struct cw_shm *shm)
 
 static void print_threads(const struct cw_shm *shm, const struct cw_plan *p)
 {
+	if (p->trunc_pct) {
+		uint64_t n = shm->ntrunc, ok = 0;
+		char tn[200];
+		for (uint64_t m = 0; m < n; m++)
+			ok += shm->trunc[m].done && shm->trunc[m].ret == 0;
+		fprintf(stderr, "  truncations: %" PRIu64 " submitted, %" PRIu64 " returned 0%s\n",
+			n, ok, n > 8 ? "; the last 8:" : "");
+		for (uint64_t m = n > 8 ? n - 8 : 0; m < n; m++)
+			fprintf(stderr, "    %s\n", cw_trunc_name(shm, m, tn, sizeof(tn)));
+	}
 	for (unsigned t = 0; t < p->nthreads; t++) {
 		const struct cw_thr *th = &shm->thr[t];
 		fprintf(stderr,
@@ -447,8 +462,15 @@ static int crash_iteration(struct iter_ctx *c)
 	}
 	for (unsigned t = 0; t < c->plan.nthreads; t++)
 		if (shm->thr[t].err) {
-			ifail(c, "thread %u: a write failed without any fault: %s", t,
-			      uwal_strerror(shm->thr[t].err));
+			uint64_t m = shm->ntrunc;
+			char tn[200];
+			if (c->plan.trunc_pct && m &&
+			    shm->trunc[m - 1].sub_seq == shm->thr[t].err_sub_seq)
+				ifail(c, "thread %u: %s without any fault", t,
+				      cw_trunc_name(shm, m - 1, tn, sizeof(tn)));
+			else
+				ifail(c, "thread %u: a write failed without any fault: %s", t,
+				      uwal_strerror(shm->thr[t].err));
 			print_threads(shm, &c->plan);
 			return -1;
 		}
@@ -503,6 +525,15 @@ static int judge_child(struct iter_ctx *c, uint64_t snap, uint64_t cut, int st)
 				      cw_index(t, k), t);
 				return -1;
 			}
+		}
+	}
+	for (uint64_t m = 0; p->trunc_pct && m < shm->ntrunc; m++) {
+		const struct cw_trunc *tr = &shm->trunc[m];
+		char tn[200];
+		if (tr->done && tr->ret == 0 && tr->sub_seq > cut) {
+			ifail(c, "%s was submitted after the shutdown returned, and returned 0",
+			      cw_trunc_name(shm, m, tn, sizeof(tn)));
+			return -1;
 		}
 	}
 	int pe = atomic_load(&shm->probe_err), ce = atomic_load(&shm->close_err);
@@ -754,12 +785,13 @@ int main(int argc, char **argv)
 	uint64_t t0 = now_ms();
 	for (long i = o.start; i < o.start + o.iterations; i++) {
 		uint64_t it0 = now_ms();
-		char plan[256];
+		char plan[320];
 		c.i = i;
 		if (o.sim)
 			cw_plan_make_sim(&c.plan, cw_mix(o.seed + (uint64_t)i));
 		else
 			cw_plan_make(&c.plan, cw_mix(o.seed + (uint64_t)i), o.power);
+		c.plan.cut_batches = o.cut_batches;
 		cw_plan_print(&c.plan, plan, sizeof(plan));
 		snprintf(c.what, sizeof(c.what), "seed=0x%016" PRIx64 " iteration=%ld", o.seed, i);
 		cw_log_reset();
@@ -803,6 +835,12 @@ int main(int argc, char **argv)
 		       c.sim_forgotten);
 	printf(", %" PRIu64 " strikes during recovery (%" PRIu64 " before uwal_open succeeded)",
 	       c.rec_strikes, c.rec_during_open);
+	printf(", %" PRIu64 " logs with truncations judged: %" PRIu64 " truncations, %" PRIu64
+	       " returned 0 before the strike (%" PRIu64 " records they removed checked absent), "
+	       "of those that may have taken effect %" PRIu64 " had not, %" PRIu64 " had, %" PRIu64
+	       " changed nothing either way",
+	       c.tot.trunc_plans, c.tot.truncs, c.tot.truncs_judged, c.tot.truncs_gone,
+	       c.tot.truncs_before, c.tot.truncs_after, c.tot.truncs_either);
 	printf("; %.1f s\n", (double)(now_ms() - t0) / 1000.0);
 	if (o.power)
 		fs_teardown(&o.fs);
