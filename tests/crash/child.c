@@ -342,6 +342,7 @@ static void *trunc_thread(void *arg)
 			.kind = back ? CW_T_BACK : CW_T_FRONT,
 			.gen = again ? gen + 1 : gen,
 			.nent = (uint32_t)k,
+			.removes = (uint32_t)(back ? tail - pos : pos - head),
 		};
 		/* release: the entry is written before ntrunc covers it. */
 		atomic_store_explicit(&shm->ntrunc, m + 1, memory_order_release);
@@ -374,7 +375,9 @@ static void *trunc_thread(void *arg)
 		}
 		if (again)
 			gen++;
-		if (last_call)
+		/* One that removes nothing does no I/O: it may return 0 after
+		 * the shutdown; the call that must fail is the next one. */
+		if (last_call && tr->removes)
 			break;
 	}
 out:

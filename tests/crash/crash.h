@@ -100,6 +100,7 @@ struct cw_trunc {
 	uint32_t kind;    /* CW_T_FRONT or CW_T_BACK */
 	uint32_t gen;     /* the generation of the records written after it */
 	uint32_t nent;    /* records the thread had submitted before it */
+	uint32_t removes; /* records it removes, by the thread's model (0: uwal does no I/O) */
 	int32_t ret;      /* the result, once done */
 	uint32_t done;    /* the call returned (release) */
 };
