@@ -355,6 +355,8 @@ static void *trunc_thread(void *arg)
 		tr->ret_seq = next_seq(shm);
 		/* release: a kill before it leaves the call in flight. */
 		__atomic_store_n(&tr->done, 1, __ATOMIC_RELEASE);
+		if (c->hooks && c->hooks->trunc_returned)
+			c->hooks->trunc_returned(c->hooks->arg, m, back);
 		if (ret != 0) {
 			call_failed(shm, th, sub, ret);
 			if (!last_call)

@@ -111,12 +111,29 @@ void cw_plan_make(struct cw_plan *p, uint64_t seed, bool power_loss)
 	p->durable_write = cw_below(&r, 4) == 0 ? UWAL_DURABLE_DSYNC : UWAL_DURABLE_LINKED;
 	/* After it: 1 in 4 iterations truncates (one writer thread, so that
 	 * log order is its call order; see crash.h). */
-	if (cw_below(&r, 4) == 0) {
-		static const unsigned trunc_pcts[] = {3, 10, 25};
-		static const unsigned back_pcts[] = {20, 50, 80};
-		p->trunc_pct = pick(&r, trunc_pcts, 3);
-		p->back_pct = pick(&r, back_pcts, 3);
-		p->nthreads = 1;
+	if (cw_below(&r, 4) == 0)
+		cw_plan_truncating(p);
+}
+
+void cw_plan_truncating(struct cw_plan *p)
+{
+	static const unsigned trunc_pcts[] = {3, 10, 25};
+	static const unsigned back_pcts[] = {20, 50, 80};
+	struct cw_rng r;
+	cw_rng_init(&r, p->seed ^ 0x7472756e63706c6eull);
+	p->trunc_pct = pick(&r, trunc_pcts, 3);
+	p->back_pct = pick(&r, back_pcts, 3);
+	p->nthreads = 1;
+	/* Retention would drop a prefix of the log that a front truncation
+	 * could also have dropped. */
+	p->max_segments = 0;
+	/* A simulated cut, every second time the instant one of the first
+	 * truncations returns (once the writer is idle if it makes fewer):
+	 * is what it acknowledged durable? */
+	if (p->sim && cw_below(&r, 2)) {
+		p->cut_trunc = 1 + cw_below(&r, 3);
+		p->cut_trunc_back = cw_below(&r, 3) != 0;
+		p->cut_ops = UINT64_MAX / 2;
 	}
 }
 
@@ -146,13 +163,8 @@ void cw_plan_make_sim(struct cw_plan *p, uint64_t seed)
 	p->delay_us = 0;
 	p->on_ack = false;
 	p->rec_delay_us = 0;
-	/* A truncation plan (cw_plan_make drew it): one thread; retention
-	 * would drop a prefix of the log that a front truncation could
-	 * also have dropped, so it is off. */
-	if (p->trunc_pct) {
-		p->nthreads = 1;
-		p->max_segments = 0;
-	}
+	if (p->trunc_pct)
+		cw_plan_truncating(p); /* cw_plan_make drew it: one thread again */
 }
 
 void cw_plan_print(const struct cw_plan *p, char *out, size_t n)
@@ -170,14 +182,19 @@ void cw_plan_print(const struct cw_plan *p, char *out, size_t n)
 		snprintf(out, n,
 			 "mode=%s sync=%u%% batch=%u%% large=%u%% threads=%u budget=%lluK "
 			 "threshold=%llu max_segments=%u prealloc=%s write=%s%s max_batch=%u "
-			 "queue=%u cut=%llu%s%s",
+			 "queue=%u cut=%s%llu%s%s",
 			 modes[p->mode], p->sync_pct, p->batch_pct, p->large_pct, p->nthreads,
 			 (unsigned long long)(p->budget >> 10),
 			 (unsigned long long)p->segment_threshold, p->max_segments,
 			 p->prealloc == UWAL_PREALLOC_ZERO ? "zero" : "fallocate",
 			 p->write_path == UWAL_WRITE_PWRITE ? "pwrite" : "uring",
 			 p->durable_write == UWAL_DURABLE_DSYNC ? "+dsync" : "", p->max_batch_size,
-			 p->queue_capacity, (unsigned long long)p->cut_ops, rec, trunc);
+			 p->queue_capacity,
+			 !p->cut_trunc       ? ""
+			 : p->cut_trunc_back ? "after-truncate_back#"
+					     : "after-truncation#",
+			 (unsigned long long)(p->cut_trunc ? p->cut_trunc : p->cut_ops), rec,
+			 trunc);
 		return;
 	}
 	static const char *modes[] = {"NONE", "BATCH", "ALWAYS"};

@@ -128,6 +128,7 @@ struct cw_shm {
 	_Atomic uint64_t sim_ops;       /* backend operations before the cut */
 	_Atomic uint64_t sim_forgotten; /* operations the forget mode dropped */
 	_Atomic int32_t sim_layout_err; /* crashsim_layout's error, 0 if none */
+	_Atomic uint32_t sim_trunc_cut; /* the cut came right after a truncation returned */
 	char sim_note[400];             /* what the layouts chose */
 	struct cw_thr thr[CW_MAX_THREADS];
 	_Atomic uint64_t ntrunc; /* truncation plans: trunc[0..ntrunc-1] were submitted */
@@ -168,6 +169,9 @@ struct cw_plan {
 	/* Truncation plans (0 otherwise; one thread, no retention): */
 	unsigned trunc_pct; /* % of calls that are truncations */
 	unsigned back_pct;  /* ... of which uwal_truncate_back */
+	uint32_t
+		cut_trunc; /* sim: cut the instant the cut_trunc-th truncation returned (0: none) */
+	bool cut_trunc_back; /* ... counting uwal_truncate_back calls only */
 	/* Not drawn (crashwal --cut-batches): truncate_back may name a
 	 * record inside a batch, not only a batch's first record. */
 	bool cut_batches;
@@ -226,6 +230,8 @@ void cw_plan_make(struct cw_plan *p, uint64_t seed, bool power_loss);
 /* The plan of a simulated power cut (crashwal --mode sim): small logs,
  * rotation and retention, a cut at an operation count. */
 void cw_plan_make_sim(struct cw_plan *p, uint64_t seed);
+/* Make p a truncation plan (1 in 4 are; crashwal --truncating: all). */
+void cw_plan_truncating(struct cw_plan *p);
 void cw_plan_print(const struct cw_plan *p, char *out, size_t n);
 void cw_config(const struct cw_plan *p, const char *dir, uwal_config *cfg);
 
@@ -238,6 +244,8 @@ struct cw_hooks {
 	/* Every thread spent its budget (or failed) before the strike: the
 	 * simulator cuts then. */
 	void (*all_idle)(void *arg);
+	/* Truncation m returned (its result recorded): the simulator may cut. */
+	void (*trunc_returned)(void *arg, uint64_t m, bool back);
 	void *arg;
 };
 

@@ -63,6 +63,7 @@ struct opts {
 	int forget;
 	bool expect_failures;
 	bool cut_batches;
+	bool truncating;
 	long iterations;
 	long start;
 	uint64_t seed;
@@ -92,7 +93,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: crashwal [--iterations N] [--seed S] [--start I] [--dir DIR] "
-		"[--keep-going] [--cut-batches] "
+		"[--keep-going] [--truncating] [--cut-batches] "
 		"[-v]\n"
 		"       crashwal --power-loss --fs ext4|xfs --image PATH --mnt DIR [--dev DEV]\n"
 		"                [--image-mb M] [--iterations N] [--seed S] [--start I] [-v]\n"
@@ -119,6 +120,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"forget", required_argument, 0, 'F'},
 		{"expect-failures", no_argument, 0, 'E'},
 		{"cut-batches", no_argument, 0, 'B'},
+		{"truncating", no_argument, 0, 'T'},
 		{"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -189,6 +191,9 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'B':
 			o->cut_batches = true;
+			break;
+		case 'T':
+			o->truncating = true;
 			break;
 		case 'v':
 			o->verbose++;
@@ -312,7 +317,7 @@ struct iter_ctx {
 	uint64_t early_open_failed;
 	uint64_t rec_strikes, rec_during_open;
 	long max_exit_ms;
-	uint64_t sim_ops, sim_forgotten, sim_idle_cuts;
+	uint64_t sim_ops, sim_forgotten, sim_idle_cuts, sim_trunc_cuts;
 	long sim_kept; /* failed images kept */
 };
 
@@ -697,7 +702,9 @@ static int sim_iteration(struct iter_ctx *c)
 	uint64_t cut = atomic_load(&shm->cut_seq);
 	c->sim_ops += atomic_load(&shm->sim_ops);
 	c->sim_forgotten += atomic_load(&shm->sim_forgotten);
-	c->sim_idle_cuts += atomic_load(&shm->sim_ops) < c->plan.cut_ops;
+	c->sim_trunc_cuts += atomic_load(&shm->sim_trunc_cut);
+	c->sim_idle_cuts +=
+		!atomic_load(&shm->sim_trunc_cut) && atomic_load(&shm->sim_ops) < c->plan.cut_ops;
 	if (c->o->verbose)
 		fprintf(stderr, "  layout: %s\n", shm->sim_note);
 	if (!atomic_load(&shm->shut)) {
@@ -792,6 +799,8 @@ int main(int argc, char **argv)
 			cw_plan_make_sim(&c.plan, cw_mix(o.seed + (uint64_t)i));
 		else
 			cw_plan_make(&c.plan, cw_mix(o.seed + (uint64_t)i), o.power);
+		if (o.truncating && !c.plan.trunc_pct)
+			cw_plan_truncating(&c.plan);
 		c.plan.cut_batches = o.cut_batches;
 		cw_plan_print(&c.plan, plan, sizeof(plan));
 		snprintf(c.what, sizeof(c.what), "seed=0x%016" PRIx64 " iteration=%ld", o.seed, i);
@@ -831,9 +840,10 @@ int main(int argc, char **argv)
 		printf(", %" PRIu64 " backend operations before the cuts, %" PRIu64
 		       " cuts during uwal_open, %" PRIu64
 		       " cuts once the writers were idle, %" PRIu64
+		       " cuts the instant a truncation returned, %" PRIu64
 		       " judged records dropped by retention, %" PRIu64 " operations forgotten",
-		       c.sim_ops, c.early_open_failed, c.sim_idle_cuts, c.tot.retention_gone,
-		       c.sim_forgotten);
+		       c.sim_ops, c.early_open_failed, c.sim_idle_cuts, c.sim_trunc_cuts,
+		       c.tot.retention_gone, c.sim_forgotten);
 	printf(", %" PRIu64 " strikes during recovery (%" PRIu64 " before uwal_open succeeded)",
 	       c.rec_strikes, c.rec_during_open);
 	printf(", %" PRIu64 " logs with truncations judged: %" PRIu64 " truncations, %" PRIu64
