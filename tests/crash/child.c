@@ -15,6 +15,9 @@
  * fail too. The main thread then waits for the shutdown to be announced,
  * makes one probe write (which must fail) and closes the log, records both
  * results and exits on its own.
+ *
+ * A truncation plan runs one thread, trunc_thread, that interleaves
+ * uwal_truncate_front/_back with its writes (crash.h).
  */
 #include "crash.h"
 

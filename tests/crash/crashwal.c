@@ -28,6 +28,10 @@
  *       some iteration failed. DIR defaults to /dev/shm (fdatasync is free
  *       there), else $UWAL_TEST_DIR.
  *
+ *   --truncating makes every iteration's plan a truncation plan (1 in 4
+ *   are: one writer thread that truncates too, judged by trunc.c);
+ *   --cut-batches lets its truncate_back name a record inside a batch.
+ *
  * Everything random (configuration, workload, record contents, when to
  * strike) comes from the iteration's seed, mix(S + I), so a failure is
  * reproduced with --seed S --start I --iterations 1 (only thread timing

@@ -16,6 +16,7 @@
  *       uwal_first_index/uwal_last_index agree;
  *   (d) the log takes new writes (and refuses an index it holds), closes
  *       cleanly and shows them after a reopen.
+ * A truncation plan's log is judged by trunc.c instead of (b) and (c).
  */
 #include "crash.h"
 
