@@ -169,10 +169,11 @@ void cw_plan_make_sim(struct cw_plan *p, uint64_t seed)
 
 void cw_plan_print(const struct cw_plan *p, char *out, size_t n)
 {
-	char trunc[48] = "";
+	char trunc[64] = "";
 	if (p->trunc_pct)
-		snprintf(trunc, sizeof(trunc), " truncate=%u%%(back %u%%)%s", p->trunc_pct,
-			 p->back_pct, p->cut_batches ? "+cut-batches" : "");
+		snprintf(trunc, sizeof(trunc), " truncate=%u%%(back %u%%)%s%s", p->trunc_pct,
+			 p->back_pct, p->cut_batches ? "+cut-batches" : "",
+			 p->cut_active ? "+cut-active" : "");
 	if (p->sim) {
 		static const char *modes[] = {"NONE", "BATCH", "ALWAYS"};
 		char rec[48] = "";

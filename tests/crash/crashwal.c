@@ -30,7 +30,8 @@
  *
  *   --truncating makes every iteration's plan a truncation plan (1 in 4
  *   are: one writer thread that truncates too, judged by trunc.c);
- *   --cut-batches lets its truncate_back name a record inside a batch.
+ *   --cut-batches lets its truncate_back name a record inside a batch,
+ *   --cut-active (power loss) one in the active segment.
  *
  * Everything random (configuration, workload, record contents, when to
  * strike) comes from the iteration's seed, mix(S + I), so a failure is
@@ -67,6 +68,7 @@ struct opts {
 	int forget;
 	bool expect_failures;
 	bool cut_batches;
+	bool cut_active;
 	bool truncating;
 	long iterations;
 	long start;
@@ -100,6 +102,7 @@ static void usage(void)
 		"[--keep-going] [--truncating] [--cut-batches] "
 		"[-v]\n"
 		"       crashwal --power-loss --fs ext4|xfs --image PATH --mnt DIR [--dev DEV]\n"
+		"                [--truncating] [--cut-batches] [--cut-active]\n"
 		"                [--image-mb M] [--iterations N] [--seed S] [--start I] [-v]\n"
 		"       crashwal --mode sim [--forget MODE [--expect-failures]] [--dir DIR]\n"
 		"                [--iterations N] [--seed S] [--start I] [--keep-going] [-v]\n");
@@ -124,6 +127,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"forget", required_argument, 0, 'F'},
 		{"expect-failures", no_argument, 0, 'E'},
 		{"cut-batches", no_argument, 0, 'B'},
+		{"cut-active", no_argument, 0, 'A'},
 		{"truncating", no_argument, 0, 'T'},
 		{"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},
@@ -195,6 +199,9 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'B':
 			o->cut_batches = true;
+			break;
+		case 'A':
+			o->cut_active = true;
 			break;
 		case 'T':
 			o->truncating = true;
@@ -806,6 +813,7 @@ int main(int argc, char **argv)
 		if (o.truncating && !c.plan.trunc_pct)
 			cw_plan_truncating(&c.plan);
 		c.plan.cut_batches = o.cut_batches;
+		c.plan.cut_active = o.cut_active;
 		cw_plan_print(&c.plan, plan, sizeof(plan));
 		snprintf(c.what, sizeof(c.what), "seed=0x%016" PRIx64 " iteration=%ld", o.seed, i);
 		cw_log_reset();
