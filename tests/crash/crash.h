@@ -307,12 +307,14 @@ struct cw_totals {
  * Judge a truncation plan's log (trunc.c), open in w: it must be exactly
  * what the calls made up to some point between the last one that must be
  * in effect and the last one submitted left. Returns the number of
- * records, or -1 after printing what differed.
+ * records, or -1 after printing what differed; *free_ix gets an index
+ * that a truncation in effect removed and the log does not hold (0 if
+ * none), which must be free to be written again.
  */
 long cw_judge_trunc(const struct cw_shm *shm, const struct cw_plan *p, uwal *w, uint64_t snap_seq,
-		    bool power_loss, const char *what, struct cw_totals *st);
-/* A truncation in words ("truncate_back(17) (truncation #3, generation
- * 2)"), into buf. */
+		    bool power_loss, const char *what, struct cw_totals *st, uint64_t *free_ix);
+/* A truncation in words ("truncate_back(17) (truncation #3, after 40
+ * records; generation 2 after it; returned 0)"), into buf. */
 const char *cw_trunc_name(const struct cw_shm *shm, uint64_t m, char *buf, size_t n);
 int cw_verify(const struct cw_shm *shm, const struct cw_plan *p, const char *dir, uint64_t snap_seq,
 	      bool power_loss, const char *what, struct cw_totals *st);

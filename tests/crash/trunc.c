@@ -474,11 +474,12 @@ static void diagnose(struct judge *j)
 }
 
 long cw_judge_trunc(const struct cw_shm *shm, const struct cw_plan *p, uwal *w, uint64_t snap_seq,
-		    bool power_loss, const char *what, struct cw_totals *st)
+		    bool power_loss, const char *what, struct cw_totals *st, uint64_t *free_ix)
 {
 	struct judge j = {
 		.shm = shm, .p = p, .what = what, .power_loss = power_loss, .snap = snap_seq};
 	long rc = -1;
+	*free_ix = 0;
 	j.nsub = shm->thr[0].nsub;
 	j.ntrunc = shm->ntrunc;
 	size_t n = j.nsub + 1;
@@ -554,6 +555,24 @@ long cw_judge_trunc(const struct cw_shm *shm, const struct cw_plan *p, uwal *w, 
 				st->lost_after_cut += e->ack_seq > shm->cut_seq;
 			}
 		}
+	}
+	/* An index a truncation in effect removed, not in the log now. */
+	for (uint32_t k = 0; k < j.nsub && !*free_ix; k++) {
+		uint32_t m1 = j.removed[k];
+		const char *why;
+		if (!m1 || !trunc_required(&j, m1 - 1, &why))
+			continue;
+		uint64_t ix = shm->tent[k].index;
+		size_t lo = 0, hi = j.nact;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (shm->tent[j.act[mid]].index < ix)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == j.nact || shm->tent[j.act[lo]].index != ix)
+			*free_ix = ix;
 	}
 	rc = (long)j.nact;
 out:

@@ -495,9 +495,10 @@ int cw_verify(const struct cw_shm *shm, const struct cw_plan *p, const char *dir
 		goto out;
 	}
 	long n;
+	uint64_t free_ix = 0;
 	if (p->trunc_pct) {
 		/* One thread and truncations: judged by trunc.c, exactly. */
-		n = cw_judge_trunc(shm, p, w, snap_seq, power_loss, what, st);
+		n = cw_judge_trunc(shm, p, w, snap_seq, power_loss, what, st, &free_ix);
 		if (n < 0)
 			goto out;
 	} else {
@@ -519,6 +520,15 @@ int cw_verify(const struct cw_shm *shm, const struct cw_plan *p, const char *dir
 	uint64_t any = uwal_first_index(w);
 	if (write_new(&v, w, any) < 0)
 		goto out;
+	/* A truncation's indexes are free to be written again. */
+	uint8_t fb = 'f';
+	ret = free_ix ? uwal_write(w, free_ix, &fb, 1, &fb, 1) : 0;
+	if (ret != 0) {
+		fail(&v, "(d) writing index %" PRIu64 ", which a truncation removed: %s", free_ix,
+		     uwal_strerror(ret));
+		goto out;
+	}
+	n += free_ix != 0;
 	ret = uwal_close(w);
 	w = NULL;
 	if (ret != 0) {
@@ -533,6 +543,19 @@ int cw_verify(const struct cw_shm *shm, const struct cw_plan *p, const char *dir
 	}
 	if (check_new(&v, w) < 0)
 		goto out;
+	uwal_record frec;
+	ret = free_ix ? uwal_get(w, free_ix, &frec) : 0;
+	if (ret == 0 && free_ix) {
+		bool same = frec.key_len == 1 && frec.value_len == 1 &&
+			    ((const uint8_t *)frec.value)[0] == 'f';
+		uwal_record_free(&frec);
+		ret = same ? 0 : UWAL_ECORRUPT;
+	}
+	if (ret != 0) {
+		fail(&v, "(d) index %" PRIu64 " written again after reopen: %s", free_ix,
+		     uwal_strerror(ret));
+		goto out;
+	}
 	uint64_t total = count_records(w, &ret);
 	if (ret != 0 || total != (uint64_t)n + NEW_RECS) {
 		fail(&v,
