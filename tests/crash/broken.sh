@@ -7,9 +7,12 @@
 # Runs crashwal --mode sim with each of the crash simulator's forget modes
 # (tests/io/crashsim.h): an engine that acknowledges before its fdatasync
 # (ring-fdatasync), before its write reached the file (write-before-sync),
-# leaves a seal unsynced (seal-fdatasync), or skips the directory fsync
-# after a segment's creation rename (create-dirsync). Each runs N
-# iterations (default 200) and must FAIL some of them; the script prints
+# leaves a seal unsynced (seal-fdatasync), skips the directory fsync
+# after a segment's creation rename (create-dirsync), or acknowledges a
+# uwal_truncate_back() in the active segment before its cut is durable
+# (cut-fdatasync: every plan a truncation plan, --truncating, and twice
+# the iterations, as only a cut soon after such a truncation shows it).
+# Each runs N iterations (default 200) and must FAIL some of them; the script prints
 # how many and the first failure, and fails itself if any broken engine
 # passed every iteration. The crashwal binary: --build DIR, else
 # $UWAL_BUILD_DIR, else the repository's build/.
@@ -23,7 +26,7 @@ while [ $# -gt 0 ]; do
 	--iterations) iterations="$2"; shift 2 ;;
 	--seed) seed="$2"; shift 2 ;;
 	--build) build="$2"; shift 2 ;;
-	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,21p' "$0"; exit 0 ;;
 	*) echo "broken.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -38,9 +41,15 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
 status=0
-for mode in ring-fdatasync write-before-sync seal-fdatasync create-dirsync; do
-	"$crashwal" --mode sim --forget "$mode" --expect-failures --iterations "$iterations" \
-		--seed "$seed" >"$log" 2>&1
+for mode in ring-fdatasync write-before-sync seal-fdatasync create-dirsync cut-fdatasync; do
+	extra=()
+	n="$iterations"
+	if [ "$mode" = cut-fdatasync ]; then
+		extra=(--truncating)
+		n=$((2 * iterations))
+	fi
+	"$crashwal" --mode sim --forget "$mode" --expect-failures --iterations "$n" \
+		--seed "$seed" "${extra[@]}" >"$log" 2>&1
 	rc=$?
 	counts="$(grep -E '^sim: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)"
 	forgotten="$(grep -oE '[0-9]+ operations forgotten' "$log" | tail -1)"

@@ -15,6 +15,9 @@
  * fail too. The main thread then waits for the shutdown to be announced,
  * makes one probe write (which must fail) and closes the log, records both
  * results and exits on its own.
+ *
+ * A truncation plan runs one thread, trunc_thread, that interleaves
+ * uwal_truncate_front/_back with its writes (crash.h).
  */
 #include "crash.h"
 
@@ -65,8 +68,16 @@ static size_t frame_bytes(size_t klen, size_t vlen)
 	return 16 + 16 + klen + vlen;
 }
 
+/* The index of thread t's record k + j: its own sequence, or (a
+ * truncation plan) base + j. */
+static uint64_t rec_index(unsigned t, uint64_t k, unsigned j, uint64_t base)
+{
+	return base ? base + j : cw_index(t, k + j);
+}
+
 /* Choose the next call: how many records (1 = a single write). */
-static unsigned choose_n(struct child *c, struct cw_rng *r, unsigned t, uint64_t k)
+static unsigned choose_n(struct child *c, struct cw_rng *r, unsigned t, uint64_t k, uint64_t base,
+			 uint32_t gen)
 {
 	const struct cw_plan *p = c->p;
 	if (cw_below(r, 100) >= p->batch_pct)
@@ -76,8 +87,8 @@ static unsigned choose_n(struct child *c, struct cw_rng *r, unsigned t, uint64_t
 	size_t bytes = 0;
 	unsigned fit = 0;
 	while (fit < n) {
-		uint64_t ix = cw_index(t, k + fit);
-		size_t b = frame_bytes(CW_MAX_KEY, cw_value_len(p, ix));
+		uint64_t ix = rec_index(t, k, fit, base);
+		size_t b = frame_bytes(CW_MAX_KEY, cw_value_len(p, ix, gen));
 		if (bytes + b > p->segment_size / 2)
 			break;
 		bytes += b;
@@ -103,6 +114,103 @@ static void wait_after_budget(struct child *c)
 		usleep(500);
 }
 
+static void call_done(struct cw_thr *th, uint64_t t0)
+{
+	uint64_t dt = now_ns() - t0;
+	atomic_fetch_add(&th->calls, 1);
+	if (dt > atomic_load(&th->max_call_ns))
+		atomic_store(&th->max_call_ns, dt);
+}
+
+static void call_failed(struct cw_shm *shm, struct cw_thr *th, uint64_t sub, int ret)
+{
+	atomic_store(&th->err_sub_seq, sub);
+	atomic_store(&th->err_ret_seq, next_seq(shm));
+	atomic_store(&th->err, ret);
+}
+
+/*
+ * One write call of thread t, its records k, k + 1, ... (at indexes
+ * rec_index(t, k, j, base), generation gen), reported as crash.h says.
+ * Returns the call's result; *n_out gets the number of records.
+ */
+static int write_call(struct child *c, struct cw_rng *r, unsigned t, uint64_t k, uint64_t base,
+		      uint32_t gen, uint8_t *keys, uint8_t *vals, unsigned *n_out)
+{
+	struct cw_shm *shm = c->shm;
+	const struct cw_plan *p = c->p;
+	struct cw_thr *th = &shm->thr[t];
+	uwal_record recs[CW_MAX_BATCH];
+	unsigned n = choose_n(c, r, t, k, base, gen);
+	bool sync = cw_below(r, 100) < p->sync_pct;
+	bool plain = !sync && cw_below(r, 2) == 0; /* uwal_write, not _sync */
+	size_t cost = 0;
+	*n_out = n;
+	for (unsigned j = 0; j < n; j++) {
+		uint64_t ix = rec_index(t, k, j, base);
+		uint8_t *kb = keys + (size_t)j * CW_MAX_KEY;
+		uint8_t *vb = vals + (size_t)j * CW_MAX_VALUE;
+		size_t vlen = cw_value_len(p, ix, gen);
+		size_t klen = cw_key(p->seed, ix, gen, kb);
+		cw_value(p->seed, ix, gen, vb, vlen);
+		recs[j] = (uwal_record){ix, kb, klen, vb, vlen};
+		cost += cw_cost(p, ix, gen);
+		if (base)
+			shm->tent[k + j] = (struct cw_tent){ix, gen};
+	}
+	atomic_fetch_add_explicit(&shm->bytes, cost, memory_order_relaxed);
+
+	uint64_t sub = next_seq(shm);
+	for (unsigned j = 0; j < n; j++)
+		shm->ent[t][k + j] = (struct cw_ent){
+			.sub_seq = sub,
+			.flags = n > 1 ? CW_BATCH : 0,
+			.batch_first = (uint32_t)k,
+			.batch_n = n,
+		};
+	/* release: the entries are written before nsub covers them. */
+	atomic_store_explicit(&th->nsub, k + n, memory_order_release);
+	if (atomic_load(&shm->shut) && sub > atomic_load(&shm->cut_seq))
+		atomic_fetch_add(&th->calls_after_cut, 1);
+
+	uint64_t t0 = now_ns();
+	int ret;
+	if (n > 1)
+		ret = uwal_write_batch(c->w, recs, n, sync);
+	else if (plain)
+		ret = uwal_write(c->w, recs[0].index, recs[0].key, recs[0].key_len, recs[0].value,
+				 recs[0].value_len);
+	else
+		ret = uwal_write_sync(c->w, recs[0].index, recs[0].key, recs[0].key_len,
+				      recs[0].value, recs[0].value_len, sync);
+	call_done(th, t0);
+
+	if (ret != 0) {
+		call_failed(shm, th, sub, ret);
+		return ret;
+	}
+	uint64_t ack_ns = now_ns();
+	uint64_t ack = next_seq(shm);
+	uint32_t fl = CW_ACKED | (p->mode != UWAL_SYNC_NONE || sync ? CW_DURABLE : 0);
+	for (unsigned j = 0; j < n; j++) {
+		struct cw_ent *e = &shm->ent[t][k + j];
+		e->ack_seq = ack;
+		e->ack_ns = ack_ns;
+		/* release: the parent may kill us between any two stores,
+		 * and judges by the flag; the compiler had moved the flag's
+		 * store ahead of ack_seq's, so a kill in between left an
+		 * acknowledged entry with ack_seq 0 ("acknowledged before
+		 * ... was submitted", a false failure). */
+		__atomic_store_n(&e->flags, e->flags | fl, __ATOMIC_RELEASE);
+	}
+	/* release: the acknowledgment is recorded before nack covers it. */
+	atomic_store_explicit(&th->nack, k + n, memory_order_release);
+	atomic_fetch_add(&shm->acks, 1);
+	if (fl & CW_DURABLE)
+		atomic_fetch_add(&shm->durable_acks, 1);
+	return 0;
+}
+
 static void *writer_thread(void *arg)
 {
 	struct thr_arg *a = arg;
@@ -111,7 +219,6 @@ static void *writer_thread(void *arg)
 	const struct cw_plan *p = c->p;
 	struct cw_thr *th = &shm->thr[a->t];
 	struct cw_rng r;
-	uwal_record recs[CW_MAX_BATCH];
 	uint8_t *keys = malloc((size_t)CW_MAX_BATCH * CW_MAX_KEY);
 	uint8_t *vals = malloc((size_t)CW_MAX_BATCH * CW_MAX_VALUE);
 	if (!keys || !vals) {
@@ -126,83 +233,205 @@ static void *writer_thread(void *arg)
 			wait_after_budget(c);
 			last_call = true;
 		}
-		unsigned n = choose_n(c, &r, a->t, k);
-		bool sync = cw_below(&r, 100) < p->sync_pct;
-		bool plain = !sync && cw_below(&r, 2) == 0; /* uwal_write, not _sync */
-		size_t cost = 0;
-		for (unsigned j = 0; j < n; j++) {
-			uint64_t ix = cw_index(a->t, k + j);
-			uint8_t *kb = keys + (size_t)j * CW_MAX_KEY;
-			uint8_t *vb = vals + (size_t)j * CW_MAX_VALUE;
-			size_t vlen = cw_value_len(p, ix);
-			size_t klen = cw_key(p->seed, ix, kb);
-			cw_value(p->seed, ix, vb, vlen);
-			recs[j] = (uwal_record){ix, kb, klen, vb, vlen};
-			cost += cw_cost(p, ix);
-		}
-		atomic_fetch_add_explicit(&shm->bytes, cost, memory_order_relaxed);
-
-		uint64_t sub = next_seq(shm);
-		for (unsigned j = 0; j < n; j++)
-			shm->ent[a->t][k + j] = (struct cw_ent){
-				.sub_seq = sub,
-				.flags = n > 1 ? CW_BATCH : 0,
-				.batch_first = (uint32_t)k,
-				.batch_n = n,
-			};
-		/* release: the entries are written before nsub covers them. */
-		atomic_store_explicit(&th->nsub, k + n, memory_order_release);
-		if (atomic_load(&shm->shut) && sub > atomic_load(&shm->cut_seq))
-			atomic_fetch_add(&th->calls_after_cut, 1);
-
-		uint64_t t0 = now_ns();
-		int ret;
-		if (n > 1)
-			ret = uwal_write_batch(c->w, recs, n, sync);
-		else if (plain)
-			ret = uwal_write(c->w, recs[0].index, recs[0].key, recs[0].key_len,
-					 recs[0].value, recs[0].value_len);
-		else
-			ret = uwal_write_sync(c->w, recs[0].index, recs[0].key, recs[0].key_len,
-					      recs[0].value, recs[0].value_len, sync);
-		uint64_t dt = now_ns() - t0;
-		atomic_fetch_add(&th->calls, 1);
-		if (dt > atomic_load(&th->max_call_ns))
-			atomic_store(&th->max_call_ns, dt);
-
-		if (ret != 0) {
-			atomic_store(&th->err_sub_seq, sub);
-			atomic_store(&th->err_ret_seq, next_seq(shm));
-			atomic_store(&th->err, ret);
+		unsigned n;
+		if (write_call(c, &r, a->t, k, 0, 0, keys, vals, &n) != 0) {
 			if (!last_call)
 				thread_idle(c);
 			break;
 		}
-		uint64_t ack_ns = now_ns();
-		uint64_t ack = next_seq(shm);
-		uint32_t fl = CW_ACKED | (p->mode != UWAL_SYNC_NONE || sync ? CW_DURABLE : 0);
-		for (unsigned j = 0; j < n; j++) {
-			struct cw_ent *e = &shm->ent[a->t][k + j];
-			e->ack_seq = ack;
-			e->ack_ns = ack_ns;
-			/* release: the parent may kill us between any two stores,
-			 * and judges by the flag; the compiler had moved the flag's
-			 * store ahead of ack_seq's, so a kill in between left an
-			 * acknowledged entry with ack_seq 0 ("acknowledged before
-			 * ... was submitted", a false failure). */
-			__atomic_store_n(&e->flags, e->flags | fl, __ATOMIC_RELEASE);
-		}
-		/* release: the acknowledgment is recorded before nack covers it. */
-		atomic_store_explicit(&th->nack, k + n, memory_order_release);
-		atomic_fetch_add(&shm->acks, 1);
-		if (fl & CW_DURABLE)
-			atomic_fetch_add(&shm->durable_acks, 1);
 		k += n;
 		if (last_call)
 			break; /* it should have failed; the parent judges */
 	}
 	free(keys);
 	free(vals);
+	return NULL;
+}
+
+/*
+ * Move a truncate_back's position inside a batch to the batch's first
+ * record, or (a front truncation dropped that) past the batch; false if no
+ * record is left there. The default, as uwal_truncate_back() inside a
+ * batch in the active segment leaves the frame before the cut flagged
+ * MORE (the batch's kept records then go with the next open as a batch
+ * cut short, or the open fails); --cut-batches cuts there anyway.
+ */
+static bool batch_start(const struct cw_shm *shm, const uint32_t *live, uint64_t head,
+			uint64_t tail, uint64_t *pos)
+{
+	uint32_t k = live[*pos];
+	const struct cw_ent *e = &shm->ent[0][k];
+	if (e->batch_n < 2 || k == e->batch_first)
+		return true;
+	uint64_t back = k - e->batch_first;
+	if (*pos >= head + back && live[*pos - back] == e->batch_first) {
+		*pos -= back;
+		return true;
+	}
+	*pos += e->batch_first + e->batch_n - k;
+	return *pos < tail;
+}
+
+/* After a call that began at record k: a rotation since the last call
+ * sealed every record before k. */
+static void note_rotation(uwal *w, uint64_t *rotations, uint64_t *sealed, uint64_t k)
+{
+	uwal_stats st;
+	if (uwal_stats_get(w, &st) == 0 && st.rotations != *rotations) {
+		*rotations = st.rotations;
+		*sealed = k;
+	}
+}
+
+/*
+ * Real power loss: move a truncate_back's position into the sealed
+ * segments (a BACK frame), unless --cut-active; false if no live record
+ * is there. A cut of the active segment in flight at a shutdown on ext4
+ * can leave the log neither as before nor as after ("Known engine
+ * issues" in the README).
+ */
+static bool in_sealed(const uint32_t *live, uint64_t head, uint64_t sealed, uint64_t *pos,
+		      struct cw_rng *r)
+{
+	uint64_t lim = head;
+	while (lim < *pos + 1 && live[lim] < sealed)
+		lim++;
+	if (lim > *pos)
+		return true;
+	if (lim == head)
+		return false;
+	uint64_t n = lim - head;
+	*pos = lim - 1 - cw_below(r, n < 8 ? (unsigned)n : 8);
+	return true;
+}
+
+/*
+ * A truncation plan's only thread (crash.h): writes indexes 1, 2, ... and
+ * truncates now and then, keeping a model of the log (live: its records'
+ * k, in log order, live[head..tail)), from which it picks each
+ * truncation's index: truncate_front at a record of the log (now and then
+ * its first: nothing to drop) or above every index (the log empties),
+ * truncate_back at one of the last 8 records (the active segment, mostly)
+ * or anywhere (often in a sealed segment).
+ */
+static void *trunc_thread(void *arg)
+{
+	struct thr_arg *a = arg;
+	struct child *c = a->c;
+	struct cw_shm *shm = c->shm;
+	const struct cw_plan *p = c->p;
+	struct cw_thr *th = &shm->thr[0];
+	struct cw_rng r;
+	uint8_t *keys = malloc((size_t)CW_MAX_BATCH * CW_MAX_KEY);
+	uint8_t *vals = malloc((size_t)CW_MAX_BATCH * CW_MAX_VALUE);
+	uint32_t *live = malloc(CW_MAX_RECS * sizeof(*live));
+	if (!keys || !vals || !live) {
+		atomic_store(&th->err, -ENOMEM);
+		goto out;
+	}
+	cw_rng_init(&r, p->seed ^ cw_mix(0x7472756e63617465ull));
+	uint64_t head = 0, tail = 0, next = 1;
+	uint32_t gen = 1;
+	unsigned emptied = 0;
+	/* Records k < sealed lie in sealed segments: written before a call
+	 * during which a rotation (a seal) happened. */
+	uint64_t sealed = 0, rotations = 0;
+	bool keep_sealed = c->power_loss && !p->sim && !p->cut_active;
+
+	bool last_call = false; /* power loss: the call after the budget was spent */
+	for (uint64_t k = 0; k + CW_MAX_BATCH <= CW_MAX_RECS;) {
+		if (!last_call && budget_spent(c, k)) {
+			wait_after_budget(c);
+			last_call = true;
+		}
+		uint64_t m = atomic_load_explicit(&shm->ntrunc, memory_order_relaxed);
+		if (m >= CW_MAX_TRUNCS || cw_below(&r, 100) >= p->trunc_pct) {
+		write:;
+			unsigned n;
+			if (write_call(c, &r, 0, k, next, gen, keys, vals, &n) != 0) {
+				if (!last_call)
+					thread_idle(c);
+				break;
+			}
+			note_rotation(c->w, &rotations, &sealed, k);
+			for (unsigned j = 0; j < n; j++)
+				live[tail++] = (uint32_t)(k + j);
+			next += n;
+			k += n;
+			if (last_call)
+				break;
+			continue;
+		}
+		uint64_t nlive = tail - head;
+		bool back = nlive && cw_below(&r, 100) < p->back_pct;
+		uint64_t pos = tail; /* front: above every index */
+		if (back && cw_below(&r, 2))
+			pos = tail - 1 - cw_below(&r, nlive < 8 ? (unsigned)nlive : 8);
+		else if (back || (nlive && cw_below(&r, 6)))
+			pos = head + cw_below(&r, (unsigned)nlive);
+		if (back && keep_sealed && !in_sealed(live, head, sealed, &pos, &r))
+			goto write; /* nothing in a sealed segment */
+		if (back && !p->cut_batches && !batch_start(shm, live, head, tail, &pos))
+			goto write; /* nothing after a batch cut short by a front */
+		if (back && keep_sealed && live[pos] >= sealed)
+			goto write;
+		uint64_t ix = pos < tail ? shm->tent[live[pos]].index : next + cw_below(&r, 4);
+		/* Written again after it: the indexes it removes (back), or
+		 * every second time the log is emptied, indexes from 1. */
+		bool again = back || (pos == tail && (emptied++ & 1));
+		struct cw_trunc *tr = &shm->trunc[m];
+		uint64_t sub = next_seq(shm);
+		*tr = (struct cw_trunc){
+			.sub_seq = sub,
+			.index = ix,
+			.kind = back ? CW_T_BACK : CW_T_FRONT,
+			.gen = again ? gen + 1 : gen,
+			.nent = (uint32_t)k,
+			.removes = (uint32_t)(back ? tail - pos : pos - head),
+		};
+		/* release: the entry is written before ntrunc covers it. */
+		atomic_store_explicit(&shm->ntrunc, m + 1, memory_order_release);
+		if (atomic_load(&shm->shut) && sub > atomic_load(&shm->cut_seq))
+			atomic_fetch_add(&th->calls_after_cut, 1);
+		uint64_t t0 = now_ns();
+		int ret = back ? uwal_truncate_back(c->w, ix) : uwal_truncate_front(c->w, ix);
+		call_done(th, t0);
+		tr->ret = ret;
+		tr->ret_seq = next_seq(shm);
+		/* release: a kill before it leaves the call in flight. */
+		__atomic_store_n(&tr->done, 1, __ATOMIC_RELEASE);
+		if (c->hooks && c->hooks->trunc_returned)
+			c->hooks->trunc_returned(c->hooks->arg, m, back);
+		if (ret != 0) {
+			call_failed(shm, th, sub, ret);
+			if (!last_call)
+				thread_idle(c);
+			break;
+		}
+		atomic_fetch_add(&shm->acks, 1);
+		atomic_fetch_add(&shm->durable_acks, 1);
+		note_rotation(c->w, &rotations, &sealed, k);
+		if (back) {
+			tail = pos;
+			next = ix;
+		} else if (pos < tail) {
+			head = pos;
+		} else {
+			head = tail;
+			if (again)
+				next = 1;
+		}
+		if (again)
+			gen++;
+		/* One that removes nothing does no I/O: it may return 0 after
+		 * the shutdown; the call that must fail is the next one. */
+		if (last_call && tr->removes)
+			break;
+	}
+out:
+	free(keys);
+	free(vals);
+	free(live);
 	return NULL;
 }
 
@@ -229,7 +458,8 @@ int cw_child_work(struct cw_shm *shm, const struct cw_plan *p, const char *dir, 
 	unsigned started = 0;
 	for (unsigned t = 0; t < p->nthreads; t++) {
 		args[t] = (struct thr_arg){&c, t};
-		if (pthread_create(&tid[t], NULL, writer_thread, &args[t]) != 0) {
+		if (pthread_create(&tid[t], NULL, p->trunc_pct ? trunc_thread : writer_thread,
+				   &args[t]) != 0) {
 			atomic_store(&shm->thr[t].err, -EAGAIN);
 			break;
 		}

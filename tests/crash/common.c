@@ -11,23 +11,34 @@
 #include <stdio.h>
 #include <string.h>
 
-size_t cw_key(uint64_t seed, uint64_t index, uint8_t *out)
+size_t cw_key(uint64_t seed, uint64_t index, uint32_t gen, uint8_t *out)
 {
 	uint64_t h = cw_mix(seed ^ cw_mix(index));
+	if (gen)
+		h = cw_mix(h ^ (uint64_t)gen * 0x9e3779b97f4a7c15ull);
 	size_t len = 8 + (size_t)(h % 17); /* 8..24 */
 	/* The index in the first 8 bytes, so a key names its record. */
 	for (int i = 0; i < 8; i++)
 		out[i] = (uint8_t)(index >> (8 * i));
+	size_t i = 8;
+	if (gen) {
+		/* ... and its generation in the next 4 (12..28 bytes). */
+		for (; i < 12; i++)
+			out[i] = (uint8_t)(gen >> (8 * (i - 8)));
+		len += 4;
+	}
 	struct cw_rng r;
 	cw_rng_init(&r, h);
-	for (size_t i = 8; i < len; i++)
+	for (; i < len; i++)
 		out[i] = (uint8_t)cw_rand(&r);
 	return len;
 }
 
-size_t cw_value_len(const struct cw_plan *p, uint64_t index)
+size_t cw_value_len(const struct cw_plan *p, uint64_t index, uint32_t gen)
 {
 	uint64_t h = cw_mix(p->seed * 3 + cw_mix(index ^ 0x5bd1e995u));
+	if (gen)
+		h = cw_mix(h + gen);
 	/* The batch written after recovery must fit in the smallest segment. */
 	bool may_be_large = index < CW_NEW_BASE + 4;
 	if (may_be_large && h % 100 < p->large_pct)
@@ -35,10 +46,11 @@ size_t cw_value_len(const struct cw_plan *p, uint64_t index)
 	return 10 + (size_t)((h >> 8) % 91);                                  /* 10..100 B */
 }
 
-void cw_value(uint64_t seed, uint64_t index, uint8_t *out, size_t len)
+void cw_value(uint64_t seed, uint64_t index, uint32_t gen, uint8_t *out, size_t len)
 {
 	struct cw_rng r;
-	cw_rng_init(&r, seed ^ (index * 0xff51afd7ed558ccdull));
+	uint64_t s = seed ^ (index * 0xff51afd7ed558ccdull);
+	cw_rng_init(&r, gen ? s ^ cw_mix(0x67656e0000000000ull + gen) : s);
 	size_t i = 0;
 	for (; i + 8 <= len; i += 8) {
 		uint64_t v = cw_rand(&r);
@@ -97,6 +109,32 @@ void cw_plan_make(struct cw_plan *p, uint64_t seed, bool power_loss)
 	p->rec_delay_us = cw_below(&r, 1500);
 	/* Drawn last, so that the plans of older seeds stay as they were. */
 	p->durable_write = cw_below(&r, 4) == 0 ? UWAL_DURABLE_DSYNC : UWAL_DURABLE_LINKED;
+	/* After it: 1 in 4 iterations truncates (one writer thread, so that
+	 * log order is its call order; see crash.h). */
+	if (cw_below(&r, 4) == 0)
+		cw_plan_truncating(p);
+}
+
+void cw_plan_truncating(struct cw_plan *p)
+{
+	static const unsigned trunc_pcts[] = {3, 10, 25};
+	static const unsigned back_pcts[] = {20, 50, 80};
+	struct cw_rng r;
+	cw_rng_init(&r, p->seed ^ 0x7472756e63706c6eull);
+	p->trunc_pct = pick(&r, trunc_pcts, 3);
+	p->back_pct = pick(&r, back_pcts, 3);
+	p->nthreads = 1;
+	/* Retention would drop a prefix of the log that a front truncation
+	 * could also have dropped. */
+	p->max_segments = 0;
+	/* A simulated cut, every second time the instant one of the first
+	 * truncations returns (once the writer is idle if it makes fewer):
+	 * is what it acknowledged durable? */
+	if (p->sim && cw_below(&r, 2)) {
+		p->cut_trunc = 1 + cw_below(&r, 3);
+		p->cut_trunc_back = cw_below(&r, 3) != 0;
+		p->cut_ops = UINT64_MAX / 2;
+	}
 }
 
 void cw_plan_make_sim(struct cw_plan *p, uint64_t seed)
@@ -125,10 +163,17 @@ void cw_plan_make_sim(struct cw_plan *p, uint64_t seed)
 	p->delay_us = 0;
 	p->on_ack = false;
 	p->rec_delay_us = 0;
+	if (p->trunc_pct)
+		cw_plan_truncating(p); /* cw_plan_make drew it: one thread again */
 }
 
 void cw_plan_print(const struct cw_plan *p, char *out, size_t n)
 {
+	char trunc[64] = "";
+	if (p->trunc_pct)
+		snprintf(trunc, sizeof(trunc), " truncate=%u%%(back %u%%)%s%s", p->trunc_pct,
+			 p->back_pct, p->cut_batches ? "+cut-batches" : "",
+			 p->cut_active ? "+cut-active" : "");
 	if (p->sim) {
 		static const char *modes[] = {"NONE", "BATCH", "ALWAYS"};
 		char rec[48] = "";
@@ -138,14 +183,19 @@ void cw_plan_print(const struct cw_plan *p, char *out, size_t n)
 		snprintf(out, n,
 			 "mode=%s sync=%u%% batch=%u%% large=%u%% threads=%u budget=%lluK "
 			 "threshold=%llu max_segments=%u prealloc=%s write=%s%s max_batch=%u "
-			 "queue=%u cut=%llu%s",
+			 "queue=%u cut=%s%llu%s%s",
 			 modes[p->mode], p->sync_pct, p->batch_pct, p->large_pct, p->nthreads,
 			 (unsigned long long)(p->budget >> 10),
 			 (unsigned long long)p->segment_threshold, p->max_segments,
 			 p->prealloc == UWAL_PREALLOC_ZERO ? "zero" : "fallocate",
 			 p->write_path == UWAL_WRITE_PWRITE ? "pwrite" : "uring",
 			 p->durable_write == UWAL_DURABLE_DSYNC ? "+dsync" : "", p->max_batch_size,
-			 p->queue_capacity, (unsigned long long)p->cut_ops, rec);
+			 p->queue_capacity,
+			 !p->cut_trunc       ? ""
+			 : p->cut_trunc_back ? "after-truncate_back#"
+					     : "after-truncation#",
+			 (unsigned long long)(p->cut_trunc ? p->cut_trunc : p->cut_ops), rec,
+			 trunc);
 		return;
 	}
 	static const char *modes[] = {"NONE", "BATCH", "ALWAYS"};
@@ -153,14 +203,14 @@ void cw_plan_print(const struct cw_plan *p, char *out, size_t n)
 	snprintf(rec, sizeof(rec), " recovery-strike=+%uus", p->rec_delay_us);
 	snprintf(out, n,
 		 "mode=%s sync=%u%% batch=%u%% large=%u%% threads=%u seg=%lluK prealloc=%s "
-		 "write=%s%s max_batch=%u queue=%u spin=%u poll=%u strike=%s+%uus%s%s",
+		 "write=%s%s max_batch=%u queue=%u spin=%u poll=%u strike=%s+%uus%s%s%s",
 		 modes[p->mode], p->sync_pct, p->batch_pct, p->large_pct, p->nthreads,
 		 (unsigned long long)(p->segment_size >> 10),
 		 p->prealloc == UWAL_PREALLOC_ZERO ? "zero" : "fallocate",
 		 p->write_path == UWAL_WRITE_PWRITE ? "pwrite" : "uring",
 		 p->durable_write == UWAL_DURABLE_DSYNC ? "+dsync" : "", p->max_batch_size,
 		 p->queue_capacity, p->wait_spin_us, p->ring_poll_us, p->early ? "fork" : "ready",
-		 p->delay_us, p->on_ack ? "+next-ack" : "", p->rec_strike ? rec : "");
+		 p->delay_us, p->on_ack ? "+next-ack" : "", p->rec_strike ? rec : "", trunc);
 }
 
 void cw_config(const struct cw_plan *p, const char *dir, uwal_config *cfg)

@@ -46,8 +46,9 @@
 #define CW_MAX_KEY 32            /* longest key */
 #define CW_MAX_BATCH 16          /* records per uwal_write_batch call */
 #define CW_NEW_BASE                                                                                \
-	(1ull << 40) /* indexes of the post-recovery writes; the last                              \
-			four (a batch) have small values */
+	(1ull << 40)       /* indexes of the post-recovery writes; the last                        \
+			      four (a batch) have small values */
+#define CW_MAX_TRUNCS 8192 /* truncations per iteration (a truncation plan) */
 
 /* Entry flags. */
 enum {
@@ -76,6 +77,39 @@ struct cw_thr {
 	_Atomic uint64_t max_call_ns;     /* longest call (power loss: bounded) */
 };
 
+/*
+ * Truncation plans (plan trunc_pct > 0, trunc.c): one writer thread that
+ * owns the index sequence, so that log order is its call order. Its k-th
+ * record is ent[0][k] as above, under the index and generation in
+ * tent[k]; it writes indexes 1, 2, 3, ... and interleaves truncations,
+ * each reported in trunc[] like a call: it fills the entry (sub_seq from
+ * ++seq, kind, index, nent = the records it wrote before), publishes
+ * ntrunc (release), calls uwal_truncate_front/_back, then stores ret and
+ * ret_seq = ++seq and sets done (release). After truncate_back(k) returned
+ * 0 it writes again from index k under the next generation, and so it does
+ * from index 1 after a truncate_front that emptied the log (every second
+ * time); a generation is in the records' keys and values, so that an old
+ * record brought back is told from the new one.
+ */
+enum { CW_T_FRONT = 1, CW_T_BACK = 2 };
+
+struct cw_trunc {
+	uint64_t sub_seq; /* taken just before the call */
+	uint64_t ret_seq; /* taken just after it returned (done) */
+	uint64_t index;   /* the argument */
+	uint32_t kind;    /* CW_T_FRONT or CW_T_BACK */
+	uint32_t gen;     /* the generation of the records written after it */
+	uint32_t nent;    /* records the thread had submitted before it */
+	uint32_t removes; /* records it removes, by the thread's model (0: uwal does no I/O) */
+	int32_t ret;      /* the result, once done */
+	uint32_t done;    /* the call returned (release) */
+};
+
+struct cw_tent {
+	uint64_t index;
+	uint32_t gen;
+};
+
 struct cw_shm {
 	_Atomic uint64_t seq;
 	_Atomic uint32_t ready;        /* child: the log is open, writers run */
@@ -94,9 +128,14 @@ struct cw_shm {
 	_Atomic uint64_t sim_ops;       /* backend operations before the cut */
 	_Atomic uint64_t sim_forgotten; /* operations the forget mode dropped */
 	_Atomic int32_t sim_layout_err; /* crashsim_layout's error, 0 if none */
+	_Atomic uint32_t sim_trunc_cut; /* the cut came right after a truncation returned */
 	char sim_note[400];             /* what the layouts chose */
 	struct cw_thr thr[CW_MAX_THREADS];
+	_Atomic uint64_t ntrunc; /* truncation plans: trunc[0..ntrunc-1] were submitted */
+	/* Not reset between iterations: nothing past nsub / ntrunc is read. */
 	struct cw_ent ent[CW_MAX_THREADS][CW_MAX_RECS];
+	struct cw_tent tent[CW_MAX_RECS];
+	struct cw_trunc trunc[CW_MAX_TRUNCS];
 };
 
 /* How one iteration runs: everything random about it, from its seed. */
@@ -127,6 +166,19 @@ struct cw_plan {
 	uint32_t max_segments;      /* retention */
 	uint64_t cut_ops;           /* cut after this many backend operations */
 	uint64_t rec_ops;           /* rec_strike: ... of recovery */
+	/* Truncation plans (0 otherwise; one thread, no retention): */
+	unsigned trunc_pct; /* % of calls that are truncations */
+	unsigned back_pct;  /* ... of which uwal_truncate_back */
+	uint32_t
+		cut_trunc; /* sim: cut the instant the cut_trunc-th truncation returned (0: none) */
+	bool cut_trunc_back; /* ... counting uwal_truncate_back calls only */
+	/* Not drawn (crashwal --cut-batches): truncate_back may name a
+	 * record inside a batch, not only a batch's first record. */
+	bool cut_batches;
+	/* Not drawn (crashwal --cut-active): in a real power loss too,
+	 * truncate_back may cut the active segment (else it names records
+	 * of sealed segments only). */
+	bool cut_active;
 };
 
 static inline uint64_t cw_mix(uint64_t x)
@@ -166,20 +218,24 @@ static inline uint64_t cw_index(unsigned t, uint64_t k)
 	return 1 + t + (uint64_t)CW_MAX_THREADS * k;
 }
 
-/* Record contents: functions of the iteration seed and the index only. */
-size_t cw_key(uint64_t seed, uint64_t index, uint8_t *out);
-size_t cw_value_len(const struct cw_plan *p, uint64_t index);
-void cw_value(uint64_t seed, uint64_t index, uint8_t *out, size_t len);
+/* Record contents: functions of the iteration seed, the index and the
+ * generation (0 outside truncation plans). A key holds its index in its
+ * first 8 bytes and, with a generation, that in the next 4. */
+size_t cw_key(uint64_t seed, uint64_t index, uint32_t gen, uint8_t *out);
+size_t cw_value_len(const struct cw_plan *p, uint64_t index, uint32_t gen);
+void cw_value(uint64_t seed, uint64_t index, uint32_t gen, uint8_t *out, size_t len);
 /* Payload bytes a record costs against the budget. */
-static inline size_t cw_cost(const struct cw_plan *p, uint64_t index)
+static inline size_t cw_cost(const struct cw_plan *p, uint64_t index, uint32_t gen)
 {
-	return cw_value_len(p, index) + CW_MAX_KEY + 32;
+	return cw_value_len(p, index, gen) + CW_MAX_KEY + 32;
 }
 
 void cw_plan_make(struct cw_plan *p, uint64_t seed, bool power_loss);
 /* The plan of a simulated power cut (crashwal --mode sim): small logs,
  * rotation and retention, a cut at an operation count. */
 void cw_plan_make_sim(struct cw_plan *p, uint64_t seed);
+/* Make p a truncation plan (1 in 4 are; crashwal --truncating: all). */
+void cw_plan_truncating(struct cw_plan *p);
 void cw_plan_print(const struct cw_plan *p, char *out, size_t n);
 void cw_config(const struct cw_plan *p, const char *dir, uwal_config *cfg);
 
@@ -192,6 +248,8 @@ struct cw_hooks {
 	/* Every thread spent its budget (or failed) before the strike: the
 	 * simulator cuts then. */
 	void (*all_idle)(void *arg);
+	/* Truncation m returned (its result recorded): the simulator may cut. */
+	void (*trunc_returned)(void *arg, uint64_t m, bool back);
 	void *arg;
 };
 
@@ -235,7 +293,29 @@ struct cw_totals {
 	uint64_t lost_unjudged;  /* durable acks taken during the shutdown, lost */
 	uint64_t lost_after_cut; /* ... of which recorded after the ioctl returned */
 	uint64_t retention_gone; /* judged records absent because retention dropped them */
+	/* Truncation plans (trunc.c): */
+	uint64_t trunc_plans;   /* iterations judged with truncations */
+	uint64_t truncs;        /* truncations submitted */
+	uint64_t truncs_judged; /* ... that returned 0 before the strike: in effect */
+	uint64_t truncs_gone;   /* records they removed, checked absent */
+	uint64_t truncs_before; /* truncations that may have taken effect: found not */
+	uint64_t truncs_after;  /* ... found in effect */
+	uint64_t truncs_either; /* ... that changed nothing either way */
 };
+
+/*
+ * Judge a truncation plan's log (trunc.c), open in w: it must be exactly
+ * what the calls made up to some point between the last one that must be
+ * in effect and the last one submitted left. Returns the number of
+ * records, or -1 after printing what differed; *free_ix gets an index
+ * that a truncation in effect removed and the log does not hold (0 if
+ * none), which must be free to be written again.
+ */
+long cw_judge_trunc(const struct cw_shm *shm, const struct cw_plan *p, uwal *w, uint64_t snap_seq,
+		    bool power_loss, const char *what, struct cw_totals *st, uint64_t *free_ix);
+/* A truncation in words ("truncate_back(17) (truncation #3, after 40
+ * records; generation 2 after it; returned 0)"), into buf. */
+const char *cw_trunc_name(const struct cw_shm *shm, uint64_t m, char *buf, size_t n);
 int cw_verify(const struct cw_shm *shm, const struct cw_plan *p, const char *dir, uint64_t snap_seq,
 	      bool power_loss, const char *what, struct cw_totals *st);
 

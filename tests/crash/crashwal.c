@@ -28,6 +28,11 @@
  *       some iteration failed. DIR defaults to /dev/shm (fdatasync is free
  *       there), else $UWAL_TEST_DIR.
  *
+ *   --truncating makes every iteration's plan a truncation plan (1 in 4
+ *   are: one writer thread that truncates too, judged by trunc.c);
+ *   --cut-batches lets its truncate_back name a record inside a batch,
+ *   --cut-active (power loss) one in the active segment.
+ *
  * Everything random (configuration, workload, record contents, when to
  * strike) comes from the iteration's seed, mix(S + I), so a failure is
  * reproduced with --seed S --start I --iterations 1 (only thread timing
@@ -62,6 +67,9 @@ struct opts {
 	bool sim;
 	int forget;
 	bool expect_failures;
+	bool cut_batches;
+	bool cut_active;
+	bool truncating;
 	long iterations;
 	long start;
 	uint64_t seed;
@@ -91,9 +99,10 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: crashwal [--iterations N] [--seed S] [--start I] [--dir DIR] "
-		"[--keep-going] "
+		"[--keep-going] [--truncating] [--cut-batches] "
 		"[-v]\n"
 		"       crashwal --power-loss --fs ext4|xfs --image PATH --mnt DIR [--dev DEV]\n"
+		"                [--truncating] [--cut-batches] [--cut-active]\n"
 		"                [--image-mb M] [--iterations N] [--seed S] [--start I] [-v]\n"
 		"       crashwal --mode sim [--forget MODE [--expect-failures]] [--dir DIR]\n"
 		"                [--iterations N] [--seed S] [--start I] [--keep-going] [-v]\n");
@@ -117,6 +126,9 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"mode", required_argument, 0, 'o'},
 		{"forget", required_argument, 0, 'F'},
 		{"expect-failures", no_argument, 0, 'E'},
+		{"cut-batches", no_argument, 0, 'B'},
+		{"cut-active", no_argument, 0, 'A'},
+		{"truncating", no_argument, 0, 'T'},
 		{"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -184,6 +196,15 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'E':
 			o->expect_failures = true;
 			o->keep_going = true;
+			break;
+		case 'B':
+			o->cut_batches = true;
+			break;
+		case 'A':
+			o->cut_active = true;
+			break;
+		case 'T':
+			o->truncating = true;
 			break;
 		case 'v':
 			o->verbose++;
@@ -274,6 +295,16 @@ static void reset_shm(struct cw_shm *shm)
 
 static void print_threads(const struct cw_shm *shm, const struct cw_plan *p)
 {
+	if (p->trunc_pct) {
+		uint64_t n = shm->ntrunc, ok = 0;
+		char tn[200];
+		for (uint64_t m = 0; m < n; m++)
+			ok += shm->trunc[m].done && shm->trunc[m].ret == 0;
+		fprintf(stderr, "  truncations: %" PRIu64 " submitted, %" PRIu64 " returned 0%s\n",
+			n, ok, n > 8 ? "; the last 8:" : "");
+		for (uint64_t m = n > 8 ? n - 8 : 0; m < n; m++)
+			fprintf(stderr, "    %s\n", cw_trunc_name(shm, m, tn, sizeof(tn)));
+	}
 	for (unsigned t = 0; t < p->nthreads; t++) {
 		const struct cw_thr *th = &shm->thr[t];
 		fprintf(stderr,
@@ -297,7 +328,7 @@ struct iter_ctx {
 	uint64_t early_open_failed;
 	uint64_t rec_strikes, rec_during_open;
 	long max_exit_ms;
-	uint64_t sim_ops, sim_forgotten, sim_idle_cuts;
+	uint64_t sim_ops, sim_forgotten, sim_idle_cuts, sim_trunc_cuts;
 	long sim_kept; /* failed images kept */
 };
 
@@ -447,8 +478,15 @@ static int crash_iteration(struct iter_ctx *c)
 	}
 	for (unsigned t = 0; t < c->plan.nthreads; t++)
 		if (shm->thr[t].err) {
-			ifail(c, "thread %u: a write failed without any fault: %s", t,
-			      uwal_strerror(shm->thr[t].err));
+			uint64_t m = shm->ntrunc;
+			char tn[200];
+			if (c->plan.trunc_pct && m &&
+			    shm->trunc[m - 1].sub_seq == shm->thr[t].err_sub_seq)
+				ifail(c, "thread %u: %s without any fault", t,
+				      cw_trunc_name(shm, m - 1, tn, sizeof(tn)));
+			else
+				ifail(c, "thread %u: a write failed without any fault: %s", t,
+				      uwal_strerror(shm->thr[t].err));
 			print_threads(shm, &c->plan);
 			return -1;
 		}
@@ -503,6 +541,16 @@ static int judge_child(struct iter_ctx *c, uint64_t snap, uint64_t cut, int st)
 				      cw_index(t, k), t);
 				return -1;
 			}
+		}
+	}
+	for (uint64_t m = 0; p->trunc_pct && m < shm->ntrunc; m++) {
+		const struct cw_trunc *tr = &shm->trunc[m];
+		char tn[200];
+		/* One that removes nothing does no I/O, and may. */
+		if (tr->done && tr->ret == 0 && tr->sub_seq > cut && tr->removes) {
+			ifail(c, "%s was submitted after the shutdown returned, and returned 0",
+			      cw_trunc_name(shm, m, tn, sizeof(tn)));
+			return -1;
 		}
 	}
 	int pe = atomic_load(&shm->probe_err), ce = atomic_load(&shm->close_err);
@@ -665,7 +713,9 @@ static int sim_iteration(struct iter_ctx *c)
 	uint64_t cut = atomic_load(&shm->cut_seq);
 	c->sim_ops += atomic_load(&shm->sim_ops);
 	c->sim_forgotten += atomic_load(&shm->sim_forgotten);
-	c->sim_idle_cuts += atomic_load(&shm->sim_ops) < c->plan.cut_ops;
+	c->sim_trunc_cuts += atomic_load(&shm->sim_trunc_cut);
+	c->sim_idle_cuts +=
+		!atomic_load(&shm->sim_trunc_cut) && atomic_load(&shm->sim_ops) < c->plan.cut_ops;
 	if (c->o->verbose)
 		fprintf(stderr, "  layout: %s\n", shm->sim_note);
 	if (!atomic_load(&shm->shut)) {
@@ -754,12 +804,16 @@ int main(int argc, char **argv)
 	uint64_t t0 = now_ms();
 	for (long i = o.start; i < o.start + o.iterations; i++) {
 		uint64_t it0 = now_ms();
-		char plan[256];
+		char plan[320];
 		c.i = i;
 		if (o.sim)
 			cw_plan_make_sim(&c.plan, cw_mix(o.seed + (uint64_t)i));
 		else
 			cw_plan_make(&c.plan, cw_mix(o.seed + (uint64_t)i), o.power);
+		if (o.truncating && !c.plan.trunc_pct)
+			cw_plan_truncating(&c.plan);
+		c.plan.cut_batches = o.cut_batches;
+		c.plan.cut_active = o.cut_active;
 		cw_plan_print(&c.plan, plan, sizeof(plan));
 		snprintf(c.what, sizeof(c.what), "seed=0x%016" PRIx64 " iteration=%ld", o.seed, i);
 		cw_log_reset();
@@ -798,11 +852,18 @@ int main(int argc, char **argv)
 		printf(", %" PRIu64 " backend operations before the cuts, %" PRIu64
 		       " cuts during uwal_open, %" PRIu64
 		       " cuts once the writers were idle, %" PRIu64
+		       " cuts the instant a truncation returned, %" PRIu64
 		       " judged records dropped by retention, %" PRIu64 " operations forgotten",
-		       c.sim_ops, c.early_open_failed, c.sim_idle_cuts, c.tot.retention_gone,
-		       c.sim_forgotten);
+		       c.sim_ops, c.early_open_failed, c.sim_idle_cuts, c.sim_trunc_cuts,
+		       c.tot.retention_gone, c.sim_forgotten);
 	printf(", %" PRIu64 " strikes during recovery (%" PRIu64 " before uwal_open succeeded)",
 	       c.rec_strikes, c.rec_during_open);
+	printf(", %" PRIu64 " logs with truncations judged: %" PRIu64 " truncations, %" PRIu64
+	       " returned 0 before the strike (%" PRIu64 " records they removed checked absent), "
+	       "of those that may have taken effect %" PRIu64 " had not, %" PRIu64 " had, %" PRIu64
+	       " changed nothing either way",
+	       c.tot.trunc_plans, c.tot.truncs, c.tot.truncs_judged, c.tot.truncs_gone,
+	       c.tot.truncs_before, c.tot.truncs_after, c.tot.truncs_either);
 	printf("; %.1f s\n", (double)(now_ms() - t0) / 1000.0);
 	if (o.power)
 		fs_teardown(&o.fs);

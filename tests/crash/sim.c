@@ -29,6 +29,8 @@
 struct sim_child {
 	struct cw_shm *shm;
 	struct crashsim *sim;
+	const struct cw_plan *p;
+	uint32_t truncs; /* counted for the plan's cut_trunc */
 };
 
 /* Under the simulator's lock, at the instant of the cut. */
@@ -44,6 +46,19 @@ static void all_idle(void *arg)
 {
 	struct sim_child *c = arg;
 	crashsim_cut(c->sim, 0);
+}
+
+/* A truncation plan's cut the instant a truncation returned. */
+static void trunc_returned(void *arg, uint64_t m, bool back)
+{
+	struct sim_child *c = arg;
+	(void)m;
+	if (c->p->cut_trunc_back && !back)
+		return;
+	if (++c->truncs == c->p->cut_trunc && !crashsim_is_cut(c->sim)) {
+		atomic_store(&c->shm->sim_trunc_cut, 1);
+		crashsim_cut(c->sim, 0);
+	}
 }
 
 static void layout(struct cw_shm *shm, struct crashsim *sim, uint64_t seed, const char *to)
@@ -86,7 +101,7 @@ static void recover(struct cw_shm *shm, const struct cw_plan *p, const struct cw
 
 void cw_sim_child(struct cw_shm *shm, const struct cw_plan *p, const struct cw_sim_dirs *d)
 {
-	struct sim_child c = {.shm = shm};
+	struct sim_child c = {.shm = shm, .p = p};
 	char dir[4200];
 	snprintf(dir, sizeof(dir), "%s/log", d->live);
 	c.sim = crashsim_new(NULL, d->live);
@@ -96,7 +111,7 @@ void cw_sim_child(struct cw_shm *shm, const struct cw_plan *p, const struct cw_s
 	crashsim_arm(c.sim, p->cut_ops, on_cut, shm);
 	tio_select(crashsim_io(c.sim));
 
-	struct cw_hooks hooks = {.all_idle = all_idle, .arg = &c};
+	struct cw_hooks hooks = {.all_idle = all_idle, .trunc_returned = trunc_returned, .arg = &c};
 	int st = cw_child_work(shm, p, dir, true, &hooks);
 	/* uwal_open failed (at the cut, or before it: the parent tells). */
 	crashsim_cut(c.sim, 0);

@@ -93,6 +93,10 @@ struct inode {
 	 * to that write's end; any other change resets it. */
 	int seal_state;
 	uint64_t seal_end;
+	/* Forget mode CUT: 1 after an ftruncate below the size, 2 after a
+	 * fallocate from there; any other change resets it. */
+	int cut_state;
+	uint64_t cut_off;
 	/* crashsim_layout: this layout's image */
 	uint8_t *img;
 	uint64_t img_size;
@@ -627,6 +631,7 @@ static int do_pwrite(struct crashsim *sim, int fd, const void *buf, size_t len, 
 		ret = inode_dsync_write(ino, off, len, buf);
 	ino->seal_state = direct && off > 0 ? 1 : 0;
 	ino->seal_end = off + len;
+	ino->cut_state = 0;
 	return ret;
 }
 
@@ -638,9 +643,11 @@ static int do_fdatasync(struct crashsim *sim, int fd, bool forget)
 	struct inode *ino = fd_inode(sim, fd);
 	if (ret < 0 || !ino)
 		return ret;
-	bool seal = ino->seal_state == 2;
+	bool seal = ino->seal_state == 2, cut = ino->cut_state == 2;
 	ino->seal_state = 0;
-	if (forget || (seal && sim->forget == CRASHSIM_FORGET_SEAL_FDATASYNC)) {
+	ino->cut_state = 0;
+	if (forget || (seal && sim->forget == CRASHSIM_FORGET_SEAL_FDATASYNC) ||
+	    (cut && sim->forget == CRASHSIM_FORGET_CUT_FDATASYNC)) {
 		sim->forgotten++;
 		return 0;
 	}
@@ -714,6 +721,7 @@ static int sim_fallocate(struct uw_io *io, int fd, uint64_t off, uint64_t len)
 	struct inode *ino = fd_inode(sim, fd);
 	if (ret == 0 && ino) {
 		ino->seal_state = 0;
+		ino->cut_state = ino->cut_state == 1 && off == ino->cut_off ? 2 : 0;
 		if (off + len > ino->size)
 			ret = inode_set_size(ino, off + len);
 	}
@@ -729,6 +737,8 @@ static int sim_ftruncate(struct uw_io *io, int fd, uint64_t len)
 	struct inode *ino = fd_inode(sim, fd);
 	if (ret == 0 && ino) {
 		ino->seal_state = ino->seal_state == 1 && len == ino->seal_end ? 2 : 0;
+		ino->cut_state = len < ino->size ? 1 : 0;
+		ino->cut_off = len;
 		ret = inode_set_size(ino, len);
 	}
 	pthread_mutex_unlock(&sim->mu);
@@ -1024,6 +1034,7 @@ static const char *const forget_names[CRASHSIM_FORGET__COUNT] = {
 	[CRASHSIM_FORGET_WRITE_BEFORE_SYNC] = "write-before-sync",
 	[CRASHSIM_FORGET_SEAL_FDATASYNC] = "seal-fdatasync",
 	[CRASHSIM_FORGET_CREATE_DIRSYNC] = "create-dirsync",
+	[CRASHSIM_FORGET_CUT_FDATASYNC] = "cut-fdatasync",
 };
 
 const char *crashsim_forget_name(int mode)

@@ -39,6 +39,11 @@ enum crashsim_forget {
 	/* The directory fsync after a rename from a "*.tmp" name: a
 	 * segment's creation is not made durable. */
 	CRASHSIM_FORGET_CREATE_DIRSYNC,
+	/* The fdatasync after a cut (an ftruncate below the file's size,
+	 * then a fallocate from there, as uwal_truncate_back() in the
+	 * active segment does): a truncation acknowledged before it is
+	 * durable. */
+	CRASHSIM_FORGET_CUT_FDATASYNC,
 	CRASHSIM_FORGET__COUNT
 };
 
