@@ -9,8 +9,8 @@
 # (ring-fdatasync), before its write reached the file (write-before-sync),
 # leaves a seal unsynced (seal-fdatasync), skips the directory fsync
 # after a segment's creation rename (create-dirsync), or acknowledges a
-# uwal_truncate_back() in the active segment before its cut is durable
-# (cut-fdatasync: every plan a truncation plan, --truncating, and twice
+# truncation before its FRONT or BACK frame is durable
+# (trunc-fdatasync: every plan a truncation plan, --truncating, and twice
 # the iterations, as only a cut soon after such a truncation shows it).
 # Each runs N iterations (default 200) and must FAIL some of them; the script prints
 # how many and the first failure, and fails itself if any broken engine
@@ -41,10 +41,10 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
 status=0
-for mode in ring-fdatasync write-before-sync seal-fdatasync create-dirsync cut-fdatasync; do
+for mode in ring-fdatasync write-before-sync seal-fdatasync create-dirsync trunc-fdatasync; do
 	extra=()
 	n="$iterations"
-	if [ "$mode" = cut-fdatasync ]; then
+	if [ "$mode" = trunc-fdatasync ]; then
 		extra=(--truncating)
 		n=$((2 * iterations))
 	fi

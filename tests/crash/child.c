@@ -249,70 +249,14 @@ static void *writer_thread(void *arg)
 }
 
 /*
- * Move a truncate_back's position inside a batch to the batch's first
- * record, or (a front truncation dropped that) past the batch; false if no
- * record is left there. The default, as uwal_truncate_back() inside a
- * batch in the active segment leaves the frame before the cut flagged
- * MORE (the batch's kept records then go with the next open as a batch
- * cut short, or the open fails); --cut-batches cuts there anyway.
- */
-static bool batch_start(const struct cw_shm *shm, const uint32_t *live, uint64_t head,
-			uint64_t tail, uint64_t *pos)
-{
-	uint32_t k = live[*pos];
-	const struct cw_ent *e = &shm->ent[0][k];
-	if (e->batch_n < 2 || k == e->batch_first)
-		return true;
-	uint64_t back = k - e->batch_first;
-	if (*pos >= head + back && live[*pos - back] == e->batch_first) {
-		*pos -= back;
-		return true;
-	}
-	*pos += e->batch_first + e->batch_n - k;
-	return *pos < tail;
-}
-
-/* After a call that began at record k: a rotation since the last call
- * sealed every record before k. */
-static void note_rotation(uwal *w, uint64_t *rotations, uint64_t *sealed, uint64_t k)
-{
-	uwal_stats st;
-	if (uwal_stats_get(w, &st) == 0 && st.rotations != *rotations) {
-		*rotations = st.rotations;
-		*sealed = k;
-	}
-}
-
-/*
- * Real power loss: move a truncate_back's position into the sealed
- * segments (a BACK frame), unless --cut-active; false if no live record
- * is there. A cut of the active segment in flight at a shutdown on ext4
- * can leave the log neither as before nor as after ("Known engine
- * issues" in the README).
- */
-static bool in_sealed(const uint32_t *live, uint64_t head, uint64_t sealed, uint64_t *pos,
-		      struct cw_rng *r)
-{
-	uint64_t lim = head;
-	while (lim < *pos + 1 && live[lim] < sealed)
-		lim++;
-	if (lim > *pos)
-		return true;
-	if (lim == head)
-		return false;
-	uint64_t n = lim - head;
-	*pos = lim - 1 - cw_below(r, n < 8 ? (unsigned)n : 8);
-	return true;
-}
-
-/*
  * A truncation plan's only thread (crash.h): writes indexes 1, 2, ... and
  * truncates now and then, keeping a model of the log (live: its records'
  * k, in log order, live[head..tail)), from which it picks each
  * truncation's index: truncate_front at a record of the log (now and then
  * its first: nothing to drop) or above every index (the log empties),
- * truncate_back at one of the last 8 records (the active segment, mostly)
- * or anywhere (often in a sealed segment).
+ * truncate_back at one of the last 8 records (the active segment, mostly:
+ * it is sealed first) or anywhere (often in a sealed segment), inside a
+ * batch or at its first record.
  */
 static void *trunc_thread(void *arg)
 {
@@ -333,10 +277,6 @@ static void *trunc_thread(void *arg)
 	uint64_t head = 0, tail = 0, next = 1;
 	uint32_t gen = 1;
 	unsigned emptied = 0;
-	/* Records k < sealed lie in sealed segments: written before a call
-	 * during which a rotation (a seal) happened. */
-	uint64_t sealed = 0, rotations = 0;
-	bool keep_sealed = c->power_loss && !p->sim && !p->cut_active;
 
 	bool last_call = false; /* power loss: the call after the budget was spent */
 	for (uint64_t k = 0; k + CW_MAX_BATCH <= CW_MAX_RECS;) {
@@ -346,14 +286,12 @@ static void *trunc_thread(void *arg)
 		}
 		uint64_t m = atomic_load_explicit(&shm->ntrunc, memory_order_relaxed);
 		if (m >= CW_MAX_TRUNCS || cw_below(&r, 100) >= p->trunc_pct) {
-		write:;
 			unsigned n;
 			if (write_call(c, &r, 0, k, next, gen, keys, vals, &n) != 0) {
 				if (!last_call)
 					thread_idle(c);
 				break;
 			}
-			note_rotation(c->w, &rotations, &sealed, k);
 			for (unsigned j = 0; j < n; j++)
 				live[tail++] = (uint32_t)(k + j);
 			next += n;
@@ -369,12 +307,6 @@ static void *trunc_thread(void *arg)
 			pos = tail - 1 - cw_below(&r, nlive < 8 ? (unsigned)nlive : 8);
 		else if (back || (nlive && cw_below(&r, 6)))
 			pos = head + cw_below(&r, (unsigned)nlive);
-		if (back && keep_sealed && !in_sealed(live, head, sealed, &pos, &r))
-			goto write; /* nothing in a sealed segment */
-		if (back && !p->cut_batches && !batch_start(shm, live, head, tail, &pos))
-			goto write; /* nothing after a batch cut short by a front */
-		if (back && keep_sealed && live[pos] >= sealed)
-			goto write;
 		uint64_t ix = pos < tail ? shm->tent[live[pos]].index : next + cw_below(&r, 4);
 		/* Written again after it: the indexes it removes (back), or
 		 * every second time the log is emptied, indexes from 1. */
@@ -410,7 +342,6 @@ static void *trunc_thread(void *arg)
 		}
 		atomic_fetch_add(&shm->acks, 1);
 		atomic_fetch_add(&shm->durable_acks, 1);
-		note_rotation(c->w, &rotations, &sealed, k);
 		if (back) {
 			tail = pos;
 			next = ix;

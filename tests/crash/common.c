@@ -171,9 +171,8 @@ void cw_plan_print(const struct cw_plan *p, char *out, size_t n)
 {
 	char trunc[64] = "";
 	if (p->trunc_pct)
-		snprintf(trunc, sizeof(trunc), " truncate=%u%%(back %u%%)%s%s", p->trunc_pct,
-			 p->back_pct, p->cut_batches ? "+cut-batches" : "",
-			 p->cut_active ? "+cut-active" : "");
+		snprintf(trunc, sizeof(trunc), " truncate=%u%%(back %u%%)", p->trunc_pct,
+			 p->back_pct);
 	if (p->sim) {
 		static const char *modes[] = {"NONE", "BATCH", "ALWAYS"};
 		char rec[48] = "";

@@ -172,13 +172,6 @@ struct cw_plan {
 	uint32_t
 		cut_trunc; /* sim: cut the instant the cut_trunc-th truncation returned (0: none) */
 	bool cut_trunc_back; /* ... counting uwal_truncate_back calls only */
-	/* Not drawn (crashwal --cut-batches): truncate_back may name a
-	 * record inside a batch, not only a batch's first record. */
-	bool cut_batches;
-	/* Not drawn (crashwal --cut-active): in a real power loss too,
-	 * truncate_back may cut the active segment (else it names records
-	 * of sealed segments only). */
-	bool cut_active;
 };
 
 static inline uint64_t cw_mix(uint64_t x)

@@ -29,9 +29,7 @@
  *       there), else $UWAL_TEST_DIR.
  *
  *   --truncating makes every iteration's plan a truncation plan (1 in 4
- *   are: one writer thread that truncates too, judged by trunc.c);
- *   --cut-batches lets its truncate_back name a record inside a batch,
- *   --cut-active (power loss) one in the active segment.
+ *   are: one writer thread that truncates too, judged by trunc.c).
  *
  * Everything random (configuration, workload, record contents, when to
  * strike) comes from the iteration's seed, mix(S + I), so a failure is
@@ -67,8 +65,6 @@ struct opts {
 	bool sim;
 	int forget;
 	bool expect_failures;
-	bool cut_batches;
-	bool cut_active;
 	bool truncating;
 	long iterations;
 	long start;
@@ -99,10 +95,10 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: crashwal [--iterations N] [--seed S] [--start I] [--dir DIR] "
-		"[--keep-going] [--truncating] [--cut-batches] "
+		"[--keep-going] [--truncating] "
 		"[-v]\n"
 		"       crashwal --power-loss --fs ext4|xfs --image PATH --mnt DIR [--dev DEV]\n"
-		"                [--truncating] [--cut-batches] [--cut-active]\n"
+		"                [--truncating]\n"
 		"                [--image-mb M] [--iterations N] [--seed S] [--start I] [-v]\n"
 		"       crashwal --mode sim [--forget MODE [--expect-failures]] [--dir DIR]\n"
 		"                [--iterations N] [--seed S] [--start I] [--keep-going] [-v]\n");
@@ -126,8 +122,6 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"mode", required_argument, 0, 'o'},
 		{"forget", required_argument, 0, 'F'},
 		{"expect-failures", no_argument, 0, 'E'},
-		{"cut-batches", no_argument, 0, 'B'},
-		{"cut-active", no_argument, 0, 'A'},
 		{"truncating", no_argument, 0, 'T'},
 		{"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},
@@ -196,12 +190,6 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'E':
 			o->expect_failures = true;
 			o->keep_going = true;
-			break;
-		case 'B':
-			o->cut_batches = true;
-			break;
-		case 'A':
-			o->cut_active = true;
 			break;
 		case 'T':
 			o->truncating = true;
@@ -812,8 +800,6 @@ int main(int argc, char **argv)
 			cw_plan_make(&c.plan, cw_mix(o.seed + (uint64_t)i), o.power);
 		if (o.truncating && !c.plan.trunc_pct)
 			cw_plan_truncating(&c.plan);
-		c.plan.cut_batches = o.cut_batches;
-		c.plan.cut_active = o.cut_active;
 		cw_plan_print(&c.plan, plan, sizeof(plan));
 		snprintf(c.what, sizeof(c.what), "seed=0x%016" PRIx64 " iteration=%ld", o.seed, i);
 		cw_log_reset();

@@ -93,10 +93,9 @@ struct inode {
 	 * to that write's end; any other change resets it. */
 	int seal_state;
 	uint64_t seal_end;
-	/* Forget mode CUT: 1 after an ftruncate below the size, 2 after a
-	 * fallocate from there; any other change resets it. */
-	int cut_state;
-	uint64_t cut_off;
+	/* Forget mode TRUNC: the last write held a truncation frame; any
+	 * other change resets it. */
+	bool trunc_write;
 	/* crashsim_layout: this layout's image */
 	uint8_t *img;
 	uint64_t img_size;
@@ -617,6 +616,23 @@ static int sim_close(struct uw_io *io, int fd)
 }
 
 /* Locked. direct: not from a ring chain (for the seal detector). */
+/* Whether buf, frames back to back, holds a FRONT or BACK frame (types 3
+ * and 4 in byte 4 of a 16-byte frame header; src/format.c). */
+static bool holds_trunc_frame(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	for (size_t at = 0; at + 16 <= len;) {
+		uint32_t n = (uint32_t)p[at] | (uint32_t)p[at + 1] << 8 |
+			     (uint32_t)p[at + 2] << 16 | (uint32_t)p[at + 3] << 24;
+		if (n == 0)
+			return false;
+		if (p[at + 4] == 3 || p[at + 4] == 4)
+			return true;
+		at += 16 + (size_t)n;
+	}
+	return false;
+}
+
 static int do_pwrite(struct crashsim *sim, int fd, const void *buf, size_t len, uint64_t off,
 		     bool direct, bool dsync)
 {
@@ -631,7 +647,7 @@ static int do_pwrite(struct crashsim *sim, int fd, const void *buf, size_t len, 
 		ret = inode_dsync_write(ino, off, len, buf);
 	ino->seal_state = direct && off > 0 ? 1 : 0;
 	ino->seal_end = off + len;
-	ino->cut_state = 0;
+	ino->trunc_write = holds_trunc_frame(buf, len);
 	return ret;
 }
 
@@ -643,11 +659,11 @@ static int do_fdatasync(struct crashsim *sim, int fd, bool forget)
 	struct inode *ino = fd_inode(sim, fd);
 	if (ret < 0 || !ino)
 		return ret;
-	bool seal = ino->seal_state == 2, cut = ino->cut_state == 2;
+	bool seal = ino->seal_state == 2, trunc = ino->trunc_write;
 	ino->seal_state = 0;
-	ino->cut_state = 0;
+	ino->trunc_write = false;
 	if (forget || (seal && sim->forget == CRASHSIM_FORGET_SEAL_FDATASYNC) ||
-	    (cut && sim->forget == CRASHSIM_FORGET_CUT_FDATASYNC)) {
+	    (trunc && sim->forget == CRASHSIM_FORGET_TRUNC_FDATASYNC)) {
 		sim->forgotten++;
 		return 0;
 	}
@@ -721,7 +737,7 @@ static int sim_fallocate(struct uw_io *io, int fd, uint64_t off, uint64_t len)
 	struct inode *ino = fd_inode(sim, fd);
 	if (ret == 0 && ino) {
 		ino->seal_state = 0;
-		ino->cut_state = ino->cut_state == 1 && off == ino->cut_off ? 2 : 0;
+		ino->trunc_write = false;
 		if (off + len > ino->size)
 			ret = inode_set_size(ino, off + len);
 	}
@@ -737,8 +753,7 @@ static int sim_ftruncate(struct uw_io *io, int fd, uint64_t len)
 	struct inode *ino = fd_inode(sim, fd);
 	if (ret == 0 && ino) {
 		ino->seal_state = ino->seal_state == 1 && len == ino->seal_end ? 2 : 0;
-		ino->cut_state = len < ino->size ? 1 : 0;
-		ino->cut_off = len;
+		ino->trunc_write = false;
 		ret = inode_set_size(ino, len);
 	}
 	pthread_mutex_unlock(&sim->mu);
@@ -1034,7 +1049,7 @@ static const char *const forget_names[CRASHSIM_FORGET__COUNT] = {
 	[CRASHSIM_FORGET_WRITE_BEFORE_SYNC] = "write-before-sync",
 	[CRASHSIM_FORGET_SEAL_FDATASYNC] = "seal-fdatasync",
 	[CRASHSIM_FORGET_CREATE_DIRSYNC] = "create-dirsync",
-	[CRASHSIM_FORGET_CUT_FDATASYNC] = "cut-fdatasync",
+	[CRASHSIM_FORGET_TRUNC_FDATASYNC] = "trunc-fdatasync",
 };
 
 const char *crashsim_forget_name(int mode)

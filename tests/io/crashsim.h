@@ -39,11 +39,10 @@ enum crashsim_forget {
 	/* The directory fsync after a rename from a "*.tmp" name: a
 	 * segment's creation is not made durable. */
 	CRASHSIM_FORGET_CREATE_DIRSYNC,
-	/* The fdatasync after a cut (an ftruncate below the file's size,
-	 * then a fallocate from there, as uwal_truncate_back() in the
-	 * active segment does): a truncation acknowledged before it is
-	 * durable. */
-	CRASHSIM_FORGET_CUT_FDATASYNC,
+	/* The fdatasync after a write of a truncation frame (FRONT or BACK,
+	 * as uwal_truncate_front() and _back() write): a truncation
+	 * acknowledged before it is durable. */
+	CRASHSIM_FORGET_TRUNC_FDATASYNC,
 	CRASHSIM_FORGET__COUNT
 };
 
