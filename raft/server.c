@@ -8,6 +8,12 @@
  * storage (--storage raft_uv, for comparison); the network is raft's TCP
  * transport. Everything runs on one libuv loop.
  *
+ * A record travels in a raft entry of 8 bytes of header (u32 LE record
+ * length, u32 0), the record and zeros up to a multiple of 8 bytes: raft's
+ * TCP transport pads every entry of an AppendEntries message to 8 bytes when
+ * it decodes it and not when it encodes it, so the payloads it carries must
+ * be multiples of 8 already.
+ *
  * The state machine is every committed record, in memory; it is rebuilt on
  * start from the last snapshot and the log after it. Snapshots (raft's
  * threshold and trailing, --snapshot-threshold, --snapshot-trailing) hold
@@ -47,6 +53,7 @@ const char *__tsan_default_suppressions(void)
 
 #define MAX_NODES 16
 #define SNAPSHOT_MAGIC "UWRF"
+#define ENTRY_HEADER 8u
 
 static const char *prog = "uwal-raft-server";
 
@@ -170,9 +177,15 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 		logf_(s, "apply: index %" PRIu64 " after %" PRIu64, index, s->last_record);
 		return RAFT_INVALID;
 	}
-	if (buf->len > PROTO_MAX_BODY)
+	const unsigned char *p = buf->base;
+	uint32_t len = buf->len >= ENTRY_HEADER ? proto_get32(p) : 0;
+	if (buf->len < ENTRY_HEADER || buf->len % 8 != 0 || len > PROTO_MAX_BODY ||
+	    len > buf->len - ENTRY_HEADER) {
+		logf_(s, "apply: entry %" PRIu64 " (%zu bytes) is not a record of this server",
+		      index, buf->len);
 		return RAFT_INVALID;
-	int rv = records_add(&s->records, index, buf->base, (uint32_t)buf->len);
+	}
+	int rv = records_add(&s->records, index, p + ENTRY_HEADER, len);
 	if (rv != 0)
 		return rv;
 	s->last_record = index;
@@ -394,14 +407,16 @@ static void do_append(struct conn *c, const unsigned char *body, size_t len)
 		return;
 	}
 	struct applying *a = calloc(1, sizeof(*a));
-	struct raft_buffer buf = {.base = raft_malloc(len ? len : 1), .len = len};
+	size_t entry_len = ENTRY_HEADER + (len + 7) / 8 * 8;
+	struct raft_buffer buf = {.base = raft_calloc(1, entry_len), .len = entry_len};
 	if (a == NULL || buf.base == NULL) {
 		free(a);
 		raft_free(buf.base);
 		conn_error(c, "out of memory");
 		return;
 	}
-	memcpy(buf.base, body, len);
+	proto_put32(buf.base, (uint32_t)len);
+	memcpy((unsigned char *)buf.base + ENTRY_HEADER, body, len);
 	a->conn = c;
 	a->req.data = a;
 	int rv = raft_apply(&s->raft, &a->req, &buf, 1, apply_cb);
