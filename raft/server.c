@@ -744,6 +744,34 @@ static int parse_cluster(struct server *s, const char *text)
 	return rc;
 }
 
+/* mkdir -p: 0, or -1 (errno). */
+static int mkdir_p(const char *dir)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+		return -1;
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
 /* 1 if dir has no entries, 0 if it has some, -1 (errno) on failure. */
 static int dir_empty(const char *dir)
 {
@@ -977,7 +1005,7 @@ int main(int argc, char **argv)
 		return bad_usage("--cluster gives server %llu the address %s, --address %s",
 				 (unsigned long long)s->id, me->address, s->address);
 
-	if (mkdir(s->dir, 0755) != 0 && errno != EEXIST) {
+	if (mkdir_p(s->dir) != 0) {
 		fprintf(stderr, "%s: mkdir %s: %s\n", prog, s->dir, strerror(errno));
 		return 1;
 	}
