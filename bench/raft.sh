@@ -66,13 +66,21 @@ work=$(mktemp -d "$dir/run.XXXXXX")
 results=$work/results
 
 declare -A pid
-stop_all() {
+bad_exits=0
+stop_all() { # [check]: a node that does not exit 0 on SIGTERM is counted
+	local rc
 	for i in "${!pid[@]}"; do
 		kill -TERM "${pid[$i]}" 2>/dev/null || true
 	done
 	for i in "${!pid[@]}"; do
-		wait "${pid[$i]}" 2>/dev/null || true
+		rc=0
+		wait "${pid[$i]}" 2>/dev/null || rc=$?
 		unset "pid[$i]"
+		if [ -n "${1:-}" ] && [ $rc -ne 0 ]; then
+			echo "raft.sh: node $i exited $rc on SIGTERM; its log:" >&2
+			grep "\[$i\]\|^[^u]" "$work/server.log" | tail -n 20 >&2 || true
+			bad_exits=$((bad_exits + 1))
+		fi
 	done
 }
 cleanup() {
@@ -93,6 +101,7 @@ start_cluster() { # storage dir
 		local cluster="1@127.0.0.1:$((port_base + 1)),2@127.0.0.1:$((port_base + 2)),3@127.0.0.1:$((port_base + 3))"
 		rm -rf "$2"
 		mkdir -p "$2"
+		: >"$work/server.log"
 		for i in 1 2 3; do
 			"$server" --id "$i" --dir "$2/node$i" --address "127.0.0.1:$((port_base + i))" \
 				--cluster "$cluster" --storage "$1" --snapshot-threshold 4000000000 \
@@ -113,6 +122,8 @@ start_cluster() { # storage dir
 		done
 		[ $up -eq 1 ] && return 0
 		stop_all
+		# Only a port in use is worth another try.
+		grep -qi 'in use' "$work/server.log" || return 1
 	done
 	return 1
 }
@@ -135,7 +146,7 @@ for pass in $(seq 1 "$passes"); do
 			echo "pass=$pass storage=$storage $line" >>"$results"
 			echo "raft.sh: pass $pass $storage: $line" >&2
 		done
-		stop_all
+		stop_all check
 		rm -rf "${work:?}/$storage"
 	done
 done
@@ -183,3 +194,7 @@ awk -v storages="$storages" -v clients="$clients_list" '
 					median(p50[k]), median(p99[k]), lo, hi, (m > 0 ? 100 * (hi - lo) / m : 0)
 			}
 	}' "$results"
+if [ $bad_exits -gt 0 ]; then
+	echo "raft.sh: $bad_exits node(s) did not exit 0 on SIGTERM" >&2
+	exit 1
+fi

@@ -546,8 +546,10 @@ static void conn_process(struct conn *c)
 	}
 	if (c->closing)
 		return;
-	memmove(c->in, c->in + off, c->in_len - off);
-	c->in_len -= off;
+	if (off > 0) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
+	}
 	bool want = c->applying == NULL;
 	if (want && !c->reading)
 		c->reading = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0;

@@ -88,6 +88,8 @@ for attempt in 1 2 3 4 5; do
 		ok=0
 	done
 	[ $ok -eq 1 ] && { started=1; break; }
+	grep -qi 'in use' "$work"/log* ||
+		fail "a server exited at start, and not for a port in use"
 	echo "raft_server: a port was taken (attempt $attempt): trying others" >&2
 	for i in 1 2 3; do kill -KILL "${pid[$i]}" 2>/dev/null || true; done
 	wait 2>/dev/null || true
