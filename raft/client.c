@@ -425,8 +425,8 @@ static int cmd_bench(const char *server, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	optind = 1;
-	int opt;
-	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+	int opt, li = 0;
+	while ((opt = getopt_long(argc, argv, ":", opts, &li)) != -1) {
 		char *end;
 		errno = 0;
 		switch (opt) {
@@ -436,7 +436,7 @@ static int cmd_bench(const char *server, int argc, char **argv)
 			if (optarg[0] == '-' || errno || *end || end == optarg ||
 			    (opt == 'c' && (v == 0 || v > 1024)) ||
 			    (opt == 'b' && v > PROTO_MAX_BODY))
-				return bad_usage("bench: bad %s \"%s\"", argv[optind - 1], optarg);
+				return bad_usage("bench: bad --%s \"%s\"", opts[li].name, optarg);
 			*(opt == 'c' ? &clients : &size) = v;
 			break;
 		}
@@ -445,7 +445,7 @@ static int cmd_bench(const char *server, int argc, char **argv)
 			double v = strtod(optarg, &end);
 			if (errno || *end || end == optarg || v < 0 || v > 3600 ||
 			    (opt == 's' && v <= 0))
-				return bad_usage("bench: bad %s \"%s\"", argv[optind - 1], optarg);
+				return bad_usage("bench: bad --%s \"%s\"", opts[li].name, optarg);
 			*(opt == 's' ? &seconds : &warmup) = v;
 			break;
 		}

@@ -931,9 +931,9 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int opt;
+	int opt, li = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":i:d:a:c:s:qh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":i:d:a:c:s:qh", opts, &li)) != -1) {
 		switch (opt) {
 		case 'i':
 			if (!parse_uint(optarg, ULLONG_MAX, &v) || v == 0)
@@ -962,15 +962,15 @@ int main(int argc, char **argv)
 		case O_ELECTION:
 		case O_HEARTBEAT:
 			if (!parse_uint(optarg, 600000, &v) || v == 0)
-				return bad_usage("%s: \"%s\" is not a number of milliseconds",
-						 argv[optind - 1], optarg);
+				return bad_usage("--%s: \"%s\" is not a number of milliseconds",
+						 opts[li].name, optarg);
 			*(opt == O_ELECTION ? &s->election_ms : &s->heartbeat_ms) = (unsigned)v;
 			break;
 		case O_THRESHOLD:
 		case O_TRAILING:
 			if (!parse_uint(optarg, UINT_MAX, &v) || v == 0)
-				return bad_usage("%s: \"%s\" is not a count of entries",
-						 argv[optind - 1], optarg);
+				return bad_usage("--%s: \"%s\" is not a count of entries",
+						 opts[li].name, optarg);
 			*(opt == O_THRESHOLD ? &s->snapshot_threshold : &s->snapshot_trailing) =
 				(unsigned)v;
 			break;
