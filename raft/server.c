@@ -421,7 +421,13 @@ static void do_append(struct conn *c, const unsigned char *body, size_t len)
 	a->req.data = a;
 	int rv = raft_apply(&s->raft, &a->req, &buf, 1, apply_cb);
 	if (rv != 0) {
-		raft_free(buf.base);
+		logf_(s, "raft_apply: %s", raft_strerror(rv));
+		/* raft frees the buffer itself when it fails after taking the
+		 * entry into its log (replicationTrigger() failing: logDiscard());
+		 * it has not taken it when this node is not the leader. Only
+		 * then is it ours to free: otherwise, at worst a leak. */
+		if (rv == RAFT_NOTLEADER)
+			raft_free(buf.base);
 		free(a);
 		if (rv == RAFT_NOTLEADER)
 			reply_not_leader(c);
