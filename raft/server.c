@@ -54,6 +54,7 @@ const char *__tsan_default_suppressions(void)
 #define MAX_NODES 16
 #define SNAPSHOT_MAGIC "UWRF"
 #define ENTRY_HEADER 8u
+#define DRAIN_MS 5000u
 
 static const char *prog = "uwal-raft-server";
 
@@ -149,7 +150,10 @@ struct server {
 	int last_state;
 	raft_term last_term;
 	struct conn *conns;
-	bool stopping;
+	unsigned pending; /* APPENDs raft took and has not answered */
+	uv_timer_t drain;
+	uint64_t drain_deadline;
+	bool stopping, closing;
 	int exit_code;
 };
 
@@ -265,6 +269,7 @@ corrupt:
 
 struct applying {
 	struct raft_apply req;
+	struct server *s;
 	struct conn *conn; /* NULL once the connection is gone */
 };
 
@@ -376,6 +381,7 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 	struct applying *a = req->data;
 	struct conn *c = a->conn;
 	(void)result;
+	a->s->pending--;
 	if (c != NULL) {
 		c->applying = NULL;
 		if (status == 0) {
@@ -417,6 +423,7 @@ static void do_append(struct conn *c, const unsigned char *body, size_t len)
 	}
 	proto_put32(buf.base, (uint32_t)len);
 	memcpy((unsigned char *)buf.base + ENTRY_HEADER, body, len);
+	a->s = s;
 	a->conn = c;
 	a->req.data = a;
 	int rv = raft_apply(&s->raft, &a->req, &buf, 1, apply_cb);
@@ -436,6 +443,7 @@ static void do_append(struct conn *c, const unsigned char *body, size_t len)
 		return;
 	}
 	c->applying = a;
+	s->pending++;
 }
 
 static const char *state_name(int state)
@@ -618,20 +626,54 @@ static void raft_closed_cb(struct raft *r)
 	logf_(s, "stopped");
 }
 
-static void server_stop(struct server *s)
+static void server_close(struct server *s)
 {
-	if (s->stopping)
+	if (s->closing)
 		return;
-	s->stopping = true;
-	logf_(s, "stopping");
+	s->closing = true;
 	while (s->conns != NULL)
 		conn_close(s->conns);
-	uv_close((uv_handle_t *)&s->listener, handle_closed_cb);
+	uv_close((uv_handle_t *)&s->drain, handle_closed_cb);
 	uv_close((uv_handle_t *)&s->sigterm, handle_closed_cb);
 	uv_close((uv_handle_t *)&s->sigint, handle_closed_cb);
 	uv_close((uv_handle_t *)&s->watch, handle_closed_cb);
 	s->raft.data = s;
 	raft_close(&s->raft, raft_closed_cb);
+}
+
+/* Every APPEND raft took is answered, and this node's log is durable up to
+ * its last entry (an entry can commit on two followers before the leader's
+ * own write completes). */
+static bool drained(struct server *s)
+{
+	return s->pending == 0 && s->raft.last_stored >= raft_last_index(&s->raft);
+}
+
+static void drain_cb(uv_timer_t *t)
+{
+	struct server *s = t->data;
+	if (drained(s)) {
+		server_close(s);
+	} else if (uv_now(&s->loop) >= s->drain_deadline) {
+		logf_(s, "%u appends not answered after %u ms: closing", s->pending, DRAIN_MS);
+		server_close(s);
+	}
+}
+
+/* The first SIGTERM or SIGINT: no new connections or APPENDs (READ and
+ * STATUS are still answered), then close once drained or after DRAIN_MS.
+ * A second one: close now. */
+static void server_stop(struct server *s)
+{
+	if (s->stopping) {
+		server_close(s);
+		return;
+	}
+	s->stopping = true;
+	logf_(s, "stopping");
+	uv_close((uv_handle_t *)&s->listener, handle_closed_cb);
+	s->drain_deadline = uv_now(&s->loop) + DRAIN_MS;
+	uv_timer_start(&s->drain, drain_cb, 0, 10);
 }
 
 static void signal_cb(uv_signal_t *h, int signum)
@@ -876,6 +918,8 @@ static int server_start(struct server *s, bool bootstrap)
 	s->sigterm.data = s->sigint.data = s;
 	uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&s->sigint, signal_cb, SIGINT);
+	uv_timer_init(&s->loop, &s->drain);
+	s->drain.data = s;
 	uv_timer_init(&s->loop, &s->watch);
 	s->watch.data = s;
 	s->last_state = -1;

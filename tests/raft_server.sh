@@ -7,8 +7,9 @@
 # reads poll until each node has it); the leader SIGKILLed, a new one
 # elected by the other two, 20 more records appended and read back; the
 # killed node restarted from its directory (its uwal log recovered) and
-# seen to catch up with every record; then all three stopped with SIGTERM,
-# which must exit 0 (under ASan, a leak makes it fail).
+# seen to catch up with every record; then the leader stopped with SIGTERM
+# while 8 clients append, and the other two after it: each must exit 0
+# (under ASan, a leak or a double free makes it fail).
 #
 # Small snapshot threshold and trailing, so that snapshots are taken,
 # stored and loaded on the restart. Every wait polls with a deadline; no
@@ -171,8 +172,28 @@ check_node "$killed"
 echo "raft_server: node $killed restarted and caught up: ${#records[@]} records," \
 	"applied to $(status_field "$killed" applied)"
 
-for i in 1 2 3; do kill -TERM "${pid[$i]}"; done
-for i in 1 2 3; do
+# SIGTERM to the leader while 8 clients append: it answers what raft took,
+# refuses the rest, closes, and must exit 0.
+leader=$(wait_leader "$killed" 0) || fail "no leader after the restart"
+"$client" --server "$(client_addr "$leader")" --timeout 10 bench --clients 8 \
+	--seconds 30 --warmup 0 >"$work/bench.out" 2>&1 &
+bench_pid=$!
+deadline=$((SECONDS + wait_s))
+before=$(status_field "$leader" applied)
+while [ "$(status_field "$leader" applied)" -lt $((before + 200)) ]; do
+	[ $SECONDS -lt $deadline ] || fail "the leader applied nothing under load"
+	sleep 0.1
+done
+kill -TERM "${pid[$leader]}"
+rc=0
+wait "${pid[$leader]}" || rc=$?
+unset "pid[$leader]"
+[ $rc -eq 0 ] || fail "node $leader (the leader, under load) exited $rc on SIGTERM"
+wait "$bench_pid" 2>/dev/null || true
+echo "raft_server: the leader, node $leader, stopped under load"
+
+for i in "${!pid[@]}"; do kill -TERM "${pid[$i]}"; done
+for i in "${!pid[@]}"; do
 	rc=0
 	wait "${pid[$i]}" || rc=$?
 	unset "pid[$i]"
