@@ -1003,9 +1003,20 @@ static void inner_close_cb(struct raft_io *inner)
 static void poll_close_cb(uv_handle_t *handle)
 {
 	struct ur *s = handle->data;
-	/* What waited behind a barrier never started: cancel it. */
-	struct op *op;
+	/*
+	 * What waited behind a barrier never started: cancel it, the newest
+	 * first. raft releases a failed append's entries from its in-memory
+	 * log together with every later one; cancelled oldest first, the
+	 * later appends' entries were released twice (a double free seen
+	 * when a leader closes with appends queued).
+	 */
+	struct op *rev = NULL, *op;
 	while ((op = dequeue(s)) != NULL) {
+		op->next = rev;
+		rev = op;
+	}
+	while ((op = rev) != NULL) {
+		rev = op->next;
 		if (op->kind == OP_APPEND)
 			op->append_cb(op->append_req, RAFT_CANCELED);
 		else if (op->kind == OP_SNAPSHOT_PUT)
