@@ -3,8 +3,8 @@
 # tests/crash/run.sh - uwal's crash, power-loss and fault testing (crashwal).
 #
 #   tests/crash/run.sh [--iterations N] [--crash-iterations N] [--power-iterations N]
-#                      [--sim-iterations N] [--seed S] [--build DIR]
-#                      [--only crash|sim|ext4|xfs]
+#                      [--sim-iterations N] [--raft-rounds N] [--seed S] [--build DIR]
+#                      [--only crash|sim|ext4|xfs|raft]
 #
 # Runs crashwal's process-crash mode (default 200 iterations), then its
 # power-loss mode on ext4 and on xfs (default 100 iterations each) on a
@@ -15,6 +15,10 @@
 # mkfs.ext4/mkfs.xfs or the filesystem are unavailable. Simulated power
 # loss (crashwal --mode sim, no root) runs 5000 iterations by default (and
 # N with --iterations); --sim-iterations N sets it alone, 0 skips it.
+# Last, when libuwal-raft is built, tests/raft_kill.sh: three
+# uwal-raft-server processes, a random one SIGKILLed and restarted each
+# round, 100 rounds (--raft-rounds N; 0 skips it; ctest runs raft_kill
+# itself, with fewer).
 #
 # The crashwal binary: --build DIR, else $UWAL_BUILD_DIR (set by ctest),
 # else the repository's build/; it is DIR/tests/crashwal. Scratch space: $UWAL_TEST_DIR
@@ -27,6 +31,7 @@ iterations=""
 crash_n=""
 power_n=""
 sim_n=""
+raft_n=100
 seed=""
 build="${UWAL_BUILD_DIR:-}"
 only=""
@@ -36,10 +41,11 @@ while [ $# -gt 0 ]; do
 	--crash-iterations) crash_n="$2"; shift 2 ;;
 	--power-iterations) power_n="$2"; shift 2 ;;
 	--sim-iterations) sim_n="$2"; shift 2 ;;
+	--raft-rounds) raft_n="$2"; shift 2 ;;
 	--seed) seed="$2"; shift 2 ;;
 	--build) build="$2"; shift 2 ;;
 	--only) only="$2"; shift 2 ;;
-	-h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -120,4 +126,12 @@ for fs in ext4 xfs; do
 	run "$crashwal" --power-loss --fs "$fs" --image "$work/$fs.img" --mnt "$work/$fs.mnt" \
 		--iterations "$power_n" "${common[@]}"
 done
+
+if { [ -z "$only" ] || [ "$only" = raft ]; } && [ "$raft_n" != 0 ]; then
+	if [ -x "$build/raft/uwal-raft-server" ]; then
+		UWAL_BUILD_DIR="$build" run bash "$(dirname "$0")/../raft_kill.sh" --rounds "$raft_n"
+	else
+		echo "SKIP: raft SIGKILL rounds: $build/raft/uwal-raft-server is not built"
+	fi
+fi
 exit $status
