@@ -166,7 +166,7 @@ static int send_request(int fd, int type, const void *body, size_t len)
 {
 	unsigned char h[PROTO_HEADER];
 	h[0] = (unsigned char)type;
-	proto_put32(h + 1, (uint32_t)len);
+	ur_put32(h + 1, (uint32_t)len);
 	if (write_all(fd, h, sizeof(h)) != 0)
 		return -1;
 	return len ? write_all(fd, body, len) : 0;
@@ -179,7 +179,7 @@ static int recv_reply(int fd, unsigned char **body, size_t *len)
 	unsigned char h[PROTO_HEADER];
 	if (read_all(fd, h, sizeof(h)) != 0)
 		return -1;
-	uint32_t n = proto_get32(h + 1);
+	uint32_t n = ur_get32(h + 1);
 	if (n > PROTO_MAX_BODY + 64) {
 		errno = EPROTO;
 		return -1;
@@ -261,7 +261,7 @@ static int cmd_append(const char *server, const char *text)
 				return 1;
 			}
 			if (t == PROTO_OK && blen == 8) {
-				printf("%llu\n", (unsigned long long)proto_get64(body));
+				printf("%llu\n", (unsigned long long)ur_get64(body));
 				free(body);
 				return 0;
 			}
@@ -298,7 +298,7 @@ static int cmd_read(const char *server, const char *arg)
 	if (arg[0] == '-' || errno != 0 || *end != '\0' || end == arg || index == 0)
 		return bad_usage("read: \"%s\" is not a raft index (1, 2, ...)", arg);
 	unsigned char req[8];
-	proto_put64(req, index);
+	ur_put64(req, index);
 	unsigned char *body = NULL;
 	size_t len = 0;
 	int t = call(server, PROTO_READ, req, sizeof(req), &body, &len);
@@ -471,7 +471,7 @@ static int cmd_bench(const char *server, int argc, char **argv)
 		return 1;
 	}
 	req[0] = PROTO_APPEND;
-	proto_put32(req + 1, (uint32_t)size);
+	ur_put32(req + 1, (uint32_t)size);
 	memset(req + PROTO_HEADER, 'x', size);
 	int rc = 0;
 	for (size_t i = 0; i < clients; i++) {
@@ -515,10 +515,9 @@ static int cmd_bench(const char *server, int argc, char **argv)
 				break;
 			}
 			c->got += (size_t)r;
-			if (c->got < PROTO_HEADER ||
-			    c->got < PROTO_HEADER + proto_get32(c->hdr + 1))
+			if (c->got < PROTO_HEADER || c->got < PROTO_HEADER + ur_get32(c->hdr + 1))
 				continue;
-			if (c->hdr[0] != PROTO_OK || proto_get32(c->hdr + 1) != 8) {
+			if (c->hdr[0] != PROTO_OK || ur_get32(c->hdr + 1) != 8) {
 				/* Not OK: the body (a message) is longer than hdr; drain it. */
 				errors++;
 				fail_msg("bench: an append failed (reply '%c'); stopping",

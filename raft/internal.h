@@ -12,6 +12,7 @@
 
 #include <raft.h>
 
+#include "bytes.h"
 #include "uwal.h"
 
 #define UR_META_NAME "raft-meta"
@@ -28,42 +29,6 @@
 #define UR_SNAP_HEADER 48u
 #define UR_SNAP_VERSION 2u
 
-static inline void ur_put32(unsigned char *p, uint32_t v)
-{
-	for (unsigned i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static inline void ur_put64(unsigned char *p, uint64_t v)
-{
-	for (unsigned i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static inline uint32_t ur_get32(const unsigned char *p)
-{
-	uint32_t v = 0;
-	for (unsigned i = 0; i < 4; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
-static inline uint64_t ur_get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-/* CRC32C (Castagnoli), as uwal's frames use; crc 0 to start. */
-/*
- * The metadata file of dir (an O_DIRECTORY descriptor). Read: 0, or
- * RAFT_NOTFOUND (no file), RAFT_CORRUPT (cut short, another format, a bad
- * checksum or version), RAFT_IOERR; err (RAFT_ERRMSG_BUF_SIZE) says which.
- * Write: a temporary file, fdatasync, rename over the old one, fsync of
- * dir: 0 once durable, or RAFT_IOERR / RAFT_NOSPACE.
- */
 int ur_meta_read(uwal *w, int dirfd, uint64_t *term, uint64_t *vote, char *err);
 int ur_meta_write(uwal *w, uint64_t term, uint64_t vote, char *err);
 

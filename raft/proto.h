@@ -29,6 +29,8 @@
 #ifndef UWAL_RAFT_PROTO_H
 #define UWAL_RAFT_PROTO_H
 
+#include "bytes.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,33 +47,5 @@ enum {
 	PROTO_NOT_LEADER = 'L',
 	PROTO_ERROR = 'E',
 };
-
-static inline void proto_put32(unsigned char *p, uint32_t v)
-{
-	for (unsigned i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static inline uint32_t proto_get32(const unsigned char *p)
-{
-	uint32_t v = 0;
-	for (unsigned i = 0; i < 4; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
-static inline void proto_put64(unsigned char *p, uint64_t v)
-{
-	for (unsigned i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static inline uint64_t proto_get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 #endif /* UWAL_RAFT_PROTO_H */

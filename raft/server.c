@@ -183,7 +183,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 		return RAFT_INVALID;
 	}
 	const unsigned char *p = buf->base;
-	uint32_t len = buf->len >= ENTRY_HEADER ? proto_get32(p) : 0;
+	uint32_t len = buf->len >= ENTRY_HEADER ? ur_get32(p) : 0;
 	if (buf->len < ENTRY_HEADER || buf->len % 8 != 0 || len > PROTO_MAX_BODY ||
 	    len > buf->len - ENTRY_HEADER) {
 		logf_(s, "apply: entry %" PRIu64 " (%zu bytes) is not a record of this server",
@@ -210,12 +210,12 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 		return RAFT_NOMEM;
 	}
 	memcpy(p, SNAPSHOT_MAGIC, 4);
-	proto_put32(p + 4, 1);
-	proto_put64(p + 8, rs->n);
+	ur_put32(p + 4, 1);
+	ur_put64(p + 8, rs->n);
 	size_t off = 16;
 	for (size_t i = 0; i < rs->n; i++) {
-		proto_put64(p + off, rs->v[i].index);
-		proto_put32(p + off + 8, rs->v[i].len);
+		ur_put64(p + off, rs->v[i].index);
+		ur_put32(p + off + 8, rs->v[i].len);
 		memcpy(p + off + 12, rs->v[i].data, rs->v[i].len);
 		off += 12 + rs->v[i].len;
 	}
@@ -231,19 +231,19 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 	struct server *s = fsm->data;
 	const unsigned char *p = buf->base;
 	size_t len = buf->len;
-	if (len < 16 || memcmp(p, SNAPSHOT_MAGIC, 4) != 0 || proto_get32(p + 4) != 1) {
+	if (len < 16 || memcmp(p, SNAPSHOT_MAGIC, 4) != 0 || ur_get32(p + 4) != 1) {
 		logf_(s, "restore: not a snapshot of this server (%zu bytes)", len);
 		return RAFT_CORRUPT;
 	}
-	uint64_t count = proto_get64(p + 8);
+	uint64_t count = ur_get64(p + 8);
 	struct records rs = {0};
 	uint64_t last = 0;
 	size_t off = 16;
 	for (uint64_t i = 0; i < count; i++) {
 		if (len - off < 12)
 			goto corrupt;
-		uint64_t index = proto_get64(p + off);
-		uint32_t n = proto_get32(p + off + 8);
+		uint64_t index = ur_get64(p + off);
+		uint32_t n = ur_get32(p + off + 8);
 		if (index <= last || len - off - 12 < n)
 			goto corrupt;
 		if (records_add(&rs, index, p + off + 12, n) != 0) {
@@ -329,7 +329,7 @@ static void conn_reply(struct conn *c, int type, const void *body, size_t len)
 		return;
 	}
 	r->bytes[0] = (unsigned char)type;
-	proto_put32(r->bytes + 1, (uint32_t)len);
+	ur_put32(r->bytes + 1, (uint32_t)len);
 	if (len)
 		memcpy(r->bytes + PROTO_HEADER, body, len);
 	r->req.data = r;
@@ -387,7 +387,7 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 		c->applying = NULL;
 		if (status == 0) {
 			unsigned char idx[8];
-			proto_put64(idx, req->index);
+			ur_put64(idx, req->index);
 			conn_reply(c, PROTO_OK, idx, sizeof(idx));
 		} else if (status == RAFT_NOTLEADER) {
 			reply_not_leader(c);
@@ -422,7 +422,7 @@ static void do_append(struct conn *c, const unsigned char *body, size_t len)
 		conn_error(c, "out of memory");
 		return;
 	}
-	proto_put32(buf.base, (uint32_t)len);
+	ur_put32(buf.base, (uint32_t)len);
 	memcpy((unsigned char *)buf.base + ENTRY_HEADER, body, len);
 	a->s = s;
 	a->conn = c;
@@ -495,7 +495,7 @@ static void conn_handle(struct conn *c, int type, const unsigned char *body, siz
 			conn_error(c, "READ: the body is an 8-byte index, not %zu bytes", len);
 			break;
 		}
-		const struct record *r = records_find(&c->s->records, proto_get64(body));
+		const struct record *r = records_find(&c->s->records, ur_get64(body));
 		if (r == NULL)
 			conn_reply(c, PROTO_NOT_FOUND, NULL, 0);
 		else
@@ -547,7 +547,7 @@ static void conn_process(struct conn *c)
 	while (!c->closing && c->applying == NULL && c->in_len - off >= PROTO_HEADER) {
 		const unsigned char *p = c->in + off;
 		int type = p[0];
-		uint32_t len = proto_get32(p + 1);
+		uint32_t len = ur_get32(p + 1);
 		if ((type != PROTO_APPEND && type != PROTO_READ && type != PROTO_STATUS) ||
 		    len > PROTO_MAX_BODY) {
 			conn_error(c, "bad request (type 0x%02x, %u bytes): closing", type, len);

@@ -196,7 +196,8 @@ TH_TEST(lazyidx, tables_read_in_later_keep_what_truncation_removed_out)
 		cr_assert_eq(r.key_len, sizeof(key));
 		cr_assert_eq(memcmp(r.key, key, sizeof(key)), 0);
 		cr_assert_eq(r.value_len, sizeof(i));
-		cr_assert_eq(memcmp(r.value, &i, sizeof(i)), 0, "index %llu", (unsigned long long)i);
+		cr_assert_eq(memcmp(r.value, &i, sizeof(i)), 0, "index %llu",
+			     (unsigned long long)i);
 		uwal_record_free(&r);
 	}
 	th_check_absent(w, back + 50);
