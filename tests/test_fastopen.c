@@ -481,6 +481,13 @@ TH_TEST(fastopen, a_power_cut_at_each_step_of_writing_an_index_file_leaves_the_l
 		for (uint64_t i = 10; i <= 13; i++)
 			if (th_write_std(w, i, false) == 0 && acked == i - 1)
 				acked = i;
+		/* The preparer writes segment 0's index file in the background:
+		 * wait for it (a loaded machine may start it late) unless the
+		 * cut came first. */
+		char ridx[4600];
+		snprintf(ridx, sizeof(ridx), "%s/segment_00000000000000000000.idx", logd);
+		for (int k = 0; k < 1000 && !crashsim_is_cut(sim) && !th_exists(ridx); k++)
+			th_sleep_ms(10);
 		crashsim_settle(sim);
 		done = !crashsim_is_cut(sim);
 		crashsim_cut(sim, cutat + 1);
