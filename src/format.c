@@ -93,11 +93,11 @@
  *          names no record: P is then this frame's own position (the
  *          whole log before it is void).
  *   back  (uwal_truncate_back): every record from P up to this frame is
- *          void. P lies in an earlier segment than the frame (a cut inside
- *          the active segment truncates the file at P instead, and writes
- *          no frame; unless a front frame lies after P in that file, which
- *          the cut would remove: then the segment is sealed first, and the
- *          cut is a back frame in the next one).
+ *          void. P lies in an earlier segment than the frame (a cut of a
+ *          record of the active segment seals that segment first, and the
+ *          frame goes into the next one: no segment file is ever cut).
+ *          Files written before this rule may have been cut at P instead,
+ *          with no frame; they read the same.
  *
  *   next   (version 2 segments): no record is voided; index H >= 1 is the
  *          high-water mark of indexes at this point of the log, the largest
