@@ -54,6 +54,8 @@ static void file_name(char *out, size_t n, const struct uwal *w, const char *nam
 	snprintf(out, n, "%sfile.%s%s", w->prefix, name, tmp ? ".tmp" : "");
 }
 
+/* ---- whole files through the backend (also segidx.c's index files) ------ */
+
 /* Write len bytes at off, in pieces the kernel takes whole. */
 static int write_all(struct uw_io *io, int fd, const void *buf, size_t len, uint64_t off)
 {
@@ -69,6 +71,58 @@ static int write_all(struct uw_io *io, int fd, const void *buf, size_t len, uint
 	}
 	return 0;
 }
+
+int uw_file_replace(struct uw_io *io, int dirfd, const char *tmp, const char *name,
+		    const struct iovec *iov, int n, bool dirsync)
+{
+	int fd = uw_io_openat(io, dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return fd;
+	int ret = 0;
+	uint64_t off = 0;
+	for (int i = 0; ret == 0 && i < n; i++) {
+		ret = write_all(io, fd, iov[i].iov_base, iov[i].iov_len, off);
+		off += iov[i].iov_len;
+	}
+	if (ret == 0)
+		ret = uw_io_fdatasync(io, fd);
+	int e = uw_io_close(io, fd);
+	if (ret == 0)
+		ret = e;
+	if (ret == 0)
+		ret = uw_io_renameat(io, dirfd, tmp, name);
+	if (ret < 0) {
+		uw_io_unlinkat(io, dirfd, tmp);
+		return ret;
+	}
+	return dirsync ? uw_io_dirsync(io, dirfd) : 0;
+}
+
+int uw_file_read(struct uw_io *io, int dirfd, const char *name, uint64_t max, uint8_t **buf,
+		 size_t *len)
+{
+	int fd = uw_io_openat(io, dirfd, name, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return fd;
+	int64_t size = uw_io_file_size(io, fd);
+	int ret = size < 0 ? (int)size : (uint64_t)size > max ? 1 : 0;
+	uint8_t *b = NULL;
+	if (ret == 0 && !(b = malloc(size ? (size_t)size : 1)))
+		ret = -ENOMEM;
+	ssize_t n = ret == 0 ? uw_io_pread(io, fd, b, (size_t)size, 0) : 0;
+	uw_io_close(io, fd);
+	if (ret == 0 && n < 0)
+		ret = (int)n;
+	if (ret != 0) {
+		free(b);
+		return ret;
+	}
+	*buf = b;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* ---- the calls ----------------------------------------------------------- */
 
 int uwal_file_putv(uwal *w, const char *name, const struct iovec *iov, int iovcnt)
 {
@@ -89,41 +143,26 @@ int uwal_file_putv(uwal *w, const char *name, const struct iovec *iov, int iovcn
 	file_name(tmp, sizeof(tmp), w, name, true);
 	file_name(final, sizeof(final), w, name, false);
 
-	pthread_mutex_lock(&w->files_mu);
-	int fd = uw_io_openat(w->io, w->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		pthread_mutex_unlock(&w->files_mu);
-		return fd;
-	}
+	/* The pieces between the header and the crc that ends the file. */
+	struct iovec *v = malloc(((size_t)iovcnt + 2) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
 	uint8_t hdr[FMT_FILE_HDR_SIZE], tail[4];
 	uw_fmt_file_header(hdr, len);
 	uint32_t crc = uw_fmt_crc_update(0xFFFFFFFFu, hdr, sizeof(hdr));
-	ret = write_all(w->io, fd, hdr, sizeof(hdr), 0);
-	uint64_t off = sizeof(hdr);
-	for (int i = 0; ret == 0 && i < iovcnt; i++) {
-		if (!iov[i].iov_len)
-			continue;
+	v[0] = (struct iovec){hdr, sizeof(hdr)};
+	for (int i = 0; i < iovcnt; i++) {
 		crc = uw_fmt_crc_update(crc, iov[i].iov_base, iov[i].iov_len);
-		ret = write_all(w->io, fd, iov[i].iov_base, iov[i].iov_len, off);
-		off += iov[i].iov_len;
+		v[1 + i] = iov[i];
 	}
 	crc ^= 0xFFFFFFFFu;
 	for (int i = 0; i < 4; i++)
 		tail[i] = (uint8_t)(crc >> (8 * i));
-	if (ret == 0)
-		ret = write_all(w->io, fd, tail, sizeof(tail), off);
-	if (ret == 0)
-		ret = uw_io_fdatasync(w->io, fd);
-	int e = uw_io_close(w->io, fd);
-	if (ret == 0)
-		ret = e;
-	if (ret == 0)
-		ret = uw_io_renameat(w->io, w->dirfd, tmp, final);
-	if (ret == 0)
-		ret = uw_io_dirsync(w->io, w->dirfd);
-	else
-		uw_io_unlinkat(w->io, w->dirfd, tmp);
+	v[1 + iovcnt] = (struct iovec){tail, sizeof(tail)};
+	pthread_mutex_lock(&w->files_mu);
+	ret = uw_file_replace(w->io, w->dirfd, tmp, final, v, iovcnt + 2, true);
 	pthread_mutex_unlock(&w->files_mu);
+	free(v);
 	return ret;
 }
 
@@ -144,31 +183,17 @@ int uwal_file_get(uwal *w, const char *name, void **out, size_t *out_len)
 		return UWAL_EINVAL;
 	char final[UW_FILE_NAME_MAX];
 	file_name(final, sizeof(final), w, name, false);
-	int fd = uw_io_openat(w->io, w->dirfd, final, O_RDONLY | O_CLOEXEC, 0);
-	if (fd == -ENOENT)
-		return UWAL_ENOTFOUND;
-	if (fd < 0)
-		return fd;
-	int64_t size = uw_io_file_size(w->io, fd);
 	uint8_t *buf = NULL;
-	const char *why = NULL;
-	if (size < 0) {
-		ret = (int)size;
-	} else if ((uint64_t)size > UWAL_FILE_MAX + FMT_FILE_HDR_SIZE + 4) {
-		why = "larger than any file uwal_file_put() writes";
-	} else if (!(buf = malloc(size ? (size_t)size : 1))) {
-		ret = -ENOMEM;
-	}
 	size_t got = 0;
-	while (ret == 0 && !why && got < (size_t)size) {
-		ssize_t n = uw_io_pread(w->io, fd, buf + got, (size_t)size - got, got);
-		if (n < 0)
-			ret = (int)n;
-		else if (n == 0)
-			why = "shorter than its size";
-		got += n > 0 ? (size_t)n : 0;
+	const char *why = NULL;
+	ret = uw_file_read(w->io, w->dirfd, final, UWAL_FILE_MAX + FMT_FILE_HDR_SIZE + 4, &buf,
+			   &got);
+	if (ret == -ENOENT)
+		return UWAL_ENOTFOUND;
+	if (ret == 1) {
+		why = "larger than any file uwal_file_put() writes";
+		ret = 0;
 	}
-	uw_io_close(w->io, fd);
 	const uint8_t *contents = NULL;
 	size_t len = 0;
 	if (ret == 0 && !why && uw_fmt_file_check(buf, got, &contents, &len) < 0)

@@ -233,6 +233,19 @@ int uw_sidx_load(struct uw_io *io, int dirfd, const char *seg_name, const struct
  * uw_seg_idx_find() looks index up, loading the table only if index lies
  * in [min, max]: 1 (found, *off), 0, or an error of uw_seg_idx_need().
  */
+/*
+ * Whole files through the backend (files.c): uw_file_replace() replaces
+ * name in dirfd with the n pieces of iov, back to back - written to tmp,
+ * fdatasynced, closed and renamed over name, then with dirsync the
+ * directory fsynced; tmp is removed when a step before the rename fails.
+ * 0 or -errno. uw_file_read() reads all of name into *buf (malloc'd, *len
+ * bytes: fewer than its size only if it shrank meanwhile): 0, 1 if it is
+ * larger than max (nothing read), -ENOENT, -ENOMEM or -errno.
+ */
+int uw_file_replace(struct uw_io *io, int dirfd, const char *tmp, const char *name,
+		    const struct iovec *iov, int n, bool dirsync);
+int uw_file_read(struct uw_io *io, int dirfd, const char *name, uint64_t max, uint8_t **buf,
+		 size_t *len);
 void uw_seg_idx_unload(struct seg *s);
 int uw_seg_idx_need(struct seg *s);
 int uw_seg_idx_find(struct seg *s, uint64_t index, uint32_t *off);

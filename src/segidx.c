@@ -113,20 +113,9 @@ static int write_file(struct uw_io *io, int dirfd, const struct seg *s, const ui
 	char tmp[UW_SIDX_NAME_MAX], name[UW_SIDX_NAME_MAX];
 	uw_sidx_name(tmp, s->name, true);
 	uw_sidx_name(name, s->name, false);
-	int fd = uw_io_openat(io, dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return fd;
-	int ret = uw_io_pwrite(io, fd, buf, len, 0);
-	if (ret == 0)
-		ret = uw_io_fdatasync(io, fd);
-	int e = uw_io_close(io, fd);
-	if (ret == 0)
-		ret = e;
-	if (ret == 0)
-		ret = uw_io_renameat(io, dirfd, tmp, name);
-	if (ret < 0)
-		uw_io_unlinkat(io, dirfd, tmp);
-	return ret;
+	/* No directory fsync: an index lost in a crash only means a scan. */
+	struct iovec v = {(void *)buf, len};
+	return uw_file_replace(io, dirfd, tmp, name, &v, 1, false);
 }
 
 /*
@@ -194,41 +183,24 @@ int uw_sidx_load(struct uw_io *io, int dirfd, const char *seg_name, const struct
 	char name[UW_SIDX_NAME_MAX];
 	uw_sidx_name(name, seg_name, false);
 	*why = NULL;
-	int fd = uw_io_openat(io, dirfd, name, O_RDONLY | O_CLOEXEC, 0);
-	if (fd == -ENOENT)
-		return 1;
-	if (fd < 0)
-		return fd;
-	int64_t len = uw_io_file_size(io, fd);
+	uint8_t *buf;
+	size_t len;
 	/* At most 17 bytes per record frame (12 of a run, 5 of an offset)
 	 * and 40 per truncation frame, each at least 17 bytes long. */
-	if (len < 0 || (uint64_t)len > 3 * seg_size + 4096) {
-		uw_io_close(io, fd);
-		if (len < 0)
-			return (int)len;
+	int ret = uw_file_read(io, dirfd, name, 3 * seg_size + 4096, &buf, &len);
+	if (ret == -ENOENT)
+		return 1;
+	if (ret == 1)
 		*why = "too big";
+	if (ret != 0)
+		return ret;
+	/* A file cut short (or read while it shrank) fails its length. */
+	ret = uw_fmt_idx_decode(buf, len, x);
+	free(buf);
+	if (ret == UWAL_ECORRUPT) {
+		*why = "torn or damaged (length, crc or contents)";
 		return 1;
 	}
-	uint8_t *buf = malloc(len ? (size_t)len : 1);
-	if (!buf) {
-		uw_io_close(io, fd);
-		return -ENOMEM;
-	}
-	ssize_t n = uw_io_pread(io, fd, buf, (size_t)len, 0);
-	uw_io_close(io, fd);
-	int ret = n < 0 ? (int)n : 0;
-	if (ret == 0 && n != len) {
-		*why = "short read";
-		ret = 1;
-	}
-	if (ret == 0) {
-		ret = uw_fmt_idx_decode(buf, (size_t)len, x);
-		if (ret == UWAL_ECORRUPT) {
-			*why = "torn or damaged (length, crc or contents)";
-			ret = 1;
-		}
-	}
-	free(buf);
 	if (ret != 0)
 		return ret;
 	if (x->seq != h->seq || x->version != h->version || x->salt != h->salt ||
