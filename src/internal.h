@@ -249,6 +249,11 @@ int uw_file_read(struct uw_io *io, int dirfd, const char *name, uint64_t max, ui
 void uw_seg_idx_unload(struct seg *s);
 int uw_seg_idx_need(struct seg *s);
 int uw_seg_idx_find(struct seg *s, uint64_t index, uint32_t *off);
+/* Where index is among w->segs, newest first (uw_seg_idx_find() on each):
+ * 1 (its position in *i, its frame's offset in *off), 0, or an error of
+ * uw_seg_idx_need(). Under the handle's lock, or on the writer's thread
+ * (the only one that changes the tables of a handle that writes). */
+int uw_segs_find(struct uwal *w, uint64_t index, size_t *i, uint32_t *off);
 /* Unlink the index file of the segment seg_name, if any (no fsync). */
 void uw_sidx_remove(struct uw_io *io, int dirfd, const char *seg_name);
 

@@ -90,20 +90,6 @@ static int pin_from(struct uwal_iter *it, size_t from)
 	return 0;
 }
 
-/* Where index is in w->segs, under the handle's lock: 0, UWAL_ENOTFOUND,
- * or the error of reading a table in (segidx.c). */
-static int find(struct uwal *w, uint64_t index, size_t *i, uint32_t *off)
-{
-	for (size_t k = w->nsegs; k-- > 0;) {
-		int found = uw_seg_idx_find(w->segs[k], index, off);
-		if (found) {
-			*i = k;
-			return found < 0 ? found : 0;
-		}
-	}
-	return UWAL_ENOTFOUND;
-}
-
 int uwal_iter_open_at(uwal *w, uint64_t index, unsigned flags, uwal_iter **out)
 {
 	if (!w || !out || (flags & ~(unsigned)UWAL_ITER_FOLLOW))
@@ -125,8 +111,10 @@ int uwal_iter_open_at(uwal *w, uint64_t index, unsigned flags, uwal_iter **out)
 	size_t from = 0;
 	uint32_t off = 0;
 	pthread_rwlock_rdlock(&w->lock);
-	if (index)
-		ret = find(w, index, &from, &off);
+	if (index) {
+		ret = uw_segs_find(w, index, &from, &off);
+		ret = ret < 0 ? ret : ret ? 0 : UWAL_ENOTFOUND;
+	}
 	if (ret == 0)
 		ret = pin_from(it, from);
 	if (ret == 0 && it->n)

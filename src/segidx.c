@@ -313,3 +313,15 @@ int uw_seg_idx_find(struct seg *s, uint64_t index, uint32_t *off)
 		return ret;
 	return uw_idx_find(x, index, off) ? 1 : 0;
 }
+
+int uw_segs_find(struct uwal *w, uint64_t index, size_t *i, uint32_t *off)
+{
+	for (size_t k = w->nsegs; k-- > 0;) {
+		int found = uw_seg_idx_find(w->segs[k], index, off);
+		if (found > 0)
+			*i = k;
+		if (found)
+			return found;
+	}
+	return 0;
+}

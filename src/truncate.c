@@ -123,18 +123,6 @@ bool uw_trunc_cut_since(struct uwal *w, uint64_t gen, uint64_t seq, uint64_t off
 
 /* ---- the writer's side ------------------------------------------------- */
 
-/* Where index is: the position in *i (w->segs) and *off; false if absent.
- * Only the writer changes the index, so it reads it without the lock. */
-static bool find(struct uwal *w, uint64_t index, size_t *i, uint32_t *off)
-{
-	for (size_t k = w->nsegs; k-- > 0;)
-		if (uw_idx_find(&w->segs[k]->idx, index, off)) {
-			*i = k;
-			return true;
-		}
-	return false;
-}
-
 /* Is any record live before (segment i, off)? */
 static bool live_before(struct uwal *w, size_t i, uint32_t off)
 {
@@ -178,7 +166,7 @@ static int trunc_front(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, 
 	uint32_t off;
 	struct fmt_trunc t = {.index = index};
 
-	if (find(w, index, &i, &off)) {
+	if (uw_segs_find(w, index, &i, &off) > 0) {
 		if (!live_before(w, i, off))
 			return 0; /* nothing before it */
 		t.seq = w->segs[i]->seq;
@@ -219,7 +207,7 @@ static int trunc_back(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, u
 {
 	size_t i;
 	uint32_t off;
-	if (!find(w, index, &i, &off))
+	if (uw_segs_find(w, index, &i, &off) <= 0)
 		return UWAL_ENOTFOUND;
 	struct seg *s = w->segs[i];
 	int ret, err = 0;
@@ -254,7 +242,7 @@ bool uw_trunc_back_needs_rotation(struct uwal *w, const struct seg *active, uint
 {
 	size_t i;
 	uint32_t off;
-	return find(w, index, &i, &off) && w->segs[i] == active;
+	return uw_segs_find(w, index, &i, &off) > 0 && w->segs[i] == active;
 }
 
 int uw_trunc_run(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, const struct req *r,

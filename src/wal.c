@@ -423,24 +423,16 @@ int uwal_write_batch(uwal *w, const uwal_record *recs, size_t n, bool sync)
  * UWAL_ENOTFOUND, or the error of reading a table in (segidx.c). */
 static int locate(struct uwal *w, uint64_t index, uint32_t *off, uint64_t *end, struct seg **out)
 {
-	int ret = UWAL_ENOTFOUND;
+	size_t i;
 	pthread_rwlock_rdlock(&w->lock);
-	for (size_t i = w->nsegs; i-- > 0;) {
-		int found = uw_seg_idx_find(w->segs[i], index, off);
-		if (found < 0) {
-			ret = found;
-			break;
-		}
-		if (found) {
-			*out = w->segs[i];
-			*end = (*out)->end;
-			uw_seg_ref(*out);
-			ret = 0;
-			break;
-		}
+	int ret = uw_segs_find(w, index, &i, off);
+	if (ret > 0) {
+		*out = w->segs[i];
+		*end = (*out)->end;
+		uw_seg_ref(*out);
 	}
 	pthread_rwlock_unlock(&w->lock);
-	return ret;
+	return ret < 0 ? ret : ret ? 0 : UWAL_ENOTFOUND;
 }
 
 static void *dup_buf(const void *p, size_t len)

@@ -183,11 +183,9 @@ static void poison(struct uwal *w, int err)
  * reads it without the lock. */
 static bool published(struct uwal *w, uint64_t index)
 {
+	size_t i;
 	uint32_t off;
-	for (size_t i = w->nsegs; i-- > 0;)
-		if (uw_idx_find(&w->segs[i]->idx, index, &off))
-			return true;
-	return false;
+	return uw_segs_find(w, index, &i, &off) > 0;
 }
 
 static bool fits(struct uwal *w, struct writer *wr, const struct batch *b, const struct req *r)
