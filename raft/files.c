@@ -23,6 +23,26 @@
 #include "internal.h"
 #include "uwal.h"
 
+int ur_raft_code(int rc)
+{
+	switch (rc) {
+	case -ENOSPC:
+	case -EDQUOT:
+		return RAFT_NOSPACE;
+	case -ENOMEM:
+		return RAFT_NOMEM;
+	case UWAL_ECORRUPT:
+	case UWAL_EVERSION:
+		return RAFT_CORRUPT;
+	case UWAL_ELOCKED:
+		return RAFT_BUSY;
+	case UWAL_ETOOBIG:
+		return RAFT_TOOBIG;
+	default:
+		return RAFT_IOERR;
+	}
+}
+
 /* A uwal error of a file as a raft code, with what it was about in err. */
 static int file_error(int rc, const char *name, const char *what, char *err)
 {
@@ -34,15 +54,7 @@ static int file_error(int rc, const char *name, const char *what, char *err)
 		return RAFT_CORRUPT;
 	}
 	snprintf(err, RAFT_ERRMSG_BUF_SIZE, "%s %s: %s", what, name, uwal_strerror(rc));
-	switch (rc) {
-	case -ENOSPC:
-	case -EDQUOT:
-		return RAFT_NOSPACE;
-	case -ENOMEM:
-		return RAFT_NOMEM;
-	default:
-		return RAFT_IOERR;
-	}
+	return ur_raft_code(rc);
 }
 
 int ur_meta_write(uwal *w, uint64_t term, uint64_t vote, char *err)

@@ -29,6 +29,9 @@
 #define UR_SNAP_HEADER 48u
 #define UR_SNAP_VERSION 2u
 
+/* The raft error code for a uwal error code or -errno. */
+int ur_raft_code(int rc);
+
 int ur_meta_read(uwal *w, int dirfd, uint64_t *term, uint64_t *vote, char *err);
 int ur_meta_write(uwal *w, uint64_t term, uint64_t vote, char *err);
 

@@ -142,22 +142,7 @@ static int from_uwal(struct ur *s, int rc, const char *what, char *err)
 	int len = snprintf(err, RAFT_ERRMSG_BUF_SIZE, "%s: %s%s%s", what, uwal_strerror(rc),
 			   last[0] ? ": " : "", last);
 	(void)len; /* a longer message is cut: it is only a diagnostic */
-	switch (rc) {
-	case -ENOSPC:
-	case -EDQUOT:
-		return RAFT_NOSPACE;
-	case -ENOMEM:
-		return RAFT_NOMEM;
-	case UWAL_ECORRUPT:
-	case UWAL_EVERSION:
-		return RAFT_CORRUPT;
-	case UWAL_ELOCKED:
-		return RAFT_BUSY;
-	case UWAL_ETOOBIG:
-		return RAFT_TOOBIG;
-	default:
-		return RAFT_IOERR;
-	}
+	return ur_raft_code(rc);
 }
 
 static void set_errmsg(struct raft_io *io, const char *msg)
