@@ -741,12 +741,12 @@ UWAL_API uint64_t uwal_last_index(uwal *w);
  *   - segments removed by the writer's retention or by uwal_truncate_front()
  *     leave the handle (reading one a reader still holds fails with
  *     -ENOENT, as for a snapshot); truncation frames void what they name;
- *   - a uwal_truncate_back() of the writer's active segment (which cuts its
- *     file and writes there again) is noticed when the last record the
- *     handle had read there is gone or changed: the segment is read again
- *     from its start. If the records written after the cut have the same
- *     indexes at the same offsets as the removed ones, the handle sees the
- *     new records without noticing the cut.
+ *   - a uwal_truncate_back() is a frame like the others, wherever the
+ *     record lies; the records written after it may have the removed
+ *     indexes again. (A log written by a uwal that cut the active
+ *     segment's file instead is noticed when the last record the handle
+ *     had read there is gone or changed: the segment is read again from
+ *     its start.)
  * uwal_get(), uwal_first_index(), uwal_last_index(), uwal_segments() and
  * iterators opened after it see the new state. A follower of the handle
  * (UWAL_ITER_FOLLOW) returns the new records, is woken in uwal_iter_wait()
@@ -1061,11 +1061,12 @@ UWAL_API int uwal_truncate_front(uwal *w, uint64_t index);
  *
  * Ordered and durable like uwal_truncate_front(). A BACK frame saying
  * "from that record up to here is void" is written into the active segment
- * and fdatasynced; no segment file is ever cut or rewritten. If the record
- * is in the active segment, that segment is sealed first (a rotation: its
- * seal is fdatasynced, then the frame goes into the next segment), so a
- * back cut there costs two fdatasyncs and a segment. On return
- * uwal_last_index(), uwal_get()
+ * and fdatasynced: one frame and one fdatasync, wherever the record lies
+ * (in a sealed segment or in the active one, inside a write batch or not);
+ * no segment file is ever cut or rewritten, and no segment is sealed for
+ * it. (Only an active segment of format version 2, in a log written by an
+ * earlier uwal, is sealed first: its seal and the frame's, two
+ * fdatasyncs.) On return uwal_last_index(), uwal_get()
  * and new iterators agree; an open iterator that has yet to read a removed
  * record returns UWAL_ETRUNCATED from uwal_iter_next() from there on.
  *
@@ -1076,8 +1077,8 @@ UWAL_API int uwal_truncate_front(uwal *w, uint64_t index);
  *   UWAL_EINVAL     w is NULL or index is 0
  *   UWAL_ENOTFOUND  index is not in the log; the log is unchanged
  *   UWAL_EREADONLY, UWAL_ESHUTDOWN, UWAL_EPOISONED, UWAL_EFORKED, -errno
- *                   as for uwal_truncate_front() (a failed rotation,
- *                   write or fdatasync poisons the handle)
+ *                   as for uwal_truncate_front() (a failed write or
+ *                   fdatasync poisons the handle)
  * Thread safety: as uwal_truncate_front().
  */
 UWAL_API int uwal_truncate_back(uwal *w, uint64_t index);

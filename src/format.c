@@ -93,11 +93,15 @@
  *          names no record: P is then this frame's own position (the
  *          whole log before it is void).
  *   back  (uwal_truncate_back): every record from P up to this frame is
- *          void. P lies in an earlier segment than the frame (a cut of a
- *          record of the active segment seals that segment first, and the
- *          frame goes into the next one: no segment file is ever cut).
- *          Files written before this rule may have been cut at P instead,
- *          with no frame; they read the same.
+ *          void. P lies in an earlier segment than the frame, or (version
+ *          3 segments only) in the frame's own segment before it: the
+ *          records from P to the frame are then a void of the segment,
+ *          and the records after the frame are live again (they may
+ *          reuse the voided indexes). No segment file is ever cut. (A
+ *          writer of version 2 segments sealed the active segment first
+ *          and put the frame into the next one; files written before
+ *          truncation frames may have been cut at P instead, with no
+ *          frame; they read the same.)
  *
  *   next   (version 2 segments): no record is voided; index H >= 1 is the
  *          high-water mark of indexes at this point of the log, the largest
@@ -176,8 +180,10 @@
  * later copy (the only live one) is the record. Segments whose records are
  * all void and that precede every segment with a live record are removed
  * at open (what the frames say about them is then moot: a frame only ever
- * voids records before it). Each segment's live records form one range:
- * [after its last back frame or the front position, before a back cut).
+ * voids records before it). Each segment's live records lie in one range,
+ * [after its last back frame naming an earlier segment or the front
+ * position, before a later segment's back cut), less the voids its own
+ * back frames made.
  *
  * Index files (optional, still format version 3). A sealed segment may
  * have an index file "<prefix><20 digits>.idx" beside it: what recovery

@@ -37,6 +37,13 @@
 
 struct uw_fdc;
 
+/* A range [from, to) of a segment file whose records a back frame of the
+ * same segment voided: from is the record it names, to the frame itself
+ * (format.c, "Positions"). */
+struct uw_void {
+	uint64_t from, to;
+};
+
 struct seg {
 	struct uw_io *io; /* the handle's backend */
 	uint64_t seq;
@@ -66,15 +73,17 @@ struct seg {
 	 * uwal_get(). The last unref closes the fd and frees the index. */
 	_Atomic int refs;
 	/* Published state, changed by the writer under the handle's lock: only
-	 * acknowledged frames lie before end. Live records lie in [lo, end):
-	 * truncation frames void what is before lo (a front position, or a
-	 * back frame of this segment) and a back cut moves end down. */
+	 * acknowledged frames lie before end. Live records lie in [lo, end),
+	 * outside voids[]: truncation frames void what is before lo (a front
+	 * position, or a back frame of this segment naming an earlier
+	 * segment), a later segment's back frame moves end down, and a back
+	 * frame naming a record of this segment voids [that record, the
+	 * frame) (struct uw_void, truncate.c). */
 	uint64_t lo;
 	uint64_t end;
+	struct uw_void *voids; /* in file order, inside [lo, end) */
+	uint32_t nvoids, cap_voids;
 	uint64_t recs; /* record frames in the file (live or void), as a seal counts them */
-	/* Offset of the last FRONT frame in the file, 0 if none: a back cut
-	 * inside the file must not remove it (truncate.c). */
-	uint64_t front_off;
 	struct idx idx;
 	char name[SEG_NAME_MAX];
 	/* A read-only handle's tail: nonzero bytes after end, hidden from it
@@ -532,13 +541,19 @@ struct uw_wpos {
  * write lock (or in recovery). A failed allocation is left in *err. */
 void uw_trunc_void_front(struct seg *s, uint64_t seq, uint64_t off, int *err);
 void uw_trunc_void_back(struct seg *s, uint64_t seq, uint64_t off, int *err);
+/* Void s's live records in [off, frame): a back frame at frame naming the
+ * record at off of s itself. Same locking and *err. */
+void uw_trunc_void_within(struct seg *s, uint64_t off, uint64_t frame, int *err);
+/* Is off (a record's offset in s) in one of s's voids? */
+bool uw_trunc_in_void(const struct seg *s, uint64_t off);
 /* Run a truncation request on the writer thread; 0 or its error, with
  * *io_err set when the handle must be poisoned. */
 int uw_trunc_run(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, const struct req *r,
 		 bool *io_err);
 /* Whether the record index of a back truncation is in the active
- * segment: then the writer seals the segment first, and the cut becomes a
- * BACK frame in the new one (truncate.c says why the file is never cut). */
+ * segment: in a segment before version 3 (whose readers take a BACK frame
+ * naming its own segment for corruption) the writer seals the segment
+ * first, and the cut becomes a BACK frame in the new one. */
 bool uw_trunc_back_needs_rotation(struct uwal *w, const struct seg *active, uint64_t index);
 /* Note a back cut at (seq, off) for the iterators; under the write lock.
  * 0 or -ENOMEM. */

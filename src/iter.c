@@ -37,6 +37,10 @@ struct pin {
 	struct seg *s;
 	uint64_t end; /* its published end, when last looked at */
 	uint64_t lo;  /* where its live records began */
+	/* Its voids when pinned (a later one is a cut since the iterator's
+	 * generation), and the first one not yet behind the iterator. */
+	struct uw_void *voids;
+	uint32_t nvoids, vi;
 };
 
 struct uwal_iter {
@@ -84,8 +88,15 @@ static int pin_from(struct uwal_iter *it, size_t from)
 		return ret;
 	for (size_t i = from; i < w->nsegs; i++) {
 		struct seg *s = w->segs[i];
+		struct pin p = {.s = s, .end = s->end, .lo = s->lo, .nvoids = s->nvoids};
+		if (p.nvoids) {
+			p.voids = malloc(p.nvoids * sizeof(*p.voids));
+			if (!p.voids)
+				return -ENOMEM;
+			memcpy(p.voids, s->voids, p.nvoids * sizeof(*p.voids));
+		}
 		uw_seg_ref(s);
-		it->pins[it->n++] = (struct pin){s, s->end, s->lo};
+		it->pins[it->n++] = p;
 	}
 	return 0;
 }
@@ -146,6 +157,8 @@ static void leave(struct uwal_iter *it)
 	}
 	uw_seg_unref(p->s);
 	p->s = NULL;
+	free(p->voids);
+	p->voids = NULL;
 	it->cur++;
 	it->off = it->cur < it->n ? it->pins[it->cur].lo : FMT_SEG_HDR_SIZE;
 	uw_frd_forget(&it->rd);
@@ -195,8 +208,8 @@ static int refresh(struct uwal_iter *it)
 
 static int bad(struct uwal_iter *it, struct seg *s)
 {
-	/* A back cut rewrote what was read (the active segment's file is cut
-	 * and appended to again): not a corruption. */
+	/* A back cut since the iterator opened covers what it read (or, in a
+	 * file an earlier uwal cut, rewrote it): not a corruption. */
 	if (uw_trunc_cut_since(it->w, it->gen, s->seq, it->off))
 		return UWAL_ETRUNCATED;
 	uw_wal_log(it->w, UWAL_LOG_ERROR, "corrupt frame: %s/%s at offset %llu", it->w->dir,
@@ -223,8 +236,16 @@ static int step(struct uwal_iter *it, uwal_record *rec, uint64_t *seq, uint64_t 
 		}
 		if (it->cur >= it->n)
 			return 0;
-		struct seg *s = it->pins[it->cur].s;
-		uint64_t end = it->pins[it->cur].end;
+		struct pin *p = &it->pins[it->cur];
+		struct seg *s = p->s;
+		uint64_t end = p->end;
+		/* Over a void: records a back frame later in the file voided. */
+		while (p->vi < p->nvoids && it->off >= p->voids[p->vi].to)
+			p->vi++;
+		if (p->vi < p->nvoids && it->off >= p->voids[p->vi].from) {
+			it->off = p->voids[p->vi].to;
+			continue;
+		}
 		if (it->off >= end) {
 			leave(it);
 			continue;
@@ -385,8 +406,11 @@ void uwal_iter_close(uwal_iter *it)
 	bool forked = atomic_load(&it->w->forked);
 	if (!forked && it->fd >= 0 && it->cur < it->n)
 		uw_seg_fd_put(it->pins[it->cur].s);
-	for (size_t i = it->cur; i < it->n && !forked; i++)
-		uw_seg_unref(it->pins[i].s);
+	for (size_t i = it->cur; i < it->n; i++) {
+		if (!forked)
+			uw_seg_unref(it->pins[i].s);
+		free(it->pins[i].voids);
+	}
 	free(it->pins);
 	uw_frd_destroy(&it->rd);
 	uw_fmt_dec_destroy(&it->dec);

@@ -245,7 +245,7 @@ void uw_seg_idx_unload(struct seg *s)
 /*
  * Read the table of the lazy segment s again: from its index file if that
  * is trusted, else from its frames, keeping the records in its live range
- * [lo, end) (what truncation left, recovery.c). They must be the ones it
+ * [lo, end) outside its voids (what truncation left, recovery.c). They must be the ones it
  * had: n, min and max stay as they were (readers look at them without
  * the lock), and a file that says otherwise now is UWAL_ECORRUPT.
  */
@@ -272,7 +272,7 @@ static int load(struct seg *s)
 	struct idx t;
 	uw_idx_init(&t);
 	for (uint64_t i = 0; ret == 0 && i < x.records; i++)
-		if (x.offs[i] >= s->lo && x.offs[i] < s->end)
+		if (x.offs[i] >= s->lo && x.offs[i] < s->end && !uw_trunc_in_void(s, x.offs[i]))
 			ret = uw_idx_add(&t, x.keys[i], x.offs[i]);
 	uw_fmt_idx_free(&x);
 	if (ret == 0 && (t.n != s->idx.n || t.min != s->idx.min || t.max != s->idx.max))

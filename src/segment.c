@@ -92,6 +92,7 @@ void uw_seg_unref(struct seg *s)
 		return;
 	uw_seg_fd_close(s);
 	uw_idx_free(&s->idx);
+	free(s->voids);
 	free(s);
 }
 

@@ -15,13 +15,17 @@
  *          front of the log are removed by retention's round (the
  *          preparer unlinks them and fsyncs the directory); the frame
  *          already hides them, so their indexes are free at once.
- *   back   locate the record. A record of the active segment: the writer
- *          seals the segment first (uw_trunc_back_needs_rotation()), so
- *          the record always lies in a sealed segment, never rewritten:
- *          write a BACK frame into the active segment and fdatasync it.
- *          Then drop the record and everything after it from the index,
- *          and note the cut for iterators.
+ *   back   locate the record; write a BACK frame naming it into the
+ *          active segment and fdatasync it (one chain), whether the record
+ *          lies in a sealed segment or in the active one (then the records
+ *          from it to the frame are a void of the segment: struct
+ *          uw_void). Then drop the record and everything after it from
+ *          the index, and note the cut for iterators. Only an active
+ *          segment before version 3 is sealed first
+ *          (uw_trunc_back_needs_rotation()): its readers know no BACK
+ *          frame naming its own segment.
  *
+ * Neither touches a written byte: no segment file is cut or rewritten.
  * Why never cut the active segment's file instead: an ftruncate is no
  * atomic "remove everything after off". On ext4 a power loss can keep the
  * zeroed rest of the block at off while losing the size change, so later
@@ -52,6 +56,7 @@ void uw_trunc_void_front(struct seg *s, uint64_t seq, uint64_t off, int *err)
 		uw_idx_free(&s->idx);
 		atomic_store_explicit(&s->idx_lazy, false, memory_order_relaxed);
 		s->lo = s->end;
+		s->nvoids = 0;
 		return;
 	}
 	int e = uw_seg_idx_need(s);
@@ -65,6 +70,14 @@ void uw_trunc_void_front(struct seg *s, uint64_t seq, uint64_t off, int *err)
 		*err = e;
 	if (off > s->lo)
 		s->lo = off;
+	/* The voids before the new front say nothing any more. */
+	uint32_t gone = 0;
+	while (gone < s->nvoids && s->voids[gone].to <= s->lo)
+		gone++;
+	if (gone) {
+		memmove(s->voids, s->voids + gone, (s->nvoids - gone) * sizeof(*s->voids));
+		s->nvoids -= gone;
+	}
 }
 
 void uw_trunc_void_back(struct seg *s, uint64_t seq, uint64_t off, int *err)
@@ -75,6 +88,7 @@ void uw_trunc_void_back(struct seg *s, uint64_t seq, uint64_t off, int *err)
 		uw_idx_free(&s->idx);
 		atomic_store_explicit(&s->idx_lazy, false, memory_order_relaxed);
 		s->end = s->lo;
+		s->nvoids = 0;
 		return;
 	}
 	int e = uw_seg_idx_need(s);
@@ -88,6 +102,43 @@ void uw_trunc_void_back(struct seg *s, uint64_t seq, uint64_t off, int *err)
 		*err = e;
 	if (off < s->end)
 		s->end = off < s->lo ? s->lo : off;
+	while (s->nvoids && s->voids[s->nvoids - 1].from >= s->end)
+		s->nvoids--;
+}
+
+void uw_trunc_void_within(struct seg *s, uint64_t off, uint64_t frame, int *err)
+{
+	int e = uw_seg_idx_need(s);
+	if (e == 0)
+		e = uw_idx_truncate(&s->idx, uw_idx_count_below(&s->idx, off));
+	if (e == 0 && s->nvoids == s->cap_voids) {
+		uint32_t cap = s->cap_voids ? s->cap_voids * 2 : 2;
+		struct uw_void *v = realloc(s->voids, cap * sizeof(*v));
+		if (!v)
+			e = -ENOMEM;
+		else {
+			s->voids = v;
+			s->cap_voids = cap;
+		}
+	}
+	if (e < 0) {
+		if (*err == 0)
+			*err = e;
+		return;
+	}
+	/* The record named is live, so no void holds off: those after it lie
+	 * inside the new one. */
+	while (s->nvoids && s->voids[s->nvoids - 1].from >= off)
+		s->nvoids--;
+	s->voids[s->nvoids++] = (struct uw_void){off, frame};
+}
+
+bool uw_trunc_in_void(const struct seg *s, uint64_t off)
+{
+	for (uint32_t i = 0; i < s->nvoids; i++)
+		if (off >= s->voids[i].from && off < s->voids[i].to)
+			return true;
+	return false;
 }
 
 int uw_trunc_note_cut(struct uwal *w, uint64_t seq, uint64_t off)
@@ -191,7 +242,6 @@ static int trunc_front(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, 
 	int err = 0;
 	pthread_rwlock_wrlock(&w->lock);
 	p->active->end = p->woff + len;
-	p->active->front_off = p->woff;
 	for (size_t k = 0; k < w->nsegs; k++)
 		uw_trunc_void_front(w->segs[k], t.seq, t.off, &err);
 	pthread_rwlock_unlock(&w->lock);
@@ -211,9 +261,9 @@ static int trunc_back(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, u
 		return UWAL_ENOTFOUND;
 	struct seg *s = w->segs[i];
 	int ret, err = 0;
-	/* The writer sealed the segment first if it was the active one
-	 * (uw_trunc_back_needs_rotation()): the cut is always a BACK frame. */
-	if (s == p->active)
+	/* A segment before version 3 takes no BACK frame naming its own
+	 * records: the writer sealed it first (uw_trunc_back_needs_rotation()). */
+	if (s == p->active && s->version < 3)
 		return -EINVAL;
 	struct fmt_trunc t = {.index = index, .seq = s->seq, .off = off};
 	size_t len;
@@ -223,11 +273,18 @@ static int trunc_back(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, u
 		return ret;
 	}
 	pthread_rwlock_wrlock(&w->lock);
-	for (size_t k = i; k + 1 < w->nsegs; k++)
-		uw_trunc_void_back(w->segs[k], t.seq, t.off, &err);
-	/* The active segment: everything before the frame is void. */
-	uw_idx_free(&p->active->idx);
-	p->active->lo = p->active->end = p->woff + len;
+	if (s == p->active) {
+		/* From the record to the frame: void; before it, live still. */
+		uw_trunc_void_within(s, t.off, p->woff, &err);
+		p->active->end = p->woff + len;
+	} else {
+		for (size_t k = i; k + 1 < w->nsegs; k++)
+			uw_trunc_void_back(w->segs[k], t.seq, t.off, &err);
+		/* The active segment: everything before the frame is void. */
+		uw_idx_free(&p->active->idx);
+		p->active->lo = p->active->end = p->woff + len;
+		p->active->nvoids = 0;
+	}
 	if (err == 0)
 		err = uw_trunc_note_cut(w, t.seq, t.off);
 	pthread_rwlock_unlock(&w->lock);

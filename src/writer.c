@@ -842,14 +842,15 @@ static int close_active(struct uwal *w, struct writer *wr)
 /*
  * A truncation request, alone (truncate.c). Its frame goes into the active
  * segment; a version 1 segment takes none, so the log rotates first. So
- * does a back cut of a record in the active segment: sealed, the segment
- * keeps its frames whole, and the cut is a BACK frame in the new segment.
+ * does a back cut of a record in a version 2 active segment, whose readers
+ * know no BACK frame naming its own segment: sealed, the segment keeps its
+ * frames whole, and the cut is a BACK frame in the new segment.
  */
 static void run_trunc(struct uwal *w, struct writer *wr)
 {
 	struct req *r = pend_pop(wr);
 	if (wr->active->version < 2 ||
-	    (r->kind == REQ_TRUNC_BACK &&
+	    (r->kind == REQ_TRUNC_BACK && wr->active->version < 3 &&
 	     uw_trunc_back_needs_rotation(w, wr->active, r->trunc_index))) {
 		int e = rotate(w, wr);
 		if (e < 0) {
@@ -872,18 +873,10 @@ static void run_trunc(struct uwal *w, struct writer *wr)
 	bool io_err;
 	int res = uw_trunc_run(w, wr->ring, &p, r, &io_err);
 	wr->woff = p.woff;
-	if (wr->wb_off > wr->woff)
-		wr->wb_off = wr->woff; /* a back cut in the active segment */
 	wr->wcount = p.recs;
 	wr->dirty = p.dirty;
 	if (!wr->dirty)
 		synced(wr);
-	if (wr->durable > wr->woff) { /* a back cut in the active segment */
-		wr->durable = wr->woff;
-		wr->durable_recs = wr->wcount;
-	}
-	if (wr->marked > wr->woff)
-		wr->marked = wr->woff;
 	if (io_err)
 		poison(w, res);
 	if (res == 0 && r->kind == REQ_TRUNC_BACK) {

@@ -255,7 +255,7 @@ static void *writer_thread(void *arg)
  * truncation's index: truncate_front at a record of the log (now and then
  * its first: nothing to drop) or above every index (the log empties),
  * truncate_back at one of the last 8 records (the active segment, mostly:
- * it is sealed first) or anywhere (often in a sealed segment), inside a
+ * a void inside it) or anywhere (often in a sealed segment), inside a
  * batch or at its first record.
  */
 static void *trunc_thread(void *arg)
