@@ -155,12 +155,12 @@ enum uwal_write_path { UWAL_WRITE_PWRITE = 0, UWAL_WRITE_URING = 1 };
 
 /*
  * How a durable batch is made durable, on the ring.
- * UWAL_DURABLE_LINKED: a write SQE and an fdatasync SQE linked after it
- *                      (default).
- * UWAL_DURABLE_DSYNC:  one write SQE with RWF_DSYNC: the kernel makes the
- *                      written range durable before the write completes
- *                      (one operation instead of two; on ext4 one hop to
- *                      an io_uring worker instead of two).
+ * UWAL_DURABLE_LINKED: a write SQE and an fdatasync SQE linked after it.
+ * UWAL_DURABLE_DSYNC:  one write SQE with RWF_DSYNC (default): the kernel
+ *                      makes the written range durable before the write
+ *                      completes (one operation instead of two; on ext4
+ *                      one hop to an io_uring worker instead of two;
+ *                      perf/durable-write.fio).
  * Both give the same guarantee. RWF_DSYNC makes only the written range
  * durable, so a durable batch that follows unsynced ones in its segment
  * (UWAL_SYNC_NONE with sync = true) is always written linked. The seal and

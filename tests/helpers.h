@@ -684,6 +684,21 @@ static inline void th_sleep_ms(unsigned ms)
 	}
 }
 
+/* Wait (up to 2 s) for the writer to go to sleep after what the caller
+ * wrote: it writes its idle mark frame first (format.c), so a fault armed
+ * after this is not taken by that write. If the writer slept already
+ * before the first look, the wait ends after 50 ms without a change. */
+static inline void th_wait_writer_idle(uwal *w)
+{
+	uint64_t s0 = th_stats(w).writer_sleeps;
+	for (int i = 0; i < 2000; i++) {
+		th_sleep_ms(1);
+		uint64_t s = th_stats(w).writer_sleeps;
+		if (s != s0 || (i >= 50 && s > 0))
+			return;
+	}
+}
+
 /* Wait (10 s at most) until retention removed n segments of w, or fail. */
 static inline void th_wait_deleted(uwal *w, uint64_t n)
 {

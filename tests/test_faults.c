@@ -242,6 +242,8 @@ static void single_failure(const struct variant *v, const struct fault *f)
 	}
 
 	bool sync = needs_sync_flag(v, f);
+	/* Its idle mark frame written: the fault is the next write's. */
+	th_wait_writer_idle(w);
 	tio_arm(f->op, NULL, 1, f->err);
 	int rc = th_write_std(w, ACKED + 1, sync);
 	tio_clear();
