@@ -240,6 +240,8 @@ static void uwal_obj(struct jsonw *w, const struct job *job, const struct job_re
 	jw_u64(w, "waiter_sleeps", st->waiter_sleeps);
 	jw_u64(w, "waiter_wakes", st->waiter_wakes);
 	jw_double(w, "waiter_sleeps_per_record", per(st->waiter_sleeps, st->records));
+	jw_u64(w, "rejoin_waits", st->rejoin_waits);
+	jw_u64(w, "rejoin_timeouts", st->rejoin_timeouts);
 	jw_u64(w, "queue_full", st->queue_full);
 	jw_u64(w, "rotations", st->rotations);
 	jw_u64(w, "prealloc_waits", st->prealloc_waits);

@@ -516,6 +516,9 @@ static const struct opt_def opts[] = {
 	{"writeback", "writeback_kib", OT_U32, C(writeback_kib), 0, 0, 4u << 20, NULL,
 	 "KiB of unsynced writes after which the writer starts their writeback (default "
 	 "8192; 0 = never)"},
+	{"rejoin", "rejoin_us", OT_USEC, C(rejoin_us), 0, 0, 10000, NULL,
+	 "how long the writer waits, after a durable batch, for its woken writers to write "
+	 "again (default 100us; 0 = never)"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

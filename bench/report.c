@@ -291,10 +291,11 @@ static void uwal_lines(FILE *f, const struct job *job, const struct job_result *
 	fputc('\n', f);
 	fprintf(f,
 		"  uwal waits   : writer sleeps=%llu (%.3f/record), waiter sleeps=%llu "
-		"(%.3f/record), waiter wakes=%llu\n",
+		"(%.3f/record), waiter wakes=%llu, rejoin waits=%llu (%llu ran out)\n",
 		(unsigned long long)st->writer_sleeps, per(st->writer_sleeps, st->records),
 		(unsigned long long)st->waiter_sleeps, per(st->waiter_sleeps, st->records),
-		(unsigned long long)st->waiter_wakes);
+		(unsigned long long)st->waiter_wakes, (unsigned long long)st->rejoin_waits,
+		(unsigned long long)st->rejoin_timeouts);
 	fprintf(f,
 		"  uwal ring    : io_uring_enter=%llu (%.3f/record), writer wakeups=%llu, "
 		"queue_full=%llu, io_uring=%s (setup flags 0x%x)\n",

@@ -593,6 +593,8 @@ static void stats_delta(const uwal_stats *a, const uwal_stats *b, uwal_stats *d)
 	d->waiter_wakes = b->waiter_wakes - a->waiter_wakes;
 	d->writer_sleeps = b->writer_sleeps - a->writer_sleeps;
 	d->sync_ns = b->sync_ns - a->sync_ns;
+	d->rejoin_waits = b->rejoin_waits - a->rejoin_waits;
+	d->rejoin_timeouts = b->rejoin_timeouts - a->rejoin_timeouts;
 	for (unsigned i = 0; i < UWAL_HIST_BUCKETS; i++)
 		d->sync_hist[i] = b->sync_hist[i] - a->sync_hist[i];
 }

@@ -279,7 +279,7 @@ typedef struct uwal_config {
 	uint32_t ring_entries;           /* io_uring SQ size; default 64, 8..4096 */
 	uint32_t ring_flags;             /* extra IORING_SETUP_* flags (e.g. SQPOLL) for
 					    tuning experiments; default 0 */
-	enum uwal_prealloc prealloc;     /* default UWAL_PREALLOC_ZERO */
+	enum uwal_prealloc prealloc;     /* default UWAL_PREALLOC_AUTO */
 	enum uwal_write_path write_path; /* default UWAL_WRITE_PWRITE */
 	uint32_t writer_spin_us;         /* how long the writer thread polls the queues
 					    before it sleeps; default 50 */
@@ -325,6 +325,15 @@ typedef struct uwal_config {
 				   fdatasync at rotation finds little left to
 				   write; makes nothing durable. Default 8192
 				   (8 MiB), 0 = never, at most 4194304. */
+	uint32_t rejoin_us;     /* after a durable batch of two or more blocking
+				   writers, the writer waits up to this long
+				   (yielding the CPU) for as many requests to
+				   be pending again before it sends the next
+				   batch, so the woken writers share one
+				   fdatasync instead of splitting into cohorts
+				   that take turns. Default 100; 0 = never
+				   wait; at most 10000. A lone writer and
+				   asynchronous submissions never wait. */
 } uwal_config;
 
 /*
@@ -366,8 +375,8 @@ typedef struct uwal_stats {
 	/* Where the time and the wake-ups go (per record: divide by records). */
 	uint64_t waiter_sleeps; /* submitters that slept on their futex for an
 				   acknowledgment (instead of seeing it while spinning) */
-	uint64_t waiter_wakes;  /* futex wake-ups of sleeping submitters, by the
-				   writer or by a woken submitter passing the chain on */
+	uint64_t waiter_wakes;  /* futex wake-ups of sleeping submitters (each
+				   by the writer) */
 	uint64_t writer_sleeps; /* times the idle writer went to sleep */
 	uint64_t sync_ns;       /* total time of durable batches' write + fdatasync
 				   chains, from submission to completion */
@@ -385,6 +394,11 @@ typedef struct uwal_stats {
 	 * needs no table, so reading a log of any size through a read-only
 	 * handle takes memory bounded by its largest segment's table. */
 	uint64_t index_bytes;
+	/* Durable batches after which the writer waited for their woken
+	 * submitters to write again before it sent the next batch
+	 * (uwal_config.rejoin_us), and how many of those waits ran out. */
+	uint64_t rejoin_waits;
+	uint64_t rejoin_timeouts;
 } uwal_stats;
 
 /*

@@ -39,6 +39,7 @@ static void defaults(uwal_config *cfg)
 	cfg->wait_spin_us = 200;
 	cfg->async_window = 1024;
 	cfg->writeback_kib = 8192; /* perf/writeback.fio */
+	cfg->rejoin_us = 100;      /* perf/rejoin.fio */
 }
 
 void uwal_config_init_sized(uwal_config *cfg, size_t size)
@@ -176,6 +177,7 @@ static int check(const uwal_config *c)
 	RANGE(ring_poll_us, 0, 1000000);
 	RANGE(async_window, 1, 1u << 20);
 	RANGE(writeback_kib, 0, 4u << 20);
+	RANGE(rejoin_us, 0, 10000);
 	uint32_t known = UWAL_OPEN_READONLY | UWAL_OPEN_NO_REPAIR | UWAL_OPEN_VERIFY;
 	if (c->open_flags & ~known) {
 		say(c,

@@ -427,7 +427,7 @@ struct uwal {
 	/* Counters; the writer adds, anyone reads (relaxed). */
 	_Atomic uint64_t st_records, st_batches, st_fsyncs, st_bytes, st_rotations, st_enters,
 		st_wakeups, st_qfull, st_prep_waits, st_deleted, st_waiter_sleeps, st_waiter_wakes,
-		st_writer_sleeps, st_sync_ns;
+		st_writer_sleeps, st_sync_ns, st_rejoin_waits, st_rejoin_timeouts;
 	_Atomic uint64_t st_sync_hist[UWAL_HIST_BUCKETS];
 
 	/* Diagnostics of uwal's own threads, handed to log_fn by the next

@@ -43,7 +43,7 @@ struct req {
 	uint32_t frames_salt;
 	uwal_record one;
 	size_t bytes;     /* encoded size of all its frames */
-	struct req *next; /* writer's lists; then the wake-up chain */
+	struct req *next; /* the writer's lists */
 };
 
 /* Wait until r is completed (spin, then yield, then sleep: see req.c). */

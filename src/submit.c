@@ -26,9 +26,11 @@
  * 4. When the batch completed in full, the writer publishes its records in
  *    the index (under the handle's lock), then completes the requests in
  *    log order. Completing is one atomic exchange on the request's futex
- *    word; if that waiter was asleep, the writer wakes it and hands it the
- *    rest of the batch to complete, so the writer itself makes at most one
- *    futex call per batch and gets back to the ring.
+ *    word; if that waiter was asleep, the writer wakes it (one futex call
+ *    per sleeper, all from the writer: req.c says why). A durable batch's
+ *    woken writers mostly write again at once: the writer gives them up
+ *    to rejoin_us to come back before it sends the next batch (writer.c,
+ *    rejoin()), so they share its fdatasync.
  *
  * Failure modes
  * -------------

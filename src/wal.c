@@ -627,6 +627,8 @@ int uwal_stats_get_sized(uwal *w, uwal_stats *user, size_t size)
 	out->waiter_wakes = LD(st_waiter_wakes);
 	out->writer_sleeps = LD(st_writer_sleeps);
 	out->sync_ns = LD(st_sync_ns);
+	out->rejoin_waits = LD(st_rejoin_waits);
+	out->rejoin_timeouts = LD(st_rejoin_timeouts);
 	for (unsigned b = 0; b < UWAL_HIST_BUCKETS; b++)
 		out->sync_hist[b] = LD(st_sync_hist[b]);
 #undef LD

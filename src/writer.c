@@ -73,7 +73,7 @@ struct writer {
 	struct ent *ents;
 	size_t cap_ents;
 	struct req *pend_head, *pend_tail;
-	uint32_t pend_recs;
+	uint32_t pend_recs, pend_reqs;
 	struct bset set; /* the batch's indexes, once set_live */
 	bool set_live;
 	uint64_t max_ever; /* no index above this was ever batched, assigned
@@ -94,6 +94,7 @@ struct writer {
 struct batch {
 	struct req *head, *tail;
 	uint32_t nreq, nrec;
+	uint32_t nblock; /* requests in the chain whose submitters block on them */
 	size_t bytes;
 	bool sync;
 	bool mark; /* it starts with a mark frame stating mark_w */
@@ -149,6 +150,7 @@ static void drain(struct uwal *w, struct writer *wr)
 				wr->pend_head = r;
 			wr->pend_tail = r;
 			wr->pend_recs += r->n;
+			wr->pend_reqs++;
 		}
 	}
 	wr->rr++;
@@ -161,6 +163,7 @@ static struct req *pend_pop(struct writer *wr)
 	if (!wr->pend_head)
 		wr->pend_tail = NULL;
 	wr->pend_recs -= r->n;
+	wr->pend_reqs--;
 	r->next = NULL;
 	return r;
 }
@@ -595,6 +598,8 @@ static void build(struct uwal *w, struct writer *wr, struct batch *b)
 			b->nreq++;
 			b->sync |= r->sync;
 		}
+		if (!r->async)
+			b->nblock++;
 		if (b->tail)
 			b->tail->next = r;
 		else
@@ -892,6 +897,40 @@ static void run_trunc(struct uwal *w, struct writer *wr)
 	maybe_prepare(w, wr);
 }
 
+/*
+ * After a durable batch completed, its n blocked submitters were just
+ * woken, and most of them write again at once. The next batch goes out as
+ * soon as anything is pending: sent at once it would hold only the first
+ * of them back, the others would wait a whole write + fdatasync for the
+ * one after, and the writers would settle into two cohorts that alternate,
+ * each paying its own fdatasync. So while fewer requests are pending than
+ * that batch held, wait for them, yielding the CPU to them, for at most
+ * rejoin_us. A lone writer (n < 2) never waits: the batch it forms is its
+ * next write alone. perf/README.md, "rejoin".
+ */
+static void rejoin(struct uwal *w, struct writer *wr, uint32_t n)
+{
+	if (n < 2 || w->cfg.rejoin_us == 0)
+		return;
+	uint64_t limit = (uint64_t)w->cfg.rejoin_us * 1000u;
+	uint64_t t0 = uw_io_now_ns();
+	bool waited = false;
+	for (;;) {
+		drain(w, wr);
+		if (wr->pend_reqs >= n || atomic_load(&w->closing) ||
+		    atomic_load_explicit(&w->poisoned, memory_order_relaxed))
+			break;
+		if (uw_io_now_ns() - t0 > limit) {
+			atomic_fetch_add_explicit(&w->st_rejoin_timeouts, 1, memory_order_relaxed);
+			break;
+		}
+		waited = true;
+		uw_io_yield();
+	}
+	if (waited)
+		atomic_fetch_add_explicit(&w->st_rejoin_waits, 1, memory_order_relaxed);
+}
+
 /* One turn of the pipeline over the pending requests (see the top). */
 static void run_pending(struct uwal *w, struct writer *wr)
 {
@@ -932,6 +971,8 @@ static void run_pending(struct uwal *w, struct writer *wr)
 	if (res < 0)
 		poison(w, res);
 	uw_req_complete_all(w, b.head, res);
+	if (res == 0 && b.sync)
+		rejoin(w, wr, b.nblock);
 	give_back(wr);
 	maybe_prepare(w, wr);
 	start_writeback(w, wr);

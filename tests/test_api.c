@@ -922,3 +922,98 @@ TH_TEST(api, writeback_starts_every_writeback_kib)
 	uwal *w = NULL;
 	cr_assert_eq(uwal_open(&cfg, &w), UWAL_EINVAL);
 }
+
+/* rejoin_us: several durable writers make the writer wait for the ones it
+ * woke (rejoin_waits counts it), never with 0 and never for a lone writer
+ * or asynchronous submissions; every record is there either way. */
+struct rj_arg {
+	uwal *w;
+	uint64_t first;
+};
+
+static void *rj_thread(void *p)
+{
+	struct rj_arg *a = p;
+	for (uint64_t i = 0; i < 300; i++)
+		cr_assert_eq(th_write_std(a->w, a->first + i, true), 0);
+	return NULL;
+}
+
+static uwal_stats rejoin_run(uint32_t rejoin_us, unsigned threads, bool async, const char *name)
+{
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s/%s", g_dir, name);
+	uwal_config cfg;
+	th_config(&cfg, dir);
+	cfg.sync_mode = UWAL_SYNC_BATCH;
+	cfg.rejoin_us = rejoin_us;
+	uwal *w = th_open(&cfg);
+	uint64_t n = 0;
+	if (async) {
+		/* One thread, many submissions in flight: no one blocks. */
+		uwal_completion c[64];
+		uint64_t got = 0;
+		for (uint64_t i = 1; i <= 600; i++) {
+			uwal_record r = {i, "k", 1, "v", 1};
+			int rc;
+			while ((rc = uwal_submit(w, &r, 1, 0, i)) == UWAL_EAGAIN) {
+				int k = uwal_reap(w, c, 64, -1);
+				cr_assert_gt(k, 0);
+				got += (uint64_t)k;
+			}
+			cr_assert_eq(rc, 0);
+		}
+		while (got < 600) {
+			int k = uwal_reap(w, c, 64, -1);
+			cr_assert_gt(k, 0);
+			for (int j = 0; j < k; j++)
+				cr_assert_eq(c[j].result, 0);
+			got += (uint64_t)k;
+		}
+		n = 600;
+	} else {
+		struct rj_arg a[4];
+		for (unsigned t = 0; t < threads; t++)
+			a[t] = (struct rj_arg){w, 1 + t * 1000};
+		th_run_threads(threads, rj_thread, a, sizeof(a[0]));
+		n = threads * 300;
+	}
+	uwal_stats s = th_stats(w);
+	cr_assert_eq(s.records, n, "%s: %llu records", name, (unsigned long long)s.records);
+	th_close(w);
+	w = th_open(&cfg);
+	cr_assert_eq(th_stats(w).records, 0);
+	uint64_t count = 0;
+	uwal_iter *it;
+	uwal_record r;
+	cr_assert_eq(uwal_iter_open(w, &it), 0);
+	while (uwal_iter_next(it, &r) == 1)
+		count++;
+	uwal_iter_close(it);
+	cr_assert_eq(count, n, "%s: %llu records after reopen", name, (unsigned long long)count);
+	th_close(w);
+	return s;
+}
+
+TH_TEST(api, rejoin_waits_only_for_several_blocking_writers)
+{
+	uwal_stats on = rejoin_run(100, 4, false, "on");
+	cr_assert_gt(on.rejoin_waits, 0, "4 durable writers: the writer never waited");
+	cr_assert_leq(on.rejoin_timeouts, on.rejoin_waits + 1);
+	uwal_stats off = rejoin_run(0, 4, false, "off");
+	cr_assert_eq(off.rejoin_waits + off.rejoin_timeouts, 0, "rejoin_us = 0 waited");
+	uwal_stats one = rejoin_run(100, 1, false, "one");
+	cr_assert_eq(one.rejoin_waits + one.rejoin_timeouts, 0, "a lone writer waited");
+	uwal_stats as = rejoin_run(100, 0, true, "async");
+	cr_assert_eq(as.rejoin_waits + as.rejoin_timeouts, 0, "asynchronous submissions waited");
+
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	cfg.rejoin_us = 10001;
+	uwal *w = NULL;
+	cr_assert_eq(uwal_open(&cfg, &w), UWAL_EINVAL);
+	cr_assert_null(w);
+	cfg.rejoin_us = 10000;
+	w = th_open(&cfg);
+	th_close(w);
+}
