@@ -1039,7 +1039,8 @@ UWAL_API size_t uwal_record_size(uint64_t index, size_t key_len, size_t value_le
  * the same side for every reader and after any reopen. Durable when it
  * returns 0, in any sync_mode: a FRONT frame is written into the active
  * segment and fdatasynced (that is the only fdatasync other writers wait
- * for), and no sealed segment is rewritten. A crash before the return
+ * for; a version 1 active segment, from uwal 0.1, is sealed first, once),
+ * and no sealed segment is rewritten. A crash before the return
  * leaves the log as before or as after the call, never in between.
  * Segments left without a live record are then removed in the background,
  * as retention removes them (unlink, directory fsync). On return
@@ -1078,9 +1079,10 @@ UWAL_API int uwal_truncate_front(uwal *w, uint64_t index);
  * and fdatasynced: one frame and one fdatasync, wherever the record lies
  * (in a sealed segment or in the active one, inside a write batch or not);
  * no segment file is ever cut or rewritten, and no segment is sealed for
- * it. (Only an active segment of format version 2, in a log written by an
- * earlier uwal, is sealed first: its seal and the frame's, two
- * fdatasyncs.) On return uwal_last_index(), uwal_get()
+ * it. (Only an active segment of an earlier format, in a log written by an
+ * earlier uwal, is sealed first: version 1 for any truncation, version 2
+ * for a back cut of its own records; its seal and the frame's, two
+ * fdatasyncs, once.) On return uwal_last_index(), uwal_get()
  * and new iterators agree; an open iterator that has yet to read a removed
  * record returns UWAL_ETRUNCATED from uwal_iter_next() from there on.
  *
