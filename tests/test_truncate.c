@@ -716,6 +716,17 @@ TH_TEST(truncate, retention_and_truncation_together)
 
 /* ---- one frame, one fdatasync -------------------------------------------- */
 
+/* A fresh log in subdir(name, k) (*dir, to free) holding 1..47 in segments
+ * of 10 records, open with *cfg. */
+static uwal *open_47(const char *name, unsigned k, uwal_config *cfg, char **dir)
+{
+	*dir = subdir(name, k);
+	cfg_small(cfg, *dir);
+	uwal *w = th_open(cfg);
+	write_range(w, 1, 47);
+	return w;
+}
+
 struct one_case {
 	const char *name;
 	bool back;
@@ -745,11 +756,9 @@ TH_TEST(truncate, each_truncation_is_one_frame_and_one_fdatasync)
 {
 	for (unsigned k = 0; k < sizeof(ONE) / sizeof(ONE[0]); k++) {
 		const struct one_case *c = &ONE[k];
-		char *dir = subdir("one", k);
 		uwal_config cfg;
-		cfg_small(&cfg, dir);
-		uwal *w = th_open(&cfg);
-		write_range(w, 1, 47);
+		char *dir;
+		uwal *w = open_47("one", k, &cfg, &dir);
 		if (c->pre_front)
 			cr_assert_eq(uwal_truncate_front(w, c->pre_front), 0);
 		cr_assert_eq(uwal_sync(w), 0);
@@ -950,11 +959,9 @@ TH_TEST(truncate, a_failure_at_each_step_fails_the_call_and_reopens_before_or_af
 {
 	for (unsigned k = 0; k < sizeof(STEPS) / sizeof(STEPS[0]); k++) {
 		const struct step *s = &STEPS[k];
-		char *dir = subdir("e", k);
 		uwal_config cfg;
-		cfg_small(&cfg, dir);
-		uwal *w = th_open(&cfg);
-		write_range(w, 1, 47);
+		char *dir;
+		uwal *w = open_47("e", k, &cfg, &dir);
 		th_sleep_ms(20); /* let the preparer finish the next segment */
 		tio_arm(s->op, "segment_*[0-9]", s->nth, -EIO);
 		int rc = s->back ? uwal_truncate_back(w, s->index)
