@@ -26,7 +26,23 @@ extern char **environ;
 
 TH_SUITE(fork, 60);
 
-#define CHILD_ALARM_S 10
+#define CHILD_ALARM_S 20
+
+/* The check a child is at, for the report of one that hung: its alarm
+ * exits with 100 + that number (0: before the first check). */
+static volatile sig_atomic_t child_step;
+
+static void on_child_alarm(int sig)
+{
+	(void)sig;
+	_exit(100 + child_step);
+}
+
+static void child_alarm(void)
+{
+	signal(SIGALRM, on_child_alarm);
+	alarm(CHILD_ALARM_S);
+}
 
 static void config(uwal_config *cfg)
 {
@@ -55,14 +71,16 @@ static int wait_child(pid_t pid, int timeout_ms)
 /* Assert that the child exited with 0; else say which check failed. */
 static void child_ok(int st, const char *what)
 {
-	cr_assert(WIFEXITED(st), "%s: child killed by signal %d%s", what,
-		  WIFSIGNALED(st) ? WTERMSIG(st) : 0,
-		  WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ? " (it hung)" : "");
+	cr_assert(WIFEXITED(st), "%s: child killed by signal %d", what,
+		  WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	cr_assert(WEXITSTATUS(st) < 100, "%s: child hung (%d s) after check %d", what,
+		  CHILD_ALARM_S, WEXITSTATUS(st) - 100);
 	cr_assert_eq(WEXITSTATUS(st), 0, "%s: child check %d failed", what, WEXITSTATUS(st));
 }
 
 #define CHILD_CHECK(n, cond)                                                                       \
 	do {                                                                                       \
+		child_step = (n);                                                                  \
 		if (!(cond))                                                                       \
 			_exit(n);                                                                  \
 	} while (0)
@@ -74,7 +92,7 @@ static uwal_iter *parent_it;
  * queries), then uwal_close(): UWAL_EFORKED. Exits the child. */
 static void child_calls(uwal *w, bool readonly, bool check_leaks)
 {
-	alarm(CHILD_ALARM_S);
+	child_alarm();
 	char key[TH_KEY_MAX];
 	size_t kl = th_key(1, key);
 	uwal_record rec1 = {.index = 1003, .key = key, .key_len = kl};
@@ -135,7 +153,7 @@ static void fork_child_calls(uwal *w, bool readonly, bool check_leaks, const cha
 	cr_assert_geq(pid, 0);
 	if (pid == 0)
 		child_calls(w, readonly, check_leaks);
-	child_ok(wait_child(pid, 20000), what);
+	child_ok(wait_child(pid, 30000), what);
 }
 
 static void write_range(uwal *w, uint64_t from, uint64_t to)
@@ -226,7 +244,7 @@ TH_TEST(fork, parent_reopens_while_the_child_lives)
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
-		alarm(CHILD_ALARM_S);
+		child_alarm();
 		close(go[1]);
 		CHILD_CHECK(1, read_byte(go[0]) == 'x');
 		CHILD_CHECK(2, uwal_close(w) == UWAL_EFORKED);
@@ -242,7 +260,7 @@ TH_TEST(fork, parent_reopens_while_the_child_lives)
 	check_range(w2, 1, 40);
 	cr_assert_eq(write(go[1], "x", 1), 1);
 	close(go[1]);
-	child_ok(wait_child(pid, 20000), "child blocked on a pipe");
+	child_ok(wait_child(pid, 30000), "child blocked on a pipe");
 	th_close(w2);
 	cr_assert_eq(uwal_locked(g_dir, NULL), 0);
 }
@@ -256,7 +274,7 @@ TH_TEST(fork, child_opens_read_only_but_cannot_take_the_log)
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
-		alarm(CHILD_ALARM_S);
+		child_alarm();
 		uwal *mine = NULL;
 		CHILD_CHECK(1, uwal_open(&cfg, &mine) == UWAL_ELOCKED);
 		CHILD_CHECK(2, mine == NULL);
@@ -274,7 +292,7 @@ TH_TEST(fork, child_opens_read_only_but_cannot_take_the_log)
 		CHILD_CHECK(8, uwal_close(w) == UWAL_EFORKED);
 		_exit(0);
 	}
-	child_ok(wait_child(pid, 20000), "child's own opens");
+	child_ok(wait_child(pid, 30000), "child's own opens");
 	write_range(w, 31, 40);
 	th_close(w);
 	w = th_open(&cfg);
