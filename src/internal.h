@@ -544,6 +544,12 @@ void uw_trunc_void_back(struct seg *s, uint64_t seq, uint64_t off, int *err);
 /* Void s's live records in [off, frame): a back frame at frame naming the
  * record at off of s itself. Same locking and *err. */
 void uw_trunc_void_within(struct seg *s, uint64_t off, uint64_t frame, int *err);
+/* What the truncation frame t (FMT_FRAME_FRONT or _BACK) at offset off of
+ * cur, len bytes long, voids, in cur and in the segments before it,
+ * prev[0..nprev): recovery as it reads the frame, the writer once it is
+ * durable. Same locking and *err. */
+void uw_trunc_apply(struct seg *const *prev, size_t nprev, struct seg *cur, uint8_t type,
+		    const struct fmt_trunc *t, uint64_t off, uint64_t len, int *err);
 /* Is off (a record's offset in s) in one of s's voids? */
 bool uw_trunc_in_void(const struct seg *s, uint64_t off);
 /* Run a truncation request on the writer thread; 0 or its error, with

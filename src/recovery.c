@@ -259,11 +259,11 @@ static int on_trunc(void *arg, uint8_t type, const struct fmt_trunc *t, uint64_t
 	struct fmt_trunc past;
 	bool ok;
 
-	/* A BACK frame naming a record of its own segment (version 3). */
-	bool within = type == FMT_FRAME_BACK && t->seq == cur->seq;
 	if (type == FMT_FRAME_NEXT || (type == FMT_FRAME_FRONT && t->index == 0)) {
 		ok = t->seq == cur->seq && t->off == off;
 	} else {
+		/* A BACK frame may name a record of its own segment from
+		 * version 3 on. */
 		ok = t->seq < cur->seq || (t->seq == cur->seq && t->off < off &&
 					   (type == FMT_FRAME_FRONT || cur->version >= 3));
 		/* It names a live record, unless its segment is gone, or the
@@ -299,22 +299,8 @@ static int on_trunc(void *arg, uint8_t type, const struct fmt_trunc *t, uint64_t
 	}
 	if (type == FMT_FRAME_BACK && c->w)
 		c->w->hw_index = t->index - 1;
-	if (type == FMT_FRAME_FRONT) {
-		for (size_t i = 0; i < c->nprev; i++)
-			uw_trunc_void_front(c->prev[i], t->seq, t->off, &err);
-		uw_trunc_void_front(cur, t->seq, t->off, &err);
-		return err;
-	}
-	if (within) {
-		uw_trunc_void_within(cur, t->off, off, &err);
-	} else {
-		for (size_t i = 0; i < c->nprev; i++)
-			uw_trunc_void_back(c->prev[i], t->seq, t->off, &err);
-		uw_idx_free(&cur->idx);
-		cur->lo = off + len;
-		cur->nvoids = 0;
-	}
-	if (err == 0 && c->note_from && off >= c->note_from)
+	uw_trunc_apply(c->prev, c->nprev, cur, type, t, off, len, &err);
+	if (err == 0 && type == FMT_FRAME_BACK && c->note_from && off >= c->note_from)
 		err = uw_trunc_note_cut(c->w, t->seq, t->off);
 	return err;
 }

@@ -34,10 +34,12 @@
  * campaign, tests/crash/). A cut inside a uwal_write_batch() call also left
  * the batch's first part unfinished, which recovery drops whole.
  *
- * The frame is durable before anything in memory changes, so a crash before the call returns leaves
- * the log as it was or as it is after, and one after it never brings the records back. A failed
- * write, ftruncate, fallocate or fdatasync poisons the handle, as for a batch. The format of the
- * frames is at the top of format.c.
+ * The frame is durable before anything in memory changes, so a crash
+ * before the call returns leaves the log as it was or as it is after, and
+ * one after it never brings the records back. A failed write or fdatasync
+ * poisons the handle, as for a batch. The format of the frames is at the
+ * top of format.c; what a frame voids is uw_trunc_apply(), which recovery
+ * shares.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -131,6 +133,28 @@ void uw_trunc_void_within(struct seg *s, uint64_t off, uint64_t frame, int *err)
 	while (s->nvoids && s->voids[s->nvoids - 1].from >= off)
 		s->nvoids--;
 	s->voids[s->nvoids++] = (struct uw_void){off, frame};
+}
+
+void uw_trunc_apply(struct seg *const *prev, size_t nprev, struct seg *cur, uint8_t type,
+		    const struct fmt_trunc *t, uint64_t off, uint64_t len, int *err)
+{
+	if (type == FMT_FRAME_FRONT) {
+		for (size_t i = 0; i < nprev; i++)
+			uw_trunc_void_front(prev[i], t->seq, t->off, err);
+		uw_trunc_void_front(cur, t->seq, t->off, err);
+		return;
+	}
+	if (t->seq == cur->seq) {
+		/* From the record to the frame: void; before it, live still. */
+		uw_trunc_void_within(cur, t->off, off, err);
+		return;
+	}
+	for (size_t i = 0; i < nprev; i++)
+		uw_trunc_void_back(prev[i], t->seq, t->off, err);
+	/* The frame's segment: everything before the frame is void. */
+	uw_idx_free(&cur->idx);
+	cur->lo = off + len;
+	cur->nvoids = 0;
 }
 
 bool uw_trunc_in_void(const struct seg *s, uint64_t off)
@@ -242,8 +266,7 @@ static int trunc_front(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, 
 	int err = 0;
 	pthread_rwlock_wrlock(&w->lock);
 	p->active->end = p->woff + len;
-	for (size_t k = 0; k < w->nsegs; k++)
-		uw_trunc_void_front(w->segs[k], t.seq, t.off, &err);
+	uw_trunc_apply(w->segs, w->nsegs - 1, p->active, FMT_FRAME_FRONT, &t, p->woff, len, &err);
 	pthread_rwlock_unlock(&w->lock);
 	p->woff += len;
 	p->dirty = false;
@@ -273,18 +296,8 @@ static int trunc_back(struct uwal *w, struct uw_ring *ring, struct uw_wpos *p, u
 		return ret;
 	}
 	pthread_rwlock_wrlock(&w->lock);
-	if (s == p->active) {
-		/* From the record to the frame: void; before it, live still. */
-		uw_trunc_void_within(s, t.off, p->woff, &err);
-		p->active->end = p->woff + len;
-	} else {
-		for (size_t k = i; k + 1 < w->nsegs; k++)
-			uw_trunc_void_back(w->segs[k], t.seq, t.off, &err);
-		/* The active segment: everything before the frame is void. */
-		uw_idx_free(&p->active->idx);
-		p->active->lo = p->active->end = p->woff + len;
-		p->active->nvoids = 0;
-	}
+	p->active->end = p->woff + len;
+	uw_trunc_apply(w->segs, w->nsegs - 1, p->active, FMT_FRAME_BACK, &t, p->woff, len, &err);
 	if (err == 0)
 		err = uw_trunc_note_cut(w, t.seq, t.off);
 	pthread_rwlock_unlock(&w->lock);
