@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "proto.h"
 
 static const char *prog = "uwal-raft-client";
@@ -58,9 +59,7 @@ static int bad_usage(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "%s: ", prog);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	ur_cli_vsay(prog, fmt, ap);
 	va_end(ap);
 	usage(stderr);
 	return 2;
@@ -71,9 +70,7 @@ static void fail_msg(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "%s: ", prog);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	ur_cli_vsay(prog, fmt, ap);
 	va_end(ap);
 }
 

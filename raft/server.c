@@ -37,6 +37,7 @@
 #include <raft/uv.h>
 #include <uv.h>
 
+#include "cli.h"
 #include "proto.h"
 #include "uwal_raft.h"
 
@@ -163,11 +164,11 @@ static void logf_(struct server *s, const char *fmt, ...)
 {
 	if (s->quiet)
 		return;
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "%s[%llu]", prog, (unsigned long long)s->id);
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "%s[%llu]: ", prog, (unsigned long long)s->id);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	ur_cli_vsay(prefix, fmt, ap);
 	va_end(ap);
 }
 
@@ -729,9 +730,7 @@ static int bad_usage(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "%s: ", prog);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	ur_cli_vsay(prog, fmt, ap);
 	va_end(ap);
 	usage(stderr);
 	return 2;
