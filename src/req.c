@@ -77,9 +77,7 @@ static int nap(struct uwal *w, struct req *r)
 	uw_io_futex_wait_for(w->io, (uint32_t *)&r->state, REQ_SLEEPING, ns);
 	exp = REQ_SLEEPING;
 	return atomic_compare_exchange_strong_explicit(&r->state, &exp, REQ_PENDING,
-						       memory_order_acq_rel, memory_order_acquire)
-		       ? 1
-		       : 0;
+						       memory_order_acq_rel, memory_order_acquire);
 }
 
 void uw_req_wait(struct uwal *w, struct req *r)
