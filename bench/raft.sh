@@ -97,7 +97,8 @@ client_addr() { echo "127.0.0.1:$((port_base + $1 + 1000))"; }
 start_cluster() { # storage dir
 	local attempt i deadline up
 	for attempt in 1 2 3 4 5; do
-		port_base=$((10000 + (($$ * 13 + attempt * 1013 + RANDOM) % 9000) * 3))
+		# Below Linux's ephemeral ports (32768 on), as tests/raft/cluster.sh.
+		port_base=$((10000 + (($$ * 13 + attempt * 1013 + RANDOM) % 6500) * 3))
 		local cluster="1@127.0.0.1:$((port_base + 1)),2@127.0.0.1:$((port_base + 2)),3@127.0.0.1:$((port_base + 3))"
 		rm -rf "$2"
 		mkdir -p "$2"

@@ -31,7 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <raft.h>
 #include <raft/uv.h>
@@ -704,6 +706,27 @@ static int split_address(const char *address, char *host, size_t host_size, unsi
 	return 0;
 }
 
+/* Why nothing can listen on address (strerror), or NULL: raft_uv's TCP
+ * transport fails raft_start() with no message when its port is taken. */
+static const char *listen_problem(const char *address)
+{
+	char host[64];
+	unsigned port;
+	struct sockaddr_in sa;
+	if (split_address(address, host, sizeof(host), &port) != 0 ||
+	    uv_ip4_addr(host, (int)port, &sa) != 0)
+		return NULL;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	int one = 1; /* as libuv binds */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	int rc = bind(fd, (const struct sockaddr *)&sa, sizeof(sa));
+	int e = errno;
+	close(fd);
+	return rc == 0 ? NULL : strerror(e);
+}
+
 static int client_address_of(const char *address, char *out, size_t size)
 {
 	char host[64];
@@ -894,7 +917,14 @@ static int server_start(struct server *s, bool bootstrap)
 	}
 	rv = raft_start(&s->raft);
 	if (rv != 0) {
-		fprintf(stderr, "%s: raft_start %s: %s\n", prog, s->dir, raft_errmsg(&s->raft));
+		const char *why = raft_errmsg(&s->raft);
+		const char *bind_why = why[0] ? NULL : listen_problem(s->address);
+		if (bind_why)
+			fprintf(stderr, "%s: raft_start %s: raft address %s: %s (%s)\n", prog,
+				s->dir, s->address, bind_why, raft_strerror(rv));
+		else
+			fprintf(stderr, "%s: raft_start %s: %s\n", prog, s->dir,
+				why[0] ? why : raft_strerror(rv));
 		return 1;
 	}
 

@@ -65,10 +65,12 @@ wait_up() { # id
 
 start_cluster() {
 	# Start the three on free ports: a port taken by someone else makes a server
-	# exit at once; then all three start again on other ports.
+	# exit at once; then all three start again on other ports. Raft ports
+	# 10000..29499 and client ports 1000 above, below Linux's ephemeral range
+	# (32768 on): an outgoing connection's port there took a node's raft port.
 	started=0
 	for attempt in 1 2 3 4 5; do
-		port_base=$((10000 + (($$ * 7 + attempt * 1009) % 9000) * 3))
+		port_base=$((10000 + (($$ * 7 + attempt * 1009) % 6500) * 3))
 		cluster="1@127.0.0.1:$(raft_port 1),2@127.0.0.1:$(raft_port 2),3@127.0.0.1:$(raft_port 3)"
 		rm -rf "$work"/node* "$work"/log*
 		for i in 1 2 3; do start_node "$i"; done
