@@ -74,8 +74,18 @@ leader=$(wait_leader "$killed" 0) || fail "no leader after the restart"
 	--seconds 30 --warmup 0 >"$work/bench.out" 2>&1 &
 bench_pid=$!
 deadline=$((SECONDS + wait_s))
-before=$(status_field "$leader" applied)
-while [ "$(status_field "$leader" applied)" -lt $((before + 200)) ]; do
+# The leader's applied index, or fail() if it died or stopped answering.
+applied_of() { # id
+	local a
+	a=$(status_field "$1" applied || true)
+	alive "$1" || fail "node $1 died under load"
+	[[ $a =~ ^[0-9]+$ ]] || fail "node $1 gives no applied index under load: \"$a\""
+	echo "$a"
+}
+before=$(applied_of "$leader") || exit 1
+while :; do
+	now=$(applied_of "$leader") || exit 1
+	[ "$now" -lt $((before + 200)) ] || break
 	[ $SECONDS -lt $deadline ] || fail "the leader applied nothing under load"
 	sleep 0.1
 done
