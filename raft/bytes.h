@@ -37,13 +37,4 @@ static inline uint64_t ur_get64(const unsigned char *p)
 	return v;
 }
 
-/* CRC32C (Castagnoli), as uwal's frames use; crc 0 to start. */
-/*
- * The metadata file of dir (an O_DIRECTORY descriptor). Read: 0, or
- * RAFT_NOTFOUND (no file), RAFT_CORRUPT (cut short, another format, a bad
- * checksum or version), RAFT_IOERR; err (RAFT_ERRMSG_BUF_SIZE) says which.
- * Write: a temporary file, fdatasync, rename over the old one, fsync of
- * dir: 0 once durable, or RAFT_IOERR / RAFT_NOSPACE.
- */
-
 #endif /* UWAL_RAFT_BYTES_H */
