@@ -105,7 +105,7 @@ void uw_prep_index(struct uwal *w, struct seg *s)
 
 static void *prep_main(void *arg)
 {
-	uw_wal_mark_thread();
+	uw_wal_mark_thread("uwal-prep");
 	struct uwal *w = arg;
 	struct prep *p = &w->prep;
 

@@ -16,9 +16,10 @@
 /* Set on uwal's own threads (writer, preparer): their messages wait. */
 static __thread bool on_uwal_thread;
 
-void uw_wal_mark_thread(void)
+void uw_wal_mark_thread(const char *name)
 {
 	on_uwal_thread = true;
+	pthread_setname_np(pthread_self(), name); /* a name is only a label */
 }
 
 /*

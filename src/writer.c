@@ -1036,7 +1036,7 @@ static void idle_wait(struct uwal *w, struct writer *wr)
 
 static void *writer_main(void *arg)
 {
-	uw_wal_mark_thread();
+	uw_wal_mark_thread("uwal-writer");
 	struct uwal *w = arg;
 	struct writer *wr = w->wr;
 

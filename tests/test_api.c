@@ -1017,3 +1017,43 @@ TH_TEST(api, rejoin_waits_only_for_several_blocking_writers)
 	w = th_open(&cfg);
 	th_close(w);
 }
+
+/* The number of this process's threads named name (/proc/self/task/N/comm). */
+static int threads_named(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	cr_assert_not_null(d);
+	struct dirent *e;
+	int n = 0;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[300], comm[64] = "";
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue; /* the thread ended meanwhile */
+		if (fgets(comm, sizeof(comm), f) != NULL) {
+			comm[strcspn(comm, "\n")] = '\0';
+			n += strcmp(comm, name) == 0;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* uwal's threads carry their names (ps -L, top -H): one writer and one
+ * preparer per read-write handle, none once it is closed. */
+TH_TEST(api, threads_are_named_per_handle)
+{
+	int writers = threads_named("uwal-writer"), preps = threads_named("uwal-prep");
+	uwal_config cfg;
+	th_config(&cfg, g_dir);
+	uwal *w = th_open(&cfg);
+	cr_assert_eq(threads_named("uwal-writer"), writers + 1);
+	cr_assert_eq(threads_named("uwal-prep"), preps + 1);
+	th_close(w);
+	cr_assert_eq(threads_named("uwal-writer"), writers);
+	cr_assert_eq(threads_named("uwal-prep"), preps);
+}
