@@ -457,11 +457,9 @@ bool uw_cfg_prefix_ok(const char *prefix);
 int uw_cfg_load(const uwal_config *in, uwal_config *out);
 
 /* wal.c: diagnostics. On uwal's own threads (which call
- * uw_wal_mark_thread() first; it also gives the thread its name, at most
- * 15 characters, as ps -L and top -H show it) a message is queued, and the
- * next uwal call to return on a caller's thread hands it to log_fn
- * (uw_wal_flush_log). */
-void uw_wal_mark_thread(const char *name);
+ * uw_wal_mark_thread() first) a message is queued, and the next uwal call
+ * to return on a caller's thread hands it to log_fn (uw_wal_flush_log). */
+void uw_wal_mark_thread(void);
 void uw_wal_flush_log(struct uwal *w);
 void uw_wal_log(const struct uwal *w, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -10,6 +10,7 @@
  * preparation is handed to the writer once (it fails the requests that
  * needed the new segment) and retried on the next request.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,7 @@ void uw_prep_index(struct uwal *w, struct seg *s)
 
 static void *prep_main(void *arg)
 {
-	uw_wal_mark_thread("uwal-prep");
+	uw_wal_mark_thread();
 	struct uwal *w = arg;
 	struct prep *p = &w->prep;
 
@@ -167,6 +168,9 @@ int uw_prep_start(struct uwal *w)
 	int e = pthread_create(&p->thread, NULL, prep_main, w);
 	if (e)
 		return -e;
+	/* Named by its creator, so the name is there when uwal_open returns
+	 * (ps -L, top -H); a name is only a label: its failure is ignored. */
+	pthread_setname_np(p->thread, "uwal-prep");
 	p->started = true;
 	return 0;
 }

@@ -16,10 +16,9 @@
 /* Set on uwal's own threads (writer, preparer): their messages wait. */
 static __thread bool on_uwal_thread;
 
-void uw_wal_mark_thread(const char *name)
+void uw_wal_mark_thread(void)
 {
 	on_uwal_thread = true;
-	pthread_setname_np(pthread_self(), name); /* a name is only a label */
 }
 
 /*

@@ -1036,7 +1036,7 @@ static void idle_wait(struct uwal *w, struct writer *wr)
 
 static void *writer_main(void *arg)
 {
-	uw_wal_mark_thread("uwal-writer");
+	uw_wal_mark_thread();
 	struct uwal *w = arg;
 	struct writer *wr = w->wr;
 
@@ -1125,6 +1125,7 @@ int uw_pipe_start(struct uwal *w)
 	e = pthread_create(&w->writer, NULL, writer_main, w);
 	if (e)
 		return -e;
+	pthread_setname_np(w->writer, "uwal-writer"); /* as uw_prep_start() */
 	w->writer_started = true;
 	while (!atomic_load(&w->writer_ready))
 		uw_io_futex_wait(w->io, (uint32_t *)&w->writer_ready, 0);
