@@ -1054,6 +1054,12 @@ TH_TEST(api, threads_are_named_per_handle)
 	cr_assert_eq(threads_named("uwal-writer"), writers + 1);
 	cr_assert_eq(threads_named("uwal-prep"), preps + 1);
 	th_close(w);
+	/* Joined, a thread may still be listed for a moment while the kernel
+	 * finishes its exit: give it up to 2 s. */
+	for (int i = 0; i < 400 && (threads_named("uwal-writer") != writers ||
+				    threads_named("uwal-prep") != preps);
+	     i++)
+		th_sleep_ms(5);
 	cr_assert_eq(threads_named("uwal-writer"), writers);
 	cr_assert_eq(threads_named("uwal-prep"), preps);
 }
