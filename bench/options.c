@@ -498,8 +498,8 @@ static const struct opt_def opts[] = {
 	{"write_path", NULL, OT_CUSTOM, 0, 0, 0, 0, set_write_path,
 	 "pwrite (default) | uring: how unsynced batches are written"},
 	{"wait_nap", "wait_nap_pct", OT_U32, C(wait_nap_pct), 0, 0, 100, NULL,
-	 "percent of the recent write + fdatasync time a durable waiter sleeps before it "
-	 "spins (default 0)"},
+	 "percent of the recent write + fdatasync time at which a durable waiter wakes "
+	 "from a nap to spin (default 0: no nap)"},
 	{"durable_write", NULL, OT_CUSTOM, 0, 0, 0, 0, set_durable_write,
 	 "linked (default: write + linked fdatasync) | dsync (one RWF_DSYNC write): how durable "
 	 "batches are written"},

@@ -310,9 +310,13 @@ typedef struct uwal_config {
 	void *log_ctx;                                         /* passed to log_fn */
 	enum uwal_durable_write durable_write;                 /* default UWAL_DURABLE_DSYNC */
 	uint32_t wait_nap_pct;  /* a durable waiter that would spin first sleeps on a
-				   timer for this share (0..100 %) of the recent
-				   write + fdatasync time, then spins the rest;
-				   default 0 (spin from the start) */
+				   timer so as to wake at this share (0..100 %)
+				   of the recent write + fdatasync time, then
+				   spins the rest; default 0 (spin from the
+				   start). The timer runs with 1 ns of slack (the
+				   calling thread's timer slack is put back after
+				   it) and ends early by how late recent naps
+				   woke; a nap under 20 us is not taken. */
 	uint32_t open_flags;    /* UWAL_OPEN_* flags, OR'ed; default 0. Unknown bits
 				   are refused (UWAL_EINVAL). */
 	uint32_t async_window;  /* the most uwal_submit() submissions accepted and

@@ -372,6 +372,10 @@ struct uwal {
 	 * from running. */
 	alignas(64) _Atomic int writer_cpu;
 	_Atomic uint64_t sync_avg_ns;
+	/* How late a waiter's nap (wait_nap_pct) ends past its timeout, on
+	 * average (ns): the waiters' own measure, read and written by them
+	 * (relaxed), so that a nap ends when it should. */
+	_Atomic uint64_t nap_late_ns;
 	alignas(64) int close_err; /* the final fdatasync's error at close */
 
 	/* Followers (iter.c): pub_seq is a futex word the writer bumps after

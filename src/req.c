@@ -6,7 +6,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -57,27 +56,50 @@ void uw_req_complete_chain(struct uwal *w, struct req *r)
 }
 
 /*
- * wait_nap_pct: before spinning for an fdatasync, sleep on a timer for that
- * share of the recent write + fdatasync time (the writer's average), so
- * that the spin covers only the end of the wait. The request is SLEEPING
- * meanwhile: a completion in that time wakes us as it would any sleeper.
+ * wait_nap_pct: before spinning for an fdatasync, sleep on a timer so as
+ * to wake at that share of the recent write + fdatasync time (the
+ * writer's average), so that the spin covers only the end of the wait.
+ * A timed wait ends late by the time this machine takes to wake a
+ * sleeping thread (34-40 us on average on the development VM, with the
+ * timer slack at 1 ns: uw_io_futex_wait_for): the nap is that much
+ * shorter than its share, by the waiters' own measure of how late their
+ * naps ended (nap_late_ns, an average over about the last eight naps
+ * that ran to their timeout). The request is SLEEPING meanwhile: a
+ * completion in that time wakes us as it would any sleeper.
  * Returns 1 to go on waiting (back to PENDING), 0 if r is complete.
  */
 static int nap(struct uwal *w, struct req *r)
 {
-	uint64_t ns = atomic_load_explicit(&w->sync_avg_ns, memory_order_relaxed) *
-		      w->cfg.wait_nap_pct / 100u;
-	if (ns < 20000)
-		return 1; /* too short to be worth a timer */
+	uint64_t want = atomic_load_explicit(&w->sync_avg_ns, memory_order_relaxed) *
+			w->cfg.wait_nap_pct / 100u;
+	uint64_t late = atomic_load_explicit(&w->nap_late_ns, memory_order_relaxed);
+	if (want < late + 20000) {
+		/* Too short to be worth a timer. Forget a lateness that keeps
+		 * every nap from running (one late wake-up can weigh 1/8 of a
+		 * millisecond), or it would never be measured again. */
+		atomic_store_explicit(&w->nap_late_ns, late - late / 8, memory_order_relaxed);
+		return 1;
+	}
+	uint64_t ns = want - late;
 	uint32_t exp = REQ_PENDING;
 	/* As in uw_req_wait: acq_rel, the writer's exchange sees SLEEPING. */
 	if (!atomic_compare_exchange_strong_explicit(&r->state, &exp, REQ_SLEEPING,
 						     memory_order_acq_rel, memory_order_acquire))
 		return 0;
+	uint64_t t0 = uw_io_now_ns();
 	uw_io_futex_wait_for(w->io, (uint32_t *)&r->state, REQ_SLEEPING, ns);
+	uint64_t slept = uw_io_now_ns() - t0;
 	exp = REQ_SLEEPING;
-	return atomic_compare_exchange_strong_explicit(&r->state, &exp, REQ_PENDING,
-						       memory_order_acq_rel, memory_order_acquire);
+	if (!atomic_compare_exchange_strong_explicit(&r->state, &exp, REQ_PENDING,
+						     memory_order_acq_rel, memory_order_acquire))
+		return 0; /* completed meanwhile: the wake-up was not the timer's */
+	/* The timer's: how late it ended (0 for an early return, EINTR; at
+	 * most the nap itself, should the thread have been preempted). */
+	uint64_t sample = slept > ns ? slept - ns : 0;
+	if (sample > ns)
+		sample = ns;
+	atomic_store_explicit(&w->nap_late_ns, late - late / 8 + sample / 8, memory_order_relaxed);
+	return 1;
 }
 
 void uw_req_wait(struct uwal *w, struct req *r)

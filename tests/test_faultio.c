@@ -6,12 +6,15 @@
  * and the kinds' usual files match as documented; counts are per kind and
  * file; a pause blocks until released, and a rule armed during a pause
  * does not see the paused operation; a short ring write cancels its
- * linked fdatasync; futex sleepers are counted; descriptors follow
- * renames. Every other fault test relies on these.
+ * linked fdatasync; futex sleepers are counted; a timed futex wait runs
+ * to its timeout or to a wake, and leaves the caller's timer slack as it
+ * found it; descriptors follow renames. Every other fault test relies on
+ * these.
  */
 #include "helpers.h"
 
 #include <stdatomic.h>
+#include <sys/prctl.h>
 
 TH_SUITE(faultio, 60);
 
@@ -391,4 +394,58 @@ TH_TEST(faultio, futex_sleepers_are_counted)
 	for (int i = 0; i < 3; i++)
 		pthread_join(t[i], NULL);
 	cr_assert_eq(tio_sleeping(), 0);
+}
+
+static _Atomic uint32_t timed_word;
+
+static void *waker(void *p)
+{
+	(void)p;
+	th_sleep_ms(20);
+	atomic_store(&timed_word, 1);
+	uw_io_futex_wake(io, (uint32_t *)&timed_word, 1);
+	return NULL;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Guards against a timed wait (a waiter's nap, wait_nap_pct) that leaves
+ * the calling thread's timer slack at the 1 ns it waits with, that ends
+ * before its timeout, or that a wake does not end. */
+TH_TEST(faultio, a_timed_wait_keeps_the_callers_timer_slack)
+{
+	io = tio_fault_io();
+	/* 0 asks for the thread's default slack (50 us): read it back. */
+	unsigned long slacks[] = {77777, 0, 1, 3000000};
+	for (size_t i = 0; i < sizeof(slacks) / sizeof(slacks[0]); i++) {
+		cr_assert_eq(prctl(PR_SET_TIMERSLACK, slacks[i], 0, 0, 0), 0);
+		int before = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+		cr_assert_gt(before, 0);
+		uint32_t zero = 0;
+		uint64_t t0 = mono_ns();
+		uw_io_futex_wait_for(io, &zero, 0, 300000);
+		uint64_t slept = mono_ns() - t0;
+		cr_assert_geq(slept, 300000, "a 300 us wait returned after %llu ns",
+			      (unsigned long long)slept);
+		cr_assert_eq(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), before,
+			     "slack %d before the wait, %d after", before,
+			     prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0));
+	}
+	prctl(PR_SET_TIMERSLACK, 0UL, 0, 0, 0);
+	/* A wake ends a long timed wait. */
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, waker, NULL), 0);
+	uint64_t t0 = mono_ns();
+	while (atomic_load(&timed_word) == 0 && mono_ns() - t0 < 60000000000ull)
+		uw_io_futex_wait_for(io, (uint32_t *)&timed_word, 0, 30000000000ull);
+	uint64_t waited = mono_ns() - t0;
+	pthread_join(t, NULL);
+	cr_assert_eq(atomic_load(&timed_word), 1);
+	cr_assert_lt(waited, 30000000000ull, "the wake did not end the wait (%llu ns)",
+		     (unsigned long long)waited);
 }
