@@ -566,6 +566,9 @@ static void seal_failure(const struct variant *v, const struct fault *f)
 	/* the next segment is prepared (its rename is its last step), so the
 	 * fault cannot hit the preparer's own header write */
 	wait_count(TIO_RENAME, r0 + 1);
+	/* and the writer's idle mark frame is written: the fault is the next
+	 * write's */
+	th_wait_writer_idle(w);
 	tio_arm(f->op, fault_files(f), 1, f->err);
 	int rc = th_write_std(w, 5, false);
 	tio_clear();

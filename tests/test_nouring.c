@@ -239,6 +239,8 @@ static void fallback_fault(const struct variant *v, enum tio_kind op, int err, b
 	cr_assert_not(th_stats(w).uring);
 	for (uint64_t i = 1; i <= 10; i++)
 		cr_assert_eq(th_write_std(w, i, false), 0);
+	/* Its idle mark frame written: the fault is the next write's. */
+	th_wait_writer_idle(w);
 	tio_arm(op, NULL, 1, err);
 	int rc = th_write_std(w, 11, sync);
 	tio_clear();

@@ -240,6 +240,9 @@ static void poison_case(enum uwal_sync_mode mode, enum uwal_write_path path, enu
 	for (uint64_t i = 1; i <= ACKED; i++)
 		cr_assert_eq(th_write_std(w, i, false), 0);
 
+	/* Its idle mark frame written: the fault is the next write's (armed
+	 * sooner, the mark's pwrite could take it and poison the handle). */
+	th_wait_writer_idle(w);
 	tio_arm(op, NULL, 1, err);
 	int rc = th_write_std(w, ACKED + 1, false);
 	tio_clear();
