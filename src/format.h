@@ -153,9 +153,11 @@ enum fmt_frame_status uw_fmt_frame_decode(const uint8_t *in, size_t avail, uint3
 					  uint32_t max_len, struct fmt_frame *f);
 /* A payload decoder; one per thread, reused across frames. */
 struct fmt_dec {
-	msgpack_unpacked u;
+	msgpack_zone zone; /* cleared, not freed, before each payload */
+	msgpack_object obj;
 };
-void uw_fmt_dec_init(struct fmt_dec *d);
+/* 0, or -ENOMEM (d is then safe to destroy, and nothing else). */
+int uw_fmt_dec_init(struct fmt_dec *d);
 void uw_fmt_dec_destroy(struct fmt_dec *d);
 /* Decode a record payload (key/value point into f's payload); 0 or
  * UWAL_ECORRUPT. The result stays valid until d decodes again. */

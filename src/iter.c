@@ -116,7 +116,12 @@ int uwal_iter_open_at(uwal *w, uint64_t index, unsigned flags, uwal_iter **out)
 	uw_frd_init(&it->rd, w->io, -1, 0, FMT_SEG_HDR_SIZE, FMT_SEG_HDR_SIZE, WINDOW);
 	it->follow = follow;
 	it->off = FMT_SEG_HDR_SIZE;
-	uw_fmt_dec_init(&it->dec);
+	if (uw_fmt_dec_init(&it->dec) < 0) {
+		uw_fmt_dec_destroy(&it->dec);
+		uw_frd_destroy(&it->rd);
+		free(it);
+		return -ENOMEM;
+	}
 
 	int ret = 0;
 	size_t from = 0;

@@ -660,7 +660,8 @@ static int seal_at_end(const struct insp *in, uint64_t *records)
 	if ((size_t)got != len)
 		return 0;
 	struct fmt_dec dec;
-	uw_fmt_dec_init(&dec);
+	if (uw_fmt_dec_init(&dec) < 0)
+		return -ENOMEM;
 	ret = 0;
 	for (size_t at = 0; ret == 0 && at + FMT_FRAME_HDR_SIZE < len; at++) {
 		struct fmt_frame fr;

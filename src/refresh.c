@@ -45,8 +45,9 @@ static int still_there(struct seg *s, int fd, uint64_t *keep)
 	uint64_t at = s->idx.offs[s->idx.n - 1];
 	struct uw_frd rd;
 	struct fmt_dec dec;
+	if (uw_fmt_dec_init(&dec) < 0)
+		return -ENOMEM;
 	uw_frd_init(&rd, s->io, fd, s->salt, at, s->end, (size_t)(s->end - at));
-	uw_fmt_dec_init(&dec);
 	int ok = 1;
 	uint64_t last = s->end; /* where trailing mark frames begin (s->end: none) */
 	while (ok == 1 && rd.off < s->end) {

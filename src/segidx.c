@@ -52,7 +52,8 @@ static int seal_ends_file(struct uw_io *io, int fd, uint32_t salt, uint64_t at, 
 		return 1;
 	struct fmt_dec dec;
 	uint64_t r, nx;
-	uw_fmt_dec_init(&dec);
+	if (uw_fmt_dec_init(&dec) < 0)
+		return -ENOMEM;
 	int ret = uw_fmt_seal_decode(&dec, &f, &r, &nx) == 0 && r == records && nx == next ? 0 : 1;
 	uw_fmt_dec_destroy(&dec);
 	return ret;

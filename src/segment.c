@@ -218,7 +218,8 @@ int uw_seg_scan_from(struct uw_io *io, int fd, uint32_t salt, uint16_t version, 
 		out->end = out->stop = off;
 		return 0;
 	}
-	uw_fmt_dec_init(&dec);
+	if (uw_fmt_dec_init(&dec) < 0)
+		return -ENOMEM;
 	uw_frd_init(&rd, io, fd, salt, from, file_size, 1u << 20);
 	for (;;) {
 		struct fmt_frame f;

@@ -468,8 +468,11 @@ static int read_frame(struct uwal *w, struct seg *s, int fd, uint32_t off, uint6
 	if (st < 0)
 		return st;
 	struct fmt_dec dec;
-	int ret = 0;
-	uw_fmt_dec_init(&dec);
+	int ret = uw_fmt_dec_init(&dec);
+	if (ret < 0) {
+		uw_fmt_dec_destroy(&dec);
+		return ret;
+	}
 	if (st != FMT_FRAME_OK || uw_fmt_record_decode(&dec, &f, rec) < 0) {
 		uw_wal_log(w, UWAL_LOG_ERROR, "corrupt frame: %s/%s at offset %u", w->dir, s->name,
 			   off);
