@@ -350,7 +350,7 @@ static void sys_futex_wait_for(struct uw_io *io, uint32_t *addr, uint32_t val, u
 	 * VM a 30-120 us wait ended 85-99 us late on average with the default
 	 * slack and 34-40 us late with 1 ns (perf/README "wait-nap"). So
 	 * every timed wait runs with 1 ns of slack, and the caller's slack is
-	 * put back after it (two prctl calls: the longer waits, a follower's
+	 * put back after it (three prctl calls; the longer waits, a follower's
 	 * or uwal_reap's timeout, only end nearer their deadline). */
 	int old = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
 	if (old > 1)
