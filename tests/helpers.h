@@ -699,6 +699,31 @@ static inline void th_wait_writer_idle(uwal *w)
 	}
 }
 
+/*
+ * Wait (10 s at most) until every sealed segment of w, a log in dir, has
+ * its index file, or fail. The preparer reads each sealed segment to
+ * build it: a read fault armed before it is done could be its read.
+ */
+static inline void th_wait_indexes(uwal *w, const char *dir)
+{
+	for (int tries = 0;; tries++) {
+		uwal_segment_info *v;
+		size_t n, missing = 0;
+		cr_assert_eq(uwal_segments(w, &v, &n), 0);
+		for (size_t i = 0; i < n; i++) {
+			char name[300], path[4700];
+			snprintf(name, sizeof(name), "%s.idx", v[i].name);
+			if (v[i].sealed && !th_exists(th_join(path, sizeof(path), dir, name)))
+				missing++;
+		}
+		uwal_segments_free(v);
+		if (missing == 0)
+			return;
+		cr_assert_lt(tries, 2000, "%zu index files not written", missing);
+		th_sleep_ms(5);
+	}
+}
+
 /* Wait (10 s at most) until retention removed n segments of w, or fail. */
 static inline void th_wait_deleted(uwal *w, uint64_t n)
 {

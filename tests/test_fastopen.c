@@ -28,27 +28,6 @@ static void run(const char *fmt, const char *a, const char *b)
 	cr_assert_eq(system(cmd), 0, "%s", cmd);
 }
 
-/* Wait until every sealed segment of w has its index file. */
-static void wait_indexes(uwal *w, const char *dir)
-{
-	for (int tries = 0;; tries++) {
-		uwal_segment_info *v;
-		size_t n, missing = 0;
-		cr_assert_eq(uwal_segments(w, &v, &n), 0);
-		for (size_t i = 0; i < n; i++) {
-			char name[300], path[4700];
-			snprintf(name, sizeof(name), "%s.idx", v[i].name);
-			if (v[i].sealed && !th_exists(th_join(path, sizeof(path), dir, name)))
-				missing++;
-		}
-		uwal_segments_free(v);
-		if (missing == 0)
-			return;
-		cr_assert_lt(tries, 2000, "%zu index files not written", missing);
-		th_sleep_ms(5);
-	}
-}
-
 /* What a handle shows: the records in iteration order (index and a hash
  * of key and value), first and last index, uwal_get of every index up to
  * last + 2, and (read-write handles) the next assigned index. */
@@ -157,7 +136,7 @@ static void build_log(const char *dir)
 		cr_assert_eq(uwal_append(w, "e", 1, "f", 1, false, NULL), 0);
 	th_write_range(w, 300, 330);
 	cr_assert_eq(uwal_truncate_back(w, 320), 0);
-	wait_indexes(w, dir);
+	th_wait_indexes(w, dir);
 	th_close(w);
 	cr_assert_geq(count_indexes(dir), 3);
 }
@@ -210,7 +189,7 @@ TH_TEST(fastopen, a_log_without_index_files_opens_by_reading_and_gets_them)
 	uwal_config cfg;
 	cfg_small(&cfg, log);
 	uwal *w = th_open(&cfg);
-	wait_indexes(w, log);
+	th_wait_indexes(w, log);
 	th_close(w);
 	struct view again;
 	cr_assert_eq(take_view(log, UWAL_OPEN_READONLY, &again, NULL), 0);
@@ -396,7 +375,7 @@ TH_TEST(fastopen, retention_and_truncation_remove_index_files_and_open_removes_l
 	uwal *w = th_open(&cfg);
 	th_write_range(w, 1, 100);
 	th_wait_deleted(w, 5);
-	wait_indexes(w, g_dir);
+	th_wait_indexes(w, g_dir);
 	cr_assert_eq(uwal_truncate_front(w, 95), 0);
 	th_write_range(w, 101, 103);
 	th_sleep_ms(100);

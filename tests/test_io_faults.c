@@ -409,19 +409,6 @@ TH_TEST(io_faults, retention_keeps_indexes_of_a_removal_it_cannot_sync)
 
 /* ---- reads ------------------------------------------------------------------ */
 
-/*
- * Wait (10 s at most) until the preparer has written the index files of the
- * two sealed segments of a 10-record small_config() log. It reads each
- * sealed segment to build them: a read fault armed before it is done may
- * be its read, not the one under test.
- */
-static void wait_for_indexes(void)
-{
-	for (int i = 0; i < 2000 && th_count_suffix(g_dir, ".idx") < 2; i++)
-		th_sleep_ms(5);
-	cr_assert_eq(th_count_suffix(g_dir, ".idx"), 2, "the sealed segments' index files");
-}
-
 /* Guards against a failed read being taken for a missing or corrupt
  * record, or poisoning the handle. */
 TH_TEST(io_faults, get_returns_a_read_error_without_poisoning)
@@ -431,7 +418,8 @@ TH_TEST(io_faults, get_returns_a_read_error_without_poisoning)
 	uwal *w = th_open(&cfg);
 	for (uint64_t i = 1; i <= 10; i++)
 		cr_assert_eq(th_write_std(w, i, false), 0);
-	wait_for_indexes();
+	th_wait_indexes(w, g_dir);
+	cr_assert_eq(th_count_suffix(g_dir, ".idx"), 2, "the sealed segments' index files");
 	tio_arm(TIO_PREAD, SEGS, 1, -EIO);
 	uwal_record r;
 	memset(&r, 0, sizeof(r));
@@ -459,7 +447,8 @@ TH_TEST(io_faults, iterator_returns_a_read_error_without_poisoning)
 	cr_assert_eq(uwal_iter_next(it, &r), 1);
 	th_check_std_rec(&r, 1);
 	/* the next segment's first read fails */
-	wait_for_indexes();
+	th_wait_indexes(w, g_dir);
+	cr_assert_eq(th_count_suffix(g_dir, ".idx"), 2, "the sealed segments' index files");
 	tio_arm(TIO_PREAD, SEGS, 1, -EIO);
 	int rc;
 	uint64_t seen = 1;

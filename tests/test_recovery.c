@@ -980,27 +980,6 @@ static size_t range_without(uint64_t *v, uint64_t first, uint64_t last, uint64_t
 	return n;
 }
 
-/* Wait until every sealed segment of w has its index file. */
-static void wait_indexes(uwal *w)
-{
-	for (int tries = 0;; tries++) {
-		uwal_segment_info *v;
-		size_t n, missing = 0;
-		cr_assert_eq(uwal_segments(w, &v, &n), 0);
-		for (size_t i = 0; i < n; i++) {
-			char name[300], path[4700];
-			snprintf(name, sizeof(name), "%s.idx", v[i].name);
-			if (v[i].sealed && !th_exists(th_join(path, sizeof(path), g_dir, name)))
-				missing++;
-		}
-		uwal_segments_free(v);
-		if (missing == 0)
-			return;
-		cr_assert_lt(tries, 2000, "%zu index files not written", missing);
-		th_sleep_ms(5);
-	}
-}
-
 /* Guards against unsafe recover deleting a whole sealed segment for one bad
  * frame: the records before the damage stay (exactly those), the segment
  * ends with a valid seal right after them, nothing else is removed, and
@@ -1159,7 +1138,7 @@ TH_TEST(recovery, unsafe_recover_removes_the_cut_segments_index_file)
 	uwal *w = th_open(&cfg);
 	for (uint64_t i = 1; i <= 35; i++)
 		cr_assert_eq(th_write_std(w, i, false), 0);
-	wait_indexes(w);
+	th_wait_indexes(w, g_dir);
 	th_close(w);
 	char path[4352], idx[4400];
 	th_join(path, sizeof(path), g_dir, SEG1);
