@@ -407,13 +407,6 @@ static void *waker(void *p)
 	return NULL;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Guards against a timed wait (a waiter's nap, wait_nap_pct) that leaves
  * the calling thread's timer slack at the 1 ns it waits with, that ends
  * before its timeout, or that a wake does not end. */
@@ -427,9 +420,9 @@ TH_TEST(faultio, a_timed_wait_keeps_the_callers_timer_slack)
 		int before = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
 		cr_assert_gt(before, 0);
 		uint32_t zero = 0;
-		uint64_t t0 = mono_ns();
+		uint64_t t0 = uw_io_now_ns();
 		uw_io_futex_wait_for(io, &zero, 0, 300000);
-		uint64_t slept = mono_ns() - t0;
+		uint64_t slept = uw_io_now_ns() - t0;
 		cr_assert_geq(slept, 300000, "a 300 us wait returned after %llu ns",
 			      (unsigned long long)slept);
 		cr_assert_eq(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), before,
@@ -440,10 +433,10 @@ TH_TEST(faultio, a_timed_wait_keeps_the_callers_timer_slack)
 	/* A wake ends a long timed wait. */
 	pthread_t t;
 	cr_assert_eq(pthread_create(&t, NULL, waker, NULL), 0);
-	uint64_t t0 = mono_ns();
-	while (atomic_load(&timed_word) == 0 && mono_ns() - t0 < 60000000000ull)
+	uint64_t t0 = uw_io_now_ns();
+	while (atomic_load(&timed_word) == 0 && uw_io_now_ns() - t0 < 60000000000ull)
 		uw_io_futex_wait_for(io, (uint32_t *)&timed_word, 0, 30000000000ull);
-	uint64_t waited = mono_ns() - t0;
+	uint64_t waited = uw_io_now_ns() - t0;
 	pthread_join(t, NULL);
 	cr_assert_eq(atomic_load(&timed_word), 1);
 	cr_assert_lt(waited, 30000000000ull, "the wake did not end the wait (%llu ns)",
