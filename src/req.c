@@ -77,7 +77,9 @@ static int nap(struct uwal *w, struct req *r)
 		/* Too short to be worth a timer. Forget a lateness that keeps
 		 * every nap from running (one late wake-up can weigh 1/8 of a
 		 * millisecond), or it would never be measured again. */
-		atomic_store_explicit(&w->nap_late_ns, late - late / 8, memory_order_relaxed);
+		if (late)
+			atomic_store_explicit(&w->nap_late_ns, late - late / 8,
+					      memory_order_relaxed);
 		return 1;
 	}
 	uint64_t ns = want - late;
