@@ -223,6 +223,21 @@ void uw_sidx_name(char *out, const char *seg_name, bool tmp);
  * a sealed segment whose seal ends the file: no index) or -errno. */
 int uw_sidx_build(struct uw_io *io, int dirfd, struct seg *s);
 /*
+ * The index file of the sealed segment s from memory, without reading the
+ * file: x is what the writer noted of s at its seal (every field but keys
+ * and offs: trunc holds its NEXT frames), and s's table must hold every
+ * record frame of the file, in file order, as it does when the writer
+ * wrote every frame of s since its header and no truncation touched it.
+ * The table is read, never changed: the caller keeps it from changing
+ * (uw_prep_index_settle()). 0 and the file's bytes in *buf (malloc'd);
+ * 1 if the table does not agree with x (the caller reads the frames);
+ * -ENOMEM.
+ */
+int uw_sidx_encode_noted(const struct seg *s, struct fmt_idx *x, uint8_t **buf, size_t *len);
+/* Write buf[0..len) as the index file of s (a temporary file,
+ * fdatasynced, renamed into place); 0 or -errno. */
+int uw_sidx_write(struct uw_io *io, int dirfd, const struct seg *s, const uint8_t *buf, size_t len);
+/*
  * Load the index file of the segment seg_name (header h, open as seg_fd,
  * seg_size bytes) into *x, if it is whole and describes this file
  * (format.c, "Index files"): 0 and *x (uw_fmt_idx_free() it); 1 if there
@@ -308,6 +323,14 @@ struct uw_cut {
 	uint64_t off;
 };
 
+/* A sealed segment whose index file to write: from the writer's notes and
+ * the segment's table when notes is set (uw_sidx_encode_noted), else from
+ * a scan of the file. */
+struct uw_idx_job {
+	struct seg *s;
+	struct fmt_idx *notes;
+};
+
 struct prep {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -323,9 +346,10 @@ struct prep {
 	size_t n_gone, cap_gone;
 	struct seg **kept; /* a round's segments left in place after a failure */
 	size_t n_kept, cap_kept;
-	bool lost;             /* a round's result could not be handed back: no more rounds */
-	struct seg **to_index; /* sealed segments whose index file to write */
+	bool lost;                   /* a round's result could not be handed back: no more rounds */
+	struct uw_idx_job *to_index; /* sealed segments whose index file to write */
 	size_t n_to_index, cap_to_index;
+	bool reading; /* reading a job's segment table (uw_prep_index_settle) */
 };
 
 /* A diagnostic from one of uwal's threads, waiting for a caller's thread. */
@@ -516,9 +540,15 @@ struct seg *uw_prep_take(struct uwal *w, int *err);
  * time. 0, or -ENOMEM (nothing taken). */
 int uw_prep_delete(struct uwal *w, struct seg **v, size_t n);
 /* Have the preparer write the index file of the sealed segment s (it
- * takes a reference), after what it was asked before; nothing happens if
- * that cannot be queued (s is read frame by frame at the next open). */
-void uw_prep_index(struct uwal *w, struct seg *s);
+ * takes a reference), after what it was asked before: from notes (taken
+ * over, malloc'd; see uw_sidx_encode_noted) and s's table, or, with notes
+ * NULL, from a scan of the file. Nothing happens if that cannot be queued
+ * (s is read frame by frame at the next open). */
+void uw_prep_index(struct uwal *w, struct seg *s, struct fmt_idx *notes);
+/* Before the writer changes a sealed segment's table (a truncation): the
+ * queued jobs read their files instead, and the one that is reading a
+ * table now is waited for. */
+void uw_prep_index_settle(struct uwal *w);
 /* Take the result of the last round: the segments whose removal is
  * durable now, and (*kept) the ones left in place after a failure. */
 struct seg **uw_prep_take_gone(struct uwal *w, size_t *n, struct seg ***kept, size_t *n_kept);

@@ -80,27 +80,80 @@ static void unlink_doomed(struct uwal *w, struct seg **v, size_t n)
 	uw_io_eventfd_signal(w->io, w->wake_fd);
 }
 
-/* Write the index file of the sealed segment s (one reference, dropped). */
-static void build_index(struct uwal *w, struct seg *s)
+/* A job's notes, gone: its file is read instead. */
+static void notes_free(struct uw_idx_job *j)
 {
+	if (!j->notes)
+		return;
+	uw_fmt_idx_free(j->notes);
+	free(j->notes);
+	j->notes = NULL;
+}
+
+/*
+ * Write the index file of the job's sealed segment (one reference,
+ * dropped). From the writer's notes the segment's table is read while
+ * p->reading is set, which the writer waits out before it changes a
+ * sealed segment's table (uw_prep_index_settle); a table that does not
+ * agree with the notes, or no memory for the bytes, and the file is read.
+ */
+static void build_index(struct uwal *w, struct uw_idx_job *j)
+{
+	struct prep *p = &w->prep;
+	struct seg *s = j->s;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int e = 1;
+	if (j->notes) {
+		e = s->unlinked ? 1 : uw_sidx_encode_noted(s, j->notes, &buf, &len);
+		pthread_mutex_lock(&p->mu);
+		p->reading = false;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		notes_free(j);
+	}
 	if (!s->unlinked) {
-		int e = uw_sidx_build(w->io, w->dirfd, s);
+		e = e == 0 ? uw_sidx_write(w->io, w->dirfd, s, buf, len)
+			   : uw_sidx_build(w->io, w->dirfd, s);
 		if (e < 0)
 			uw_wal_log(w, UWAL_LOG_WARN,
 				   "no index file for %s/%s (the next open reads its frames): %s",
 				   w->dir, s->name, uwal_strerror(e));
 	}
+	free(buf);
 	uw_seg_unref(s);
 }
 
-void uw_prep_index(struct uwal *w, struct seg *s)
+void uw_prep_index(struct uwal *w, struct seg *s, struct fmt_idx *notes)
+{
+	struct prep *p = &w->prep;
+	struct uw_idx_job j = {s, notes};
+	pthread_mutex_lock(&p->mu);
+	if (p->n_to_index == p->cap_to_index) {
+		size_t cap = p->cap_to_index ? p->cap_to_index * 2 : 8;
+		struct uw_idx_job *v = realloc(p->to_index, cap * sizeof(*v));
+		if (!v) {
+			pthread_mutex_unlock(&p->mu);
+			notes_free(&j);
+			return;
+		}
+		p->to_index = v;
+		p->cap_to_index = cap;
+	}
+	uw_seg_ref(s);
+	p->to_index[p->n_to_index++] = j;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void uw_prep_index_settle(struct uwal *w)
 {
 	struct prep *p = &w->prep;
 	pthread_mutex_lock(&p->mu);
-	if (uw_seg_list_push(&p->to_index, &p->n_to_index, &p->cap_to_index, s) == 0) {
-		uw_seg_ref(s);
-		pthread_cond_broadcast(&p->cv);
-	}
+	for (size_t i = 0; i < p->n_to_index; i++)
+		notes_free(&p->to_index[i]);
+	while (p->reading)
+		pthread_cond_wait(&p->cv, &p->mu);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -148,11 +201,12 @@ static void *prep_main(void *arg)
 			continue;
 		}
 		if (p->n_to_index) {
-			struct seg *s = p->to_index[0];
+			struct uw_idx_job j = p->to_index[0];
 			p->n_to_index--;
 			memmove(p->to_index, p->to_index + 1, p->n_to_index * sizeof(*p->to_index));
+			p->reading = j.notes != NULL;
 			pthread_mutex_unlock(&p->mu);
-			build_index(w, s);
+			build_index(w, &j);
 			pthread_mutex_lock(&p->mu);
 			continue;
 		}
@@ -179,8 +233,10 @@ int uw_prep_start(struct uwal *w)
  * frames (and asks again). */
 static void drop_index_jobs(struct prep *p)
 {
-	for (size_t i = 0; i < p->n_to_index; i++)
-		uw_seg_unref(p->to_index[i]);
+	for (size_t i = 0; i < p->n_to_index; i++) {
+		notes_free(&p->to_index[i]);
+		uw_seg_unref(p->to_index[i].s);
+	}
 	free(p->to_index);
 	p->to_index = NULL;
 	p->n_to_index = p->cap_to_index = 0;

@@ -1092,7 +1092,7 @@ int uw_rec_open_log(struct uwal *w)
 	 * background, for the next open. */
 	for (size_t i = 0; i < w->nsegs; i++)
 		if (w->segs[i]->sealed && !w->segs[i]->indexed)
-			uw_prep_index(w, w->segs[i]);
+			uw_prep_index(w, w->segs[i], NULL);
 	return 0;
 }
 

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * segidx.c - sealed segments' index files, "<prefix><20 digits>.idx"
- * (format.c, "Index files"): the preparer writes one after each seal,
- * from a scan of the sealed file with the frame reader recovery uses, off
- * the write path; uwal_open() loads it instead of reading the segment's
- * frames, once it has checked that it is whole and describes this very
- * file. Anything short of that and the segment is read frame by frame.
+ * (format.c, "Index files"): the preparer writes one after each seal, off
+ * the write path, from the writer's table of the segment and its notes
+ * (uw_sidx_encode_noted), or, when the writer did not write every frame of
+ * it or a truncation touched it, from a scan of the sealed file with the
+ * frame reader recovery uses (uw_sidx_build); uwal_open() loads it instead
+ * of reading the segment's frames, once it has checked that it is whole
+ * and describes this very file. Anything short of that and the segment is
+ * read frame by frame.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -108,8 +111,7 @@ static int col_trunc(void *arg, uint8_t type, const struct fmt_trunc *t, uint64_
 
 /* Write buf as the index file of s: a temporary file, fdatasynced, then
  * renamed into place (format.c, "Index files"). */
-static int write_file(struct uw_io *io, int dirfd, const struct seg *s, const uint8_t *buf,
-		      size_t len)
+int uw_sidx_write(struct uw_io *io, int dirfd, const struct seg *s, const uint8_t *buf, size_t len)
 {
 	char tmp[UW_SIDX_NAME_MAX], name[UW_SIDX_NAME_MAX];
 	uw_sidx_name(tmp, s->name, true);
@@ -171,8 +173,37 @@ int uw_sidx_build(struct uw_io *io, int dirfd, struct seg *s)
 		uw_fmt_idx_free(&x);
 	}
 	if (ret == 0)
-		ret = write_file(io, dirfd, s, buf, len);
+		ret = uw_sidx_write(io, dirfd, s, buf, len);
 	free(buf);
+	return ret;
+}
+
+/*
+ * What a scan of the file would collect, from memory: a 64 MiB segment of
+ * 100-byte records is about half a million frames to read back, check and
+ * decode (tens of milliseconds of a CPU per seal, beside a writer that
+ * seals one every fraction of a second when it writes unsynced), where
+ * the table already holds each record's index and offset. The table is
+ * trusted only as far as it can be checked: one entry per record frame of
+ * the seal's count, offsets strictly increasing between the header and
+ * the seal frame.
+ */
+int uw_sidx_encode_noted(const struct seg *s, struct fmt_idx *x, uint8_t **buf, size_t *len)
+{
+	const struct idx *t = &s->idx;
+	if (atomic_load_explicit(&s->idx_lazy, memory_order_relaxed) || t->n != x->records ||
+	    (t->n && (!t->keys || !t->offs)))
+		return 1;
+	for (uint32_t i = 0; i < t->n; i++)
+		if (t->offs[i] < FMT_SEG_HDR_SIZE || t->offs[i] >= x->seal_off ||
+		    (i && t->offs[i] <= t->offs[i - 1]))
+			return 1;
+	/* Borrowed for the encoding only. */
+	x->keys = t->keys;
+	x->offs = t->offs;
+	int ret = uw_fmt_idx_encode(x, buf, len);
+	x->keys = NULL;
+	x->offs = NULL;
 	return ret;
 }
 

@@ -89,6 +89,16 @@ struct writer {
 	unsigned rr;
 	int close_err;
 	int cpu; /* the CPU last stored in w->writer_cpu */
+	/* What the active segment's index file needs besides its records
+	 * (uw_sidx_encode_noted): idx_exact while the table holds every
+	 * record frame of the file, that is while this writer wrote every
+	 * frame since the segment's header and no truncation touched it; the
+	 * NEXT frames written into it (nexts), and the last mark frame
+	 * counted in it (seg_mark_w 0: none). */
+	bool idx_exact;
+	struct fmt_idx_trunc *nexts;
+	uint32_t n_nexts, cap_nexts;
+	uint64_t seg_mark_w, seg_mark_recs;
 };
 
 struct batch {
@@ -97,8 +107,8 @@ struct batch {
 	uint32_t nblock; /* requests in the chain whose submitters block on them */
 	size_t bytes;
 	bool sync;
-	bool mark; /* it starts with a mark frame stating mark_w */
-	uint64_t mark_w;
+	bool mark; /* it starts with a mark frame stating mark_w, mark_recs */
+	uint64_t mark_w, mark_recs;
 };
 /* Everything written to the active segment is durable now. */
 static void synced(struct writer *wr)
@@ -213,6 +223,69 @@ static void publish_end(struct uwal *w, struct writer *wr)
 	pthread_rwlock_unlock(&w->lock);
 }
 
+/* ---- what the active segment's index file needs (see struct writer) ---- */
+
+/* A NEXT frame t of len bytes written at off into the active segment. */
+static void note_next(struct writer *wr, const struct fmt_trunc *t, uint64_t off, size_t len)
+{
+	if (!wr->idx_exact)
+		return;
+	if (wr->n_nexts == wr->cap_nexts) {
+		uint32_t cap = wr->cap_nexts ? wr->cap_nexts * 2 : 4;
+		struct fmt_idx_trunc *v = realloc(wr->nexts, cap * sizeof(*v));
+		if (!v) {
+			wr->idx_exact = false; /* its index file reads the frames */
+			return;
+		}
+		wr->nexts = v;
+		wr->cap_nexts = cap;
+	}
+	wr->nexts[wr->n_nexts++] = (struct fmt_idx_trunc){
+		.type = FMT_FRAME_NEXT, .len = (uint32_t)len, .off = off, .t = *t};
+}
+
+/* The active segment starts: a new one, or (exact only if it holds no
+ * frame yet) the one recovery left. */
+static void notes_start(struct writer *wr, bool exact)
+{
+	wr->idx_exact = exact;
+	wr->n_nexts = 0;
+	wr->seg_mark_w = wr->seg_mark_recs = 0;
+}
+
+/*
+ * The active segment is sealed, its seal frame of seal_len bytes at woff
+ * naming next_seq: what its index file says, but for the records, which
+ * the preparer takes from its table (uw_sidx_encode_noted). NULL when the
+ * file must be read instead (not exact, or no memory).
+ */
+static struct fmt_idx *notes_take(struct writer *wr, size_t seal_len, uint64_t next_seq)
+{
+	const struct seg *s = wr->active;
+	if (!wr->idx_exact || s->idx.n != wr->wcount)
+		return NULL;
+	struct fmt_idx *x = malloc(sizeof(*x));
+	if (!x)
+		return NULL;
+	*x = (struct fmt_idx){.seq = s->seq,
+			      .version = s->version,
+			      .salt = s->salt,
+			      .key_hi = (uint32_t)(s->key >> 32),
+			      .file_size = wr->woff + seal_len,
+			      .seal_off = wr->woff,
+			      .records = wr->wcount,
+			      .next_seq = next_seq,
+			      .mark_w = wr->seg_mark_w,
+			      .mark_recs = wr->seg_mark_recs,
+			      .ntrunc = wr->n_nexts,
+			      .trunc = wr->n_nexts ? wr->nexts : NULL};
+	if (wr->n_nexts) {
+		wr->nexts = NULL; /* the notes' now */
+		wr->cap_nexts = 0;
+	}
+	return x;
+}
+
 /*
  * Write a NEXT frame (the high-water mark of indexes, see the top) at the
  * writer's position in the active segment, unsynced; published, so that
@@ -229,6 +302,7 @@ static int write_next(struct uwal *w, struct writer *wr)
 	int err = uw_io_pwrite(w->io, wr->active->fd, buf, len, wr->woff);
 	if (err < 0)
 		return err;
+	note_next(wr, &t, wr->woff, len);
 	wr->woff += len;
 	wr->dirty = true;
 	publish_end(w, wr);
@@ -365,7 +439,8 @@ static int rotate(struct uwal *w, struct writer *wr)
 	/* Sealed: its descriptor is the cache's now, which may close it. */
 	uw_seg_fd_unpin(old);
 	/* Its index file is written by the preparer, off the write path. */
-	uw_prep_index(w, old);
+	uw_prep_index(w, old, notes_take(wr, n, next->seq));
+	notes_start(wr, true);
 	wr->active = next;
 	atomic_store_explicit(&w->cur_salt, next->salt, memory_order_relaxed);
 	wr->woff = FMT_SEG_HDR_SIZE;
@@ -469,6 +544,7 @@ static void batch_open(struct writer *wr, struct batch *b)
 	b->bytes = mark_encode(wr, wr->buf);
 	b->mark = true;
 	b->mark_w = wr->durable;
+	b->mark_recs = wr->durable_recs;
 }
 
 /*
@@ -724,8 +800,10 @@ static int publish_batch(struct uwal *w, struct writer *wr, const struct batch *
 	wr->wcount += b->nrec;
 	if (b->bytes)
 		wr->idle_mark = false; /* overwritten */
-	if (b->mark)
-		wr->marked = b->mark_w;
+	if (b->mark) {
+		wr->marked = wr->seg_mark_w = b->mark_w;
+		wr->seg_mark_recs = b->mark_recs;
+	}
 	if (b->sync)
 		synced(wr);
 	else
@@ -778,6 +856,7 @@ static void claim_idle_mark(struct uwal *w, struct writer *wr)
 	wr->idle_mark = false;
 	wr->woff += FMT_MARK_FRAME_SIZE;
 	wr->marked = wr->idle_w;
+	wr->idx_exact = false; /* its record count is not noted */
 	wr->dirty = true;
 	publish_end(w, wr);
 }
@@ -836,7 +915,8 @@ static int close_active(struct uwal *w, struct writer *wr)
 	if (e < 0)
 		return e;
 	wr->idle_mark = false;
-	wr->marked = wr->durable;
+	wr->marked = wr->seg_mark_w = wr->durable;
+	wr->seg_mark_recs = wr->durable_recs;
 	wr->woff += len;
 	publish_end(w, wr);
 	e = uw_io_fdatasync(w->io, wr->active->fd);
@@ -874,6 +954,11 @@ static void run_trunc(struct uwal *w, struct writer *wr)
 			return;
 		}
 	}
+	/* The frame changes what the active segment's file holds beside its
+	 * table, and the tables of sealed segments: no index file is made
+	 * from them after this (uw_sidx_encode_noted). */
+	wr->idx_exact = false;
+	uw_prep_index_settle(w);
 	struct uw_wpos p = {wr->active, wr->woff, wr->wcount, wr->dirty};
 	bool io_err;
 	int res = uw_trunc_run(w, wr->ring, &p, r, &io_err);
@@ -1117,6 +1202,7 @@ int uw_pipe_start(struct uwal *w)
 	wr->durable_recs = wr->active->durable_recs;
 	wr->marked = wr->active->marked_off;
 	wr->dirty = wr->woff > wr->durable;
+	notes_start(wr, wr->woff == FMT_SEG_HDR_SIZE && wr->wcount == 0);
 	wr->max_ever = w->hw_index;
 	for (size_t i = 0; i < w->nsegs; i++)
 		if (w->segs[i]->idx.n && w->segs[i]->idx.max > wr->max_ever)
@@ -1159,6 +1245,7 @@ void uw_pipe_stop(struct uwal *w)
 	uw_bset_free(&wr->set);
 	free(wr->buf);
 	free(wr->ents);
+	free(wr->nexts);
 	free(wr);
 	w->wr = NULL;
 }
@@ -1176,6 +1263,7 @@ void uw_pipe_forget(struct uwal *w)
 		uw_bset_free(&wr->set);
 		free(wr->buf);
 		free(wr->ents);
+		free(wr->nexts);
 		free(wr);
 	}
 	w->wr = NULL;

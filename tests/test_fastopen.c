@@ -507,3 +507,119 @@ TH_TEST(fastopen, a_power_cut_at_each_step_of_writing_an_index_file_leaves_the_l
 		  "the cuts missed the index file's writing (%zu with, %zu without)", with,
 		  without);
 }
+
+/* Segment files only, not their index files: "segment_" and 20 digits. */
+#define SEG_FILES "segment_????????????????????"
+
+/* Every index file of dir a is in dir b with the same bytes, and b has no
+ * other; how many there are. */
+static size_t same_indexes(const char *a, const char *b)
+{
+	cr_assert_eq(count_indexes(a), count_indexes(b), "%s and %s have different index files", a,
+		     b);
+	th_seglist *l = th_segments(a, "segment_");
+	size_t n = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		char name[300], pa[4700], pb[4700];
+		snprintf(name, sizeof(name), "%s.idx", l->name[i]);
+		if (!th_exists(th_join(pa, sizeof(pa), a, name)))
+			continue;
+		cr_assert(th_exists(th_join(pb, sizeof(pb), b, name)), "%s: not in %s", name, b);
+		size_t la, lb;
+		unsigned char *x = th_read_file(pa, &la), *y = th_read_file(pb, &lb);
+		cr_assert(la == lb && memcmp(x, y, la) == 0,
+			  "%s: %zu bytes made at the seal, %zu by a scan, not the same", name, la,
+			  lb);
+		free(x);
+		free(y);
+		n++;
+	}
+	free(l);
+	return n;
+}
+
+/* Index files written again by a scan: dir copied to scan, its index files
+ * removed, and an open that writes them. */
+static void rescan(const char *dir, const char *scan)
+{
+	run("cp -a '%s' '%s'", dir, scan);
+	th_remove_indexes(scan);
+	uwal_config cfg;
+	cfg_small(&cfg, scan);
+	uwal *w = th_open(&cfg);
+	th_wait_indexes(w, scan);
+	th_close(w);
+}
+
+/*
+ * Guards against an index file made at the seal from the writer's table
+ * (no read of the segment) saying anything else than a scan of the file
+ * says, byte for byte: with mark frames (durable batches, the idle
+ * writer's mark frame), NEXT frames (retention), assigned indexes, batches
+ * and asynchronous submissions - and against it not being made from the
+ * table at all (then the sealed segments would have been read).
+ */
+TH_TEST(fastopen, an_index_file_made_at_the_seal_is_the_one_a_scan_makes)
+{
+	char *log = sub("log"), *scan = sub("scan");
+	uwal_config cfg;
+	cfg_small(&cfg, log);
+	cfg.sync_mode = UWAL_SYNC_BATCH;
+	cfg.max_segments = 1000; /* a NEXT frame starts each segment */
+	uwal *w = th_open(&cfg);
+	uint64_t reads = tio_count(TIO_PREAD, SEG_FILES);
+	uint64_t ix = 1;
+	for (int round = 0; round < 12; round++) {
+		for (int i = 0; i < 3; i++, ix++)
+			cr_assert_eq(th_write_std(w, ix, round % 2 == 0), 0);
+		uwal_record b[7];
+		char keys[7][TH_KEY_MAX];
+		for (int i = 0; i < 7; i++, ix++)
+			b[i] = (uwal_record){.index = ix,
+					     .key = keys[i],
+					     .key_len = th_key(ix, keys[i]),
+					     .value = "v",
+					     .value_len = 1};
+		cr_assert_eq(uwal_write_batch(w, b, 7, round % 3 == 0), 0);
+		cr_assert_eq(uwal_submit(w, NULL, 0, UWAL_SUBMIT_SYNC, 1), 0);
+		for (int i = 0; i < 4; i++) {
+			uwal_record r = {.key = "s", .key_len = 1, .value = "t", .value_len = 1};
+			cr_assert_eq(uwal_submit(w, &r, 1, 0, (uint64_t)i), 0);
+		}
+		uwal_completion c[8];
+		size_t got = 0;
+		while (got < 5) {
+			int n = uwal_reap(w, c, 8, -1);
+			cr_assert_gt(n, 0, "reap: %d", n);
+			for (int k = 0; k < n; k++)
+				cr_assert_eq(c[k].result, 0);
+			got += (size_t)n;
+		}
+		ix = uwal_last_index(w) + 1;
+		cr_assert_eq(uwal_append(w, "a", 1, "b", 1, round % 2 == 1, NULL), 0);
+		ix++;
+		th_sleep_ms(3); /* the writer goes idle: its mark frame */
+	}
+	th_wait_indexes(w, log);
+	cr_assert_eq(tio_count(TIO_PREAD, SEG_FILES), reads,
+		     "the index files were made by reading the segments");
+	th_close(w);
+	rescan(log, scan);
+	cr_assert_geq(same_indexes(log, scan), 8);
+	free(log);
+	free(scan);
+}
+
+/* Guards against an index file made from a table that a truncation
+ * changed: with front and back truncations across the segments (whose
+ * index files then come from their frames), every index file is still
+ * the one a scan makes. */
+TH_TEST(fastopen, with_truncations_every_index_file_is_the_one_a_scan_makes)
+{
+	char *log = sub("log"), *scan = sub("scan");
+	build_log(log);
+	rescan(log, scan);
+	cr_assert_geq(same_indexes(log, scan), 3);
+	free(log);
+	free(scan);
+}
