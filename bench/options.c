@@ -501,8 +501,8 @@ static const struct opt_def opts[] = {
 	 "percent of the recent write + fdatasync time at which a durable waiter wakes "
 	 "from a nap to spin (default 0: no nap)"},
 	{"durable_write", NULL, OT_CUSTOM, 0, 0, 0, 0, set_durable_write,
-	 "linked (default: write + linked fdatasync) | dsync (one RWF_DSYNC write): how durable "
-	 "batches are written"},
+	 "dsync (default: one RWF_DSYNC write, linked after unsynced writes) | linked (a write "
+	 "and a linked fdatasync): how durable batches are written"},
 	{"writer_spin", "writer_spin_us", OT_USEC, C(writer_spin_us), 0, 0, 10000000, NULL,
 	 "how long the idle writer polls before it sleeps (default 50us)"},
 	{"wait_spin", "wait_spin_us", OT_USEC, C(wait_spin_us), 0, 0, 10000000, NULL,
