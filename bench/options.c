@@ -508,8 +508,8 @@ static const struct opt_def opts[] = {
 	{"wait_spin", "wait_spin_us", OT_USEC, C(wait_spin_us), 0, 0, 10000000, NULL,
 	 "how long a waiting submitter yields before it sleeps (default 200us)"},
 	{"ring_poll", "ring_poll_us", OT_USEC, C(ring_poll_us), 0, 0, 1000000, NULL,
-	 "0 (default): the writer sleeps for its batch's completion; N: poll the CQ up to N us "
-	 "(no DEFER_TASKRUN)"},
+	 "while more blocking durable writers wait than there are CPUs, the writer polls for "
+	 "its batch's completion up to N us before it sleeps (default 300us, 0: never)"},
 	{"async_window", NULL, OT_U32, C(async_window), 0, 1, 1u << 20, NULL,
 	 "uwal_submit submissions accepted and not reaped (default 1024; raised to "
 	 "numjobs x iodepth when that is more)"},

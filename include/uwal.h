@@ -286,16 +286,16 @@ typedef struct uwal_config {
 	uint32_t wait_spin_us;           /* how long a submitter yields the CPU waiting for
 					    its acknowledgment before it sleeps on its
 					    futex; default 200 */
-	uint32_t ring_poll_us;           /* 0 (default): the writer sleeps in
-					    io_uring_enter until its batch completes, and
-					    the ring uses DEFER_TASKRUN where the kernel
-					    has it. N > 0: the ring is made without
-					    DEFER_TASKRUN and, while no more threads wait
-					    than there are CPUs, the writer polls the
-					    completion queue for up to N us before it
-					    sleeps: a lone durable writer saves a wake-up
-					    per fdatasync at the cost of a busy CPU.
-					    At most 1000000. */
+	uint32_t ring_poll_us;           /* while more threads wait in blocking durable
+					    writes than there are CPUs (they sleep
+					    then), the writer polls for its batch's
+					    completion for up to this long before it
+					    sleeps in io_uring_enter, saving its own
+					    wake-up; default 300, 0 = never poll, at
+					    most 1000000. With fewer waiters it never
+					    polls. The ring keeps DEFER_TASKRUN: the
+					    poll watches IORING_SQ_TASKRUN
+					    (TASKRUN_FLAG) and enters once. */
 	void (*log_fn)(void *ctx, int level, const char *msg); /* diagnostics, e.g.
 				       the corrupt file and offset; NULL = silent.
 				       Called only on the caller's own thread, from
@@ -496,7 +496,7 @@ UWAL_API void uwal_config_init_sized(uwal_config *cfg, size_t size);
  *                  names the field and its allowed range). ring_flags
  *                  accepts only SQPOLL, SQ_AFF, CLAMP, SUBMIT_ALL,
  *                  COOP_TASKRUN, TASKRUN_FLAG, SINGLE_ISSUER and
- *                  DEFER_TASKRUN (not with SQPOLL nor with ring_poll_us);
+ *                  DEFER_TASKRUN (not with SQPOLL);
  *                  other flags (IOPOLL, R_DISABLED, NO_SQARRAY, ...) hang or
  *                  break the write path and are refused by name
  *   UWAL_ELOCKED   the log is open elsewhere (never with UWAL_OPEN_READONLY,

@@ -40,6 +40,7 @@ static void defaults(uwal_config *cfg)
 	cfg->async_window = 1024;
 	cfg->writeback_kib = 8192; /* perf/writeback.fio */
 	cfg->rejoin_us = 100;      /* perf/rejoin.fio */
+	cfg->ring_poll_us = 300;   /* perf/ring-poll.fio */
 }
 
 void uwal_config_init_sized(uwal_config *cfg, size_t size)
@@ -129,11 +130,6 @@ static int check_ring_flags(const uwal_config *c)
 	if ((c->ring_flags & defer) && (c->ring_flags & sqpoll)) {
 		say(c, "invalid config: ring_flags: IORING_SETUP_DEFER_TASKRUN cannot be combined "
 		       "with IORING_SETUP_SQPOLL");
-		return UWAL_EINVAL;
-	}
-	if ((c->ring_flags & defer) && c->ring_poll_us) {
-		say(c, "invalid config: ring_flags: IORING_SETUP_DEFER_TASKRUN cannot be combined "
-		       "with ring_poll_us > 0 (completions must reach the CQ to be polled)");
 		return UWAL_EINVAL;
 	}
 	(void)single; /* uwal adds SINGLE_ISSUER itself where the kernel has it */

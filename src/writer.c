@@ -721,10 +721,14 @@ static int write_batch(struct uwal *w, struct writer *wr, const struct batch *b)
 		return e;
 	}
 	int res[2] = {0, 0};
-	/* Poll for the completion only while the waiting threads fit on the
-	 * CPUs: otherwise they need the CPU more than this thread does. */
+	/* Poll for the completion (ring_poll_us) only while more blocked
+	 * waiters are inside than there are CPUs: they sleep then
+	 * (uw_req_wait), and the batch's wake-ups and their next writes come
+	 * sooner when this thread is not asleep too. With fewer, a waiter
+	 * spins on the other CPU, or polling costs a CPU for little
+	 * (perf/README.md, "ring-poll, again"). */
 	unsigned flags = 0;
-	if ((unsigned)atomic_load_explicit(&w->inside, memory_order_relaxed) <= w->ncpu)
+	if ((unsigned)atomic_load_explicit(&w->inside, memory_order_relaxed) > w->ncpu)
 		flags |= UW_RING_POLL;
 	uint64_t enters = wr->ring->enters;
 	uint64_t t0 = b->sync ? uw_io_now_ns() : 0;
@@ -1130,7 +1134,6 @@ static void *writer_main(void *arg)
 	struct uw_ring_opts o = {
 		.entries = w->cfg.ring_entries,
 		.setup_flags = w->cfg.ring_flags,
-		.pollable = w->cfg.ring_poll_us > 0,
 		.poll_us = w->cfg.ring_poll_us,
 		.unsynced_pwrite = w->cfg.write_path == UWAL_WRITE_PWRITE,
 		.wake_fd = w->wake_fd,

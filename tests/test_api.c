@@ -54,7 +54,7 @@ TH_TEST(api, config_init_fills_documented_defaults)
 	cr_assert_eq(cfg.write_path, UWAL_WRITE_PWRITE);
 	cr_assert_eq(cfg.writer_spin_us, 50);
 	cr_assert_eq(cfg.wait_spin_us, 200);
-	cr_assert_eq(cfg.ring_poll_us, 0);
+	cr_assert_eq(cfg.ring_poll_us, 300);
 	cr_assert_null(cfg.log_fn);
 	cr_assert_null(cfg.log_ctx);
 }

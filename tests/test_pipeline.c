@@ -655,8 +655,9 @@ TH_TEST(pipeline, stress_8_threads_without_spinning)
 	stress_cfg(cfg, 8, 200);
 }
 
-/* Guards against the CQ-polling writer (ring_poll_us) missing a completion
- * or acknowledging before it, alone and with more waiters than CPUs. */
+/* Guards against the polling writer (ring_poll_us) missing a completion or
+ * acknowledging before it: with a lone writer it does not poll, with more
+ * waiters than CPUs it does. */
 TH_TEST(pipeline, stress_ring_poll_durable)
 {
 	uwal_config cfg;

@@ -31,7 +31,10 @@
 struct sys_ring {
 	struct uw_ring base;
 	bool uring;
-	bool pollable; /* completions reach the CQ without entering the kernel */
+	/* DEFER_TASKRUN: completions reach the CQ only when this thread
+	 * enters the kernel; with TASKRUN_FLAG the kernel says when that is
+	 * due (IORING_SQ_TASKRUN), so the CQ can be polled either way. */
+	bool defer, taskrun_flag;
 	bool wake_armed;
 	bool unsynced_pwrite;
 	uint32_t poll_us;
@@ -71,16 +74,21 @@ int uw_ring_sys_open(struct uw_io *io, const struct uw_ring_opts *o, struct uw_r
 	/*
 	 * Feature gate: SINGLE_ISSUER (6.0) lets the kernel skip submitter
 	 * locking; DEFER_TASKRUN (6.1) runs completion work only when we
-	 * enter the ring, so the writer is not interrupted mid-batch. Both
-	 * need this thread to be the only submitter, and DEFER_TASKRUN
-	 * cannot be combined with SQPOLL. Older kernels reject unknown flags
-	 * with -EINVAL: retry with less.
+	 * enter the ring, so the writer is not interrupted mid-batch, and
+	 * TASKRUN_FLAG makes the kernel flag that work in the SQ ring, so
+	 * that a poll knows when to enter (uw_ring_sys_run). All need this
+	 * thread to be the only submitter, and DEFER_TASKRUN cannot be
+	 * combined with SQPOLL. Older kernels reject unknown flags with
+	 * -EINVAL: retry with less.
 	 */
 	unsigned extra = o->setup_flags;
+	unsigned defer = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
 	int ret = -EINVAL;
-	if (!(extra & IORING_SETUP_SQPOLL) && !o->pollable)
-		ret = try_setup(r, o->entries,
-				extra | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+	if (!(extra & IORING_SETUP_SQPOLL)) {
+		ret = try_setup(r, o->entries, extra | defer | IORING_SETUP_TASKRUN_FLAG);
+		if (ret == -EINVAL)
+			ret = try_setup(r, o->entries, extra | defer);
+	}
 	if (ret == -EINVAL)
 		ret = try_setup(r, o->entries, extra | IORING_SETUP_SINGLE_ISSUER);
 	if (ret == -EINVAL)
@@ -89,7 +97,8 @@ int uw_ring_sys_open(struct uw_io *io, const struct uw_ring_opts *o, struct uw_r
 		info->setup_error = ret;
 		r->uring = false;
 	} else {
-		r->pollable = !(r->ring.flags & IORING_SETUP_DEFER_TASKRUN);
+		r->defer = r->ring.flags & IORING_SETUP_DEFER_TASKRUN;
+		r->taskrun_flag = r->ring.flags & IORING_SETUP_TASKRUN_FLAG;
 		info->uring = true;
 		info->features = r->ring.features;
 		info->setup_flags = r->ring.flags;
@@ -193,17 +202,28 @@ int uw_ring_sys_run(struct uw_ring *base, const struct uw_io_op *ops, unsigned n
 	}
 
 	unsigned left = n;
-	if ((flags & UW_RING_POLL) && r->pollable && r->poll_us) {
-		/* Poll before sleeping: the completion of a punted request is
-		 * posted to the CQ by the io-wq worker, and seeing it here
-		 * saves this thread's wake-up from io_uring_enter. */
+	if ((flags & UW_RING_POLL) && r->poll_us && (!r->defer || r->taskrun_flag)) {
+		/* Poll before sleeping: seeing the completion here saves this
+		 * thread its wake-up from io_uring_enter. Without DEFER_TASKRUN
+		 * the io-wq worker posts it to the CQ; with it, the kernel
+		 * flags the completion work (IORING_SQ_TASKRUN), which one
+		 * enter without waiting runs. */
 		int ret = io_uring_submit(&r->ring);
 		r->base.enters++;
 		if (ret < 0 && ret != -EBUSY && ret != -EAGAIN && ret != -EINTR)
 			return ret;
 		uint64_t t0 = uw_io_now_ns(), lim = (uint64_t)r->poll_us * 1000u;
-		while (io_uring_cq_ready(&r->ring) < left && uw_io_now_ns() - t0 < lim)
+		while (io_uring_cq_ready(&r->ring) < left && uw_io_now_ns() - t0 < lim) {
+			if (r->defer &&
+			    (IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_TASKRUN)) {
+				ret = io_uring_get_events(&r->ring);
+				r->base.enters++;
+				if (ret < 0 && ret != -EBUSY && ret != -EAGAIN && ret != -EINTR)
+					return ret;
+				continue;
+			}
 			uw_io_cpu_relax();
+		}
 		left -= reap(r, res, n);
 	}
 	while (left) {

@@ -54,9 +54,8 @@ struct uw_io_op {
 struct uw_ring_opts {
 	unsigned entries;     /* SQ size */
 	unsigned setup_flags; /* extra IORING_SETUP_* flags (validated by the caller) */
-	bool pollable;        /* completions must reach the CQ without entering the kernel
-				 (no DEFER_TASKRUN): ring_run may poll them */
-	uint32_t poll_us;     /* with pollable: poll the CQ this long before sleeping */
+	uint32_t poll_us;     /* ring_run with UW_RING_POLL polls for the completion this
+				 long before it sleeps (0: never) */
 	bool unsynced_pwrite; /* a chain of one write and no fdatasync is written with
 				 pwrite(2) by the calling thread instead of the ring */
 	int wake_fd;          /* eventfd whose signal ends ring_idle() */
@@ -133,8 +132,8 @@ struct uw_io_ops {
 
 	/*
 	 * Create a ring on the calling thread, which becomes its only
-	 * submitter (SINGLE_ISSUER, and DEFER_TASKRUN unless o->pollable or
-	 * SQPOLL). Where io_uring cannot be set up, a synchronous fallback
+	 * submitter (SINGLE_ISSUER, and DEFER_TASKRUN with TASKRUN_FLAG
+	 * unless SQPOLL). Where io_uring cannot be set up, a synchronous fallback
 	 * with the same contract is returned and info says why.
 	 */
 	int (*ring_open)(struct uw_io *io, const struct uw_ring_opts *o, struct uw_ring **out,
