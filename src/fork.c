@@ -184,11 +184,8 @@ void uw_fork_close(struct uwal *w)
 		free(p->doomed);
 		free(p->gone);
 		free(p->kept);
-		for (size_t i = 0; i < p->n_to_index; i++) {
-			if (p->to_index[i].notes)
-				uw_fmt_idx_free(p->to_index[i].notes);
-			free(p->to_index[i].notes);
-		}
+		for (size_t i = 0; i < p->n_to_index; i++)
+			uw_idx_job_drop_notes(&p->to_index[i]);
 		free(p->to_index);
 		drop_mutex(&p->mu);
 	}

@@ -330,6 +330,8 @@ struct uw_idx_job {
 	struct seg *s;
 	struct fmt_idx *notes;
 };
+/* Free a job's notes (its file is read instead); notes NULL after. */
+void uw_idx_job_drop_notes(struct uw_idx_job *j);
 
 struct prep {
 	pthread_mutex_t mu;

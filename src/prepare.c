@@ -80,8 +80,7 @@ static void unlink_doomed(struct uwal *w, struct seg **v, size_t n)
 	uw_io_eventfd_signal(w->io, w->wake_fd);
 }
 
-/* A job's notes, gone: its file is read instead. */
-static void notes_free(struct uw_idx_job *j)
+void uw_idx_job_drop_notes(struct uw_idx_job *j)
 {
 	if (!j->notes)
 		return;
@@ -110,7 +109,7 @@ static void build_index(struct uwal *w, struct uw_idx_job *j)
 		p->reading = false;
 		pthread_cond_broadcast(&p->cv);
 		pthread_mutex_unlock(&p->mu);
-		notes_free(j);
+		uw_idx_job_drop_notes(j);
 	}
 	if (!s->unlinked) {
 		e = e == 0 ? uw_sidx_write(w->io, w->dirfd, s, buf, len)
@@ -134,7 +133,7 @@ void uw_prep_index(struct uwal *w, struct seg *s, struct fmt_idx *notes)
 		struct uw_idx_job *v = realloc(p->to_index, cap * sizeof(*v));
 		if (!v) {
 			pthread_mutex_unlock(&p->mu);
-			notes_free(&j);
+			uw_idx_job_drop_notes(&j);
 			return;
 		}
 		p->to_index = v;
@@ -151,7 +150,7 @@ void uw_prep_index_settle(struct uwal *w)
 	struct prep *p = &w->prep;
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < p->n_to_index; i++)
-		notes_free(&p->to_index[i]);
+		uw_idx_job_drop_notes(&p->to_index[i]);
 	while (p->reading)
 		pthread_cond_wait(&p->cv, &p->mu);
 	pthread_mutex_unlock(&p->mu);
@@ -234,7 +233,7 @@ int uw_prep_start(struct uwal *w)
 static void drop_index_jobs(struct prep *p)
 {
 	for (size_t i = 0; i < p->n_to_index; i++) {
-		notes_free(&p->to_index[i]);
+		uw_idx_job_drop_notes(&p->to_index[i]);
 		uw_seg_unref(p->to_index[i].s);
 	}
 	free(p->to_index);

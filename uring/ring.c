@@ -160,6 +160,13 @@ static unsigned reap(struct sys_ring *r, int *res, unsigned n)
 	return ops;
 }
 
+/* An enter's result that is a failure of the ring: -EBUSY, -EAGAIN and
+ * -EINTR only say "not now", and the caller waits or polls again. */
+static bool ring_failed(int ret)
+{
+	return ret < 0 && ret != -EBUSY && ret != -EAGAIN && ret != -EINTR;
+}
+
 static int enter(struct sys_ring *r, unsigned want)
 {
 	int ret;
@@ -167,7 +174,7 @@ static int enter(struct sys_ring *r, unsigned want)
 		ret = io_uring_submit_and_wait(&r->ring, want);
 		r->base.enters++;
 	} while (ret == -EINTR);
-	return ret < 0 && ret != -EBUSY && ret != -EAGAIN ? ret : 0;
+	return ring_failed(ret) ? ret : 0;
 }
 
 int uw_ring_sys_run(struct uw_ring *base, const struct uw_io_op *ops, unsigned n, int *res,
@@ -210,7 +217,7 @@ int uw_ring_sys_run(struct uw_ring *base, const struct uw_io_op *ops, unsigned n
 		 * enter without waiting runs. */
 		int ret = io_uring_submit(&r->ring);
 		r->base.enters++;
-		if (ret < 0 && ret != -EBUSY && ret != -EAGAIN && ret != -EINTR)
+		if (ring_failed(ret))
 			return ret;
 		uint64_t t0 = uw_io_now_ns(), lim = (uint64_t)r->poll_us * 1000u;
 		while (io_uring_cq_ready(&r->ring) < left && uw_io_now_ns() - t0 < lim) {
@@ -218,7 +225,7 @@ int uw_ring_sys_run(struct uw_ring *base, const struct uw_io_op *ops, unsigned n
 			    (IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_TASKRUN)) {
 				ret = io_uring_get_events(&r->ring);
 				r->base.enters++;
-				if (ret < 0 && ret != -EBUSY && ret != -EAGAIN && ret != -EINTR)
+				if (ring_failed(ret))
 					return ret;
 				continue;
 			}
