@@ -26,13 +26,14 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { REC = 134, CHUNK = 1 << 20, NVAR = 4 };
+enum { REC = 134, CHUNK = 1 << 20, MAX_ROUNDS = 64 };
+enum variant { FRESH, CACHED, READ_FIRST, ZERO_FIRST, NVAR };
 
 static const char *const names[NVAR] = {
-	"fresh fallocated pages",
-	"cached pages (same range again)",
-	"fallocated, read first",
-	"zero-filled first",
+	[FRESH] = "fresh fallocated pages",
+	[CACHED] = "cached pages (same range again)",
+	[READ_FIRST] = "fallocated, read first",
+	[ZERO_FIRST] = "zero-filled first",
 };
 
 static double now_s(void)
@@ -89,57 +90,55 @@ static int make_file(const char *dir, size_t size, char *path, size_t cap)
 	return fd;
 }
 
+static void drop_file(int fd, const char *path)
+{
+	close(fd);
+	unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "build/bench-data";
 	size_t size = (size_t)(argc > 2 ? atoi(argv[2]) : 128) << 20;
 	int rounds = argc > 3 ? atoi(argv[3]) : 3;
 	char path[4096];
-	double ns[NVAR][64], warm_us[NVAR][64] = {{0}};
-	if (rounds < 1 || rounds > 64 || size < CHUNK) {
-		fprintf(stderr, "usage: %s [DIR [MIB>=1 [ROUNDS 1..64]]]\n", argv[0]);
+	double ns[NVAR][MAX_ROUNDS], warm_us[NVAR][MAX_ROUNDS];
+	if (rounds < 1 || rounds > MAX_ROUNDS || size < CHUNK) {
+		fprintf(stderr, "usage: %s [DIR [MIB>=1 [ROUNDS 1..%d]]]\n", argv[0], MAX_ROUNDS);
 		return 2;
 	}
 
 	for (int r = 0; r < rounds; r++) {
-		for (int v = 0; v < NVAR; v++) {
-			if (v == 1)
-				continue; /* the second pass over variant 0's file */
-			int fd = make_file(dir, size, path, sizeof(path));
-			if (v == 2)
-				warm_us[v][r] = warm(fd, size, 0);
-			if (v == 3)
-				warm_us[v][r] = warm(fd, size, 1);
+		/* The cached pass is the fresh file's second pass. */
+		int fd = make_file(dir, size, path, sizeof(path));
+		ns[FRESH][r] = write_pass(fd, size);
+		ns[CACHED][r] = write_pass(fd, size);
+		drop_file(fd, path);
+		for (int v = READ_FIRST; v <= ZERO_FIRST; v++) {
+			fd = make_file(dir, size, path, sizeof(path));
+			warm_us[v][r] = warm(fd, size, v == ZERO_FIRST);
 			ns[v][r] = write_pass(fd, size);
-			if (v == 0)
-				ns[1][r] = write_pass(fd, size);
-			close(fd);
-			unlink(path);
+			drop_file(fd, path);
 		}
 	}
 
 	printf("%zu MiB per file, %d rounds, %d-byte pwrite, no fdatasync (%s)\n", size >> 20,
 	       rounds, REC, dir);
-	printf("%-34s %-30s %s\n", "pages under the write", "ns per write (each round)",
-	       "us to warm a 4 KiB page");
+	printf("%-34s ns per write (each round); us to warm a 4 KiB page\n",
+	       "pages under the write");
 	for (int v = 0; v < NVAR; v++) {
-		char line[256];
-		size_t o = 0;
-		double lo = 1e18, hi = 0;
-		for (int r = 0; r < rounds; r++) {
-			o += (size_t)snprintf(line + o, sizeof(line) - o, "%s%.0f", r ? " / " : "",
-					      ns[v][r]);
-			if (warm_us[v][r] < lo)
-				lo = warm_us[v][r];
-			if (warm_us[v][r] > hi)
-				hi = warm_us[v][r];
-			if (o >= sizeof(line))
-				break;
+		printf("%-34s", names[v]);
+		for (int r = 0; r < rounds; r++)
+			printf("%s%.0f", r ? " / " : " ", ns[v][r]);
+		if (v >= READ_FIRST) {
+			double lo = warm_us[v][0], hi = warm_us[v][0];
+			for (int r = 1; r < rounds; r++) {
+				lo = warm_us[v][r] < lo ? warm_us[v][r] : lo;
+				hi = warm_us[v][r] > hi ? warm_us[v][r] : hi;
+			}
+			printf("; %.1f-%.1f", lo, hi);
 		}
-		if (v >= 2)
-			printf("%-34s %-30s %.1f-%.1f\n", names[v], line, lo, hi);
-		else
-			printf("%-34s %-30s -\n", names[v], line);
+		printf("\n");
 	}
 	return 0;
 }
