@@ -130,6 +130,9 @@ enum uwal_sync_mode { UWAL_SYNC_NONE = 0, UWAL_SYNC_BATCH = 1, UWAL_SYNC_ALWAYS 
  * thread. fallocate alone leaves "unwritten" extents: every fdatasync into
  * them also journals an extent conversion. Zero-filling converts them once,
  * before the segment takes writes, at the cost of writing the segment twice.
+ * The zeros go to the disk 256 KiB at a time, each piece written back
+ * before the next is written, so that they never queue more than that
+ * ahead of the log's own durable writes.
  */
 enum uwal_prealloc {
 	UWAL_PREALLOC_ZERO = 0,      /* fallocate, then write zeros and sync */

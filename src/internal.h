@@ -117,7 +117,8 @@ void uw_seg_unref(struct seg *s);
  */
 int uw_seg_create(struct uw_io *io, int dirfd, const char *prefix, uint64_t seq, uint64_t size,
 		  enum uwal_prealloc mode, struct seg **out);
-/* Zero-fill [from, to) of fd. */
+/* Zero-fill [from, to) of fd, writing each 256 KiB out before the next
+ * (nothing made durable: the caller's fdatasync does that). */
 int uw_seg_zero_fill(struct uw_io *io, int fd, uint64_t from, uint64_t to);
 
 /*

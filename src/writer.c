@@ -834,7 +834,7 @@ static void start_writeback(struct uwal *w, struct writer *wr)
 	uint64_t every = (uint64_t)w->cfg.writeback_kib << 10;
 	if (!every || !wr->dirty || wr->woff < wr->wb_off + every)
 		return;
-	(void)uw_io_writeback(w->io, wr->active->fd, wr->wb_off, wr->woff - wr->wb_off);
+	(void)uw_io_writeback(w->io, wr->active->fd, wr->wb_off, wr->woff - wr->wb_off, false);
 	wr->wb_off = wr->woff;
 }
 

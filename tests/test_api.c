@@ -888,6 +888,29 @@ TH_TEST(api, auto_prealloc_zero_fills_only_durable_logs)
 	}
 }
 
+/* A zero-filled segment's zeros are written out 256 KiB at a time, each
+ * piece before the next: (1 MiB - header) / 256 KiB = 4 write-outs of the
+ * new file at open; none for a fallocated one. */
+TH_TEST(api, zero_fill_writes_out_each_piece)
+{
+	static const enum uwal_prealloc modes[] = {UWAL_PREALLOC_ZERO, UWAL_PREALLOC_FALLOCATE};
+	for (size_t i = 0; i < 2; i++) {
+		char dir[4200];
+		snprintf(dir, sizeof(dir), "%s/z%zu", g_dir, i);
+		uwal_config cfg;
+		th_config(&cfg, dir);
+		cr_assert_eq(cfg.segment_size, 1u << 20);
+		cfg.prealloc = modes[i];
+		uint64_t before = tio_count(TIO_WRITEBACK, "*.tmp");
+		uwal *w = th_open(&cfg);
+		uint64_t n = tio_count(TIO_WRITEBACK, "*.tmp") - before;
+		cr_assert_eq(uwal_write(w, 1, NULL, 0, "v", 1), 0);
+		th_close(w);
+		cr_assert_eq(n, modes[i] == UWAL_PREALLOC_ZERO ? 4u : 0u,
+			     "prealloc %d: %llu write-outs", modes[i], (unsigned long long)n);
+	}
+}
+
 /* writeback_kib: unsynced writes have their writeback started every that
  * many KiB (never with 0), and the records are all there after reopen. */
 TH_TEST(api, writeback_starts_every_writeback_kib)

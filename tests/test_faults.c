@@ -652,6 +652,7 @@ static const struct fault PREP_RENAME = {"rename -EIO", TIO_RENAME, -EIO, NULL};
 static const struct fault PREP_DIRSYNC = {"directory fsync -EIO", TIO_DIRSYNC, -EIO, THE_DIR};
 static const struct fault PREP_WRITE = {"write -EIO", TIO_PWRITE, -EIO, "*.tmp"};
 static const struct fault PREP_FDATASYNC = {"fdatasync -EIO", TIO_FDATASYNC, -EIO, "*.tmp"};
+static const struct fault PREP_WRITEOUT = {"zeros' write-out -EIO", TIO_WRITEBACK, -EIO, "*.tmp"};
 
 /*
  * threshold 4: the preparer starts on the next segment after the second
@@ -718,6 +719,9 @@ PREP(none_pwrite, NONE_PWRITE, dirsync_eio, PREP_DIRSYNC)
 PREP(batch, BATCH, dirsync_eio, PREP_DIRSYNC)
 PREP(batch, BATCH, write_eio, PREP_WRITE)
 PREP(always, ALWAYS, fdatasync_eio, PREP_FDATASYNC)
+/* Guards against a zero-filled segment whose zeros failed to reach the
+ * disk being taken into use. */
+PREP(batch, BATCH, zero_writeout_eio, PREP_WRITEOUT)
 
 enum { PREP_T = 8, PREP_PER = 24 };
 

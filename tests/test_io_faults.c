@@ -257,6 +257,11 @@ TH_TEST(io_faults, open_fails_when_the_tail_cannot_be_zeroed)
 	tail_repair_failure(TIO_PWRITE, false); /* the preallocation is done */
 }
 
+TH_TEST(io_faults, open_fails_when_the_tail_zeros_cannot_be_written_out)
+{
+	tail_repair_failure(TIO_WRITEBACK, false);
+}
+
 TH_TEST(io_faults, open_fails_when_the_repaired_tail_cannot_be_synced)
 {
 	tail_repair_failure(TIO_FDATASYNC, false);

@@ -132,10 +132,13 @@ static int sys_fdatasync(struct uw_io *io, int fd)
 	return uw_sys_fdatasync(fd);
 }
 
-static int sys_writeback(struct uw_io *io, int fd, uint64_t off, uint64_t len)
+static int sys_writeback(struct uw_io *io, int fd, uint64_t off, uint64_t len, bool wait)
 {
 	(void)io;
-	if (sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE) < 0)
+	unsigned flags = SYNC_FILE_RANGE_WRITE;
+	if (wait)
+		flags |= SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WAIT_AFTER;
+	if (sync_file_range(fd, (off_t)off, (off_t)len, flags) < 0)
 		return -errno;
 	return 0;
 }

@@ -106,10 +106,12 @@ struct uw_io_ops {
 	 * the end of the file). */
 	ssize_t (*pread)(struct uw_io *io, int fd, void *buf, size_t len, uint64_t off);
 	int (*fdatasync)(struct uw_io *io, int fd);
-	/* Start writing back [off, off + len) of fd's dirty pages, without
-	 * waiting for it (sync_file_range SYNC_FILE_RANGE_WRITE). Makes
-	 * nothing durable: it only leaves less for the next fdatasync. */
-	int (*writeback)(struct uw_io *io, int fd, uint64_t off, uint64_t len);
+	/* Write back [off, off + len) of fd's dirty pages: start it and return
+	 * (wait false: sync_file_range SYNC_FILE_RANGE_WRITE), or wait until
+	 * every page of the range is written out (wait true: WAIT_BEFORE |
+	 * WRITE | WAIT_AFTER). Makes nothing durable (no metadata, no cache
+	 * flush): it only leaves less for the next fdatasync. */
+	int (*writeback)(struct uw_io *io, int fd, uint64_t off, uint64_t len, bool wait);
 	/* fsync(2) of a directory: makes its entries durable. */
 	int (*dirsync)(struct uw_io *io, int dirfd);
 	/* Allocate [off, off + len) (mode 0; extends the file where the
@@ -219,9 +221,9 @@ static inline int uw_io_fdatasync(struct uw_io *io, int fd)
 {
 	return io->ops->fdatasync(io, fd);
 }
-static inline int uw_io_writeback(struct uw_io *io, int fd, uint64_t off, uint64_t len)
+static inline int uw_io_writeback(struct uw_io *io, int fd, uint64_t off, uint64_t len, bool wait)
 {
-	return io->ops->writeback(io, fd, off, len);
+	return io->ops->writeback(io, fd, off, len, wait);
 }
 static inline int uw_io_dirsync(struct uw_io *io, int dirfd)
 {

@@ -699,11 +699,11 @@ static int sim_fdatasync(struct uw_io *io, int fd)
 
 /* Starting writeback makes nothing durable: forwarded, and counted as an
  * operation (a cut can fall on it), nothing else. */
-static int sim_writeback(struct uw_io *io, int fd, uint64_t off, uint64_t len)
+static int sim_writeback(struct uw_io *io, int fd, uint64_t off, uint64_t len, bool wait)
 {
 	struct crashsim *sim = sim_of(io);
 	pthread_mutex_lock(&sim->mu);
-	int ret = op_begin(sim) ? LOWER(sim, writeback, fd, off, len) : -EIO;
+	int ret = op_begin(sim) ? LOWER(sim, writeback, fd, off, len, wait) : -EIO;
 	pthread_mutex_unlock(&sim->mu);
 	return ret;
 }

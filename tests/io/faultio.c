@@ -372,11 +372,11 @@ static int f_fdatasync(struct uw_io *io, int fd)
 	return e < 0 ? e : uw_io_fdatasync(sys(), fd);
 }
 
-static int f_writeback(struct uw_io *io, int fd, uint64_t off, uint64_t len)
+static int f_writeback(struct uw_io *io, int fd, uint64_t off, uint64_t len, bool wait)
 {
 	(void)io;
 	int e = check_fd(TIO_WRITEBACK, fd);
-	return e < 0 ? e : uw_io_writeback(sys(), fd, off, len);
+	return e < 0 ? e : uw_io_writeback(sys(), fd, off, len, wait);
 }
 
 static int f_dirsync(struct uw_io *io, int dirfd)

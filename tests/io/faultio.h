@@ -43,7 +43,7 @@ enum tio_kind {
 	TIO_RING_CLOSE, /* the end of a ring (its owner's last operation on it); no
 			   file, cannot fail: pause and count only */
 	TIO_FILE_ID,    /* fstat/fstatat identity; matched against the name (or fd's) */
-	TIO_WRITEBACK,  /* sync_file_range(SYNC_FILE_RANGE_WRITE): starting writeback */
+	TIO_WRITEBACK,  /* sync_file_range: starting writeback, or writing back and waiting */
 	TIO_KIND__COUNT
 };
 
