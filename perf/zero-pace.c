@@ -4,9 +4,9 @@
  * of the log beside it, by how the zeros are written. One thread appends
  * 134-byte records to a zero-filled file with pwrite + fdatasync (the raw
  * loop); a second thread, like uwal's preparer, keeps creating 64 MiB
- * files: fallocate, zero-fill, fdatasync, then a pause (removed once the
- * pass is over). The zeros
- * go out whole (written, then one fdatasync) or in pieces of 1 MiB,
+ * files: fallocate, zero-fill, fdatasync, then a pause (the files are
+ * removed once the pass is over). The zeros go out whole (written, then
+ * one fdatasync) or in pieces of 1 MiB,
  * 256 KiB or 64 KiB, each written back (sync_file_range WAIT_BEFORE |
  * WRITE | WAIT_AFTER) before the next. A quiet pass (no zero-filling)
  * comes first in each round. The variants alternate within each round,
@@ -67,8 +67,8 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* A file of mib MiB, fallocated and zero-filled in the given way, then
- * fdatasynced; the caller unlinks it. */
+/* A file of mib MiB, fallocated and zero-filled in the given way (piece 0:
+ * whole), then fdatasynced; the caller removes it. */
 static void zero_file(const char *path, size_t mib, size_t piece)
 {
 	static char zeros[1 << 20];

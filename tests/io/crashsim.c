@@ -697,8 +697,8 @@ static int sim_fdatasync(struct uw_io *io, int fd)
 	return ret;
 }
 
-/* Starting writeback makes nothing durable: forwarded, and counted as an
- * operation (a cut can fall on it), nothing else. */
+/* Writeback, started or waited for, makes nothing durable: forwarded, and
+ * counted as an operation (a cut can fall on it), nothing else. */
 static int sim_writeback(struct uw_io *io, int fd, uint64_t off, uint64_t len, bool wait)
 {
 	struct crashsim *sim = sim_of(io);
